@@ -1,0 +1,121 @@
+// The per-thread block cache behind CachingAllocator.
+#include <tapegrad/autograd/allocator.hpp>
+
+#include <array>
+#include <cstdlib>
+#include <vector>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TAPEGRAD_NO_BLOCK_CACHE 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TAPEGRAD_NO_BLOCK_CACHE 1
+#endif
+#endif
+
+namespace tapegrad {
+namespace {
+
+constexpr std::size_t alignment = 64;
+// Four size classes per power of two keep the waste of rounding under 25%.
+constexpr int max_power = 31;  // blocks above 2 GiB are not cached
+constexpr int class_count = 1 + (max_power - 6) * 4;
+constexpr std::size_t cache_limit_bytes = std::size_t(512) << 20;
+
+// Rounds `bytes` up to its size class; class -1 means "too big to cache".
+std::size_t size_class(std::size_t bytes, int& cls) {
+    if (bytes <= 64) {
+        cls = 0;
+        return 64;
+    }
+    const std::size_t m = bytes - 1;
+    const int p = 63 - __builtin_clzll(m);
+    if (p >= max_power) {
+        cls = -1;
+        return (bytes + alignment - 1) / alignment * alignment;
+    }
+    const std::size_t step = std::size_t(1) << (p - 2);
+    const std::size_t rounded = (m / step + 1) * step;
+    cls = 1 + (p - 6) * 4 + int(rounded / step - 5);
+    return rounded;
+}
+
+void* system_allocate(std::size_t bytes) {
+    void* p = std::aligned_alloc(alignment, bytes);
+    if (!p) throw std::bad_alloc();
+    return p;
+}
+
+struct BlockCache {
+    std::array<std::vector<void*>, class_count> free_blocks;
+    std::size_t cached_bytes = 0;
+
+    void clear() noexcept {
+        for (auto& blocks : free_blocks) {
+            for (void* p : blocks) std::free(p);
+            blocks.clear();
+        }
+        cached_bytes = 0;
+    }
+    ~BlockCache();
+};
+
+// Set once the thread's cache is gone, so that tensors freed later during thread exit
+// go straight back to the system.
+thread_local bool cache_destroyed = false;
+thread_local BlockCache cache;
+
+BlockCache::~BlockCache() {
+    clear();
+    cache_destroyed = true;
+}
+
+}  // namespace
+
+namespace detail {
+
+void* cached_allocate(std::size_t bytes) {
+    int cls;
+    const std::size_t rounded = size_class(bytes, cls);
+#ifndef TAPEGRAD_NO_BLOCK_CACHE
+    if (cls >= 0 && !cache_destroyed) {
+        auto& blocks = cache.free_blocks[std::size_t(cls)];
+        if (!blocks.empty()) {
+            void* p = blocks.back();
+            blocks.pop_back();
+            cache.cached_bytes -= rounded;
+            return p;
+        }
+    }
+#endif
+    return system_allocate(rounded);
+}
+
+void cached_deallocate(void* p, std::size_t bytes) noexcept {
+    if (!p) return;
+#ifndef TAPEGRAD_NO_BLOCK_CACHE
+    int cls;
+    const std::size_t rounded = size_class(bytes, cls);
+    if (cls >= 0 && !cache_destroyed && cache.cached_bytes + rounded <= cache_limit_bytes) {
+        try {
+            cache.free_blocks[std::size_t(cls)].push_back(p);
+            cache.cached_bytes += rounded;
+            return;
+        } catch (...) {  // no room to remember the block: give it back instead
+        }
+    }
+#else
+    (void)bytes;
+#endif
+    std::free(p);
+}
+
+}  // namespace detail
+
+void release_cached_memory() noexcept {
+    if (!cache_destroyed) cache.clear();
+}
+
+std::size_t cached_memory_bytes() noexcept { return cache_destroyed ? 0 : cache.cached_bytes; }
+
+}  // namespace tapegrad

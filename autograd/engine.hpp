@@ -1,0 +1,61 @@
+// backward() and grad(): the reverse sweep over the recorded graph.
+#pragma once
+
+#include <vector>
+
+#include <tapegrad/autograd/variable.hpp>
+
+namespace tapegrad {
+
+/// Settings of tapegrad::grad().
+struct GradOptions {
+    /// Keep the graph so that backward can run through it again.
+    GradOptions& retain_graph(bool v) { retain_graph_ = v; return *this; }
+    /// Return gradients that are themselves recorded (for second derivatives, Hessian-vector
+    /// products); implies retain_graph.
+    GradOptions& create_graph(bool v) { create_graph_ = v; return *this; }
+    /// Return zeros for an input the outputs do not depend on, instead of throwing.
+    GradOptions& allow_unused(bool v) { allow_unused_ = v; return *this; }
+    bool retain_graph() const { return retain_graph_ || create_graph_; }
+    bool create_graph() const { return create_graph_; }
+    bool allow_unused() const { return allow_unused_; }
+
+private:
+    bool retain_graph_ = false;
+    bool create_graph_ = false;
+    bool allow_unused_ = false;
+};
+
+/// Gradients of `outputs` with respect to `inputs` (leaves or intermediate values), weighted
+/// by `grad_outputs` (default: ones, for one-element outputs). Nothing is added to any
+/// Variable's grad(). Under create_graph the results are recorded and can be
+/// differentiated again, also with respect to `grad_outputs`.
+template <class T>
+std::vector<Variable<T>> grad(const std::vector<Variable<T>>& outputs, const std::vector<Variable<T>>& inputs,
+                              const std::vector<Variable<T>>& grad_outputs = {}, const GradOptions& options = {});
+
+/// grad() of a single one-element output.
+template <class T>
+std::vector<Variable<T>> grad(const Variable<T>& output, const std::vector<Variable<T>>& inputs,
+                              const GradOptions& options = {}) {
+    return grad(std::vector<Variable<T>>{output}, inputs, {}, options);
+}
+
+/// Backward from several outputs at once, each with its upstream gradient (an empty
+/// Tensor for a one-element output means 1).
+template <class T>
+void backward(const std::vector<Variable<T>>& outputs, const std::vector<Tensor<T>>& grad_outputs,
+              const BackwardOptions& options = {});
+
+extern template std::vector<Variable<float>> grad(const std::vector<Variable<float>>&,
+                                                  const std::vector<Variable<float>>&,
+                                                  const std::vector<Variable<float>>&, const GradOptions&);
+extern template std::vector<Variable<double>> grad(const std::vector<Variable<double>>&,
+                                                   const std::vector<Variable<double>>&,
+                                                   const std::vector<Variable<double>>&, const GradOptions&);
+extern template void backward(const std::vector<Variable<float>>&, const std::vector<Tensor<float>>&,
+                              const BackwardOptions&);
+extern template void backward(const std::vector<Variable<double>>&, const std::vector<Tensor<double>>&,
+                              const BackwardOptions&);
+
+}  // namespace tapegrad

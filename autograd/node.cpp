@@ -1,0 +1,141 @@
+// Node defaults, the iterative release of inputs, and anomaly checks on op outputs.
+#include <tapegrad/autograd/node.hpp>
+
+#include <cmath>
+#include <fmt/format.h>
+
+#include <tapegrad/autograd/anomaly.hpp>
+#include <tapegrad/autograd/op.hpp>
+
+namespace tapegrad {
+
+template <class T>
+void Node<T>::vjp(VjpArgs<Tensor<T>>&) const {
+    throw Error(fmt::format("backward: '{}' has no vector-Jacobian product", op_name()));
+}
+
+template <class T>
+void Node<T>::vjp(VjpArgs<Variable<T>>&) const {
+    throw Error(fmt::format("backward: '{}' has no vector-Jacobian product", op_name()));
+}
+
+template class Node<float>;
+template class Node<double>;
+
+namespace detail {
+namespace {
+
+struct ReleaseQueue {
+    std::vector<std::shared_ptr<void>> pending;
+    bool draining = false;
+    ~ReleaseQueue();
+};
+// Nodes destroyed during thread exit, after the queue itself, are released the plain way.
+thread_local bool release_queue_alive = true;
+thread_local ReleaseQueue release_queue;
+ReleaseQueue::~ReleaseQueue() { release_queue_alive = false; }
+
+}  // namespace
+
+template <class T>
+void release_iteratively(Variable<T>* inputs, std::size_t count) noexcept {
+    if (!release_queue_alive) return;
+    ReleaseQueue& q = release_queue;
+    for (std::size_t i = 0; i < count; ++i) {
+        // Only a node that dies with this one is deferred; shared ones just lose a reference.
+        if (inputs[i].node() && inputs[i].node_ptr().use_count() == 1) {
+            try {
+                q.pending.push_back(std::shared_ptr<void>(inputs[i].take_node()));
+            } catch (...) {  // out of memory for the queue: this one is released recursively
+            }
+        }
+    }
+    if (q.draining) return;
+    q.draining = true;
+    while (!q.pending.empty()) {
+        std::shared_ptr<void> next = std::move(q.pending.back());
+        q.pending.pop_back();
+        next.reset();  // may push this node's own inputs
+    }
+    q.draining = false;
+}
+
+template void release_iteratively(Variable<float>*, std::size_t) noexcept;
+template void release_iteratively(Variable<double>*, std::size_t) noexcept;
+
+void throw_modified_in_place(const char* op, std::size_t input, const std::string& shape, std::uint32_t recorded,
+                             std::uint32_t now) {
+    throw Error(fmt::format(
+        "backward: input {} of '{}' (shape {}) was modified in place after '{}' recorded it "
+        "(version {} when recorded, {} now); backward needs the old value — modify a copy, or "
+        "recompute the forward pass after the change",
+        input, op, shape, op, recorded, now));
+}
+
+template <class T>
+std::string forward_chain(const Node<T>& node) {
+    std::vector<const Node<T>*> path{&node};
+    const Node<T>* n = &node;
+    while (path.size() < 16 && n->num_inputs > 0) {
+        const Node<T>* next = nullptr;
+        // Follow an input that is not finite if there is one: that is where the trouble came from.
+        for (std::uint32_t k = 0; k < n->num_inputs && !next; ++k) {
+            const Node<T>* m = n->inputs[k].node();
+            if (m && first_non_finite(m->value) >= 0) next = m;
+        }
+        for (std::uint32_t k = 0; k < n->num_inputs && !next; ++k) {
+            const Node<T>* m = n->inputs[k].node();
+            if (m && !m->is_leaf) next = m;
+        }
+        if (!next) next = n->inputs[0].node();
+        if (!next) break;
+        path.push_back(next);
+        n = next;
+    }
+    std::string s = path.back()->num_inputs > 0 ? "... -> " : "";
+    for (std::size_t i = path.size(); i-- > 0;) {
+        s += fmt::format("{} {}", path[i]->op_name(), shape_string(path[i]->value.shape()));
+        if (i) s += " -> ";
+    }
+    return s;
+}
+
+template <class T>
+std::ptrdiff_t first_non_finite(const Tensor<T>& t) {
+    const T* p = t.data();
+    for (std::size_t i = 0; i < t.size(); ++i)
+        if (!std::isfinite(p[i])) return std::ptrdiff_t(i);
+    return -1;
+}
+
+template <class T>
+void check_forward_anomaly(const Node<T>& node) {
+    const std::ptrdiff_t at = first_non_finite(node.value);
+    if (at < 0) return;
+    throw Error(fmt::format("anomaly: '{}' produced {} in its output of shape {} (flat index {}); chain: {}",
+                            node.op_name(), std::isnan(node.value.data()[at]) ? "NaN" : "Inf",
+                            shape_string(node.value.shape()), at, forward_chain(node)));
+}
+
+template <class T>
+void check_backward_anomaly(const Node<T>& node, std::size_t input, const Tensor<T>& grad) {
+    const std::ptrdiff_t at = first_non_finite(grad);
+    if (at < 0) return;
+    throw Error(fmt::format(
+        "anomaly: backward of '{}' produced {} in the gradient of its input {} (shape {}, flat index {}); "
+        "forward chain: {}",
+        node.op_name(), std::isnan(grad.data()[at]) ? "NaN" : "Inf", input, shape_string(grad.shape()), at,
+        forward_chain(node)));
+}
+
+template std::ptrdiff_t first_non_finite(const Tensor<float>&);
+template std::ptrdiff_t first_non_finite(const Tensor<double>&);
+template std::string forward_chain(const Node<float>&);
+template std::string forward_chain(const Node<double>&);
+template void check_forward_anomaly(const Node<float>&);
+template void check_forward_anomaly(const Node<double>&);
+template void check_backward_anomaly(const Node<float>&, std::size_t, const Tensor<float>&);
+template void check_backward_anomaly(const Node<double>&, std::size_t, const Tensor<double>&);
+
+}  // namespace detail
+}  // namespace tapegrad

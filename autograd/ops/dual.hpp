@@ -1,0 +1,88 @@
+// One name for each helper a VJP needs, for both gradient types, so that every VJP formula
+// is written once: with Tensor<T> it computes (nothing recorded), with Variable<T> it records.
+#pragma once
+
+#include <type_traits>
+
+#include <xtensor/xbroadcast.hpp>
+#include <xtensor/xmath.hpp>
+#include <xtensor/xoperation.hpp>
+
+#include <tapegrad/autograd/ops/broadcast.hpp>
+#include <tapegrad/autograd/ops/elementwise.hpp>
+#include <tapegrad/autograd/ops/kernels.hpp>
+
+namespace tapegrad {
+
+template <class G>
+inline constexpr bool is_variable_v = false;
+template <class T>
+inline constexpr bool is_variable_v<Variable<T>> = true;
+
+template <class T>
+const Tensor<T>& value_of(const Tensor<T>& t) { return t; }
+template <class T>
+const Tensor<T>& value_of(const Variable<T>& v) { return v.value(); }
+
+/// A tensor computed from values, as the gradient type G: itself, or a constant.
+template <class G, class T>
+auto lift(Tensor<T>&& t) {
+    if constexpr (is_variable_v<G>)
+        return Variable<T>(std::move(t));
+    else
+        return std::move(t);
+}
+
+/// Evaluates an xtensor expression into a Tensor.
+template <class E>
+Tensor<typename E::value_type> to_tensor(const xt::xexpression<E>& e) {
+    return Tensor<typename E::value_type>(e);
+}
+
+/// mask ? a : b for the gradient type G (a and b: G, expressions or scalars). A distinct
+/// name, because xt::where would otherwise be found for Variables too.
+template <class G, class A, class B>
+auto choose(const Mask& mask, const A& a, const B& b) {
+    if constexpr (is_variable_v<G>)
+        return tapegrad::where(mask, a, b);
+    else
+        return Tensor<typename G::value_type>(xt::where(mask, a, b));
+}
+
+template <class S1, class S2>
+bool shapes_equal(const S1& a, const S2& b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
+}
+
+/// sum_to for an unevaluated expression: evaluate, then sum down if it was broadcast.
+template <class E>
+Tensor<typename E::value_type> sum_to(const xt::xexpression<E>& e, const Shape& shape) {
+    using T = typename E::value_type;
+    if (shapes_equal(e.derived_cast().shape(), shape)) return Tensor<T>(e);
+    return kernels::sum_to(Tensor<T>(e), shape);
+}
+/// sum_to for a Tensor that may be moved from (no copy when nothing is summed).
+template <class T>
+Tensor<T> sum_to(Tensor<T>&& t, const Shape& shape) {
+    if (t.shape() == shape) return std::move(t);
+    return kernels::sum_to(t, shape);
+}
+
+/// broadcast_to for a Tensor.
+template <class T>
+Tensor<T> broadcast_to(const Tensor<T>& t, const Shape& shape) {
+    return kernels::broadcast_to(t, shape);
+}
+
+/// Stable logistic function of an expression.
+template <class E>
+Tensor<typename E::value_type> sigmoid(const xt::xexpression<E>& e) {
+    using T = typename E::value_type;
+    Tensor<T> x(e);
+    return kernels::map(x, [](T v) {
+        const T z = std::exp(-std::abs(v));
+        return v >= 0 ? T(1) / (T(1) + z) : z / (T(1) + z);
+    });
+}
+
+}  // namespace tapegrad

@@ -1,0 +1,48 @@
+// Tensor<T>: the xtensor array type every tapegrad value and gradient is stored in.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include <xtensor/xarray.hpp>
+
+#include <tapegrad/autograd/allocator.hpp>
+
+namespace tapegrad {
+
+/// Row-major, dynamically ranked, data from the per-thread block cache. Any xtensor
+/// expression converts to it, and it can be used wherever xtensor expects an expression.
+template <class T>
+using Tensor = xt::xarray<T, xt::layout_type::row_major, CachingAllocator<T>>;
+
+/// A tensor shape, e.g. {64, 784}.
+using Shape = Tensor<double>::shape_type;
+
+/// Axes given by the user; negative values count from the end, as in NumPy.
+using Axes = std::vector<int>;
+
+/// Row indices or class labels.
+using Indices = std::vector<std::size_t>;
+
+/// "(3,2)", the way shapes appear in error messages.
+template <class S>
+std::string shape_string(const S& shape) {
+    std::string s = "(";
+    for (std::size_t i = 0; i < shape.size(); ++i) {
+        if (i) s += ",";
+        s += std::to_string(shape[i]);
+    }
+    if (shape.size() == 1) s += ",";
+    return s + ")";
+}
+
+/// Number of elements of a shape (1 for the empty shape of a scalar).
+template <class S>
+std::size_t shape_size(const S& shape) {
+    std::size_t n = 1;
+    for (auto d : shape) n *= std::size_t(d);
+    return n;
+}
+
+}  // namespace tapegrad

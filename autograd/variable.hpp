@@ -1,0 +1,141 @@
+// Variable<T>: a cheap, copyable handle to a node of the recorded graph.
+#pragma once
+
+#include <memory>
+#include <type_traits>
+#include <vector>
+
+#include <tapegrad/autograd/error.hpp>
+#include <tapegrad/autograd/node.hpp>
+#include <tapegrad/autograd/tensor.hpp>
+
+namespace tapegrad {
+
+/// Settings of Variable::backward().
+struct BackwardOptions {
+    /// Keep the graph so that backward can run through it again.
+    BackwardOptions& retain_graph(bool v) { retain_graph_ = v; return *this; }
+    /// Record the backward pass itself, so the gradients can be differentiated again
+    /// (implies retain_graph).
+    BackwardOptions& create_graph(bool v) { create_graph_ = v; return *this; }
+    bool retain_graph() const { return retain_graph_ || create_graph_; }
+    bool create_graph() const { return create_graph_; }
+
+private:
+    bool retain_graph_ = false;
+    bool create_graph_ = false;
+};
+
+/// A value in a define-by-run computation. Copies share the node: a Variable behaves like a
+/// shared_ptr to its value, its gradient and (for a result of an op) the op that made it.
+template <class T>
+class Variable {
+public:
+    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
+                  "tapegrad::Variable<T> is compiled for float and double");
+    using value_type = T;
+
+    /// An empty handle; give it a value by assignment.
+    Variable() noexcept = default;
+    /// A leaf holding `value`.
+    explicit Variable(Tensor<T> value, bool requires_grad = false);
+    /// A leaf holding a copy of any xtensor expression (xarray, xtensor, views, ...).
+    template <class E, class = std::enable_if_t<!std::is_same_v<std::decay_t<E>, Tensor<T>>>>
+    explicit Variable(const xt::xexpression<E>& value, bool requires_grad = false)
+        : Variable(Tensor<T>(value), requires_grad) {}
+    /// Wraps an existing node (used by ops).
+    explicit Variable(std::shared_ptr<Node<T>> node) noexcept : node_(std::move(node)) {}
+
+    bool defined() const noexcept { return bool(node_); }
+
+    const Tensor<T>& value() const { return checked().value; }
+    /// The value for changing in place. Ops recorded with the old value notice the change
+    /// and refuse to run backward through it.
+    Tensor<T>& mutable_value();
+    /// Replaces the value of a leaf (same shape, or any shape for a leaf without a graph).
+    void set_value(Tensor<T> value);
+    const Shape& shape() const { return checked().value.shape(); }
+    std::size_t dim() const { return checked().value.dimension(); }
+    std::size_t size() const { return checked().value.size(); }
+    /// The single element of a one-element value.
+    T item() const;
+
+    bool requires_grad() const noexcept { return node_ && node_->requires_grad; }
+    /// Marks a leaf as a parameter (or not); an op's result always requires grad.
+    Variable& set_requires_grad(bool requires_grad);
+    bool is_leaf() const { return checked().is_leaf; }
+    /// "leaf" or the name of the op that produced this value.
+    const char* op_name() const { return checked().op_name(); }
+    /// The inputs of the op that produced this value (none for a leaf).
+    std::vector<Variable> inputs() const;
+
+    /// True once a backward pass has reached this leaf (and zero_grad has not run since).
+    bool has_grad() const;
+    /// dLoss/dthis, accumulated over backward calls. Only leaves keep gradients; for an
+    /// intermediate value use tapegrad::grad(output, {value}).
+    const Tensor<T>& grad() const;
+    Tensor<T>& mutable_grad();
+    /// Replaces the gradient (it must have the value's shape).
+    void set_grad(Tensor<T> grad);
+    /// Forgets the gradient ("set to none"): the next backward writes a fresh one.
+    void zero_grad();
+
+    /// A new leaf with a copy of the value and no history.
+    Variable detach() const;
+
+    /// Backward from a one-element value: fills grad() of every leaf that requires grad.
+    void backward(const BackwardOptions& options = {}) const;
+    /// Backward from any shape, given dLoss/dthis.
+    void backward(const Tensor<T>& grad_output, const BackwardOptions& options = {}) const;
+
+    Node<T>* node() const noexcept { return node_.get(); }
+    const std::shared_ptr<Node<T>>& node_ptr() const noexcept { return node_; }
+    /// Drops this handle (the node lives on while others hold it).
+    void reset() noexcept { node_.reset(); }
+    /// Moves the node out of this handle, leaving it empty.
+    std::shared_ptr<Node<T>> take_node() noexcept { return std::move(node_); }
+
+private:
+    Node<T>& checked() const {
+        if (!node_) throw Error("Variable: this Variable is empty (default-constructed or moved from)");
+        return *node_;
+    }
+    Leaf<T>& leaf(const char* what) const;
+
+    std::shared_ptr<Node<T>> node_;
+};
+
+/// A leaf that does not require grad (data, targets).
+template <class E>
+auto constant(const xt::xexpression<E>& value) {
+    using T = typename E::value_type;
+    return Variable<T>(Tensor<T>(value), false);
+}
+template <class T>
+Variable<T> constant(Tensor<T> value) {
+    return Variable<T>(std::move(value), false);
+}
+
+/// A leaf that requires grad (a parameter or an input to differentiate with respect to).
+template <class E>
+auto parameter(const xt::xexpression<E>& value) {
+    using T = typename E::value_type;
+    return Variable<T>(Tensor<T>(value), true);
+}
+template <class T>
+Variable<T> parameter(Tensor<T> value) {
+    return Variable<T>(std::move(value), true);
+}
+
+/// A one-element, zero-dimensional leaf.
+template <class T>
+Variable<T> scalar(T value, bool requires_grad = false) {
+    Tensor<T> t = Tensor<T>::from_shape({});
+    t() = value;
+    return Variable<T>(std::move(t), requires_grad);
+}
+
+extern template class Variable<float>;
+extern template class Variable<double>;
+
+}  // namespace tapegrad
