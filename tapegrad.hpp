@@ -2,8 +2,15 @@
 #pragma once
 
 #include <tapegrad/autograd/engine.hpp>
+#include <tapegrad/autograd/factories.hpp>
 #include <tapegrad/autograd/grad_mode.hpp>
+#include <tapegrad/autograd/gradcheck.hpp>
+#include <tapegrad/autograd/ops/blas.hpp>
 #include <tapegrad/autograd/ops/broadcast.hpp>
 #include <tapegrad/autograd/ops/elementwise.hpp>
+#include <tapegrad/autograd/ops/linalg.hpp>
+#include <tapegrad/autograd/ops/reduce.hpp>
+#include <tapegrad/autograd/ops/shape.hpp>
+#include <tapegrad/autograd/random.hpp>
 #include <tapegrad/autograd/tensor.hpp>
 #include <tapegrad/autograd/variable.hpp>

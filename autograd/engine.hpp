@@ -41,21 +41,10 @@ std::vector<Variable<T>> grad(const Variable<T>& output, const std::vector<Varia
     return grad(std::vector<Variable<T>>{output}, inputs, {}, options);
 }
 
-/// Backward from several outputs at once, each with its upstream gradient (an empty
-/// Tensor for a one-element output means 1).
+/// Backward from several outputs at once, each with its upstream gradient (none given:
+/// every output must have one element and gets 1).
 template <class T>
 void backward(const std::vector<Variable<T>>& outputs, const std::vector<Tensor<T>>& grad_outputs,
               const BackwardOptions& options = {});
-
-extern template std::vector<Variable<float>> grad(const std::vector<Variable<float>>&,
-                                                  const std::vector<Variable<float>>&,
-                                                  const std::vector<Variable<float>>&, const GradOptions&);
-extern template std::vector<Variable<double>> grad(const std::vector<Variable<double>>&,
-                                                   const std::vector<Variable<double>>&,
-                                                   const std::vector<Variable<double>>&, const GradOptions&);
-extern template void backward(const std::vector<Variable<float>>&, const std::vector<Tensor<float>>&,
-                              const BackwardOptions&);
-extern template void backward(const std::vector<Variable<double>>&, const std::vector<Tensor<double>>&,
-                              const BackwardOptions&);
 
 }  // namespace tapegrad

@@ -102,11 +102,13 @@ private:
             for (std::size_t i = 0; i < N; ++i) xs[i] = get(in_.vars[i]);
             args.inputs = xs.data();
             static_cast<const Derived&>(*this).backward(args);
+            args.inputs = nullptr;
         } else {
             std::vector<const G*> xs(in_.size());
             for (std::size_t i = 0; i < in_.size(); ++i) xs[i] = get(in_.vars[i]);
             args.inputs = xs.data();
             static_cast<const Derived&>(*this).backward(args);
+            args.inputs = nullptr;
         }
     }
 

@@ -1,11 +1,14 @@
-#include <doctest/doctest.h>
-#include <tapegrad/tapegrad.hpp>
-namespace tg = tapegrad;
+#include "helpers.hpp"
+using namespace tgtest;
 TEST_CASE("smoke") {
-    xt::xarray<double> a = {1.0, 2.0, 3.0};
-    auto x = tg::parameter(a);
-    auto y = tg::tanh(x * 2.0 + 1.0);
-    auto s = tg::sum_to(y, tg::Shape{1});
-    s.backward();
-    CHECK(x.grad().size() == 3);
+    auto x = input({2, 3}, 1), y = input({3}, 2), z = input({2, 1}, 3);
+    check_gradients([&] { return tg::sum(tg::tanh(x * y + z)); }, {x, y, z});
+    check_gradients([&] { return tg::tanh(x * y + z); }, {x, y, z});
+    check_gradients([&] { return tg::matmul(x, tg::transpose(x)); }, {x});
+    check_gradients([&] { return tg::softmax(x, 1); }, {x});
+    check_gradients([&] { return tg::log_softmax(x, 0); }, {x});
+    check_gradients([&] { return tg::logsumexp(x, 1); }, {x});
+    check_gradients([&] { return tg::var(x, 1, false); }, {x});
+    check_gradients([&] { return tg::linear(x, x, tg::sum(x, 1)); }, {x});
+    check_gradients([&] { return tg::linear(tg::reshape(x, {3, 2}), z); }, {x, z});
 }

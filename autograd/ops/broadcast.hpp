@@ -11,9 +11,5 @@ template <class T> Variable<T> broadcast_to(const Variable<T>& x, const Shape& s
 /// broadcast_to, and of every broadcasting op).
 template <class T> Variable<T> sum_to(const Variable<T>& x, const Shape& shape);
 
-extern template Variable<float> broadcast_to(const Variable<float>&, const Shape&);
-extern template Variable<double> broadcast_to(const Variable<double>&, const Shape&);
-extern template Variable<float> sum_to(const Variable<float>&, const Shape&);
-extern template Variable<double> sum_to(const Variable<double>&, const Shape&);
 
 }  // namespace tapegrad

@@ -11,6 +11,7 @@
 #include <tapegrad/autograd/ops/broadcast.hpp>
 #include <tapegrad/autograd/ops/elementwise.hpp>
 #include <tapegrad/autograd/ops/kernels.hpp>
+#include <tapegrad/autograd/ops/shape.hpp>
 
 namespace tapegrad {
 
@@ -85,4 +86,34 @@ Tensor<typename E::value_type> sigmoid(const xt::xexpression<E>& e) {
     });
 }
 
+/// Shape changes for either gradient type, called qualified (dual::reshape(...)) so that
+/// xtensor's functions of the same name are never candidates.
+namespace dual {
+
+template <class T>
+Tensor<T> reshape(Tensor<T>&& t, const Shape& shape) {
+    t.reshape(shape);
+    return std::move(t);
+}
+template <class T>
+Tensor<T> reshape(const Tensor<T>& t, const Shape& shape) {
+    Tensor<T> r(t);
+    r.reshape(shape);
+    return r;
+}
+template <class T>
+Variable<T> reshape(const Variable<T>& v, const Shape& shape) {
+    return tapegrad::reshape(v, shape);
+}
+
+template <class T>
+Tensor<T> permute(const Tensor<T>& t, const std::vector<std::size_t>& perm) {
+    return kernels::permute(t, perm);
+}
+template <class T>
+Variable<T> permute(const Variable<T>& v, const std::vector<std::size_t>& perm) {
+    return tapegrad::permute(v, Axes(perm.begin(), perm.end()));
+}
+
+}  // namespace dual
 }  // namespace tapegrad

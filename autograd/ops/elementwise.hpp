@@ -79,39 +79,4 @@ template <class T, class S, if_scalar<S> = 0> Variable<T> operator*(S s, const V
 template <class T, class S, if_scalar<S> = 0> Variable<T> operator/(const Variable<T>& x, S s) { return div(x, T(s)); }
 template <class T, class S, if_scalar<S> = 0> Variable<T> operator/(S s, const Variable<T>& x) { return rdiv(x, T(s)); }
 
-#define TAPEGRAD_EXTERN_ELEMENTWISE(T)                                                  \
-    extern template Variable<T> add(const Variable<T>&, const Variable<T>&);            \
-    extern template Variable<T> sub(const Variable<T>&, const Variable<T>&);            \
-    extern template Variable<T> mul(const Variable<T>&, const Variable<T>&);            \
-    extern template Variable<T> div(const Variable<T>&, const Variable<T>&);            \
-    extern template Variable<T> pow(const Variable<T>&, const Variable<T>&);            \
-    extern template Variable<T> maximum(const Variable<T>&, const Variable<T>&);        \
-    extern template Variable<T> minimum(const Variable<T>&, const Variable<T>&);        \
-    extern template Variable<T> add(const Variable<T>&, T);                             \
-    extern template Variable<T> mul(const Variable<T>&, T);                             \
-    extern template Variable<T> div(const Variable<T>&, T);                             \
-    extern template Variable<T> rsub(const Variable<T>&, T);                            \
-    extern template Variable<T> rdiv(const Variable<T>&, T);                            \
-    extern template Variable<T> pow(const Variable<T>&, T);                             \
-    extern template Variable<T> neg(const Variable<T>&);                                \
-    extern template Variable<T> exp(const Variable<T>&);                                \
-    extern template Variable<T> log(const Variable<T>&);                                \
-    extern template Variable<T> sqrt(const Variable<T>&);                               \
-    extern template Variable<T> abs(const Variable<T>&);                                \
-    extern template Variable<T> clamp(const Variable<T>&, T, T);                        \
-    extern template Variable<T> erf(const Variable<T>&);                                \
-    extern template Variable<T> tanh(const Variable<T>&);                               \
-    extern template Variable<T> sigmoid(const Variable<T>&);                            \
-    extern template Variable<T> relu(const Variable<T>&);                               \
-    extern template Variable<T> leaky_relu(const Variable<T>&, T);                      \
-    extern template Variable<T> elu(const Variable<T>&, T);                             \
-    extern template Variable<T> softplus(const Variable<T>&, T);                        \
-    extern template Variable<T> gelu(const Variable<T>&);                               \
-    extern template Variable<T> where(const Mask&, const Variable<T>&, const Variable<T>&); \
-    extern template Variable<T> where(const Mask&, const Variable<T>&, T);              \
-    extern template Variable<T> where(const Mask&, T, const Variable<T>&);
-TAPEGRAD_EXTERN_ELEMENTWISE(float)
-TAPEGRAD_EXTERN_ELEMENTWISE(double)
-#undef TAPEGRAD_EXTERN_ELEMENTWISE
-
 }  // namespace tapegrad

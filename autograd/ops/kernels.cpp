@@ -132,6 +132,33 @@ Tensor<T> sum_to(const Tensor<T>& x, const Shape& shape) {
     return y;
 }
 
+template <class T>
+Tensor<T> permute(const Tensor<T>& x, const std::vector<std::size_t>& perm) {
+    const std::size_t nd = x.dimension();
+    Shape out(nd);
+    std::vector<std::ptrdiff_t> in_strides(nd), sa(nd);
+    std::ptrdiff_t s = 1;
+    for (std::size_t i = nd; i-- > 0;) {
+        in_strides[i] = s;
+        s *= std::ptrdiff_t(x.shape()[i]);
+    }
+    for (std::size_t i = 0; i < nd; ++i) {
+        out[i] = x.shape()[perm[i]];
+        sa[i] = in_strides[perm[i]];
+    }
+    Tensor<T> y = Tensor<T>::from_shape(out);
+    const T* px = x.data();
+    T* q = y.data();
+    const std::vector<std::ptrdiff_t> none(nd, 0);
+    for_each_row(out, sa, none, [&](std::ptrdiff_t ox, std::ptrdiff_t, std::size_t m, std::ptrdiff_t dx,
+                                    std::ptrdiff_t) {
+        const T* r = px + ox;
+        for (std::size_t j = 0; j < m; ++j) q[j] = r[std::ptrdiff_t(j) * dx];
+        q += m;
+    });
+    return y;
+}
+
 namespace {
 
 // One axis at a time, as an (outer, n, inner) block; keeps the reduced axis as size 1.
@@ -245,6 +272,7 @@ Tensor<T> reduce_extreme(const char* op, const Tensor<T>& x, const std::vector<s
 
 #define TAPEGRAD_INSTANTIATE(T)                                                                              \
     template Tensor<T> broadcast_to(const Tensor<T>&, const Shape&);                                         \
+    template Tensor<T> permute(const Tensor<T>&, const std::vector<std::size_t>&);                          \
     template Tensor<T> sum_to(const Tensor<T>&, const Shape&);                                               \
     template Tensor<T> reduce_sum(const Tensor<T>&, const std::vector<std::size_t>&, bool);                  \
     template Tensor<T> reduce_extreme(const char*, const Tensor<T>&, const std::vector<std::size_t>&, bool, bool);

@@ -134,6 +134,10 @@ template <class T>
 Tensor<T> reduce_extreme(const char* op, const Tensor<T>& x, const std::vector<std::size_t>& axes, bool keepdims,
                          bool want_max);
 
+/// Axes reordered: output axis i is input axis perm[i].
+template <class T>
+Tensor<T> permute(const Tensor<T>& x, const std::vector<std::size_t>& perm);
+
 /// The sizes before, along and after one axis: the value is a (outer, n, inner) block.
 struct AxisSplit {
     std::size_t outer, n, inner;

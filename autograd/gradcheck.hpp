@@ -1,0 +1,81 @@
+// gradcheck and gradgradcheck: analytic gradients compared with central differences.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <tapegrad/autograd/variable.hpp>
+
+namespace tapegrad {
+
+/// Settings of gradcheck(); the defaults suit double precision.
+struct GradcheckOptions {
+    /// Step of the central differences (f(x + eps) - f(x - eps)) / (2 eps).
+    GradcheckOptions& eps(double v) { eps_ = v; return *this; }
+    /// An element passes when |analytic - numeric| <= atol + rtol * |numeric|.
+    GradcheckOptions& atol(double v) { atol_ = v; return *this; }
+    GradcheckOptions& rtol(double v) { rtol_ = v; return *this; }
+    /// Seed of the random upstream gradient gradgradcheck uses.
+    GradcheckOptions& seed(std::uint64_t v) { seed_ = v; return *this; }
+    double eps() const { return eps_; }
+    double atol() const { return atol_; }
+    double rtol() const { return rtol_; }
+    std::uint64_t seed() const { return seed_; }
+
+private:
+    double eps_ = 1e-6;
+    double atol_ = 1e-5;
+    double rtol_ = 1e-3;
+    std::uint64_t seed_ = 0;
+};
+
+/// What gradcheck found. Converts to true when every element passed.
+struct GradcheckReport {
+    bool passed = true;
+    double max_abs_error = 0;  // max |analytic - numeric| over all elements
+    double max_rel_error = 0;  // max |analytic - numeric| / max(|analytic|, |numeric|)
+    /// ||analytic - numeric|| / ||analytic + numeric|| over everything: the single number the
+    /// classic gradient-checking lesson prints (about 1e-10 when the gradient is right).
+    double relative_difference = 0;
+    std::size_t elements = 0;       // gradient elements compared
+    std::size_t worst_input = 0;    // the input and element that fit worst
+    std::vector<std::size_t> worst_index;
+    double worst_analytic = 0, worst_numeric = 0;
+
+    explicit operator bool() const { return passed; }
+    /// One line: passed or FAILED, the errors, and where the worst element is.
+    std::string summary() const;
+};
+
+template <class T>
+using NoArgFunction = std::function<Variable<T>()>;
+template <class T>
+using InputsFunction = std::function<Variable<T>(const std::vector<Variable<T>>&)>;
+template <class U>
+struct NonDeduced {
+    using type = U;
+};
+
+/// Compares the gradient of every element of f() with respect to every element of each input
+/// (leaves that require grad) with central differences. f is called many times and must be
+/// deterministic; it reads the inputs, which gradcheck perturbs in place and restores.
+template <class T>
+GradcheckReport gradcheck(const typename NonDeduced<NoArgFunction<T>>::type& f, const std::vector<Variable<T>>& inputs,
+                          const GradcheckOptions& options = {});
+/// As above, for a function that takes the inputs.
+template <class T>
+GradcheckReport gradcheck(const typename NonDeduced<InputsFunction<T>>::type& f,
+                          const std::vector<Variable<T>>& inputs, const GradcheckOptions& options = {});
+
+/// Checks second derivatives: gradcheck of the recorded gradient of f (weighted by a random
+/// upstream gradient v) with respect to the inputs and v.
+template <class T>
+GradcheckReport gradgradcheck(const typename NonDeduced<NoArgFunction<T>>::type& f,
+                              const std::vector<Variable<T>>& inputs, const GradcheckOptions& options = {});
+template <class T>
+GradcheckReport gradgradcheck(const typename NonDeduced<InputsFunction<T>>::type& f,
+                              const std::vector<Variable<T>>& inputs, const GradcheckOptions& options = {});
+
+}  // namespace tapegrad

@@ -1,0 +1,53 @@
+// Shared test helpers: random inputs, and gradcheck + gradgradcheck with readable failures.
+#pragma once
+
+#include <doctest/doctest.h>
+#include <tapegrad/tapegrad.hpp>
+
+namespace tgtest {
+
+namespace tg = tapegrad;
+using V = tg::Variable<double>;
+
+/// A leaf requiring grad with values uniform in [lo, hi), from a seeded generator.
+inline V input(const tg::Shape& shape, std::uint64_t seed, double lo = -2.0, double hi = 2.0) {
+    tg::Generator gen(seed);
+    tg::Tensor<double> t = tg::Tensor<double>::from_shape(shape);
+    for (auto& v : t) v = gen.uniform(lo, hi);
+    return V(std::move(t), true);
+}
+
+/// Values away from 0 by at least `gap` (for functions with a kink at 0).
+inline V input_away_from_zero(const tg::Shape& shape, std::uint64_t seed, double gap = 0.1) {
+    tg::Generator gen(seed);
+    tg::Tensor<double> t = tg::Tensor<double>::from_shape(shape);
+    for (auto& v : t) {
+        const double u = gen.uniform(gap, 2.0);
+        v = gen.uniform() < 0.5 ? -u : u;
+    }
+    return V(std::move(t), true);
+}
+
+/// gradcheck and gradgradcheck of f over the inputs; failures print the report.
+template <class F>
+void check_gradients(F f, const std::vector<V>& inputs, bool second_order = true) {
+    const auto first = tg::gradcheck<double>(f, inputs);
+    INFO(first.summary());
+    CHECK(first.passed);
+    if (second_order) {
+        const auto second = tg::gradgradcheck<double>(f, inputs);
+        INFO(second.summary());
+        CHECK(second.passed);
+    }
+}
+
+inline bool close(const tg::Tensor<double>& a, const xt::xarray<double>& b, double tol = 1e-12) {
+    if (a.shape().size() != b.shape().size()) return false;
+    for (std::size_t i = 0; i < a.shape().size(); ++i)
+        if (a.shape()[i] != b.shape()[i]) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (!(std::abs(a.data()[i] - b.data()[i]) <= tol * (1 + std::abs(b.data()[i])))) return false;
+    return true;
+}
+
+}  // namespace tgtest
