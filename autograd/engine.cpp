@@ -401,6 +401,18 @@ std::vector<Variable<T>> grad(const std::vector<Variable<T>>& outputs, const std
     return grad_with<T, Variable<T>>(outputs, inputs, std::move(seeds), options);
 }
 
+template <class T>
+std::vector<Variable<T>> backward_order(const Variable<T>& output) {
+    if (!output.defined()) throw Error("backward_order: the Variable is empty");
+    std::vector<Variable<T>> out;
+    if (!output.requires_grad()) return out;
+    const std::vector<const Variable<T>*> roots{&output};
+    for (const Variable<T>* v : topological_order(roots, new_pass_mark())) out.push_back(*v);
+    return out;
+}
+
+template std::vector<Variable<float>> backward_order(const Variable<float>&);
+template std::vector<Variable<double>> backward_order(const Variable<double>&);
 template std::vector<Variable<float>> grad(const std::vector<Variable<float>>&, const std::vector<Variable<float>>&,
                                            const std::vector<Variable<float>>&, const GradOptions&);
 template std::vector<Variable<double>> grad(const std::vector<Variable<double>>&,
