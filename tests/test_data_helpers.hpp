@@ -77,9 +77,9 @@ inline Bytes idx_bytes(unsigned type, const std::vector<std::uint32_t>& dims, co
     return b + payload;
 }
 
-/// A gzip file whose deflate stream is made of stored blocks: valid, and easy to damage.
-inline Bytes gzip_stored(const Bytes& content) {
-    Bytes b = {'\x1f', '\x8b', '\x08', '\0', '\0', '\0', '\0', '\0', '\0', '\xff'};
+/// A raw deflate stream made of stored blocks: valid, and easy to damage.
+inline Bytes deflate_stored(const Bytes& content) {
+    Bytes b;
     std::size_t pos = 0;
     do {
         std::size_t n = std::min<std::size_t>(content.size() - pos, 65535);
@@ -90,6 +90,13 @@ inline Bytes gzip_stored(const Bytes& content) {
         b += content.substr(pos, n);
         pos += n;
     } while (pos < content.size());
+    return b;
+}
+
+/// A gzip file around deflate_stored(content).
+inline Bytes gzip_stored(const Bytes& content) {
+    Bytes b = {'\x1f', '\x8b', '\x08', '\0', '\0', '\0', '\0', '\0', '\0', '\xff'};
+    b += deflate_stored(content);
     put_le(b, crc32(content), 4);
     put_le(b, content.size() & 0xffffffffu, 4);
     return b;
@@ -121,38 +128,41 @@ struct ZipMember {
     Bytes data;
     std::optional<std::uint32_t> claimed_size{};
     bool bad_crc = false;
+    int method = 0;  // 0 stored; 8 deflate (data is then deflate_stored() of the content)
 };
 
-/// A zip archive of stored members, written by hand so tests can build what libzip refuses
+/// A zip archive written by hand so tests can build what libzip refuses
 /// to write (duplicate names, wrong sizes, wrong checksums).
 inline Bytes zip_stored(const std::vector<ZipMember>& members) {
     Bytes out, central;
     for (const auto& m : members) {
+        Bytes stored = m.method == 8 ? deflate_stored(m.data) : m.data;
         std::uint32_t crc = crc32(m.data) ^ (m.bad_crc ? 1u : 0u);
         std::uint32_t size = m.claimed_size.value_or(std::uint32_t(m.data.size()));
+        std::uint32_t csize = m.method == 0 ? size : std::uint32_t(stored.size());
         std::size_t offset = out.size();
         put_le(out, 0x04034b50, 4);
         put_le(out, 20, 2);
         put_le(out, 0, 2);
-        put_le(out, 0, 2);  // stored
+        put_le(out, std::uint64_t(m.method), 2);
         put_le(out, 0, 2);
         put_le(out, 0x21, 2);  // 1980-01-01
         put_le(out, crc, 4);
-        put_le(out, size, 4);
+        put_le(out, csize, 4);
         put_le(out, size, 4);
         put_le(out, m.name.size(), 2);
         put_le(out, 0, 2);
-        out += m.name + m.data;
+        out += m.name + stored;
 
         put_le(central, 0x02014b50, 4);
         put_le(central, 20, 2);
         put_le(central, 20, 2);
         put_le(central, 0, 2);
-        put_le(central, 0, 2);
+        put_le(central, std::uint64_t(m.method), 2);
         put_le(central, 0, 2);
         put_le(central, 0x21, 2);
         put_le(central, crc, 4);
-        put_le(central, size, 4);
+        put_le(central, csize, 4);
         put_le(central, size, 4);
         put_le(central, m.name.size(), 2);
         put_le(central, 0, 2);
