@@ -121,8 +121,10 @@ std::string npy_preamble(NpyDtype dtype, const std::vector<std::size_t>& shape) 
 }
 
 std::size_t npy_preamble_length(const unsigned char* bytes, std::size_t have, const std::string& at) {
-    if (have < 10 || std::memcmp(bytes, npy_magic, 6) != 0)
+    if (have < 6 || std::memcmp(bytes, npy_magic, 6) != 0)
         throw FileError(fmt::format("{}: wrong magic: not a .npy array (expected it to start with \\x93NUMPY)", at));
+    if (have < 10)
+        throw FileError(fmt::format("{}: short .npy prefix: {} bytes; expected at least 10", at, have));
     const unsigned major = bytes[6], minor = bytes[7];
     std::size_t prefix = 0, header = 0;
     if (major == 1 && minor == 0) {

@@ -141,6 +141,7 @@ void save_npz(const std::string& path, const NamedTensors<T>& arrays) {
         out.write(chunk.data(), std::size_t(got));
     }
     zip_source_close(w.mem);
+    zip_error_fini(&err);
     out.commit();
 }
 
