@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 
 #include <tapegrad/autograd/error.hpp>
 #include <tapegrad/data/fashion_mnist.hpp>
@@ -22,6 +23,16 @@ TEST_CASE("the ten class names") {
     CHECK(names[0] == "T-shirt/top");
     CHECK(names[5] == "Sandal");
     CHECK(names[9] == "Ankle boot");
+}
+
+TEST_CASE("TAPEGRAD_FASHION_MNIST_DIR overrides the default directory") {
+    const char* old = std::getenv("TAPEGRAD_FASHION_MNIST_DIR");
+    std::string saved = old ? old : "";
+    setenv("TAPEGRAD_FASHION_MNIST_DIR", "/somewhere/else", 1);
+    CHECK(tgd::fashion_mnist_default_dir() == "/somewhere/else");
+    unsetenv("TAPEGRAD_FASHION_MNIST_DIR");
+    CHECK(tgd::fashion_mnist_default_dir() == "/usr/share/datasets/fashion-mnist");
+    if (old) setenv("TAPEGRAD_FASHION_MNIST_DIR", saved.c_str(), 1);
 }
 
 TEST_CASE("load_idx_images reads an image file and a label file") {
