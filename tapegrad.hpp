@@ -15,3 +15,8 @@
 #include <tapegrad/autograd/random.hpp>
 #include <tapegrad/autograd/tensor.hpp>
 #include <tapegrad/autograd/variable.hpp>
+#include <tapegrad/data/dataset.hpp>
+#include <tapegrad/data/fashion_mnist.hpp>
+#include <tapegrad/data/idx.hpp>
+#include <tapegrad/data/loader.hpp>
+#include <tapegrad/data/npz.hpp>
