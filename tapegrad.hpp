@@ -7,6 +7,7 @@
 #include <tapegrad/autograd/gradcheck.hpp>
 #include <tapegrad/autograd/ops/blas.hpp>
 #include <tapegrad/autograd/ops/broadcast.hpp>
+#include <tapegrad/autograd/ops/conv_pool.hpp>
 #include <tapegrad/autograd/ops/elementwise.hpp>
 #include <tapegrad/autograd/ops/linalg.hpp>
 #include <tapegrad/autograd/ops/reduce.hpp>
