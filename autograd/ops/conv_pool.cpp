@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <fmt/format.h>
 #include <limits>
 #include <memory>
@@ -112,11 +113,20 @@ ConvGeom check_conv(const char* fn, const Shape& x, const Shape& w, const Conv2d
 
 // ---------------------------------------------------------------- im2col / col2im
 
-/// Column buffer (cg*kh*kw, oh*ow) of one image's group of channels starting at src:
-/// row (c, i, j) holds the input pixel under kernel tap (i, j) for every output position.
+/// Zeroes [p, p + n) (no call for the common n = 0).
 template <class T>
-void im2col(const T* src, T* col, const ConvGeom& g) {
-    const size_t P = g.p();
+inline void zero(T* p, size_t n) {
+    for (size_t i = 0; i < n; ++i) p[i] = T(0);
+}
+
+/// Column block (cg*kh*kw, oh*ow), rows `ld` apart, of one image's group of channels starting
+/// at src: row (c, i, j) holds the input pixel under kernel tap (i, j) for every output position.
+/// Rows are short (one output row, 8-30 values): inline vector copies beat memcpy calls, so
+/// GCC is told not to turn the copy loop into one.
+template <class T>
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) void im2col(const T* __restrict src, T* __restrict col,
+                                                                          size_t ld, const ConvGeom& g) {
+    const size_t P = g.p(), OW = g.ow, W = g.w, SW = g.sw;
     for (size_t c = 0; c < g.cg; ++c) {
         const T* plane = src + c * g.h * g.w;
         for (size_t i = 0; i < g.kh; ++i) {
@@ -124,30 +134,32 @@ void im2col(const T* src, T* col, const ConvGeom& g) {
             const Range rh = valid_range(offh, g.sh, g.h, g.oh);
             for (size_t j = 0; j < g.kw; ++j) {
                 const ptrdiff_t offw = ptrdiff_t(j * g.dw) - ptrdiff_t(g.pw);
-                const Range rw = valid_range(offw, g.sw, g.w, g.ow);
-                T* dst = col + ((c * g.kh + i) * g.kw + j) * P;
-                std::fill(dst, dst + rh.lo * g.ow, T(0));
+                const Range rw = valid_range(offw, SW, W, OW);
+                T* dst = col + ((c * g.kh + i) * g.kw + j) * ld;
+                zero(dst, rh.lo * OW);
+                const size_t lo = rw.lo, hi = rw.hi;
                 for (size_t oh = rh.lo; oh < rh.hi; ++oh) {
-                    const T* line = plane + (ptrdiff_t(oh * g.sh) + offh) * ptrdiff_t(g.w) + offw;
-                    T* d = dst + oh * g.ow;
-                    std::fill(d, d + rw.lo, T(0));
-                    if (g.sw == 1) {
-                        for (size_t ow = rw.lo; ow < rw.hi; ++ow) d[ow] = line[ow];
+                    const T* line = plane + (ptrdiff_t(oh * g.sh) + offh) * ptrdiff_t(W) + offw;
+                    T* d = dst + oh * OW;
+                    zero(d, lo);
+                    if (SW == 1) {
+#pragma omp simd
+                        for (size_t ow = lo; ow < hi; ++ow) d[ow] = line[ow];
                     } else {
-                        for (size_t ow = rw.lo; ow < rw.hi; ++ow) d[ow] = line[ow * g.sw];
+                        for (size_t ow = lo; ow < hi; ++ow) d[ow] = line[ow * SW];
                     }
-                    std::fill(d + rw.hi, d + g.ow, T(0));
+                    zero(d + hi, OW - hi);
                 }
-                std::fill(dst + rh.hi * g.ow, dst + P, T(0));
+                zero(dst + rh.hi * OW, P - rh.hi * OW);
             }
         }
     }
 }
 
-/// The adjoint of im2col: adds each entry of col back onto the input pixel it came from.
+/// The adjoint of im2col: adds each entry of the column block back onto the pixel it came from.
 template <class T>
-void col2im(const T* col, T* dst, const ConvGeom& g) {
-    const size_t P = g.p();
+void col2im(const T* __restrict col, size_t ld, T* __restrict dst, const ConvGeom& g) {
+    const size_t OW = g.ow, W = g.w, SW = g.sw;
     for (size_t c = 0; c < g.cg; ++c) {
         T* plane = dst + c * g.h * g.w;
         for (size_t i = 0; i < g.kh; ++i) {
@@ -155,16 +167,17 @@ void col2im(const T* col, T* dst, const ConvGeom& g) {
             const Range rh = valid_range(offh, g.sh, g.h, g.oh);
             for (size_t j = 0; j < g.kw; ++j) {
                 const ptrdiff_t offw = ptrdiff_t(j * g.dw) - ptrdiff_t(g.pw);
-                const Range rw = valid_range(offw, g.sw, g.w, g.ow);
-                const T* src = col + ((c * g.kh + i) * g.kw + j) * P;
+                const Range rw = valid_range(offw, SW, W, OW);
+                const T* src = col + ((c * g.kh + i) * g.kw + j) * ld;
+                const size_t lo = rw.lo, hi = rw.hi;
                 for (size_t oh = rh.lo; oh < rh.hi; ++oh) {
-                    T* line = plane + (ptrdiff_t(oh * g.sh) + offh) * ptrdiff_t(g.w) + offw;
-                    const T* s = src + oh * g.ow;
-                    if (g.sw == 1) {
+                    T* line = plane + (ptrdiff_t(oh * g.sh) + offh) * ptrdiff_t(W) + offw;
+                    const T* s = src + oh * OW;
+                    if (SW == 1) {
 #pragma omp simd
-                        for (size_t ow = rw.lo; ow < rw.hi; ++ow) line[ow] += s[ow];
+                        for (size_t ow = lo; ow < hi; ++ow) line[ow] += s[ow];
                     } else {
-                        for (size_t ow = rw.lo; ow < rw.hi; ++ow) line[ow * g.sw] += s[ow];
+                        for (size_t ow = lo; ow < hi; ++ow) line[ow * SW] += s[ow];
                     }
                 }
             }
@@ -173,6 +186,10 @@ void col2im(const T* col, T* dst, const ConvGeom& g) {
 }
 
 // ---------------------------------------------------------------- convolution kernels
+
+// One GEMM per image and group. Measured on a LeNet-sized network, batching several images'
+// column blocks side by side into one GEMM gained nothing, and the whole batch in one
+// buffer was slower (it spills the cache).
 
 /// y = conv(x, w) (+ b): per image and group, y_g (og, P) = W_g (og, K) @ col (K, P).
 template <class T>
@@ -184,18 +201,16 @@ Tensor<T> conv_forward(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* 
     for (size_t n = 0; n < g.n; ++n)
         for (size_t gi = 0; gi < g.groups; ++gi) {
             const T* src = x.data() + (n * g.c + gi * g.cg) * HW;
-            const T* cols = src;
+            const T* cols = src;  // a pointwise convolution's input is its own column buffer
             if (!g.pointwise()) {
-                im2col(src, col.data(), g);
+                im2col(src, col.data(), P, g);
                 cols = col.data();
             }
             T* out = y.data() + (n * g.o + gi * g.og) * P;
-            T beta = T(0);
-            if (b) {  // rows start as the bias, and GEMM adds the product onto them
-                for (size_t oc = 0; oc < g.og; ++oc) std::fill(out + oc * P, out + (oc + 1) * P, b->data()[gi * g.og + oc]);
-                beta = T(1);
-            }
-            blas::gemm(false, false, g.og, P, K, T(1), w.data() + gi * g.og * K, K, cols, P, beta, out, P);
+            if (b)  // rows start as the bias, and GEMM adds the product onto them
+                for (size_t oc = 0; oc < g.og; ++oc)
+                    std::fill(out + oc * P, out + (oc + 1) * P, b->data()[gi * g.og + oc]);
+            blas::gemm(false, false, g.og, P, K, T(1), w.data() + gi * g.og * K, K, cols, P, b ? T(1) : T(0), out, P);
         }
     return y;
 }
@@ -213,7 +228,7 @@ Tensor<T> conv_weight_grad(const Tensor<T>& x, const Tensor<T>& gy, const ConvGe
             const T* src = x.data() + (n * g.c + gi * g.cg) * HW;
             const T* cols = src;
             if (!g.pointwise()) {
-                im2col(src, col.data(), g);
+                im2col(src, col.data(), P, g);
                 cols = col.data();
             }
             blas::gemm(false, true, g.og, K, P, T(1), gy.data() + (n * g.o + gi * g.og) * P, P, cols, P, T(1),
@@ -235,10 +250,10 @@ Tensor<T> conv_input_grad(const Tensor<T>& gy, const Tensor<T>& w, const ConvGeo
     for (size_t n = 0; n < g.n; ++n)
         for (size_t gi = 0; gi < g.groups; ++gi) {
             T* dst = dx.data() + (n * g.c + gi * g.cg) * HW;
-            T* cols = g.pointwise() ? dst : col.data();
+            T* cols = g.pointwise() ? dst : col.data();  // pointwise: the GEMM writes dx directly
             blas::gemm(true, false, K, P, g.og, T(1), w.data() + gi * g.og * K, K,
                        gy.data() + (n * g.o + gi * g.og) * P, P, T(0), cols, P);
-            if (!g.pointwise()) col2im(col.data(), dst, g);
+            if (!g.pointwise()) col2im(col.data(), P, dst, g);
         }
     return dx;
 }
@@ -376,52 +391,119 @@ PoolGeom check_pool(const char* fn, const Shape& x, const Pool2dOptions& opt, bo
 
 // ---------------------------------------------------------------- max pooling
 
-using IndexList = std::shared_ptr<const std::vector<size_t>>;
+/// Flat positions in the pooled input (32 bits: max_pool2d refuses larger inputs), from the
+/// tensor block cache, shared by the gather op and the scatter op of its VJP.
+using Index = std::uint32_t;
+using IndexVector = std::vector<Index, CachingAllocator<Index>>;
+using IndexList = std::shared_ptr<const IndexVector>;
 
-/// The maxima of every window, and their flat positions in x.
+/// The common case: 2x2 windows, stride 2, no padding, no dilation.
 template <class T>
-Tensor<T> max_pool_forward(const Tensor<T>& x, const PoolGeom& g, std::vector<size_t>& idx) {
-    Tensor<T> y = Tensor<T>::from_shape(g.output_shape());
-    idx.resize(y.size());
-    const size_t HW = g.h * g.w, OHW = g.oh * g.ow;
-    const T* px = x.data();
-    T* py = y.data();
+void max_pool_2x2(const T* px, T* py, Index* pi, const PoolGeom& g) {
+    const size_t W = g.w, HW = g.h * g.w, OW = g.ow;
     for (size_t nc = 0; nc < g.n * g.c; ++nc) {
         const T* plane = px + nc * HW;
-        for (size_t oh = 0; oh < g.oh; ++oh)
+        const Index base = Index(nc * HW);
+        for (size_t oh = 0; oh < g.oh; ++oh) {
+            const T* r0 = plane + 2 * oh * W;
+            const T* r1 = r0 + W;
+            T* out = py + (nc * g.oh + oh) * OW;
+            Index* where = pi + (nc * g.oh + oh) * OW;
+            const Index row0 = base + Index(2 * oh * W), row1 = row0 + Index(W);
+            for (size_t ow = 0; ow < OW; ++ow) {
+                const T v[4] = {r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1]};
+                const Index pos[4] = {row0 + Index(2 * ow), row0 + Index(2 * ow + 1), row1 + Index(2 * ow),
+                                      row1 + Index(2 * ow + 1)};
+                // Branch-free (maxima are unpredictable): arithmetic selects the position.
+                T best = v[0];
+                Index at = pos[0];
+                bool nan = v[0] != v[0];
+                for (int k = 1; k < 4; ++k) {
+                    const Index take = Index(v[k] > best);
+                    nan |= v[k] != v[k];
+                    best = best < v[k] ? v[k] : best;
+                    at += take * (pos[k] - at);
+                }
+                if (nan)  // a NaN wins (the first one), as in PyTorch
+                    for (int k = 3; k >= 0; --k)
+                        if (v[k] != v[k]) best = v[k], at = pos[k];
+                out[ow] = best;
+                where[ow] = at;
+            }
+        }
+    }
+}
+
+/// The maxima of every window, and their flat positions in x (a NaN wins, as in PyTorch).
+/// Throws if a window lies entirely in the padding.
+template <class T>
+Tensor<T> max_pool_forward(const Tensor<T>& x, const PoolGeom& g, IndexVector& idx) {
+    Tensor<T> y = Tensor<T>::from_shape(g.output_shape());
+    idx.resize(y.size());
+    const size_t HW = g.h * g.w, OHW = g.oh * g.ow, W = g.w;
+    // Valid tap ranges per output row and column, computed once.
+    std::vector<Range> rows(g.oh), cols(g.ow);
+    for (size_t oh = 0; oh < g.oh; ++oh) {
+        const ptrdiff_t hs = ptrdiff_t(oh * g.sh) - ptrdiff_t(g.ph);
+        rows[oh] = valid_range(hs, g.dh, g.h, g.kh);
+    }
+    for (size_t ow = 0; ow < g.ow; ++ow) {
+        const ptrdiff_t ws = ptrdiff_t(ow * g.sw) - ptrdiff_t(g.pw);
+        cols[ow] = valid_range(ws, g.dw, g.w, g.kw);
+    }
+    for (size_t oh = 0; oh < g.oh; ++oh)
+        for (size_t ow = 0; ow < g.ow; ++ow)
+            if (rows[oh].lo == rows[oh].hi || cols[ow].lo == cols[ow].hi)
+                throw Error(fmt::format("max_pool2d: window ({},{}) of input {} lies entirely in the padding", oh, ow,
+                                        shape_string(g.input_shape())));
+    const T* px = x.data();
+    T* py = y.data();
+    Index* pi = idx.data();
+    if (g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && g.dh == 1 && g.dw == 1) {
+        max_pool_2x2(px, py, pi, g);
+        return y;
+    }
+    for (size_t nc = 0; nc < g.n * g.c; ++nc) {
+        const T* plane = px + nc * HW;
+        for (size_t oh = 0; oh < g.oh; ++oh) {
+            const ptrdiff_t hs = ptrdiff_t(oh * g.sh) - ptrdiff_t(g.ph);
+            const Range rh = rows[oh];
             for (size_t ow = 0; ow < g.ow; ++ow) {
-                const ptrdiff_t hs = ptrdiff_t(oh * g.sh) - ptrdiff_t(g.ph);
                 const ptrdiff_t ws = ptrdiff_t(ow * g.sw) - ptrdiff_t(g.pw);
-                T best = -std::numeric_limits<T>::infinity();
-                ptrdiff_t at = -1;
-                for (size_t i = 0; i < g.kh; ++i) {
-                    const ptrdiff_t ih = hs + ptrdiff_t(i * g.dh);
-                    if (ih < 0 || ih >= ptrdiff_t(g.h)) continue;
-                    for (size_t j = 0; j < g.kw; ++j) {
-                        const ptrdiff_t iw = ws + ptrdiff_t(j * g.dw);
-                        if (iw < 0 || iw >= ptrdiff_t(g.w)) continue;
-                        const ptrdiff_t pos = ih * ptrdiff_t(g.w) + iw;
+                const Range rw = cols[ow];
+                size_t at = size_t((hs + ptrdiff_t(rh.lo * g.dh)) * ptrdiff_t(W) + ws + ptrdiff_t(rw.lo * g.dw));
+                T best = plane[at];
+                bool nan = false;
+                for (size_t i = rh.lo; i < rh.hi; ++i) {
+                    const size_t line = size_t(hs + ptrdiff_t(i * g.dh)) * W;
+                    for (size_t j = rw.lo; j < rw.hi; ++j) {
+                        // Branch-free (maxima are unpredictable): a mask selects the position.
+                        const size_t pos = line + size_t(ws + ptrdiff_t(j * g.dw));
                         const T v = plane[pos];
-                        if (at < 0 || v > best || std::isnan(v)) {  // a NaN wins, as in PyTorch
-                            best = v;
-                            at = pos;
-                            if (std::isnan(v)) goto done;
-                        }
+                        const size_t take = size_t(v > best);
+                        nan |= v != v;
+                        best = best < v ? v : best;
+                        at += take * (pos - at);
                     }
                 }
-            done:
-                if (at < 0)
-                    throw Error(fmt::format("max_pool2d: window ({},{}) of input {} lies entirely in the padding", oh,
-                                            ow, shape_string(g.input_shape())));
+                if (nan) {  // a NaN wins, as in PyTorch: the first one
+                    for (size_t i = rh.hi; i-- > rh.lo;)
+                        for (size_t j = rw.hi; j-- > rw.lo;) {
+                            const size_t pos = size_t(hs + ptrdiff_t(i * g.dh)) * W + size_t(ws + ptrdiff_t(j * g.dw));
+                            if (plane[pos] != plane[pos]) at = pos;
+                        }
+                    best = plane[at];
+                }
                 py[nc * OHW + oh * g.ow + ow] = best;
-                idx[nc * OHW + oh * g.ow + ow] = nc * HW + size_t(at);
+                pi[nc * OHW + oh * g.ow + ow] = Index(nc * HW + at);
             }
+        }
     }
     return y;
 }
 
 template <class T>
-Tensor<T> gather_kernel(const Tensor<T>& x, const std::vector<size_t>& idx, const Shape& out_shape) {
+Tensor<T> gather_kernel(const Tensor<T>& x, const IndexVector& idx, const Shape& out_shape) {
     Tensor<T> y = Tensor<T>::from_shape(out_shape);
     const T* px = x.data();
     T* py = y.data();
@@ -430,7 +512,7 @@ Tensor<T> gather_kernel(const Tensor<T>& x, const std::vector<size_t>& idx, cons
 }
 
 template <class T>
-Tensor<T> scatter_kernel(const Tensor<T>& g, const std::vector<size_t>& idx, const Shape& in_shape) {
+Tensor<T> scatter_kernel(const Tensor<T>& g, const IndexVector& idx, const Shape& in_shape) {
     Tensor<T> dx = Tensor<T>::from_shape(in_shape);
     T* pd = dx.data();
     std::fill(pd, pd + dx.size(), T(0));
@@ -608,7 +690,9 @@ Variable<T> conv2d(const Variable<T>& x, const Variable<T>& weight, const Variab
 template <class T>
 Variable<T> max_pool2d(const Variable<T>& x, const Pool2dOptions& options) {
     const PoolGeom g = check_pool("max_pool2d", x.shape(), options, true);
-    auto idx = std::make_shared<std::vector<size_t>>();
+    if (x.size() > std::numeric_limits<Index>::max())
+        throw Error(fmt::format("max_pool2d: input {} has more than 2^32 elements", shape_string(x.shape())));
+    auto idx = std::make_shared<IndexVector>();
     Tensor<T> y = max_pool_forward(x.value(), g, *idx);
     return record<PoolGatherOp<T>>(std::move(y), {&x}, IndexList(std::move(idx)), g.describe());
 }
