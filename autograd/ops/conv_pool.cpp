@@ -394,7 +394,7 @@ PoolGeom check_pool(const char* fn, const Shape& x, const Pool2dOptions& opt, bo
 /// Flat positions in the pooled input (32 bits: max_pool2d refuses larger inputs), from the
 /// tensor block cache, shared by the gather op and the scatter op of its VJP.
 using Index = std::uint32_t;
-using IndexVector = std::vector<Index, CachingAllocator<Index>>;
+using IndexVector = std::vector<Index, memory::CachingAllocator<Index>>;
 using IndexList = std::shared_ptr<const IndexVector>;
 
 /// The common case: 2x2 windows, stride 2, no padding, no dilation.
