@@ -125,32 +125,32 @@ NamedVariables<T> Module<T>::state() const {
 }
 
 template <class T>
-void Module<T>::load_state(const NamedVariables<T>& state) {
+void Module<T>::load_state(const NamedVariables<T>& state, const std::string& context) {
     const NamedVariables<T> mine = this->state();
     std::set<std::string> given;
     for (const auto& [n, v] : state) {
-        if (!given.insert(n).second) throw Error(fmt::format("load_state: '{}' is given twice", n));
-        if (!v.defined()) throw Error(fmt::format("load_state: '{}' is an empty Variable", n));
+        if (!given.insert(n).second) throw Error(fmt::format("{}: '{}' is given twice", context, n));
+        if (!v.defined()) throw Error(fmt::format("{}: '{}' is an empty Variable", context, n));
     }
     std::set<std::string> wanted;
     for (const auto& [n, v] : mine) {
         wanted.insert(n);
         if (!given.count(n))
-            throw Error(fmt::format("load_state: '{}' (shape {}) is missing from the state given to {}", n,
-                                    shape_string(v.shape()), describe()));
+            throw Error(fmt::format("{}: '{}' (shape {}) of {} is missing", context, n, shape_string(v.shape()),
+                                    describe()));
     }
     for (const auto& [n, v] : state)
         if (!wanted.count(n))
-            throw Error(fmt::format("load_state: '{}' (shape {}) is not a parameter or buffer of {}", n,
-                                    shape_string(v.shape()), describe()));
+            throw Error(fmt::format("{}: unexpected '{}' (shape {}): {} has no parameter or buffer of that name",
+                                    context, n, shape_string(v.shape()), describe()));
     for (const auto& [n, v] : state)
         for (const auto& [m, target] : mine)
             if (m == n && v.shape() != target.shape())
-                throw Error(fmt::format("load_state: '{}' has shape {} in the state but {} in the module", n,
-                                        shape_string(v.shape()), shape_string(target.shape())));
+                throw Error(fmt::format("{}: '{}' has shape {}, but {} expects {}", context, n,
+                                        shape_string(v.shape()), describe(), shape_string(target.shape())));
     // Everything checked: now copy (nothing is changed if any check fails).
     for (const auto& [n, v] : state)
-        for (auto& [m, target] : mine)
+        for (const auto& [m, target] : mine)
             if (m == n) Variable<T>(target).set_value(Tensor<T>(v.value()));
 }
 

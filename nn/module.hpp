@@ -56,8 +56,9 @@ public:
     NamedVariables<T> state() const;
     /// Sets every parameter and buffer from `state` (values are copied). Every name must be
     /// present with the same shape, and nothing else; the error names the first that is
-    /// missing, extra or of another shape.
-    void load_state(const NamedVariables<T>& state);
+    /// missing, extra or of another shape, and nothing is changed then. `context` starts the
+    /// error messages (nn::load passes the file's name).
+    void load_state(const NamedVariables<T>& state, const std::string& context = "load_state");
     /// The direct children with their names.
     const std::vector<std::pair<std::string, std::shared_ptr<Module<T>>>>& named_children() const { return children_; }
 

@@ -126,13 +126,13 @@ TEST_CASE("load_state copies values and names what is missing, extra or mismatch
     auto state = a.state();
     state.pop_back();
     check_error([&] { b.load_state(state); },
-                "load_state: '1.running_var' (shape (2,)) is missing from the state given to Sequential()");
+                "load_state: '1.running_var' (shape (2,)) of Sequential() is missing");
     state = a.state();
     state.emplace_back("2.weight", tg::zeros<double>({1}));
-    check_error([&] { b.load_state(state); }, "load_state: '2.weight' (shape (1,)) is not a parameter or buffer of");
+    check_error([&] { b.load_state(state); }, "load_state: unexpected '2.weight' (shape (1,)): Sequential() has no parameter or buffer of that name");
     state = a.state();
     state[0].second = tg::zeros<double>({2, 2});
-    check_error([&] { b.load_state(state); }, "load_state: '0.weight' has shape (2,2) in the state but (2,3) in the module");
+    check_error([&] { b.load_state(state); }, "load_state: '0.weight' has shape (2,2), but Sequential() expects (2,3)");
     state = a.state();
     state.push_back(state[0]);
     check_error([&] { b.load_state(state); }, "load_state: '0.weight' is given twice");
