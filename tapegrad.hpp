@@ -28,3 +28,9 @@
 #include <tapegrad/nn/normalization.hpp>
 #include <tapegrad/nn/pooling.hpp>
 #include <tapegrad/nn/sequential.hpp>
+#include <tapegrad/nn/serialize.hpp>
+#include <tapegrad/data/dataset.hpp>
+#include <tapegrad/data/fashion_mnist.hpp>
+#include <tapegrad/data/idx.hpp>
+#include <tapegrad/data/loader.hpp>
+#include <tapegrad/data/npz.hpp>

@@ -221,3 +221,23 @@ TEST_CASE("anomaly mode names the op and the chain that made a NaN") {
     CHECK_FALSE(tg::anomaly_enabled());
     CHECK_NOTHROW(tg::log(x * 2.0));
 }
+
+TEST_CASE("every node is freed once the last handle goes, with or without backward") {
+    const long before = tg::live_node_count();
+    {
+        const V x = leaf({0.5, -0.25});
+        const V y = tg::sum(tg::tanh(x) * tg::sigmoid(x) + tg::exp(x));  // tanh, sigmoid, exp need their outputs
+        CHECK(tg::live_node_count() > before);
+        y.backward(tg::BackwardOptions().retain_graph(true));
+        const V z = tg::sum(tg::softmax(x * 3.0, 0));
+        (void)z;
+    }
+    CHECK(tg::live_node_count() == before);
+    {
+        const V x = leaf({1.0, 2.0});
+        auto g = tg::grad(tg::sum(tg::pow(x, 3.0)), {x}, tg::GradOptions().create_graph(true));
+        auto h = tg::grad(tg::sum(g[0]), {x});
+        CHECK(close(h[0].value(), {6, 12}));
+    }
+    CHECK(tg::live_node_count() == before);
+}
