@@ -1,4 +1,9 @@
 // Tests of nn::save / nn::load: bit-exact round trips, NumPy interchange, and every kind of bad file.
+//
+// Fixtures (tests/fixtures), made once with NumPy 1.24 and Python's zipfile:
+//   numpy_linear_2x3.npz   np.savez(f, weight=<float32 [[.5,-1.25,2],[3,.125,-.75]]>, bias=<float32 [.25,-.5]>)
+//   numpy_linear_int64.npz the same with weight as int64 (a dtype load refuses)
+//   absurd_header.npz      weight.npy claiming shape (10^12, 10^12) over 16 payload bytes
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
