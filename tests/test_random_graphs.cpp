@@ -110,6 +110,31 @@ double tie_gap(const Tn& x, const std::vector<std::size_t>& axes, bool largest) 
     return gap;
 }
 
+/// Smallest gap between the largest two entries of any max_pool2d window (padding is never a
+/// candidate); 0 when some window lies entirely in the padding (max_pool2d refuses that).
+double pool_tie_gap(const Tn& x, const tg::Shape& shape, const tg::Pool2dOptions& o) {
+    const std::size_t N = shape[0], C = shape[1], H = shape[2], W = shape[3];
+    const auto k = o.kernel_size(), s = o.stride(), p = o.padding(), d = o.dilation();
+    const std::size_t OH = (H + 2 * p.h - (d.h * (k.h - 1) + 1)) / s.h + 1, OW = (W + 2 * p.w - (d.w * (k.w - 1) + 1)) / s.w + 1;
+    double gap = INFINITY;
+    for (std::size_t nc = 0; nc < N * C; ++nc)
+        for (std::size_t oh = 0; oh < OH; ++oh)
+            for (std::size_t ow = 0; ow < OW; ++ow) {
+                std::vector<double> v;
+                for (std::size_t i = 0; i < k.h; ++i)
+                    for (std::size_t j = 0; j < k.w; ++j) {
+                        const auto h = std::ptrdiff_t(oh * s.h + i * d.h) - std::ptrdiff_t(p.h);
+                        const auto w = std::ptrdiff_t(ow * s.w + j * d.w) - std::ptrdiff_t(p.w);
+                        if (h >= 0 && w >= 0 && h < std::ptrdiff_t(H) && w < std::ptrdiff_t(W))
+                            v.push_back(x.data()[nc * H * W + std::size_t(h) * W + std::size_t(w)]);
+                    }
+                if (v.empty()) return 0;
+                std::sort(v.begin(), v.end());
+                if (v.size() > 1) gap = std::min(gap, v[v.size() - 1] - v[v.size() - 2]);
+            }
+    return gap;
+}
+
 /// One step of a program: an op applied to earlier values (or, with no arguments, a leaf).
 struct Step {
     std::string text;               // e.g. "maximum(%3, %1)"
@@ -208,6 +233,27 @@ private:
         }
     }
 
+    /// A random way to see n elements as an image batch (N, C, H, W) with H, W >= 2.
+    std::optional<tg::Shape> image_shape(std::size_t n) {
+        auto divisor_of = [&](std::size_t m) {
+            std::vector<std::size_t> d;
+            for (std::size_t k = 1; k <= m; ++k)
+                if (m % k == 0) d.push_back(k);
+            return one_of(d);
+        };
+        for (int attempt = 0; attempt < 8; ++attempt) {
+            const std::size_t N = coin() ? 1 : divisor_of(n), C = coin() ? 1 : divisor_of(n / N);
+            const std::size_t H = divisor_of(n / N / C), W = n / N / C / H;
+            if (H >= 2 && W >= 2) return tg::Shape{N, C, H, W};
+        }
+        return std::nullopt;
+    }
+    /// Positions of a sliding window along an axis (0 if it does not fit once).
+    static std::size_t windows(std::size_t in, std::size_t pad, std::size_t k, std::size_t dil, std::size_t stride) {
+        const std::size_t span = dil * (k - 1) + 1;
+        return in + 2 * pad < span ? 0 : (in + 2 * pad - span) / stride + 1;
+    }
+
     /// An operand: the newest value half of the time (deep chains), any earlier one otherwise
     /// (values used twice make diamonds).
     std::size_t operand() { return coin() ? vals_.size() - 1 : std::size_t(pick(0, int(vals_.size()) - 1)); }
@@ -291,7 +337,7 @@ private:
         const V x = val(a);  // a handle, not a reference: new leaves may move vals_
         const Tn& xv = x.value();
         const int r = int(x.dim());
-        switch (pick(0, wrong_ ? 44 : 43)) {
+        switch (pick(0, wrong_ ? 51 : 50)) {
             // ------------------------------------------------ smooth unary
             case 0: return unary("neg", a, [](const V& v) { return -v; });
             case 1: return unary("tanh", a, [](const V& v) { return tg::tanh(v); });
@@ -606,7 +652,77 @@ private:
                 const std::size_t b = new_leaf(s, coin(0.8));
                 return binary("matmul", a, b, [](const V& u, const V& v) { return tg::matmul(u, v); });
             }
-            case 44: return unary("square_wrong", a, [](const V& v) { return square_wrong(v); });
+            // ------------------------------------------------ images: convolution, pooling; a loss
+            case 44:
+            case 49: {  // conv2d of x seen as (N, C, H, W), with a new weight and maybe a bias
+                const auto img = image_shape(x.size());
+                if (!img) return false;
+                const std::size_t C = (*img)[1], H = (*img)[2], W = (*img)[3];
+                const std::size_t groups = C > 1 && coin(0.3) ? C : 1;
+                const std::size_t out = groups * std::size_t(pick(1, 2));
+                const std::size_t kh = std::size_t(pick(1, 3)), kw = std::size_t(pick(1, 3));
+                const std::size_t stride = std::size_t(pick(1, 2)), pad = std::size_t(pick(0, 1)), dil = std::size_t(pick(1, 2));
+                if (windows(H, pad, kh, dil, stride) == 0 || windows(W, pad, kw, dil, stride) == 0) return false;
+                const auto opt = tg::Conv2dOptions().stride(stride).padding(pad).dilation(dil).groups(groups);
+                const std::string text = "conv2d[image " + str(*img) + ",stride=" + std::to_string(stride) +
+                                         ",padding=" + std::to_string(pad) + ",dilation=" + std::to_string(dil) +
+                                         ",groups=" + std::to_string(groups) + "]";
+                const tg::Shape shape = *img;
+                const std::size_t w = new_leaf({out, C / groups, kh, kw}, true);
+                if (coin()) {
+                    const std::size_t bias = new_leaf({out}, coin(0.8));
+                    return add({text + "(" + ref(a) + ", " + ref(w) + ", " + ref(bias) + ")", {a, w, bias},
+                                [shape, opt](const Args& v) { return tg::conv2d(tg::reshape(v[0], shape), v[1], v[2], opt); }});
+                }
+                return binary(text, a, w, [shape, opt](const V& u, const V& v) { return tg::conv2d(tg::reshape(u, shape), v, opt); });
+            }
+            case 45:
+            case 46:
+            case 50: {  // average, L2 or max pooling of x seen as (N, C, H, W)
+                const auto img = image_shape(x.size());
+                if (!img) return false;
+                const tg::Shape shape = *img;
+                const std::size_t kh = std::size_t(pick(1, 3)), kw = std::size_t(pick(1, 3));
+                const std::size_t sh = std::size_t(pick(1, 2)), sw = std::size_t(pick(1, 2));
+                const std::size_t ph = std::size_t(pick(0, int(kh / 2))), pw = std::size_t(pick(0, int(kw / 2)));
+                const int kind = pick(0, 2);  // avg, lp, max
+                const std::size_t dil = kind == 2 ? std::size_t(pick(1, 2)) : 1;
+                if (windows(shape[2], ph, kh, dil, sh) == 0 || windows(shape[3], pw, kw, dil, sw) == 0) return false;
+                auto opt = tg::Pool2dOptions({kh, kw}).stride({sh, sw}).padding({ph, pw}).dilation(dil).count_include_pad(coin());
+                const std::string settings = "[image " + str(shape) + ",kernel=(" + std::to_string(kh) + "," +
+                                             std::to_string(kw) + "),stride=(" + std::to_string(sh) + "," + std::to_string(sw) +
+                                             "),padding=(" + std::to_string(ph) + "," + std::to_string(pw) +
+                                             "),dilation=" + std::to_string(dil) + ",count_include_pad=" +
+                                             std::to_string(opt.count_include_pad()) + "]";
+                if (kind == 0)
+                    return unary("avg_pool2d" + settings, a, [shape, opt](const V& v) { return tg::avg_pool2d(tg::reshape(v, shape), opt); });
+                if (kind == 1) {  // sqrt of window sums of squares: keep them away from 0
+                    tg::NoGradGuard no_grad;
+                    if (min_of(tg::lp_pool2d(tg::reshape(x, shape), 2.0, opt).value()) < 0.3) return false;
+                    return unary("lp_pool2d[p=2]" + settings, a,
+                                 [shape, opt](const V& v) { return tg::lp_pool2d(tg::reshape(v, shape), 2.0, opt); });
+                }
+                if (pool_tie_gap(xv, shape, opt) < kink_gap) return false;
+                return unary("max_pool2d" + settings, a, [shape, opt](const V& v) { return tg::max_pool2d(tg::reshape(v, shape), opt); });
+            }
+            case 47: {  // cross_entropy of x seen as logits (N, C) against random labels
+                std::vector<std::size_t> ns;
+                for (std::size_t n = 1; n <= x.size(); ++n)
+                    if (x.size() % n == 0 && x.size() / n >= 2) ns.push_back(n);
+                if (ns.empty()) return false;
+                const std::size_t n = one_of(ns), c = x.size() / n;
+                tg::Indices labels(n);
+                for (auto& l : labels) l = std::size_t(pick(0, int(c) - 1));
+                const auto reduction = one_of(std::vector<tg::LossReduction>{tg::LossReduction::mean, tg::LossReduction::sum,
+                                                                             tg::LossReduction::none});
+                const double smoothing = coin() ? 0.0 : uni(0.0, 0.3);
+                return unary("cross_entropy[(" + std::to_string(n) + "," + std::to_string(c) + "),labels " + list(labels) +
+                                 ",reduction=" + std::to_string(int(reduction)) + ",smoothing=" + std::to_string(smoothing) + "]",
+                             a, [=](const V& v) {
+                                 return tg::cross_entropy(tg::reshape(v, tg::Shape{n, c}), labels, reduction, smoothing);
+                             });
+            }
+            case 51: return unary("square_wrong", a, [](const V& v) { return square_wrong(v); });
         }
         return false;
     }
