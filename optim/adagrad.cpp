@@ -52,6 +52,8 @@ void Adagrad<T>::update() {
     }
 }
 
+template class GroupedOptimizer<float, AdagradOptions>;
+template class GroupedOptimizer<double, AdagradOptions>;
 template class Adagrad<float>;
 template class Adagrad<double>;
 

@@ -49,6 +49,8 @@ private:
     void update() override;
 };
 
+extern template class GroupedOptimizer<float, AdagradOptions>;
+extern template class GroupedOptimizer<double, AdagradOptions>;
 extern template class Adagrad<float>;
 extern template class Adagrad<double>;
 

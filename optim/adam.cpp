@@ -14,6 +14,11 @@ enum : std::size_t { kStep, kExpAvg, kExpAvgSq, kMaxExpAvgSq };
 
 }  // namespace
 
+template class GroupedOptimizer<float, AdamOptions>;
+template class GroupedOptimizer<double, AdamOptions>;
+template class GroupedOptimizer<float, AdamWOptions>;
+template class GroupedOptimizer<double, AdamWOptions>;
+
 namespace detail {
 
 template <class T, class Options>

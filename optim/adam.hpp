@@ -47,6 +47,11 @@ struct AdamWOptions : AdamOptionsBase<AdamWOptions> {
     explicit AdamWOptions(double lr = 1e-3) : AdamOptionsBase(lr, 1e-2) {}
 };
 
+extern template class GroupedOptimizer<float, AdamOptions>;
+extern template class GroupedOptimizer<double, AdamOptions>;
+extern template class GroupedOptimizer<float, AdamWOptions>;
+extern template class GroupedOptimizer<double, AdamWOptions>;
+
 namespace detail {
 /// The update shared by Adam and AdamW (AdamWOptions selects the decoupled weight decay).
 template <class T, class Options>

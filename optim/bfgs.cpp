@@ -9,8 +9,8 @@ namespace tapegrad::optim {
 
 template <class T>
 BFGS<T>::BFGS(std::vector<Variable<T>> params, const BFGSOptions& options)
-    : QuasiNewton<T>(std::move(params)), options_(options) {
-    this->check_settings();
+    : options_(options) {
+    this->init(std::move(params));
     if (this->numel() > max_elements)
         this->fail(fmt::format("{} parameter elements would need a dense {}x{} inverse Hessian; BFGS takes at "
                                "most {} (use LBFGS for larger problems)",

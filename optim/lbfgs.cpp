@@ -12,8 +12,8 @@ namespace tapegrad::optim {
 
 template <class T>
 LBFGS<T>::LBFGS(std::vector<Variable<T>> params, const LBFGSOptions& options)
-    : QuasiNewton<T>(std::move(params)), options_(options) {
-    this->check_settings();
+    : options_(options) {
+    this->init(std::move(params));
     detail::check_at_least(name(), "history_size", options_.history_size(), 1);
 }
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <tapegrad/optim/flat.hpp>
 
@@ -16,7 +17,8 @@ double cubic_interpolate(double x1, double f1, double g1, double x2, double f2, 
         const double d2 = std::sqrt(d2_square);
         const double min_pos = x1 <= x2 ? x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
                                         : x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2));
-        return std::min(std::max(min_pos, lo), hi);
+        // NaN only from 0/0 or an infinite f (PyTorch would go on with NaN): bisect instead.
+        if (!std::isnan(min_pos)) return std::min(std::max(min_pos, lo), hi);
     }
     return (lo + hi) / 2.;
 }
@@ -30,11 +32,16 @@ template <class T>
 LineSearchResult<T> strong_wolfe(const LineObjective<T>& objective, double t, const std::vector<T>& d, double f,
                                  const std::vector<T>& g, double gtd, const StrongWolfeOptions& o) {
     const double d_norm = detail::max_abs(d);
-    // "Too large": Armijo fails. Written as !(a <= b) so that a NaN loss counts as too large.
-    auto armijo_fails = [&](double f_new, double t_new) { return !(f_new <= f + o.c1 * t_new * gtd); };
+    auto armijo_fails = [&](double f_new, double t_new) { return f_new > f + o.c1 * t_new * gtd; };
+    // A NaN loss (e.g. an overflow far along the line) counts as +infinity: too large, so the
+    // bracket closes below it and the step shrinks.
+    auto eval = [&](double t_new, std::vector<T>& g_out) {
+        const double v = objective(t_new, g_out);
+        return std::isnan(v) ? std::numeric_limits<double>::infinity() : v;
+    };
 
     std::vector<T> g_new(d.size());
-    double f_new = objective(t, g_new);
+    double f_new = eval(t, g_new);
     std::size_t evals = 1;
     double gtd_new = detail::dot(g_new, d);
 
@@ -75,7 +82,7 @@ LineSearchResult<T> strong_wolfe(const LineObjective<T>& objective, double t, co
         f_prev = f_new;
         g_prev = g_new;
         gtd_prev = gtd_new;
-        f_new = objective(t, g_new);
+        f_new = eval(t, g_new);
         ++evals;
         gtd_new = detail::dot(g_new, d);
         ++ls_iter;
@@ -110,7 +117,7 @@ LineSearchResult<T> strong_wolfe(const LineObjective<T>& objective, double t, co
             insufficient_progress = false;
         }
 
-        f_new = objective(t, g_new);
+        f_new = eval(t, g_new);
         ++evals;
         gtd_new = detail::dot(g_new, d);
         ++ls_iter;

@@ -8,7 +8,8 @@
 namespace tapegrad::optim {
 
 /// The minimiser of the cubic through (x1, f1) and (x2, f2) with slopes g1 and g2, clamped to
-/// [lo, hi]; the midpoint of [lo, hi] when the cubic has no minimum.
+/// [lo, hi]; the midpoint of [lo, hi] when the cubic has no minimum or the formula gives NaN
+/// (0/0, or an infinite f).
 double cubic_interpolate(double x1, double f1, double g1, double x2, double f2, double g2, double lo, double hi);
 /// As above, clamped to the interval between x1 and x2.
 double cubic_interpolate(double x1, double f1, double g1, double x2, double f2, double g2);
@@ -37,7 +38,8 @@ using LineObjective = std::function<double(double t, std::vector<T>& grad)>;
 
 /// Finds a step t along the descent direction d satisfying the strong Wolfe conditions,
 /// starting from the trial step t, given f, its gradient g and gtd = g.d at t = 0 — PyTorch's
-/// _strong_wolfe, step for step. A non-finite f(t) counts as too large (the step shrinks).
+/// _strong_wolfe, step for step, except that a NaN f(t) counts as +infinity (too large,
+/// so the step shrinks) where PyTorch would go on with NaN.
 template <class T>
 LineSearchResult<T> strong_wolfe(const LineObjective<T>& objective, double t, const std::vector<T>& d, double f,
                                  const std::vector<T>& g, double gtd, const StrongWolfeOptions& options = {});

@@ -35,13 +35,9 @@ std::string QuasiNewtonReport::summary() const {
 }
 
 template <class T>
-QuasiNewton<T>::QuasiNewton(std::vector<Variable<T>> params) {
+void QuasiNewton<T>::init(std::vector<Variable<T>> params) {
     this->add_params(std::move(params));
     for (const auto& p : this->groups_[0]) numel_ += p.size();
-}
-
-template <class T>
-void QuasiNewton<T>::check_settings() const {
     const Settings o = settings();
     const char* who = this->name();
     detail::check_positive(who, "lr", o.lr);

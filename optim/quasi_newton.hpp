@@ -126,11 +126,12 @@ protected:
         const IterationCallback* callback;
     };
 
-    explicit QuasiNewton(std::vector<Variable<T>> params);
+    QuasiNewton() = default;
+    /// Takes the parameters (checked) and the settings (checked); the derived constructor
+    /// calls it, so that errors can name the optimizer.
+    void init(std::vector<Variable<T>> params);
 
     virtual Settings settings() const = 0;
-    /// Throws if settings() are out of range (called by the derived constructor).
-    void check_settings() const;
     virtual void set_settings_lr(double lr) = 0;
 
     /// Starts afresh (first iteration): forget all curvature pairs.

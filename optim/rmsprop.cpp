@@ -82,6 +82,8 @@ void RMSprop<T>::update() {
     }
 }
 
+template class GroupedOptimizer<float, RMSpropOptions>;
+template class GroupedOptimizer<double, RMSpropOptions>;
 template class RMSprop<float>;
 template class RMSprop<double>;
 

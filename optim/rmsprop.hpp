@@ -54,6 +54,8 @@ private:
     void update() override;
 };
 
+extern template class GroupedOptimizer<float, RMSpropOptions>;
+extern template class GroupedOptimizer<double, RMSpropOptions>;
 extern template class RMSprop<float>;
 extern template class RMSprop<double>;
 

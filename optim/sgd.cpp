@@ -65,6 +65,8 @@ void SGD<T>::update() {
     }
 }
 
+template class GroupedOptimizer<float, SGDOptions>;
+template class GroupedOptimizer<double, SGDOptions>;
 template class SGD<float>;
 template class SGD<double>;
 

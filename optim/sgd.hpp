@@ -50,6 +50,8 @@ private:
     void update() override;
 };
 
+extern template class GroupedOptimizer<float, SGDOptions>;
+extern template class GroupedOptimizer<double, SGDOptions>;
 extern template class SGD<float>;
 extern template class SGD<double>;
 
