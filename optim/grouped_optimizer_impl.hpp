@@ -107,7 +107,8 @@ void GroupedOptimizer<T, Options>::load_state_dict(const StateDict<T>& state) {
                                        shape_string(value.shape())));
             const double lr = double(value.data()[0]);
             if (!(lr >= 0)) this->fail(fmt::format("load_state_dict: entry '{}' holds lr {}, must be >= 0", name, lr));
-            lrs[index] = lr;
+            // Stored as T: keep the current (double) lr when it rounds to the stored value.
+            if (T(lrs[index]) != value.data()[0]) lrs[index] = lr;
             continue;
         }
         std::size_t s = slots_.size();

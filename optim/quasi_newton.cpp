@@ -323,7 +323,7 @@ void QuasiNewton<T>::load_state_dict(const StateDict<T>& state) {
     load_curvature(curvature);  // checks its own entries; all or nothing
     n_iter_ = n_iter;
     func_evals_ = func_evals;
-    if (lr) set_settings_lr(double(lr->data()[0]));
+    if (lr && T(settings().lr) != lr->data()[0]) set_settings_lr(double(lr->data()[0]));  // stored as T
     if (started) {
         d_.assign(d->begin(), d->end());
         prev_flat_grad_.assign(prev_grad->begin(), prev_grad->end());
