@@ -41,6 +41,8 @@ std::size_t size_class(std::size_t bytes, int& cls) {
 }
 
 void* system_allocate(std::size_t bytes) {
+    // aligned_alloc wants a multiple of the alignment (size classes step by 16 below 256 bytes).
+    bytes = (bytes + alignment - 1) / alignment * alignment;
     void* p = std::aligned_alloc(alignment, bytes);
     if (!p) throw std::bad_alloc();
     return p;

@@ -20,9 +20,12 @@ void release_cached_memory() noexcept;
 /// Bytes currently held in the calling thread's cache (not in use by any tensor).
 std::size_t cached_memory_bytes() noexcept;
 
+namespace memory {
 /// Standard allocator interface over the per-thread cache. glibc's memalign is slow for
 /// the many small tensors of a teaching-sized graph; recycling blocks is what makes
-/// per-op overhead small.
+/// per-op overhead small. (Its own namespace: Tensor<T> names it as a template argument,
+/// and argument-dependent lookup must not drag tapegrad's sum/mean/exp... into xtensor's
+/// internal calls.)
 template <class T>
 struct CachingAllocator {
     using value_type = T;
@@ -48,5 +51,6 @@ struct CachingAllocator {
     friend bool operator==(const CachingAllocator&, const CachingAllocator&) noexcept { return true; }
     friend bool operator!=(const CachingAllocator&, const CachingAllocator&) noexcept { return false; }
 };
+}  // namespace memory
 
 }  // namespace tapegrad

@@ -293,7 +293,6 @@ std::vector<Variable<T>> grad_with(const std::vector<Variable<T>>& outputs, cons
         if (m->is_leaf) {
             m->visit_mark = mark;
             m->visit_index = std::uint32_t(j);
-            reachable[j] = 1;
         } else if (m->visit_mark == mark) {
             target_of[m->visit_index] = int(j);
             reachable[j] = 1;
@@ -304,13 +303,19 @@ std::vector<Variable<T>> grad_with(const std::vector<Variable<T>>& outputs, cons
     for (std::size_t i = order.size(); i-- > 0;) {
         const Node<T>* n = order[i]->node();
         bool l = target_of[i] >= 0;
-        for (std::uint32_t k = 0; k < n->num_inputs && !l; ++k) {
+        for (std::uint32_t k = 0; k < n->num_inputs; ++k) {
             const Node<T>* m = n->inputs[k].node();
             if (!m->requires_grad) continue;
-            l = m->is_leaf ? m->visit_mark == mark : bool(leads[m->visit_index]);
+            if (m->is_leaf) {
+                if (m->visit_mark == mark) reachable[m->visit_index] = 1, l = true;
+            } else {
+                l = l || leads[m->visit_index];
+            }
         }
         leads[i] = l;
     }
+    for (const auto& o : outputs)
+        if (o.node()->is_leaf && o.node()->visit_mark == mark) reachable[o.node()->visit_index] = 1;
     for (std::size_t j = 0; j < inputs.size(); ++j) {
         Node<T>* m = inputs[j].node();
         if (!m->is_leaf && m->visit_mark == mark && !leads[m->visit_index]) reachable[j] = 0;
@@ -396,6 +401,18 @@ std::vector<Variable<T>> grad(const std::vector<Variable<T>>& outputs, const std
     return grad_with<T, Variable<T>>(outputs, inputs, std::move(seeds), options);
 }
 
+template <class T>
+std::vector<Variable<T>> backward_order(const Variable<T>& output) {
+    if (!output.defined()) throw Error("backward_order: the Variable is empty");
+    std::vector<Variable<T>> out;
+    if (!output.requires_grad()) return out;
+    const std::vector<const Variable<T>*> roots{&output};
+    for (const Variable<T>* v : topological_order(roots, new_pass_mark())) out.push_back(*v);
+    return out;
+}
+
+template std::vector<Variable<float>> backward_order(const Variable<float>&);
+template std::vector<Variable<double>> backward_order(const Variable<double>&);
 template std::vector<Variable<float>> grad(const std::vector<Variable<float>>&, const std::vector<Variable<float>>&,
                                            const std::vector<Variable<float>>&, const GradOptions&);
 template std::vector<Variable<double>> grad(const std::vector<Variable<double>>&,

@@ -47,4 +47,9 @@ template <class T>
 void backward(const std::vector<Variable<T>>& outputs, const std::vector<Tensor<T>>& grad_outputs,
               const BackwardOptions& options = {});
 
+/// The recorded ops behind `output` in the order backward visits them: `output` first, every
+/// op before the ops that produced its inputs. Leaves are not included.
+template <class T>
+std::vector<Variable<T>> backward_order(const Variable<T>& output);
+
 }  // namespace tapegrad

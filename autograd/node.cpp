@@ -42,8 +42,9 @@ void release_iteratively(Variable<T>* inputs, std::size_t count) noexcept {
     if (!release_queue_alive) return;
     ReleaseQueue& q = release_queue;
     for (std::size_t i = 0; i < count; ++i) {
-        // Only a node that dies with this one is deferred; shared ones just lose a reference.
-        if (inputs[i].node() && inputs[i].node_ptr().use_count() == 1) {
+        // Every input is deferred, shared or not: an input shared with a sibling dies with
+        // whichever of the two goes last, and that must not happen inside this destructor.
+        if (inputs[i].node()) {
             try {
                 q.pending.push_back(std::shared_ptr<void>(inputs[i].take_node()));
             } catch (...) {  // out of memory for the queue: this one is released recursively

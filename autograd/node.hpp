@@ -12,6 +12,14 @@ namespace tapegrad {
 template <class T>
 class Variable;
 
+namespace detail {
+// Nodes made minus nodes freed on this thread: leak tests check it returns to where it was.
+inline thread_local long live_nodes = 0;
+}  // namespace detail
+
+/// Nodes created and not yet freed by the calling thread (for tests that look for leaks).
+inline long live_node_count() noexcept { return detail::live_nodes; }
+
 /// What an op's VJP receives. G is Tensor<T> in an ordinary backward (nothing is
 /// recorded) and Variable<T> under create_graph (everything is recorded, so the
 /// gradient can itself be differentiated).
@@ -32,8 +40,8 @@ struct VjpArgs {
 template <class T>
 class Node {
 public:
-    explicit Node(bool leaf) noexcept : is_leaf(leaf) {}
-    virtual ~Node() = default;
+    explicit Node(bool leaf) noexcept : is_leaf(leaf) { ++detail::live_nodes; }
+    virtual ~Node() { --detail::live_nodes; }
     Node(const Node&) = delete;
     Node& operator=(const Node&) = delete;
 

@@ -129,7 +129,7 @@ bool should_record(const Range& inputs) {
 template <class OpT, class T, std::size_t K, class... Args>
 Variable<T> record(Tensor<T>&& value, const Variable<T>* const (&inputs)[K], Args&&... args) {
     if (!should_record<T>(inputs)) return Variable<T>(std::move(value));
-    auto node = std::allocate_shared<OpT>(CachingAllocator<OpT>(), std::forward<Args>(args)...);
+    auto node = std::allocate_shared<OpT>(memory::CachingAllocator<OpT>(), std::forward<Args>(args)...);
     node->value = std::move(value);
     node->requires_grad = true;
     node->set_inputs(inputs);
@@ -141,7 +141,7 @@ Variable<T> record(Tensor<T>&& value, const Variable<T>* const (&inputs)[K], Arg
 template <class OpT, class T, class... Args>
 Variable<T> record_n(Tensor<T>&& value, const std::vector<const Variable<T>*>& inputs, Args&&... args) {
     if (!should_record<T>(inputs)) return Variable<T>(std::move(value));
-    auto node = std::allocate_shared<OpT>(CachingAllocator<OpT>(), std::forward<Args>(args)...);
+    auto node = std::allocate_shared<OpT>(memory::CachingAllocator<OpT>(), std::forward<Args>(args)...);
     node->value = std::move(value);
     node->requires_grad = true;
     node->set_inputs(inputs);

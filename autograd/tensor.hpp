@@ -14,7 +14,7 @@ namespace tapegrad {
 /// Row-major, dynamically ranked, data from the per-thread block cache. Any xtensor
 /// expression converts to it, and it can be used wherever xtensor expects an expression.
 template <class T>
-using Tensor = xt::xarray<T, xt::layout_type::row_major, CachingAllocator<T>>;
+using Tensor = xt::xarray<T, xt::layout_type::row_major, memory::CachingAllocator<T>>;
 
 /// A tensor shape, e.g. {64, 784}.
 using Shape = Tensor<double>::shape_type;

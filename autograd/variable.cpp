@@ -9,7 +9,7 @@ namespace tapegrad {
 
 template <class T>
 Variable<T>::Variable(Tensor<T> value, bool requires_grad) {
-    auto leaf = std::allocate_shared<Leaf<T>>(CachingAllocator<Leaf<T>>());
+    auto leaf = std::allocate_shared<Leaf<T>>(memory::CachingAllocator<Leaf<T>>());
     leaf->value = std::move(value);
     leaf->requires_grad = requires_grad;
     node_ = std::move(leaf);
@@ -26,14 +26,14 @@ Leaf<T>& Variable<T>::leaf(const char* what) const {
 }
 
 template <class T>
-Tensor<T>& Variable<T>::mutable_value() {
+Tensor<T>& Variable<T>::mutable_value() const {
     Node<T>& n = checked();
     ++n.version;
     return n.value;
 }
 
 template <class T>
-void Variable<T>::set_value(Tensor<T> value) {
+void Variable<T>::set_value(Tensor<T> value) const {
     Node<T>& n = checked();
     if (!n.is_leaf)
         throw Error(fmt::format("set_value: only a leaf's value can be replaced; this is the output of '{}'",
@@ -53,7 +53,7 @@ T Variable<T>::item() const {
 }
 
 template <class T>
-Variable<T>& Variable<T>::set_requires_grad(bool requires_grad) {
+const Variable<T>& Variable<T>::set_requires_grad(bool requires_grad) const {
     Node<T>& n = checked();
     if (!n.is_leaf)
         throw Error(fmt::format("set_requires_grad: only a leaf can be marked; this value of shape {} is the output "
@@ -87,12 +87,12 @@ const Tensor<T>& Variable<T>::grad() const {
 }
 
 template <class T>
-Tensor<T>& Variable<T>::mutable_grad() {
+Tensor<T>& Variable<T>::mutable_grad() const {
     return const_cast<Tensor<T>&>(grad());
 }
 
 template <class T>
-void Variable<T>::set_grad(Tensor<T> grad) {
+void Variable<T>::set_grad(Tensor<T> grad) const {
     Leaf<T>& l = leaf("set_grad");
     if (grad.shape() != l.value.shape())
         throw Error(fmt::format("set_grad: gradient of shape {} does not match the value's shape {}",
@@ -101,7 +101,7 @@ void Variable<T>::set_grad(Tensor<T> grad) {
 }
 
 template <class T>
-void Variable<T>::zero_grad() {
+void Variable<T>::zero_grad() const {
     Node<T>& n = checked();
     if (n.is_leaf) static_cast<Leaf<T>&>(n).grad.reset();
 }

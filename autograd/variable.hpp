@@ -28,6 +28,8 @@ private:
 
 /// A value in a define-by-run computation. Copies share the node: a Variable behaves like a
 /// shared_ptr to its value, its gradient and (for a result of an op) the op that made it.
+/// Like a shared_ptr, const applies to the handle: a const Variable can still have its
+/// gradient reset or its value updated in place.
 template <class T>
 class Variable {
 public:
@@ -51,9 +53,9 @@ public:
     const Tensor<T>& value() const { return checked().value; }
     /// The value for changing in place. Ops recorded with the old value notice the change
     /// and refuse to run backward through it.
-    Tensor<T>& mutable_value();
+    Tensor<T>& mutable_value() const;
     /// Replaces the value of a leaf (same shape, or any shape for a leaf without a graph).
-    void set_value(Tensor<T> value);
+    void set_value(Tensor<T> value) const;
     const Shape& shape() const { return checked().value.shape(); }
     std::size_t dim() const { return checked().value.dimension(); }
     std::size_t size() const { return checked().value.size(); }
@@ -62,7 +64,7 @@ public:
 
     bool requires_grad() const noexcept { return node_ && node_->requires_grad; }
     /// Marks a leaf as a parameter (or not); an op's result always requires grad.
-    Variable& set_requires_grad(bool requires_grad);
+    const Variable& set_requires_grad(bool requires_grad) const;
     bool is_leaf() const { return checked().is_leaf; }
     /// "leaf" or the name of the op that produced this value.
     const char* op_name() const { return checked().op_name(); }
@@ -74,11 +76,11 @@ public:
     /// dLoss/dthis, accumulated over backward calls. Only leaves keep gradients; for an
     /// intermediate value use tapegrad::grad(output, {value}).
     const Tensor<T>& grad() const;
-    Tensor<T>& mutable_grad();
+    Tensor<T>& mutable_grad() const;
     /// Replaces the gradient (it must have the value's shape).
-    void set_grad(Tensor<T> grad);
+    void set_grad(Tensor<T> grad) const;
     /// Forgets the gradient ("set to none"): the next backward writes a fresh one.
-    void zero_grad();
+    void zero_grad() const;
 
     /// A new leaf with a copy of the value and no history.
     Variable detach() const;

@@ -41,6 +41,12 @@ void check_gradients(F f, const std::vector<V>& inputs, bool second_order = true
     }
 }
 
+/// x reshaped (xtensor's reshape works on lvalues only).
+inline xt::xarray<double> shaped(xt::xarray<double> x, const std::vector<std::size_t>& shape) {
+    x.reshape(shape);
+    return x;
+}
+
 inline bool close(const tg::Tensor<double>& a, const xt::xarray<double>& b, double tol = 1e-12) {
     if (a.shape().size() != b.shape().size()) return false;
     for (std::size_t i = 0; i < a.shape().size(); ++i)

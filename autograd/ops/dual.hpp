@@ -34,6 +34,17 @@ auto lift(Tensor<T>&& t) {
         return std::move(t);
 }
 
+/// An elementwise formula written once as a generic lambda: on Variables it records, and in a
+/// plain backward it runs over scalars in one fused loop (the fast path every hot VJP takes).
+/// Math functions inside the lambda need `using std::exp;` etc. so that scalars find them.
+template <class G, class F, class... Args>
+G pointwise(F f, const G& first, const Args&... rest) {
+    if constexpr (is_variable_v<G>)
+        return f(first, rest...);
+    else
+        return kernels::zip(f, first, rest...);
+}
+
 /// Evaluates an xtensor expression into a Tensor.
 template <class E>
 Tensor<typename E::value_type> to_tensor(const xt::xexpression<E>& e) {

@@ -16,6 +16,10 @@ constexpr double inv_sqrt_2 = 0.707106781186547524400844362105;
 
 // ---------------------------------------------------------------- binary, broadcasting
 
+// Formulas shared by several VJPs (see pointwise() in dual.hpp).
+constexpr auto times = [](const auto& u, const auto& v) { return u * v; };
+constexpr auto negate = [](const auto& u) { return -u; };
+
 template <class T, class F>
 Tensor<T> binary_forward(const char* op, const Variable<T>& a, const Variable<T>& b, F f) {
     const Shape out = kernels::broadcast_shape(op, a.shape(), b.shape());
@@ -39,7 +43,7 @@ struct Sub final : Op<Sub<T>, T, 2> {
     const char* op_name() const noexcept override { return "sub"; }
     template <class G>
     void backward(VjpArgs<G>& a) const {
-        if (a.want(1)) a.dx[1] = sum_to(-a.g, a.x(1).shape());
+        if (a.want(1)) a.dx[1] = sum_to(pointwise(negate, a.g), a.x(1).shape());
         if (a.want(0)) a.dx[0] = sum_to(std::move(a.g), a.x(0).shape());
     }
 };
@@ -50,8 +54,8 @@ struct Mul final : Op<Mul<T>, T, 2> {
     const char* op_name() const noexcept override { return "mul"; }
     template <class G>
     void backward(VjpArgs<G>& a) const {
-        if (a.want(0)) a.dx[0] = sum_to(a.g * a.x(1), a.x(0).shape());
-        if (a.want(1)) a.dx[1] = sum_to(a.g * a.x(0), a.x(1).shape());
+        if (a.want(0)) a.dx[0] = sum_to(pointwise(times, a.g, a.x(1)), a.x(0).shape());
+        if (a.want(1)) a.dx[1] = sum_to(pointwise(times, a.g, a.x(0)), a.x(1).shape());
     }
 };
 
@@ -61,8 +65,12 @@ struct Div final : Op<Div<T>, T, 2> {
     const char* op_name() const noexcept override { return "div"; }
     template <class G>
     void backward(VjpArgs<G>& a) const {
-        if (a.want(0)) a.dx[0] = sum_to(a.g / a.x(1), a.x(0).shape());
-        if (a.want(1)) a.dx[1] = sum_to(-a.g * a.y / a.x(1), a.x(1).shape());
+        if (a.want(0)) a.dx[0] = sum_to(pointwise([](const auto& g, const auto& b) { return g / b; }, a.g, a.x(1)),
+                                        a.x(0).shape());
+        if (a.want(1))
+            a.dx[1] = sum_to(
+                pointwise([](const auto& g, const auto& y, const auto& b) { return -g * y / b; }, a.g, a.y, a.x(1)),
+                a.x(1).shape());
     }
 };
 
@@ -122,7 +130,10 @@ struct MulScalar final : Op<MulScalar<T>, T, 1> {
     explicit MulScalar(T s) : s(s) {}
     const char* op_name() const noexcept override { return "mul_scalar"; }
     template <class G>
-    void backward(VjpArgs<G>& a) const { a.dx[0] = a.g * s; }
+    void backward(VjpArgs<G>& a) const {
+        const T s = this->s;
+        a.dx[0] = pointwise([s](const auto& g) { return g * s; }, a.g);
+    }
     T s;
 };
 
@@ -132,7 +143,10 @@ struct DivScalar final : Op<DivScalar<T>, T, 1> {
     explicit DivScalar(T s) : s(s) {}
     const char* op_name() const noexcept override { return "div_scalar"; }
     template <class G>
-    void backward(VjpArgs<G>& a) const { a.dx[0] = a.g / s; }
+    void backward(VjpArgs<G>& a) const {
+        const T s = this->s;
+        a.dx[0] = pointwise([s](const auto& g) { return g / s; }, a.g);
+    }
     T s;
 };
 
@@ -141,7 +155,7 @@ template <class T>
 struct RSubScalar final : Op<RSubScalar<T>, T, 1> {
     const char* op_name() const noexcept override { return "rsub_scalar"; }
     template <class G>
-    void backward(VjpArgs<G>& a) const { a.dx[0] = -a.g; }
+    void backward(VjpArgs<G>& a) const { a.dx[0] = pointwise(negate, a.g); }
 };
 
 /// y = s / x.   dx = -g y / x
@@ -149,7 +163,9 @@ template <class T>
 struct RDivScalar final : Op<RDivScalar<T>, T, 1> {
     const char* op_name() const noexcept override { return "rdiv_scalar"; }
     template <class G>
-    void backward(VjpArgs<G>& a) const { a.dx[0] = -a.g * a.y / a.x(0); }
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = pointwise([](const auto& g, const auto& y, const auto& x) { return -g * y / x; }, a.g, a.y, a.x(0));
+    }
 };
 
 /// y = x ** p.   dx = g p x^(p-1)
@@ -179,7 +195,7 @@ template <class T>
 struct Neg final : Op<Neg<T>, T, 1> {
     const char* op_name() const noexcept override { return "neg"; }
     template <class G>
-    void backward(VjpArgs<G>& a) const { a.dx[0] = -a.g; }
+    void backward(VjpArgs<G>& a) const { a.dx[0] = pointwise(negate, a.g); }
 };
 
 /// y = exp(x).   dx = g y
@@ -187,7 +203,7 @@ template <class T>
 struct Exp final : Op<Exp<T>, T, 1> {
     const char* op_name() const noexcept override { return "exp"; }
     template <class G>
-    void backward(VjpArgs<G>& a) const { a.dx[0] = a.g * a.y; }
+    void backward(VjpArgs<G>& a) const { a.dx[0] = pointwise(times, a.g, a.y); }
 };
 
 /// y = log(x).   dx = g / x
@@ -195,7 +211,9 @@ template <class T>
 struct Log final : Op<Log<T>, T, 1> {
     const char* op_name() const noexcept override { return "log"; }
     template <class G>
-    void backward(VjpArgs<G>& a) const { a.dx[0] = a.g / a.x(0); }
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = pointwise([](const auto& g, const auto& x) { return g / x; }, a.g, a.x(0));
+    }
 };
 
 /// y = sqrt(x).   dx = g / (2 y)
@@ -203,7 +221,9 @@ template <class T>
 struct Sqrt final : Op<Sqrt<T>, T, 1> {
     const char* op_name() const noexcept override { return "sqrt"; }
     template <class G>
-    void backward(VjpArgs<G>& a) const { a.dx[0] = a.g / (a.y * T(2)); }
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = pointwise([](const auto& g, const auto& y) { return g / (y * T(2)); }, a.g, a.y);
+    }
 };
 
 /// y = |x|.   dx = g sign(x)
@@ -236,8 +256,12 @@ struct Erf final : Op<Erf<T>, T, 1> {
     const char* op_name() const noexcept override { return "erf"; }
     template <class G>
     void backward(VjpArgs<G>& a) const {
-        const G& x = a.x(0);
-        a.dx[0] = a.g * exp(-(x * x)) * T(two_over_sqrt_pi);
+        a.dx[0] = pointwise(
+            [](const auto& g, const auto& x) {
+                using std::exp;
+                return g * exp(-(x * x)) * T(two_over_sqrt_pi);
+            },
+            a.g, a.x(0));
     }
 };
 
@@ -248,7 +272,9 @@ template <class T>
 struct Tanh final : Op<Tanh<T>, T, 1> {
     const char* op_name() const noexcept override { return "tanh"; }
     template <class G>
-    void backward(VjpArgs<G>& a) const { a.dx[0] = a.g * (T(1) - a.y * a.y); }
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = pointwise([](const auto& g, const auto& y) { return g * (T(1) - y * y); }, a.g, a.y);
+    }
 };
 
 /// y = 1 / (1 + exp(-x)).   dx = g y (1 - y)
@@ -256,7 +282,9 @@ template <class T>
 struct Sigmoid final : Op<Sigmoid<T>, T, 1> {
     const char* op_name() const noexcept override { return "sigmoid"; }
     template <class G>
-    void backward(VjpArgs<G>& a) const { a.dx[0] = a.g * a.y * (T(1) - a.y); }
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = pointwise([](const auto& g, const auto& y) { return g * y * (T(1) - y); }, a.g, a.y);
+    }
 };
 
 /// y = max(x, 0).   dx = g [y > 0]
@@ -307,7 +335,15 @@ struct Softplus final : Op<Softplus<T>, T, 1> {
     explicit Softplus(T beta) : beta(beta) {}
     const char* op_name() const noexcept override { return "softplus"; }
     template <class G>
-    void backward(VjpArgs<G>& a) const { a.dx[0] = a.g * sigmoid(a.x(0) * beta); }
+    void backward(VjpArgs<G>& a) const {
+        const T b = beta;  // dx = g sigmoid(b x), written so that exp(-b x) = inf just gives 0
+        a.dx[0] = pointwise(
+            [b](const auto& g, const auto& x) {
+                using std::exp;
+                return g / (exp(x * -b) + T(1));
+            },
+            a.g, a.x(0));
+    }
     std::string describe() const override { return fmt::format("beta={}", beta); }
     T beta;
 };
@@ -318,8 +354,13 @@ struct Gelu final : Op<Gelu<T>, T, 1> {
     const char* op_name() const noexcept override { return "gelu"; }
     template <class G>
     void backward(VjpArgs<G>& a) const {
-        const G& x = a.x(0);
-        a.dx[0] = a.g * ((erf(x * T(inv_sqrt_2)) + T(1)) * T(0.5) + x * exp(x * x * T(-0.5)) * T(inv_sqrt_2pi));
+        a.dx[0] = pointwise(
+            [](const auto& g, const auto& x) {
+                using std::erf;
+                using std::exp;
+                return g * ((erf(x * T(inv_sqrt_2)) + T(1)) * T(0.5) + x * exp(x * x * T(-0.5)) * T(inv_sqrt_2pi));
+            },
+            a.g, a.x(0));
     }
 };
 

@@ -117,6 +117,11 @@ Tensor<T> map(const Tensor<T>& x, F f) {
     return y;
 }
 
+/// f applied elementwise to any number of same-typed tensors broadcast together; f takes
+/// scalars. One fused loop, no temporaries when the shapes agree.
+template <class F, class T, class... Rest>
+Tensor<T> zip(F f, const Tensor<T>& first, const Rest&... rest);
+
 /// x repeated along broadcast dimensions to `shape` (x must broadcast to it).
 template <class T>
 Tensor<T> broadcast_to(const Tensor<T>& x, const Shape& shape);
@@ -143,5 +148,31 @@ struct AxisSplit {
     std::size_t outer, n, inner;
 };
 AxisSplit split_at(const Shape& shape, std::size_t axis);
+
+template <class F, class T, class... Rest>
+Tensor<T> zip(F f, const Tensor<T>& first, const Rest&... rest) {
+    if constexpr (sizeof...(Rest) == 0) {
+        return map(first, f);
+    } else if constexpr (sizeof...(Rest) == 1) {
+        const Tensor<T>& second = (rest, ...);
+        return broadcast_binary(first, second, broadcast_shape("zip", first.shape(), second.shape()), f);
+    } else {
+        Shape out = first.shape();
+        ((out = broadcast_shape("zip", out, rest.shape())), ...);
+        if (first.shape() == out && ((rest.shape() == out) && ...)) {
+            Tensor<T> y = Tensor<T>::from_shape(out);
+            T* py = y.data();
+            const T* p0 = first.data();
+            const std::size_t n = y.size();
+            auto run = [&](const auto*... pr) {
+#pragma omp simd
+                for (std::size_t i = 0; i < n; ++i) py[i] = f(p0[i], pr[i]...);
+            };
+            run(rest.data()...);
+            return y;
+        }
+        return zip(f, broadcast_to(first, out), broadcast_to(rest, out)...);
+    }
+}
 
 }  // namespace tapegrad::kernels

@@ -1,0 +1,27 @@
+// read_idx: the IDX array format of (Fashion-)MNIST, raw or gzip-compressed.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tapegrad::data {
+
+/// An IDX array: its extents and its elements in row-major order.
+struct IdxArray {
+    std::vector<std::size_t> shape;
+    std::vector<std::uint8_t> data;
+};
+
+/// Most dimensions an IDX file may declare; MNIST's files have one (labels) or three (images).
+constexpr std::size_t idx_max_dimensions = 8;
+
+/// Reads an IDX file of unsigned bytes (element type 0x08), gzip-compressed or not (told
+/// apart by gzip's magic bytes). The header is checked before anything is allocated from it:
+/// magic, element type, 1..idx_max_dimensions dimensions, an extent product that fits a
+/// size_t and the file; the payload must then have exactly that many bytes.
+/// Throws FileError on a missing, truncated, corrupt or hostile file.
+IdxArray read_idx(const std::string& path);
+
+}  // namespace tapegrad::data

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Fresh-machine set-up: installs the Debian packages tapegrad needs, builds it, then runs the
+# demo (./setup.sh demo) or the whole test suite (./setup.sh test). Run as root, or as a user
+# who may use sudo.
+set -euo pipefail
+cd "$(dirname "$0")"
+mode=${1:-demo}
+
+packages=(build-essential cmake libxtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev doctest-dev
+          libfmt-dev zlib1g-dev libzip-dev dataset-fashion-mnist)
+if [ "$mode" = test ]; then
+  # tests also read .npz files written by NumPy and check DOT output with Graphviz
+  packages+=(python3-numpy graphviz)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing: ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+jobs=$(nproc)
+echo "== building (Release) in build/"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$jobs"
+
+case "$mode" in
+  demo)
+    ./build/examples/tape_demo
+    ;;
+  test)
+    echo "== running the test suite"
+    ctest --test-dir build --output-on-failure -j"$jobs"
+    echo "== checking that an outside project can use the installed package"
+    rm -rf build/stage build/consumer
+    cmake --install build --prefix build/stage >/dev/null
+    cmake -S consumer -B build/consumer -DCMAKE_PREFIX_PATH="$PWD/build/stage" >/dev/null
+    cmake --build build/consumer >/dev/null
+    ./build/consumer/consumer
+    ;;
+  *)
+    echo "usage: ./setup.sh [demo|test]" >&2
+    exit 2
+    ;;
+esac
