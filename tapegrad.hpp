@@ -24,4 +24,5 @@
 #include <tapegrad/optim/lr_scheduler.hpp>
 #include <tapegrad/optim/optimizer.hpp>
 #include <tapegrad/optim/rmsprop.hpp>
+#include <tapegrad/optim/serialize.hpp>
 #include <tapegrad/optim/sgd.hpp>

@@ -2,6 +2,12 @@
 #include "test_optim_common.hpp"
 
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include <stdlib.h>
+
+#include <tapegrad/data/npz.hpp>
 
 using namespace tgtest;
 
@@ -17,23 +23,53 @@ std::vector<std::string> names(const opt::StateDict<double>& state) {
     return out;
 }
 
-/// Training 10 steps equals training 5, taking the state dict, loading it into a new optimizer
-/// over new parameters holding the values reached (as a model checkpoint would restore them),
-/// and training 5 more — bit for bit. `make(params)` builds the optimizer; `step(opt, net)` does one step.
+/// A fresh directory under the system's temporary directory, removed at the end of the test.
+struct TempDir {
+    std::filesystem::path path;
+    TempDir() {
+        std::string tmpl = (std::filesystem::temp_directory_path() / "tapegrad-optim-XXXXXX").string();
+        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+        path = tmpl;
+    }
+    ~TempDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+    }
+    std::string file(const std::string& name) const { return (path / name).string(); }
+};
+
+/// How the state gets from the first half of a run to the second.
+enum class Through { Memory, File };
+
+/// Training 10 steps equals training 5, checkpointing, restoring into a new optimizer over new
+/// parameters, and training 5 more — bit for bit. In memory: state_dict / load_state_dict, the
+/// parameter values copied. Through files: optim::save / optim::load, and the parameters through
+/// data::save_npz / load_npz (as a model checkpoint). `make(params)` builds the optimizer;
+/// `step(opt, net)` does one step.
 template <class Make, class Step>
-void check_resume(Make make, Step step) {
+void check_resume(Make make, Step step, Through through) {
     TestScoreNetwork straight(3), first_half(3), resumed(11);
     auto a = make(straight.params());
     for (int t = 0; t < 10; ++t) step(a, straight);
 
     auto b = make(first_half.params());
     for (int t = 0; t < 5; ++t) step(b, first_half);
-    const opt::StateDict<double> state = b.state_dict();
-
-    resumed.W1.set_value(first_half.W1.value());
-    resumed.W2.set_value(first_half.W2.value());
     auto c = make(resumed.params());
-    c.load_state_dict(state);
+    if (through == Through::Memory) {
+        resumed.W1.set_value(first_half.W1.value());
+        resumed.W2.set_value(first_half.W2.value());
+        c.load_state_dict(b.state_dict());
+    } else {
+        TempDir dir;
+        tg::data::save_npz<double>(dir.file("model.npz"),
+                                   {{"W1", first_half.W1.value()}, {"W2", first_half.W2.value()}});
+        opt::save(b, dir.file("optimizer.npz"));
+        const auto model = tg::data::load_npz<double>(dir.file("model.npz"));
+        REQUIRE(model.size() == 2);
+        resumed.W1.set_value(model[0].second);
+        resumed.W2.set_value(model[1].second);
+        opt::load(c, dir.file("optimizer.npz"));
+    }
     for (int t = 0; t < 5; ++t) step(c, resumed);
 
     CHECK(bit_equal(straight.W1.value(), resumed.W1.value()));
@@ -94,39 +130,54 @@ TEST_CASE("state entries are named as in PyTorch") {
           std::vector<std::string>{"state.0.step", "state.0.sum", "param_groups.0.lr"});
 }
 
-TEST_CASE("resume: 10 steps equal 5 steps, state_dict, load_state_dict, 5 steps (bit-exact)") {
-    SUBCASE("SGD with Nesterov momentum and weight decay") {
+TEST_CASE("resume: 10 steps equal 5 steps, a checkpoint, and 5 more (bit-exact)") {
+    for (Through through : {Through::Memory, Through::File}) {
+        CAPTURE(through == Through::File ? "through files" : "in memory");
         check_resume([](std::vector<V> p) {
             return opt::SGD<double>(p, opt::SGDOptions(0.5).momentum(0.9).nesterov(true).weight_decay(1e-3));
-        }, first_order_step);
-    }
-    SUBCASE("Adam with AMSGrad") {
+        }, first_order_step, through);
         check_resume([](std::vector<V> p) { return opt::Adam<double>(p, opt::AdamOptions(0.05).amsgrad(true)); },
-                     first_order_step);
-    }
-    SUBCASE("AdamW") {
+                     first_order_step, through);
         check_resume([](std::vector<V> p) { return opt::AdamW<double>(p, opt::AdamWOptions(0.05)); },
-                     first_order_step);
-    }
-    SUBCASE("RMSprop, centered with momentum") {
+                     first_order_step, through);
         check_resume([](std::vector<V> p) {
             return opt::RMSprop<double>(p, opt::RMSpropOptions(0.01).momentum(0.5).centered(true));
-        }, first_order_step);
-    }
-    SUBCASE("Adagrad with lr decay") {
+        }, first_order_step, through);
         check_resume([](std::vector<V> p) { return opt::Adagrad<double>(p, opt::AdagradOptions(0.1).lr_decay(0.01)); },
-                     first_order_step);
-    }
-    SUBCASE("LBFGS, one iteration per step") {
+                     first_order_step, through);
+        // BFGS and LBFGS: one iteration per step(closure).
         check_resume([](std::vector<V> p) {
             return opt::LBFGS<double>(p, opt::LBFGSOptions().max_iter(1).history_size(3).line_search(
                                              opt::LineSearch::StrongWolfe));
-        }, closure_step);
-    }
-    SUBCASE("BFGS, one iteration per step") {
+        }, closure_step, through);
         check_resume([](std::vector<V> p) { return opt::BFGS<double>(p, opt::BFGSOptions().max_iter(1)); },
-                     closure_step);
+                     closure_step, through);
     }
+}
+
+TEST_CASE("load from a missing or corrupt file throws FileError and changes nothing") {
+    TempDir dir;
+    V a = param({1.0, 2.0});
+    opt::SGD<double> sgd({a}, opt::SGDOptions(0.1).momentum(0.9));
+    tg::sum(a * a).backward();
+    sgd.step();
+    const auto before = sgd.state_dict();
+    CHECK_THROWS_AS(opt::load(sgd, dir.file("missing.npz")), tg::FileError);
+    {
+        std::ofstream(dir.file("garbage.npz")) << "not a zip archive";
+    }
+    CHECK_THROWS_AS(opt::load(sgd, dir.file("garbage.npz")), tg::FileError);
+    // A valid file with state for another optimizer: Error, naming the entry.
+    opt::Adam<double> adam({a});
+    adam.step();
+    opt::save(adam, dir.file("adam.npz"));
+    CHECK(error_of([&] { opt::load(sgd, dir.file("adam.npz")); }) ==
+          "SGD: load_state_dict: unexpected entry 'state.0.step' (SGD keeps 'momentum_buffer' per parameter)");
+    const auto after = sgd.state_dict();
+    REQUIRE(names(after) == names(before));
+    for (std::size_t i = 0; i < before.size(); ++i) CHECK(bit_equal(after[i].second, before[i].second));
+    // Saving into a directory that does not exist fails without creating anything.
+    CHECK_THROWS_AS(opt::save(sgd, dir.file("no/such/dir/sgd.npz")), tg::FileError);
 }
 
 TEST_CASE("resume: the learning rate set by a schedule is part of the state") {
