@@ -4,8 +4,12 @@
 #include <cmath>
 
 #include <tapegrad/optim/grouped_optimizer_impl.hpp>
+#include <tapegrad/optim/simd.hpp>
 
 namespace tapegrad::optim {
+
+using detail::for_each_element;
+using detail::vsqrt;
 
 namespace {
 enum : std::size_t { kStep, kSum };
@@ -38,16 +42,18 @@ void Adagrad<T>::update() {
             T& step = this->slot(idx, kStep, p)();
             step += T(1);
             const T neg_clr = T(-(o.lr() / (1 + (double(step) - 1) * o.lr_decay())));
-            const std::size_t n = p.size();
-            const T* __restrict g = p.grad().data();
-            T* __restrict s = this->slot(idx, kSum, p, init).data();
-            T* __restrict x = p.mutable_value().data();
-#pragma omp simd
-            for (std::size_t i = 0; i < n; ++i) {
-                const T d = g[i] + wd * x[i];
-                s[i] = s[i] + d * d;
-                x[i] = x[i] + neg_clr * (d / (std::sqrt(s[i]) + eps));
-            }
+            const T* g = p.grad().data();
+            T* x = p.mutable_value().data();
+            T* s = this->slot(idx, kSum, p, init).data();
+            for_each_element<T>(
+                p.size(),
+                [&](const auto& gi, auto& xi, auto& si) {
+                    using V = std::decay_t<decltype(xi)>;
+                    const V d = gi + V(wd) * xi;
+                    si = si + d * d;
+                    xi = xi + V(neg_clr) * (d / (vsqrt(si) + V(eps)));
+                },
+                g, x, s);
         }
     }
 }

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include <tapegrad/optim/grouped_optimizer_impl.hpp>
+#include <tapegrad/optim/simd.hpp>
 
 namespace tapegrad::optim {
 
@@ -46,7 +47,7 @@ void AdamFamily<T, Options>::update() {
         const T b1 = T(beta1), b2 = T(beta2), keep1 = T(1 - beta1), keep2 = T(1 - beta2);
         const T eps = T(o.eps());
         const T wd = decoupled ? T(0) : T(o.weight_decay());
-        const T shrink = T(1 - o.lr() * o.weight_decay());
+        const T shrink = decoupled ? T(1 - o.lr() * o.weight_decay()) : T(1);
         const bool amsgrad = o.amsgrad();
         for (auto& p : this->groups_[group]) {
             const std::size_t idx = k++;
@@ -58,33 +59,36 @@ void AdamFamily<T, Options>::update() {
             const T neg_step_size = T(-(o.lr() / bias1));
             const T bias2_sqrt = T(std::sqrt(bias2));
 
-            const std::size_t n = p.size();
-            const T* __restrict g = p.grad().data();
-            T* __restrict m = this->slot(idx, kExpAvg, p).data();
-            T* __restrict v = this->slot(idx, kExpAvgSq, p).data();
-            T* __restrict x = p.mutable_value().data();
-            if (decoupled && o.weight_decay() != 0) {
-#pragma omp simd
-                for (std::size_t i = 0; i < n; ++i) x[i] = x[i] * shrink;
-            }
+            const T* g = p.grad().data();
+            T* m = this->slot(idx, kExpAvg, p).data();
+            T* v = this->slot(idx, kExpAvgSq, p).data();
+            T* x = p.mutable_value().data();
+            // One pass: x <- x shrink + (-step_size) m / (sqrt(v) / sqrt(1 - beta2^t) + eps), with
+            // shrink = 1 - lr lambda for AdamW (PyTorch's param.mul_ first) and 1 for Adam.
             if (amsgrad) {
-                T* __restrict vmax = this->slot(idx, kMaxExpAvgSq, p).data();
-#pragma omp simd
-                for (std::size_t i = 0; i < n; ++i) {
-                    const T d = g[i] + wd * x[i];
-                    m[i] = m[i] * b1 + keep1 * d;
-                    v[i] = v[i] * b2 + keep2 * d * d;
-                    vmax[i] = std::max(vmax[i], v[i]);
-                    x[i] = x[i] + neg_step_size * (m[i] / (std::sqrt(vmax[i]) / bias2_sqrt + eps));
-                }
+                T* vmax_ = this->slot(idx, kMaxExpAvgSq, p).data();
+                for_each_element<T>(
+                    p.size(),
+                    [&](const auto& gi, auto& xi, auto& mi, auto& vi, auto& vmaxi) {
+                        using V = std::decay_t<decltype(xi)>;
+                        const V d = gi + V(wd) * xi;
+                        mi = mi * V(b1) + V(keep1) * d;
+                        vi = vi * V(b2) + V(keep2) * d * d;
+                        vmaxi = vmax(vmaxi, vi);
+                        xi = xi * V(shrink) + V(neg_step_size) * (mi / (vsqrt(vmaxi) / V(bias2_sqrt) + V(eps)));
+                    },
+                    g, x, m, v, vmax_);
             } else {
-#pragma omp simd
-                for (std::size_t i = 0; i < n; ++i) {
-                    const T d = g[i] + wd * x[i];
-                    m[i] = m[i] * b1 + keep1 * d;
-                    v[i] = v[i] * b2 + keep2 * d * d;
-                    x[i] = x[i] + neg_step_size * (m[i] / (std::sqrt(v[i]) / bias2_sqrt + eps));
-                }
+                for_each_element<T>(
+                    p.size(),
+                    [&](const auto& gi, auto& xi, auto& mi, auto& vi) {
+                        using V = std::decay_t<decltype(xi)>;
+                        const V d = gi + V(wd) * xi;
+                        mi = mi * V(b1) + V(keep1) * d;
+                        vi = vi * V(b2) + V(keep2) * d * d;
+                        xi = xi * V(shrink) + V(neg_step_size) * (mi / (vsqrt(vi) / V(bias2_sqrt) + V(eps)));
+                    },
+                    g, x, m, v);
             }
         }
     }

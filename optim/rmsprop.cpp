@@ -4,8 +4,12 @@
 #include <cmath>
 
 #include <tapegrad/optim/grouped_optimizer_impl.hpp>
+#include <tapegrad/optim/simd.hpp>
 
 namespace tapegrad::optim {
+
+using detail::for_each_element;
+using detail::vsqrt;
 
 namespace {
 enum : std::size_t { kStep, kSquareAvg, kMomentumBuffer, kGradAvg };
@@ -39,44 +43,61 @@ void RMSprop<T>::update() {
             const std::size_t idx = k++;
             if (!p.has_grad()) continue;
             this->slot(idx, kStep, p)() += T(1);
-            const std::size_t n = p.size();
-            const T* __restrict g = p.grad().data();
-            T* __restrict sq = this->slot(idx, kSquareAvg, p).data();
-            T* __restrict a = centered ? this->slot(idx, kGradAvg, p).data() : nullptr;
-            T* __restrict b = momentum ? this->slot(idx, kMomentumBuffer, p).data() : nullptr;
-            T* __restrict x = p.mutable_value().data();
+            const T* g = p.grad().data();
+            T* x = p.mutable_value().data();
+            T* sq = this->slot(idx, kSquareAvg, p).data();
+            // sq <- alpha sq + (1 - alpha) d^2; the denominator is sqrt(sq) + eps, or
+            // sqrt(sq - a^2) + eps with the running mean a of the gradient (centered).
+            auto square = [=](const auto& gi, const auto& xi, auto& sqi) {
+                using V = std::decay_t<decltype(sqi)>;
+                const V d = gi + V(wd) * xi;
+                sqi = sqi * V(alpha) + V(keep) * d * d;
+                return d;
+            };
             if (centered && momentum) {
-#pragma omp simd
-                for (std::size_t i = 0; i < n; ++i) {
-                    const T d = g[i] + wd * x[i];
-                    sq[i] = sq[i] * alpha + keep * d * d;
-                    a[i] = a[i] * alpha + keep * d;
-                    b[i] = b[i] * mu + d / (std::sqrt(sq[i] - a[i] * a[i]) + eps);
-                    x[i] = x[i] + neg_lr * b[i];
-                }
+                T* a = this->slot(idx, kGradAvg, p).data();
+                T* b = this->slot(idx, kMomentumBuffer, p).data();
+                for_each_element<T>(
+                    p.size(),
+                    [&](const auto& gi, auto& xi, auto& sqi, auto& ai, auto& bi) {
+                        using V = std::decay_t<decltype(xi)>;
+                        const V d = square(gi, xi, sqi);
+                        ai = ai * V(alpha) + V(keep) * d;
+                        bi = bi * V(mu) + d / (vsqrt(sqi - ai * ai) + V(eps));
+                        xi = xi + V(neg_lr) * bi;
+                    },
+                    g, x, sq, a, b);
             } else if (centered) {
-#pragma omp simd
-                for (std::size_t i = 0; i < n; ++i) {
-                    const T d = g[i] + wd * x[i];
-                    sq[i] = sq[i] * alpha + keep * d * d;
-                    a[i] = a[i] * alpha + keep * d;
-                    x[i] = x[i] + neg_lr * (d / (std::sqrt(sq[i] - a[i] * a[i]) + eps));
-                }
+                T* a = this->slot(idx, kGradAvg, p).data();
+                for_each_element<T>(
+                    p.size(),
+                    [&](const auto& gi, auto& xi, auto& sqi, auto& ai) {
+                        using V = std::decay_t<decltype(xi)>;
+                        const V d = square(gi, xi, sqi);
+                        ai = ai * V(alpha) + V(keep) * d;
+                        xi = xi + V(neg_lr) * (d / (vsqrt(sqi - ai * ai) + V(eps)));
+                    },
+                    g, x, sq, a);
             } else if (momentum) {
-#pragma omp simd
-                for (std::size_t i = 0; i < n; ++i) {
-                    const T d = g[i] + wd * x[i];
-                    sq[i] = sq[i] * alpha + keep * d * d;
-                    b[i] = b[i] * mu + d / (std::sqrt(sq[i]) + eps);
-                    x[i] = x[i] + neg_lr * b[i];
-                }
+                T* b = this->slot(idx, kMomentumBuffer, p).data();
+                for_each_element<T>(
+                    p.size(),
+                    [&](const auto& gi, auto& xi, auto& sqi, auto& bi) {
+                        using V = std::decay_t<decltype(xi)>;
+                        const V d = square(gi, xi, sqi);
+                        bi = bi * V(mu) + d / (vsqrt(sqi) + V(eps));
+                        xi = xi + V(neg_lr) * bi;
+                    },
+                    g, x, sq, b);
             } else {
-#pragma omp simd
-                for (std::size_t i = 0; i < n; ++i) {
-                    const T d = g[i] + wd * x[i];
-                    sq[i] = sq[i] * alpha + keep * d * d;
-                    x[i] = x[i] + neg_lr * (d / (std::sqrt(sq[i]) + eps));
-                }
+                for_each_element<T>(
+                    p.size(),
+                    [&](const auto& gi, auto& xi, auto& sqi) {
+                        using V = std::decay_t<decltype(xi)>;
+                        const V d = square(gi, xi, sqi);
+                        xi = xi + V(neg_lr) * (d / (vsqrt(sqi) + V(eps)));
+                    },
+                    g, x, sq);
             }
         }
     }

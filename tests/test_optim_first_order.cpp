@@ -236,3 +236,80 @@ TEST_CASE("float parameters follow the double results") {
     adamw.step();
     CHECK(std::isfinite(xf.value()(0)));
 }
+
+TEST_CASE("the vectorised loops agree with the element-by-element ones") {
+    // One parameter of 37 elements (whole SIMD batches plus a tail) against 37 one-element
+    // parameters (tails only), on f = sum(c x^2) with varied c.
+    constexpr std::size_t n = 37;
+    auto run = [&](auto make) {
+        tg::Tensor<double> x0 = tg::Tensor<double>::from_shape({n}), c = tg::Tensor<double>::from_shape({n});
+        for (std::size_t i = 0; i < n; ++i) {
+            x0(i) = std::sin(double(i)) * 2;
+            c(i) = 0.5 + double(i % 5);
+        }
+        V whole(x0, true);
+        std::vector<V> parts;
+        for (std::size_t i = 0; i < n; ++i) parts.push_back(param({x0(i)}));
+        auto a = make(std::vector<V>{whole});
+        auto b = make(parts);
+        for (int t = 0; t < 4; ++t) {
+            a.zero_grad();
+            b.zero_grad();
+            tg::sum(tg::constant(c) * whole * whole).backward();
+            for (std::size_t i = 0; i < n; ++i) (c(i) * parts[i] * parts[i]).backward(tg::Tensor<double>(xt::ones<double>({1})));
+            a.step();
+            b.step();
+        }
+        for (std::size_t i = 0; i < n; ++i) {
+            INFO(a.name() << " element " << i);
+            CHECK(whole.value()(i) == doctest::Approx(parts[i].value()(0)).epsilon(1e-14));
+        }
+    };
+    run([](std::vector<V> p) { return opt::SGD<double>(p, opt::SGDOptions(0.1).momentum(0.9).weight_decay(0.01)); });
+    run([](std::vector<V> p) { return opt::Adam<double>(p, opt::AdamOptions(0.1).betas(0.5, 0.5).amsgrad(true)); });
+    run([](std::vector<V> p) { return opt::Adam<double>(p, opt::AdamOptions(0.1).weight_decay(0.1)); });
+    run([](std::vector<V> p) { return opt::AdamW<double>(p, opt::AdamWOptions(0.1)); });
+    run([](std::vector<V> p) { return opt::RMSprop<double>(p, opt::RMSpropOptions(0.01)); });
+    run([](std::vector<V> p) { return opt::RMSprop<double>(p, opt::RMSpropOptions(0.01).momentum(0.5)); });
+    run([](std::vector<V> p) { return opt::RMSprop<double>(p, opt::RMSpropOptions(0.01).centered(true)); });
+    run([](std::vector<V> p) {
+        return opt::RMSprop<double>(p, opt::RMSpropOptions(0.01).momentum(0.5).centered(true).weight_decay(0.1));
+    });
+    run([](std::vector<V> p) { return opt::Adagrad<double>(p, opt::AdagradOptions(0.1).lr_decay(0.1)); });
+}
+
+TEST_CASE("float parameters of many elements follow the double results") {
+    constexpr std::size_t n = 37;
+    auto run = [&](auto make_f, auto make_d) {
+        tg::Tensor<double> x0 = tg::Tensor<double>::from_shape({n});
+        for (std::size_t i = 0; i < n; ++i) x0(i) = std::cos(double(i)) * 2;
+        V xd(x0, true);
+        tg::Variable<float> xf(tg::Tensor<float>(xt::cast<float>(x0)), true);
+        auto a = make_d(std::vector<V>{xd});
+        auto b = make_f(std::vector<tg::Variable<float>>{xf});
+        for (int t = 0; t < 5; ++t) {
+            a.zero_grad();
+            b.zero_grad();
+            tg::sum(xd * xd * xd).backward();
+            tg::sum(xf * xf * xf).backward();
+            a.step();
+            b.step();
+        }
+        for (std::size_t i = 0; i < n; ++i) {
+            INFO(a.name() << " element " << i);
+            CHECK(double(xf.value()(i)) == doctest::Approx(xd.value()(i)).epsilon(1e-5));
+        }
+    };
+    run([](std::vector<tg::Variable<float>> p) { return opt::Adam<float>(p, opt::AdamOptions(0.1).amsgrad(true)); },
+        [](std::vector<V> p) { return opt::Adam<double>(p, opt::AdamOptions(0.1).amsgrad(true)); });
+    run([](std::vector<tg::Variable<float>> p) { return opt::AdamW<float>(p, opt::AdamWOptions(0.1)); },
+        [](std::vector<V> p) { return opt::AdamW<double>(p, opt::AdamWOptions(0.1)); });
+    run([](std::vector<tg::Variable<float>> p) {
+            return opt::RMSprop<float>(p, opt::RMSpropOptions(0.01).momentum(0.5).centered(true));
+        },
+        [](std::vector<V> p) { return opt::RMSprop<double>(p, opt::RMSpropOptions(0.01).momentum(0.5).centered(true)); });
+    run([](std::vector<tg::Variable<float>> p) { return opt::Adagrad<float>(p, opt::AdagradOptions(0.1)); },
+        [](std::vector<V> p) { return opt::Adagrad<double>(p, opt::AdagradOptions(0.1)); });
+    run([](std::vector<tg::Variable<float>> p) { return opt::SGD<float>(p, opt::SGDOptions(0.01).momentum(0.9)); },
+        [](std::vector<V> p) { return opt::SGD<double>(p, opt::SGDOptions(0.01).momentum(0.9)); });
+}
