@@ -177,7 +177,13 @@ double QuasiNewton<T>::run(const Closure& closure) {
             copy_params(x_init);
             LineObjective<T> along = [&](double t, std::vector<T>& grad) {
                 add_to_params(t, d_);
-                const double f = evaluate(closure);
+                double f;
+                try {
+                    f = evaluate(closure);
+                } catch (...) {
+                    set_params(x_init);  // a throwing closure leaves the parameters where they were
+                    throw;
+                }
                 gather_flat_grad(grad);
                 set_params(x_init);
                 return f;

@@ -128,6 +128,7 @@ TEST_CASE("stop reasons") {
         CHECK(lbfgs.report().reason == opt::StopReason::GradientTolerance);
         CHECK(lbfgs.report().iterations == 0);
         CHECK(lbfgs.report().evaluations == 1);
+        CHECK(lbfgs.report().summary() == "0 iterations, 1 evaluations, loss 0 -> 0: gradient within tolerance_grad");
     }
     SUBCASE("max_iter") {
         Rosenbrock r;
@@ -199,6 +200,20 @@ TEST_CASE("stop reasons") {
     }
     CHECK(std::string(opt::to_string(opt::StopReason::GradientTolerance)) == "gradient within tolerance_grad");
     CHECK(std::string(opt::to_string(opt::StopReason::MaxEvaluations)) == "max_eval reached");
+}
+
+TEST_CASE("a closure that throws during the line search leaves the parameters where they were") {
+    Rosenbrock r;
+    opt::LBFGS<double> lbfgs(r.params(), opt::LBFGSOptions().line_search(opt::LineSearch::StrongWolfe));
+    int calls = 0;
+    auto inner = r.closure(lbfgs);
+    CHECK_THROWS_AS(lbfgs.step([&] {
+        if (++calls == 2) throw std::runtime_error("out of data");
+        return inner();
+    }),
+                    std::runtime_error);
+    CHECK(r.x.item() == -1.5);
+    CHECK(r.y.item() == 2.0);
 }
 
 TEST_CASE("state carries over between step() calls: ten iterations at a time equal one long call") {
