@@ -108,6 +108,11 @@ public:
     std::size_t total_iterations() const noexcept { return n_iter_; }
     std::size_t total_evaluations() const noexcept { return func_evals_; }
 
+    /// The step length tried first (must stay > 0).
+    double lr(std::size_t group = 0) const override;
+    using OptimizerBase::set_lr;
+    void set_lr(std::size_t group, double lr) override;
+
     /// "state.0.n_iter", "state.0.func_evals", and once an iteration has run "state.0.d",
     /// "state.0.t", "state.0.prev_flat_grad", "state.0.prev_loss", the derived class's
     /// entries, then "param_groups.0.lr".
@@ -149,11 +154,6 @@ protected:
 
     /// Total number of parameter elements.
     std::size_t numel() const noexcept { return numel_; }
-
-public:
-    double lr(std::size_t group = 0) const override;
-    using OptimizerBase::set_lr;
-    void set_lr(std::size_t group, double lr) override;
 
 private:
     void update() override;
