@@ -1,4 +1,4 @@
-// Models end to end: a CNN, training steps and a checkpoint leave no node behind; a checkpoint of another shape is refused whole.
+// Models end to end: a CNN, an optimizer, training steps and checkpoints leave no node behind; misuse is refused whole.
 #include <memory>
 
 #include <tapegrad/nn/activation.hpp>
@@ -11,12 +11,17 @@
 #include <tapegrad/nn/pooling.hpp>
 #include <tapegrad/nn/sequential.hpp>
 #include <tapegrad/nn/serialize.hpp>
+#include <tapegrad/optim/adam.hpp>
+#include <tapegrad/optim/lbfgs.hpp>
+#include <tapegrad/optim/serialize.hpp>
+#include <tapegrad/optim/sgd.hpp>
 
 #include "helpers.hpp"
 #include "test_data_helpers.hpp"
 
 using namespace tgtest;
 namespace nn = tapegrad::nn;
+namespace optim = tapegrad::optim;
 
 namespace {
 
@@ -36,7 +41,7 @@ V images(std::uint64_t seed) {
 
 }  // namespace
 
-TEST_CASE("a model, training steps and a checkpoint round trip free every node once out of scope") {
+TEST_CASE("a model, an optimizer, training steps and checkpoints free every node once out of scope") {
     data_test::TempDir dir;
     const long before = tg::live_node_count();
     std::weak_ptr<tg::Node<double>> a_parameter, a_loss;
@@ -44,27 +49,55 @@ TEST_CASE("a model, training steps and a checkpoint round trip free every node o
     {
         auto model = small_cnn(5);
         a_parameter = model.parameters()[0].node_ptr();
+        optim::Adam<double> adam(model.parameters(), optim::AdamOptions(0.02));
         const tg::Indices labels{0, 1, 2, 1};
         for (int step = 0; step < 20; ++step) {
-            model.zero_grad();
+            adam.zero_grad();
             const V loss = tg::cross_entropy(model(images(1)), labels);
             if (step == 0) first_loss = loss.item(), a_loss = loss.node_ptr();
             last_loss = loss.item();
             loss.backward();
-            tg::NoGradGuard no_grad;  // plain SGD, as an optimizer steps
-            for (const V& p : model.parameters()) p.mutable_value() -= 0.1 * p.grad();
+            adam.step();
         }
+        CHECK(a_loss.expired());  // the graph of a finished step is gone already
+        // LBFGS steps through a closure that captures the model, the data and the labels
+        model.eval();
+        optim::LBFGS<double> lbfgs(model.parameters(), optim::LBFGSOptions(0.5).max_iter(5));
+        const V x = images(1);
+        const optim::Closure closure = [&model, x, labels, &lbfgs] {
+            lbfgs.zero_grad();
+            const V loss = tg::cross_entropy(model(x), labels);
+            loss.backward();
+            return loss.item();
+        };
+        for (int step = 0; step < 3; ++step) last_loss = lbfgs.step(closure);
+        // checkpoints of both, reloaded into fresh copies
         nn::save(model, dir / "cnn.npz");
+        optim::save(adam, dir / "adam.npz");
         auto copy = small_cnn(5);
         nn::load(copy, dir / "cnn.npz");
-        model.eval();
+        optim::Adam<double> adam_copy(copy.parameters(), optim::AdamOptions(0.02));
+        optim::load(adam_copy, dir / "adam.npz");
         copy.eval();
         CHECK(close(copy(images(2)).value(), model(images(2)).value()));
-        CHECK(a_loss.expired());  // the graph of a finished step is gone already
     }
     CHECK(last_loss < first_loss);
     CHECK(a_parameter.expired());
     CHECK(tg::live_node_count() == before);
+}
+
+TEST_CASE("an optimizer given a non-leaf, or a parameter that does not require grad") {
+    auto model = small_cnn(5);
+    const V w = model.parameters()[0];
+    const V scaled = w * 2.0;
+    CHECK_THROWS_WITH_AS(optim::SGD<double>({w, scaled}, optim::SGDOptions(0.1)),
+                         "SGD: parameter 1 of shape (2,1,3,3) is the output of 'mul_scalar', not a leaf; optimizers "
+                         "update leaves (parameter(), or detach() and set_requires_grad(true))",
+                         tg::Error);
+    CHECK_THROWS_WITH_AS(optim::Adam<double>({model.buffers()[0]}),
+                         "Adam: parameter 0 of shape (2,) does not require grad (make it with parameter() or call "
+                         "set_requires_grad(true))",
+                         tg::Error);
 }
 
 TEST_CASE("loading a checkpoint into a model of another shape names the tensor and changes nothing") {
