@@ -4,7 +4,10 @@
 // up to 97 steps back, so the graph is a DAG with long edges: the topological order, the
 // accumulation of several gradients into one node and the release all see shared inputs.
 #include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <cstdlib>
 #include <functional>
 
 #include "helpers.hpp"
@@ -165,4 +168,45 @@ TEST_CASE("a graph whose backward throws half-way is released on a 256 KiB stack
     });
     CHECK(error.find("was modified in place after") != std::string::npos);
     CHECK(left_over == 0);
+}
+
+TEST_CASE("a deep graph held by a thread_local Variable is released at thread exit without recursion") {
+    // Thread-local objects die in the reverse order of their construction. `keep` is made
+    // before anything on this thread releases a node, so the engine's own per-thread state is
+    // made after it and would be gone first: the graph must still be released iteratively.
+    bool done = false;
+    run_on_small_stack(stack_256k, [&] {
+        thread_local V keep;
+        const V x = tg::parameter(xt::xarray<double>{0.5});
+        { const V t = tg::tanh(x); }  // the first node this thread frees
+        keep = skip_chain(x, steps);
+        done = true;
+    });  // `keep` and its 100,000 nodes go when the thread exits
+    CHECK(done);
+}
+
+/// A global that outlives main(), e.g. the last prediction kept for a report at exit (set
+/// only in the child process of the test below).
+V last_output;
+
+TEST_CASE("a deep graph held by a global Variable is released at program exit without recursion") {
+    // A child process: exit() runs the destructors of statics after the main thread's
+    // thread-local objects are gone. A million-op chain must not overflow the stack there.
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        {
+            const V x = tg::parameter(xt::xarray<double>{0.5});
+            { const V t = tg::tanh(x); }  // the first node this process frees
+            V y = x;
+            for (int i = 0; i < 500000; ++i) y = y + y * 1e-6;
+            last_output = y;
+        }  // exit() does not unwind: only last_output may hold the graph then
+        std::exit(0);
+    }
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    CHECK_FALSE(WIFSIGNALED(status));
+    if (WIFSIGNALED(status)) MESSAGE("the child died of signal " << WTERMSIG(status));
 }
