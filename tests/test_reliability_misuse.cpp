@@ -130,6 +130,25 @@ TEST_CASE("a value changed in place after an op recorded it: backward names the 
                          doctest::Contains("input 0 of 'mul' (shape (2,)) was modified in place"), tg::Error);
 }
 
+TEST_CASE("an op's own output changed in place before backward reaches the op is refused, not used") {
+    // tanh's VJP reads its output y (dx = g (1 - y^2)): a changed y would give a wrong gradient.
+    const V x = tg::parameter(xt::xarray<double>{0.5, -0.25});
+    const V y = tg::tanh(x);
+    y.mutable_value()(0) = 3.0;
+    const V loss = tg::sum(y);  // recorded after the change: sum itself is fine
+    CHECK_THROWS_WITH_AS(loss.backward(),
+                         "backward: the output of 'tanh' (shape (2,)) was modified in place after 'tanh' computed it "
+                         "(version 0 when computed, 1 now); its backward may need the value it computed — modify a "
+                         "copy, or recompute the forward pass after the change",
+                         tg::Error);
+    CHECK_FALSE(x.has_grad());  // nothing wrong was written
+    // the same through grad() and under create_graph
+    const V z = tg::exp(x);
+    z.mutable_value() *= 2.0;
+    CHECK_THROWS_WITH_AS(tg::grad(tg::sum(z), {x}, tg::GradOptions().create_graph(true)),
+                         doctest::Contains("the output of 'exp' (shape (2,)) was modified in place"), tg::Error);
+}
+
 TEST_CASE("backward through a graph an earlier backward freed") {
     const V x = tg::parameter(xt::xarray<double>{1.0});
     const V h = tg::exp(x);
