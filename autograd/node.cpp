@@ -104,6 +104,14 @@ void throw_modified_in_place(const char* op, std::size_t input, const std::strin
         input, op, shape, op, recorded, now));
 }
 
+void throw_output_modified_in_place(const char* op, const std::string& shape, std::uint32_t now) {
+    throw Error(fmt::format(
+        "backward: the output of '{}' (shape {}) was modified in place after '{}' computed it "
+        "(version 0 when computed, {} now); its backward may need the value it computed — modify a copy, or "
+        "recompute the forward pass after the change",
+        op, shape, op, now));
+}
+
 template <class T>
 std::string forward_chain(const Node<T>& node) {
     std::vector<const Node<T>*> path{&node};
