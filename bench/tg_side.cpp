@@ -1,0 +1,237 @@
+// The tapegrad side of every workload: training steps, op chains, a Linear layer, one epoch.
+#include <algorithm>
+#include <stdexcept>
+
+#include <tapegrad/tapegrad.hpp>
+
+#include "harness.hpp"
+#include "sides.hpp"
+
+namespace bench::tg {
+namespace {
+
+namespace tgd = tapegrad::data;
+using V = tapegrad::Variable<float>;
+using Tensor = tapegrad::Tensor<float>;
+
+V parameter_from(const ParamInit& p) {
+    Tensor t = Tensor::from_shape(tapegrad::Shape(p.shape.begin(), p.shape.end()));
+    std::copy(p.values.begin(), p.values.end(), t.data());
+    return tapegrad::parameter(std::move(t));
+}
+
+/// 784-128-10 with ReLU, from the shared initial weights.
+struct Mlp {
+    std::vector<V> params;
+    explicit Mlp(std::uint64_t seed) {
+        for (const auto& p : mlp_init(seed)) params.push_back(parameter_from(p));
+    }
+    V forward(const V& x) const {
+        return tapegrad::linear(tapegrad::relu(tapegrad::linear(x, params[0], params[1])), params[2], params[3]);
+    }
+};
+
+/// Labels as the (B, 1) index gather() takes.
+tapegrad::Tensor<std::size_t> label_index(const tapegrad::Indices& labels) {
+    tapegrad::Tensor<std::size_t> idx = tapegrad::Tensor<std::size_t>::from_shape({labels.size(), 1});
+    std::copy(labels.begin(), labels.end(), idx.data());
+    return idx;
+}
+
+/// Mean cross-entropy from core ops: -mean(log_softmax(logits)[label]).
+V cross_entropy(const V& logits, const tapegrad::Tensor<std::size_t>& index) {
+    return tapegrad::neg(tapegrad::mean(tapegrad::gather(tapegrad::log_softmax(logits, 1), 1, index)));
+}
+
+/// Plain SGD on the values, recording off, then "no gradient" for the next step.
+void sgd_step(const std::vector<V>& params, float lr) {
+    tapegrad::NoGradGuard no_grad;
+    for (const V& p : params) {
+        float* v = p.mutable_value().data();
+        const Tensor& g = p.grad();
+        const float* pg = g.data();
+        const std::size_t n = g.size();
+#pragma omp simd
+        for (std::size_t i = 0; i < n; ++i) v[i] -= lr * pg[i];
+        p.zero_grad();
+    }
+}
+
+class MlpStep final : public Runner {
+public:
+    MlpStep(const ImageSet& train, const Recipe& recipe, std::size_t batches) : net_(recipe.weight_seed), lr_(recipe.lr) {
+        const auto order = epoch_order(train.n, recipe.order_seed, 0);
+        for (std::size_t b = 0; b < batches; ++b) {
+            Tensor x = Tensor::from_shape({recipe.batch, train.image_size()});
+            batch_floats(train, order.data() + b * recipe.batch, recipe.batch, x.data());
+            tapegrad::Indices labels(recipe.batch);
+            for (std::size_t k = 0; k < recipe.batch; ++k) labels[k] = std::size_t(train.labels[order[b * recipe.batch + k]]);
+            xs_.push_back(tapegrad::constant(std::move(x)));
+            index_.push_back(label_index(labels));
+        }
+    }
+    void run(std::size_t iterations) override {
+        for (std::size_t it = 0; it < iterations; ++it) {
+            const std::size_t b = next_++ % xs_.size();
+            V loss = cross_entropy(net_.forward(xs_[b]), index_[b]);
+            loss.backward();
+            sgd_step(net_.params, lr_);
+            last_ = std::move(loss);
+        }
+    }
+    double probe() override { return last_.item(); }
+
+private:
+    Mlp net_;
+    float lr_;
+    std::vector<V> xs_;
+    std::vector<tapegrad::Tensor<std::size_t>> index_;
+    std::size_t next_ = 0;
+    V last_;
+};
+
+class Chain final : public Runner {
+public:
+    Chain(std::size_t rows, std::size_t cols, bool grad, std::size_t length)
+        : x_(tapegrad::parameter(Tensor(make_shape(rows, cols), 0.5f))),
+          w_(tapegrad::parameter(Tensor(make_shape(rows, cols), 0.9f))),
+          seed_(make_shape(rows, cols), 1.0f),
+          grad_(grad),
+          length_(length) {}
+    void run(std::size_t iterations) override {
+        for (std::size_t it = 0; it < iterations; ++it) {
+            if (grad_) {
+                x_.zero_grad();
+                w_.zero_grad();
+                chain().backward(seed_);
+            } else {
+                tapegrad::NoGradGuard no_grad;
+                out_ = chain();
+            }
+        }
+    }
+    double probe() override {
+        const Tensor& t = grad_ ? w_.grad() : out_.value();
+        double s = 0;
+        for (std::size_t i = 0; i < t.size(); ++i) s += t.data()[i];
+        return s;
+    }
+
+private:
+    static tapegrad::Shape make_shape(std::size_t rows, std::size_t cols) {
+        return rows == 1 && cols == 1 ? tapegrad::Shape{1} : tapegrad::Shape{rows, cols};
+    }
+    V chain() const {
+        V y = x_;
+        for (std::size_t k = 0; k < length_; ++k) {
+            switch (k % 3) {
+                case 0: y = y * w_; break;
+                case 1: y = y + w_; break;
+                default: y = tapegrad::tanh(y); break;
+            }
+        }
+        return y;
+    }
+    V x_, w_;
+    Tensor seed_;
+    bool grad_;
+    std::size_t length_;
+    V out_;
+};
+
+class LinearLayer final : public Runner {
+public:
+    LinearLayer(std::size_t batch, std::size_t in, std::size_t out)
+        : x_(parameter_from({{batch, in}, uniform_floats(batch * in, -1, 1, 31)})),
+          w_(parameter_from({{out, in}, uniform_floats(out * in, -0.03f, 0.03f, 32)})),
+          b_(parameter_from({{out}, uniform_floats(out, -0.03f, 0.03f, 34)})),
+          g_(parameter_from({{batch, out}, uniform_floats(batch * out, -1, 1, 33)}).value()) {}
+    void run(std::size_t iterations) override {
+        for (std::size_t it = 0; it < iterations; ++it) {
+            x_.zero_grad();
+            w_.zero_grad();
+            b_.zero_grad();
+            tapegrad::linear(x_, w_, b_).backward(g_);
+        }
+    }
+    double probe() override {
+        double s = 0;
+        for (float v : w_.grad()) s += v;
+        return s;
+    }
+
+private:
+    V x_, w_, b_;
+    Tensor g_;
+};
+
+tgd::ImageDataset dataset(tgd::Split split, std::size_t limit) {
+    if (tgd::fashion_mnist_available()) {
+        tgd::ImageDataset d = tgd::load_fashion_mnist(split);
+        return limit > 0 && limit < d.size() ? d.subset(limit) : d;
+    }
+    ImageSet s = load_images(split == tgd::Split::train, limit > 0 ? limit : 6000);
+    return tgd::ImageDataset(std::move(s.pixels), tapegrad::Indices(s.labels.begin(), s.labels.end()), 1, 28, 28, 10);
+}
+
+}  // namespace
+
+void set_threads(int threads) { tapegrad::set_num_threads(threads); }
+
+std::string version() { return "tapegrad (this tree)"; }
+
+std::unique_ptr<Runner> make_step(Model model, const ImageSet& train, const Recipe& recipe, std::size_t batches) {
+    if (model == Model::mlp) return std::make_unique<MlpStep>(train, recipe, batches);
+    return nullptr;
+}
+
+std::unique_ptr<Runner> make_chain(std::size_t rows, std::size_t cols, bool grad, std::size_t length) {
+    return std::make_unique<Chain>(rows, cols, grad, length);
+}
+
+std::unique_ptr<Runner> make_linear(std::size_t batch, std::size_t in, std::size_t out) {
+    return std::make_unique<LinearLayer>(batch, in, out);
+}
+
+EpochResult run_epoch(Model model, const Recipe& recipe, std::size_t limit) {
+    if (model != Model::mlp) throw std::runtime_error("tapegrad: the CNN needs tapegrad::nn");
+    const tgd::ImageDataset train = dataset(tgd::Split::train, limit);
+    const tgd::DataLoader<float> loader(
+        train, tgd::LoaderOptions().batch_size(recipe.batch).seed(recipe.order_seed).normalize(pixel_mean, pixel_std));
+    Mlp net(recipe.weight_seed);
+    std::vector<double> losses;
+
+    const double t0 = now_seconds();
+    const auto epoch = loader.epoch(0);
+    for (std::size_t i = 0; i < epoch.size(); ++i) {
+        auto batch = epoch.batch(i);
+        const V x = tapegrad::constant(std::move(batch.images));
+        V loss = cross_entropy(net.forward(x), label_index(batch.labels));
+        loss.backward();
+        sgd_step(net.params, recipe.lr);
+        losses.push_back(loss.item());
+    }
+    EpochResult r;
+    r.train_seconds = now_seconds() - t0;
+
+    const tgd::ImageDataset test = dataset(tgd::Split::test, 0);
+    const tgd::DataLoader<float> test_loader(
+        test, tgd::LoaderOptions().batch_size(1000).shuffle(false).normalize(pixel_mean, pixel_std));
+    tapegrad::NoGradGuard no_grad;
+    std::size_t correct = 0;
+    for (const auto& batch : test_loader.epoch(0)) {
+        const V logits = net.forward(tapegrad::constant(batch.images));
+        const Tensor& l = logits.value();
+        const std::size_t classes = l.shape()[1];
+        for (std::size_t k = 0; k < batch.size(); ++k) {
+            const float* row = l.data() + k * classes;
+            correct += std::size_t(std::max_element(row, row + classes) - row) == batch.labels[k];
+        }
+    }
+    r.accuracy = 100.0 * double(correct) / double(test.size());
+    const std::size_t tail = std::min<std::size_t>(100, losses.size());
+    for (std::size_t i = losses.size() - tail; i < losses.size(); ++i) r.final_loss += losses[i] / double(tail);
+    return r;
+}
+
+}  // namespace bench::tg
