@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <fmt/format.h>
+#include <ostream>
 #include <unordered_map>
 
 #include <tapegrad/autograd/engine.hpp>
@@ -130,7 +131,14 @@ std::string tape_listing(const Variable<T>& output) {
     return out;
 }
 
+template <class T>
+std::ostream& operator<<(std::ostream& os, const Variable<T>& v) {
+    if (!v.defined()) return os << "Variable(empty)";
+    return os << v.op_name() << " " << shape_string(v.shape()) << " " << value_summary(v.value());
+}
+
 #define TAPEGRAD_INSTANTIATE(T)                                                  \
+    template std::ostream& operator<<(std::ostream&, const Variable<T>&);        \
     template std::string to_dot(const Variable<T>&, const std::string&);         \
     template std::string tape_listing(const Variable<T>&);                       \
     template std::string value_summary(const Tensor<T>&);

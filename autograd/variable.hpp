@@ -1,6 +1,7 @@
 // Variable<T>: a cheap, copyable handle to a node of the recorded graph.
 #pragma once
 
+#include <iosfwd>
 #include <memory>
 #include <type_traits>
 #include <vector>
@@ -136,6 +137,10 @@ Variable<T> scalar(T value, bool requires_grad = false) {
     t() = value;
     return Variable<T>(std::move(t), requires_grad);
 }
+
+/// Prints the op, shape and value, e.g. "tanh (2,) [0.4621, -0.7616]".
+template <class T>
+std::ostream& operator<<(std::ostream& os, const Variable<T>& v);
 
 extern template class Variable<float>;
 extern template class Variable<double>;

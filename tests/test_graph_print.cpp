@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 
 #include "helpers.hpp"
 
@@ -31,6 +32,9 @@ TEST_CASE("tape_listing and to_dot describe every node") {
     CHECK(dot.find("grad [-0.09035]") != std::string::npos);
     CHECK(dot.find("n2 -> n3;") != std::string::npos);
     CHECK(tg::value_summary(tg::Tensor<double>(tg::Shape{10}, 1.0)) == "mean 1 min 1 max 1 (10 elements)");
+    std::ostringstream os;
+    os << tg::tanh(a) << "; " << V();
+    CHECK(os.str() == "tanh (1,) [0.964]; Variable(empty)");
 }
 
 TEST_CASE("the DOT output parses with Graphviz when it is installed") {

@@ -1,0 +1,23 @@
+// Flatten: dimensions start_axis..end_axis merged into one (by default all but the batch dimension).
+#pragma once
+
+#include <string>
+
+#include <tapegrad/autograd/ops/shape.hpp>
+
+namespace tapegrad::nn {
+
+/// (N, C, H, W) -> (N, C*H*W) with the defaults; a stateless callable like the activations.
+struct Flatten {
+    int start_axis = 1;
+    int end_axis = -1;
+    template <class T> Variable<T> operator()(const Variable<T>& x) const {
+        return tapegrad::flatten(x, start_axis, end_axis);
+    }
+    std::string name() const { return "Flatten"; }
+    std::string settings() const {
+        return "start_axis=" + std::to_string(start_axis) + ", end_axis=" + std::to_string(end_axis);
+    }
+};
+
+}  // namespace tapegrad::nn

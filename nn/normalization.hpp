@@ -1,0 +1,66 @@
+// BatchNorm1d<T> and BatchNorm2d<T>: batch normalisation with running statistics for evaluation.
+#pragma once
+
+#include <cstddef>
+
+#include <tapegrad/nn/module.hpp>
+
+namespace tapegrad::nn {
+
+/// y = (x - mean) / sqrt(var + eps) * weight + bias per channel (axis 1). In training mode
+/// mean and var are the batch's (var biased), and the buffers running_mean / running_var
+/// move towards them: running = (1 - momentum) running + momentum batch (running_var takes
+/// the unbiased batch variance). In evaluation mode the running statistics are used.
+/// Built from differentiable ops: its gradient (of any order) needs no code of its own.
+template <class T>
+class BatchNorm : public Module<T> {
+public:
+    Variable<T> forward(const Variable<T>& x) override;
+
+    /// The scale and shift (C,), or empty Variables without affine.
+    Variable<T> weight() const { return affine_ ? this->parameter(0) : Variable<T>(); }
+    Variable<T> bias() const { return affine_ ? this->parameter(1) : Variable<T>(); }
+    const Variable<T>& running_mean() const { return this->buffer(0); }
+    const Variable<T>& running_var() const { return this->buffer(1); }
+    std::size_t num_features() const { return features_; }
+    double eps() const { return eps_; }
+    double momentum() const { return momentum_; }
+
+    std::string settings() const override;
+
+protected:
+    /// ranks: the input ranks accepted (2 or 3 for 1d, 4 for 2d).
+    BatchNorm(std::size_t num_features, double eps, double momentum, bool affine, std::size_t min_rank,
+              std::size_t max_rank, const char* layer_name);
+    std::string label() const override;
+
+private:
+    std::size_t features_;
+    double eps_, momentum_;
+    bool affine_;
+    std::size_t min_rank_, max_rank_;
+    const char* layer_name_;
+};
+
+/// Batch norm over (N, C) or (N, C, L) inputs.
+template <class T>
+class BatchNorm1d : public BatchNorm<T> {
+public:
+    explicit BatchNorm1d(std::size_t num_features, double eps = 1e-5, double momentum = 0.1, bool affine = true)
+        : BatchNorm<T>(num_features, eps, momentum, affine, 2, 3, "BatchNorm1d") {}
+    std::string name() const override { return "BatchNorm1d"; }
+};
+
+/// Batch norm over (N, C, H, W) inputs, one mean and variance per channel.
+template <class T>
+class BatchNorm2d : public BatchNorm<T> {
+public:
+    explicit BatchNorm2d(std::size_t num_features, double eps = 1e-5, double momentum = 0.1, bool affine = true)
+        : BatchNorm<T>(num_features, eps, momentum, affine, 4, 4, "BatchNorm2d") {}
+    std::string name() const override { return "BatchNorm2d"; }
+};
+
+extern template class BatchNorm<float>;
+extern template class BatchNorm<double>;
+
+}  // namespace tapegrad::nn

@@ -1,0 +1,31 @@
+// save / load: a module's parameters and buffers as a NumPy .npz checkpoint (one .npy per dotted name).
+#pragma once
+
+#include <string>
+
+#include <tapegrad/nn/module.hpp>
+
+namespace tapegrad::nn {
+
+/// Writes module.state() — every parameter and buffer under its dotted name ("0.weight",
+/// "bn.running_mean") — as an uncompressed .npz that numpy.load reads. The file is written
+/// to a temporary file beside `path`, flushed and renamed over it, so a failed save never
+/// leaves a half-written checkpoint in place of a good one. Throws FileError if writing fails.
+template <class T>
+void save(const Module<T>& module, const std::string& path);
+/// As above, for named Variables (e.g. a state() or parameters given names by hand).
+template <class T>
+void save(const NamedVariables<T>& state, const std::string& path);
+
+/// Sets the module's parameters and buffers from an .npz written by save() or by
+/// numpy.savez / numpy.savez_compressed (float32 or float64 arrays; either converts to T).
+/// Every name must be there with the module's shape, and nothing else: the Error names the
+/// first that is missing, unexpected or of another shape, and the module is then unchanged.
+/// A missing, truncated or corrupt file, another dtype or an absurd header is a FileError.
+template <class T>
+void load(Module<T>& module, const std::string& path);
+/// Every array of an .npz as named Variables (leaves without grad), in the order stored.
+template <class T>
+NamedVariables<T> load(const std::string& path);
+
+}  // namespace tapegrad::nn
