@@ -46,6 +46,7 @@ struct Options {
     std::string csv = "bench_results.csv";
     std::string json = "bench_results.json";
     std::string markdown;
+    bool libtorch = have_libtorch;  // --no-libtorch: tapegrad alone (for profiling)
 };
 
 Options parse(int argc, char** argv) {
@@ -64,6 +65,7 @@ Options parse(int argc, char** argv) {
         else if (a == "--csv") o.csv = need(i);
         else if (a == "--json") o.json = need(i);
         else if (a == "--markdown") o.markdown = need(i);
+        else if (a == "--no-libtorch") o.libtorch = false;
         else if (a == "--quick") {  // a smoke run: few rounds, short samples, a tenth of an epoch
             o.rounds = 3;
             o.epoch_runs = 1;
@@ -81,7 +83,7 @@ Options parse(int argc, char** argv) {
             std::printf(
                 "usage: tapegrad_bench [--threads N] [--only a,b,...] [--rounds R] [--epoch-runs K]\n"
                 "                      [--sample-ms MS] [--epoch-limit IMAGES] [--quick]\n"
-                "                      [--csv FILE] [--json FILE] [--markdown FILE]\n"
+                "                      [--csv FILE] [--json FILE] [--markdown FILE] [--no-libtorch]\n"
                 "workloads:");
             for (const auto& w : all_workloads) std::printf(" %s", w.c_str());
             std::printf("\n");
@@ -165,7 +167,7 @@ void step_workload(std::vector<Row>& rows, Model model, const ImageSet& train, c
     const Recipe recipe;
     const std::size_t pool = std::min<std::size_t>(16, train.n / recipe.batch);
     auto tg = tg::make_step(model, train, recipe, pool);
-    auto lt = lt::make_step(model, train, recipe, pool);
+    auto lt = o.libtorch ? lt::make_step(model, train, recipe, pool) : nullptr;
     const std::string name = std::string(model_name(model)) + "_step";
     if (!tg) {
         Row row{name, "us/step"};
@@ -181,7 +183,7 @@ void chain_workload(std::vector<Row>& rows, const std::string& name, std::size_t
                     double target) {
     constexpr std::size_t length = 1000;
     auto tg = tg::make_chain(n, n, grad, length);
-    auto lt = lt::make_chain(n, n, grad, length);
+    auto lt = o.libtorch ? lt::make_chain(n, n, grad, length) : nullptr;
     add_comparison(rows, name, grad ? "us/op fwd+bwd" : "us/op fwd", 1e6 / double(length), tg.get(), lt.get(), 2, o,
                    target);
 }
@@ -190,7 +192,7 @@ void linear_workload(std::vector<Row>& rows, const Options& o) {
     constexpr std::size_t batch = 256, in = 1024, out = 1024;
     const double flops = 3 * 2.0 * batch * in * out;
     auto tg = tg::make_linear(batch, in, out);
-    auto lt = lt::make_linear(batch, in, out);
+    auto lt = o.libtorch ? lt::make_linear(batch, in, out) : nullptr;
     auto ref = make_sgemm_linear(batch, in, out);
     auto square = make_sgemm_square(1024);
     std::vector<Runner*> rs{tg.get(), ref.get(), square.get()};
@@ -279,7 +281,7 @@ void epoch_workload(std::vector<Row>& rows, Model model, const Options& o, doubl
     const std::string dir = own_directory();
     const std::string tg_prog = dir + "/tapegrad_bench_epoch", lt_prog = dir + "/libtorch_bench_epoch";
     EpochSamples tg, lt;
-    bool tg_ok = true, lt_ok = have_libtorch;
+    bool tg_ok = true, lt_ok = o.libtorch;
     for (int r = 0; r < o.epoch_runs; ++r) {  // alternate, starting with a different side each run
         for (int k = 0; k < 2; ++k) {
             const bool tg_turn = (k == 0) == (r % 2 == 0);
@@ -340,7 +342,7 @@ int main(int argc, char** argv) {
         info.date = utc_now();
         info.threads = o.threads;
         info.host = cpu_model();
-        info.libtorch = have_libtorch;
+        info.libtorch = o.libtorch;
         info.versions = lt::version() + "; " + openblas_info();
 
         const ImageSet train = load_images(true, 6000);

@@ -20,27 +20,44 @@ V parameter_from(const ParamInit& p) {
     return tapegrad::parameter(std::move(t));
 }
 
-/// 784-128-10 with ReLU, from the shared initial weights.
-struct Mlp {
-    std::vector<V> params;
-    explicit Mlp(std::uint64_t seed) {
-        for (const auto& p : mlp_init(seed)) params.push_back(parameter_from(p));
-    }
-    V forward(const V& x) const {
-        return tapegrad::linear(tapegrad::relu(tapegrad::linear(x, params[0], params[1])), params[2], params[3]);
-    }
+namespace nn = tapegrad::nn;
+
+/// The model as tapegrad's users build it (tapegrad::nn), from the shared initial weights.
+struct Net {
+    std::shared_ptr<nn::Sequential<float>> module;
+    std::vector<V> params;  // kept: parameters() collects names on every call
+    tapegrad::Shape image_shape;
+    V forward(const V& x) const { return (*module)(x); }
 };
 
-/// Labels as the (B, 1) index gather() takes.
-tapegrad::Tensor<std::size_t> label_index(const tapegrad::Indices& labels) {
-    tapegrad::Tensor<std::size_t> idx = tapegrad::Tensor<std::size_t>::from_shape({labels.size(), 1});
-    std::copy(labels.begin(), labels.end(), idx.data());
-    return idx;
+Net make_net(Model model, std::uint64_t seed) {
+    Net net;
+    if (model == Model::mlp) {
+        net.module = std::make_shared<nn::Sequential<float>>(std::initializer_list<nn::Layer<float>>{
+            nn::Linear<float>(784, 128), nn::ReLU{}, nn::Linear<float>(128, 10)});
+        net.image_shape = {784};
+    } else {
+        net.module = std::make_shared<nn::Sequential<float>>(std::initializer_list<nn::Layer<float>>{
+            nn::Conv2d<float>(1, 8, 5), nn::ReLU{}, nn::MaxPool2d(2), nn::Conv2d<float>(8, 16, 5), nn::ReLU{},
+            nn::MaxPool2d(2), nn::Flatten{}, nn::Linear<float>(256, 10)});
+        net.image_shape = {1, 28, 28};
+    }
+    net.params = net.module->parameters();
+    const auto init = model == Model::mlp ? mlp_init(seed) : cnn_init(seed);
+    if (init.size() != net.params.size()) throw std::logic_error("tapegrad: parameter count");
+    tapegrad::NoGradGuard no_grad;
+    for (std::size_t i = 0; i < init.size(); ++i) {
+        Tensor& v = net.params[i].mutable_value();
+        if (v.size() != init[i].values.size()) throw std::logic_error("tapegrad: parameter shape");
+        std::copy(init[i].values.begin(), init[i].values.end(), v.data());
+    }
+    return net;
 }
 
-/// Mean cross-entropy from core ops: -mean(log_softmax(logits)[label]).
-V cross_entropy(const V& logits, const tapegrad::Tensor<std::size_t>& index) {
-    return tapegrad::neg(tapegrad::mean(tapegrad::gather(tapegrad::log_softmax(logits, 1), 1, index)));
+tapegrad::Shape batch_shape(const Net& net, std::size_t rows) {
+    tapegrad::Shape s{rows};
+    s.insert(s.end(), net.image_shape.begin(), net.image_shape.end());
+    return s;
 }
 
 /// Plain SGD on the values, recording off, then "no gradient" for the next step.
@@ -57,23 +74,24 @@ void sgd_step(const std::vector<V>& params, float lr) {
     }
 }
 
-class MlpStep final : public Runner {
+class Step final : public Runner {
 public:
-    MlpStep(const ImageSet& train, const Recipe& recipe, std::size_t batches) : net_(recipe.weight_seed), lr_(recipe.lr) {
+    Step(Model model, const ImageSet& train, const Recipe& recipe, std::size_t batches)
+        : net_(make_net(model, recipe.weight_seed)), lr_(recipe.lr) {
         const auto order = epoch_order(train.n, recipe.order_seed, 0);
         for (std::size_t b = 0; b < batches; ++b) {
-            Tensor x = Tensor::from_shape({recipe.batch, train.image_size()});
+            Tensor x = Tensor::from_shape(batch_shape(net_, recipe.batch));
             batch_floats(train, order.data() + b * recipe.batch, recipe.batch, x.data());
             tapegrad::Indices labels(recipe.batch);
             for (std::size_t k = 0; k < recipe.batch; ++k) labels[k] = std::size_t(train.labels[order[b * recipe.batch + k]]);
             xs_.push_back(tapegrad::constant(std::move(x)));
-            index_.push_back(label_index(labels));
+            labels_.push_back(std::move(labels));
         }
     }
     void run(std::size_t iterations) override {
         for (std::size_t it = 0; it < iterations; ++it) {
             const std::size_t b = next_++ % xs_.size();
-            V loss = cross_entropy(net_.forward(xs_[b]), index_[b]);
+            V loss = nn::cross_entropy(net_.forward(xs_[b]), labels_[b]);
             loss.backward();
             sgd_step(net_.params, lr_);
             last_ = std::move(loss);
@@ -82,10 +100,10 @@ public:
     double probe() override { return last_.item(); }
 
 private:
-    Mlp net_;
+    Net net_;
     float lr_;
     std::vector<V> xs_;
-    std::vector<tapegrad::Tensor<std::size_t>> index_;
+    std::vector<tapegrad::Indices> labels_;
     std::size_t next_ = 0;
     V last_;
 };
@@ -181,8 +199,7 @@ void set_threads(int threads) { tapegrad::set_num_threads(threads); }
 std::string version() { return "tapegrad (this tree)"; }
 
 std::unique_ptr<Runner> make_step(Model model, const ImageSet& train, const Recipe& recipe, std::size_t batches) {
-    if (model == Model::mlp) return std::make_unique<MlpStep>(train, recipe, batches);
-    return nullptr;
+    return std::make_unique<Step>(model, train, recipe, batches);
 }
 
 std::unique_ptr<Runner> make_chain(std::size_t rows, std::size_t cols, bool grad, std::size_t length) {
@@ -194,11 +211,14 @@ std::unique_ptr<Runner> make_linear(std::size_t batch, std::size_t in, std::size
 }
 
 EpochResult run_epoch(Model model, const Recipe& recipe, std::size_t limit) {
-    if (model != Model::mlp) throw std::runtime_error("tapegrad: the CNN needs tapegrad::nn");
     const tgd::ImageDataset train = dataset(tgd::Split::train, limit);
     const tgd::DataLoader<float> loader(
-        train, tgd::LoaderOptions().batch_size(recipe.batch).seed(recipe.order_seed).normalize(pixel_mean, pixel_std));
-    Mlp net(recipe.weight_seed);
+        train, tgd::LoaderOptions()
+                   .batch_size(recipe.batch)
+                   .seed(recipe.order_seed)
+                   .normalize(pixel_mean, pixel_std)
+                   .layout(model == Model::mlp ? tgd::ImageLayout::flat : tgd::ImageLayout::nchw));
+    Net net = make_net(model, recipe.weight_seed);
     std::vector<double> losses;
 
     const double t0 = now_seconds();
@@ -206,7 +226,7 @@ EpochResult run_epoch(Model model, const Recipe& recipe, std::size_t limit) {
     for (std::size_t i = 0; i < epoch.size(); ++i) {
         auto batch = epoch.batch(i);
         const V x = tapegrad::constant(std::move(batch.images));
-        V loss = cross_entropy(net.forward(x), label_index(batch.labels));
+        V loss = nn::cross_entropy(net.forward(x), batch.labels);
         loss.backward();
         sgd_step(net.params, recipe.lr);
         losses.push_back(loss.item());
@@ -216,7 +236,11 @@ EpochResult run_epoch(Model model, const Recipe& recipe, std::size_t limit) {
 
     const tgd::ImageDataset test = dataset(tgd::Split::test, 0);
     const tgd::DataLoader<float> test_loader(
-        test, tgd::LoaderOptions().batch_size(1000).shuffle(false).normalize(pixel_mean, pixel_std));
+        test, tgd::LoaderOptions()
+                  .batch_size(1000)
+                  .shuffle(false)
+                  .normalize(pixel_mean, pixel_std)
+                  .layout(model == Model::mlp ? tgd::ImageLayout::flat : tgd::ImageLayout::nchw));
     tapegrad::NoGradGuard no_grad;
     std::size_t correct = 0;
     for (const auto& batch : test_loader.epoch(0)) {
