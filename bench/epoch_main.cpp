@@ -1,10 +1,11 @@
 // One training epoch in a process of its own (tapegrad's or libtorch's, chosen at build time), so
 // that its peak memory and whole-process time are its own. tapegrad_bench starts it.
 //   <program> --model mlp|cnn [--threads N] [--limit IMAGES]
-// Prints one line: train_seconds=... accuracy=... final_loss=...
+// Prints one line: train_seconds=... accuracy=... final_loss=... peak_rss_kib=...
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <fstream>
 #include <stdexcept>
 #include <string>
 
@@ -15,6 +16,16 @@ namespace side = bench::lt;
 #else
 namespace side = bench::tg;
 #endif
+
+// This process's peak resident memory, from /proc/self/status. Not getrusage(): a child started
+// with vfork/posix_spawn inherits its parent's high-water mark in ru_maxrss at exec, while VmHWM
+// belongs to the program's own address space.
+long peak_rss_kib() {
+    std::ifstream f("/proc/self/status");
+    for (std::string line; std::getline(f, line);)
+        if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
+    return -1;
+}
 
 int main(int argc, char** argv) {
     try {
@@ -39,7 +50,8 @@ int main(int argc, char** argv) {
         }
         side::set_threads(threads);
         const bench::EpochResult r = side::run_epoch(model, bench::Recipe{}, limit);
-        std::printf("train_seconds=%.6f accuracy=%.4f final_loss=%.6f\n", r.train_seconds, r.accuracy, r.final_loss);
+        std::printf("train_seconds=%.6f accuracy=%.4f final_loss=%.6f peak_rss_kib=%ld\n", r.train_seconds, r.accuracy,
+                    r.final_loss, peak_rss_kib());
         return 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "%s: %s\n", argv[0], e.what());
