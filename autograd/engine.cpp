@@ -143,8 +143,13 @@ void sweep(const std::vector<const Variable<T>*>& order, std::vector<std::option
     const bool anomaly = anomaly_enabled();
     for (std::size_t i = 0; i < order.size(); ++i) {
         if (!grads[i]) continue;  // nothing flowed here (only into paths no target needs)
-        G g = std::move(*grads[i]);
-        grads[i].reset();
+        // The gradient is used where it lies and dropped when this node is done: moving a
+        // tensor costs about as much as a tiny op's arithmetic.
+        G& g = *grads[i];
+        struct Drop {
+            std::optional<G>& slot;
+            ~Drop() { slot.reset(); }
+        } drop{grads[i]};
         const Variable<T>& out = *order[i];
         Node<T>* node = out.node();
         if (!at_node(i, g)) continue;
