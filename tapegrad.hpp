@@ -34,3 +34,14 @@
 #include <tapegrad/data/idx.hpp>
 #include <tapegrad/data/loader.hpp>
 #include <tapegrad/data/npz.hpp>
+#include <tapegrad/optim/adagrad.hpp>
+#include <tapegrad/optim/adam.hpp>
+#include <tapegrad/optim/bfgs.hpp>
+#include <tapegrad/optim/clip.hpp>
+#include <tapegrad/optim/lbfgs.hpp>
+#include <tapegrad/optim/line_search.hpp>
+#include <tapegrad/optim/lr_scheduler.hpp>
+#include <tapegrad/optim/optimizer.hpp>
+#include <tapegrad/optim/rmsprop.hpp>
+#include <tapegrad/optim/serialize.hpp>
+#include <tapegrad/optim/sgd.hpp>
