@@ -60,24 +60,10 @@ tapegrad::Shape batch_shape(const Net& net, std::size_t rows) {
     return s;
 }
 
-/// Plain SGD on the values, recording off, then "no gradient" for the next step.
-void sgd_step(const std::vector<V>& params, float lr) {
-    tapegrad::NoGradGuard no_grad;
-    for (const V& p : params) {
-        float* v = p.mutable_value().data();
-        const Tensor& g = p.grad();
-        const float* pg = g.data();
-        const std::size_t n = g.size();
-#pragma omp simd
-        for (std::size_t i = 0; i < n; ++i) v[i] -= lr * pg[i];
-        p.zero_grad();
-    }
-}
-
 class Step final : public Runner {
 public:
     Step(Model model, const ImageSet& train, const Recipe& recipe, std::size_t batches)
-        : net_(make_net(model, recipe.weight_seed)), lr_(recipe.lr) {
+        : net_(make_net(model, recipe.weight_seed)), opt_(net_.params, tapegrad::optim::SGDOptions(recipe.lr)) {
         const auto order = epoch_order(train.n, recipe.order_seed, 0);
         for (std::size_t b = 0; b < batches; ++b) {
             Tensor x = Tensor::from_shape(batch_shape(net_, recipe.batch));
@@ -91,9 +77,10 @@ public:
     void run(std::size_t iterations) override {
         for (std::size_t it = 0; it < iterations; ++it) {
             const std::size_t b = next_++ % xs_.size();
+            opt_.zero_grad();
             V loss = nn::cross_entropy(net_.forward(xs_[b]), labels_[b]);
             loss.backward();
-            sgd_step(net_.params, lr_);
+            opt_.step();
             last_ = std::move(loss);
         }
     }
@@ -101,7 +88,7 @@ public:
 
 private:
     Net net_;
-    float lr_;
+    tapegrad::optim::SGD<float> opt_;
     std::vector<V> xs_;
     std::vector<tapegrad::Indices> labels_;
     std::size_t next_ = 0;
@@ -220,6 +207,7 @@ EpochResult run_epoch(Model model, const Recipe& recipe, std::size_t limit) {
                    .normalize(pixel_mean, pixel_std)
                    .layout(model == Model::mlp ? tgd::ImageLayout::flat : tgd::ImageLayout::nchw));
     Net net = make_net(model, recipe.weight_seed);
+    tapegrad::optim::SGD<float> opt(net.params, tapegrad::optim::SGDOptions(recipe.lr));
     std::vector<double> losses;
 
     const double t0 = now_seconds();
@@ -227,9 +215,10 @@ EpochResult run_epoch(Model model, const Recipe& recipe, std::size_t limit) {
     for (std::size_t i = 0; i < epoch.size(); ++i) {
         auto batch = epoch.batch(i);
         const V x = tapegrad::constant(std::move(batch.images));
+        opt.zero_grad();
         V loss = nn::cross_entropy(net.forward(x), batch.labels);
         loss.backward();
-        sgd_step(net.params, recipe.lr);
+        opt.step();
         losses.push_back(loss.item());
     }
     EpochResult r;
