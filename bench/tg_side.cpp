@@ -233,8 +233,10 @@ EpochResult run_epoch(Model model, const Recipe& recipe, std::size_t limit) {
                   .layout(model == Model::mlp ? tgd::ImageLayout::flat : tgd::ImageLayout::nchw));
     tapegrad::NoGradGuard no_grad;
     std::size_t correct = 0;
-    for (const auto& batch : test_loader.epoch(0)) {
-        const V logits = net.forward(tapegrad::constant(batch.images));
+    const auto test_epoch = test_loader.epoch(0);
+    for (std::size_t i = 0; i < test_epoch.size(); ++i) {
+        auto batch = test_epoch.batch(i);
+        const V logits = net.forward(tapegrad::constant(std::move(batch.images)));
         const Tensor& l = logits.value();
         const std::size_t classes = l.shape()[1];
         for (std::size_t k = 0; k < batch.size(); ++k) {
