@@ -10,6 +10,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <unistd.h>
 
 #include "harness.hpp"
 #include "process.hpp"
@@ -326,6 +327,16 @@ int main(int argc, char** argv) {
     using namespace bench;
     try {
         const Options o = parse(argc, argv);
+        if (o.threads > 1 && have_libtorch && !std::getenv("OMP_WAIT_POLICY")) {
+            // libtorch's OpenMP workers spin after every parallel loop, and so do OpenBLAS's
+            // threads after every product: in one process on 2 cores they steal each other's
+            // cores (a libtorch MLP step measured 76 ms instead of 1). Passive waiting is read when
+            // libgomp loads, so the program starts itself again with it.
+            setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+            std::fprintf(stderr, "note: restarting with OMP_WAIT_POLICY=PASSIVE for --threads %d\n", o.threads);
+            execv("/proc/self/exe", argv);
+            std::fprintf(stderr, "note: could not restart; two-thread libtorch timings will include spinning\n");
+        }
         auto wanted = [&](const std::string& w) { return o.only.empty() || o.only.count(w) > 0; };
         tg::set_threads(o.threads);
         lt::set_threads(o.threads);
@@ -338,6 +349,7 @@ int main(int argc, char** argv) {
         info.host = cpu_model();
         info.libtorch = o.libtorch;
         info.versions = lt::version() + "; " + openblas_info();
+        if (const char* w = std::getenv("OMP_WAIT_POLICY")) info.versions += std::string("; OMP_WAIT_POLICY=") + w;
 
         const ImageSet train = load_images(true, 6000);
         info.real_data = train.real;
