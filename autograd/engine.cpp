@@ -116,7 +116,7 @@ void accumulate_leaf_grad(Node<T>* node, const Tensor<T>& g, Tensor<T>&& owned, 
             leaf.grad.emplace(g);
         return;
     }
-    if (leaf.grad->shape() != g.shape())
+    if (!shape_equal(leaf.grad->shape(), g.shape()))
         throw Error(fmt::format("backward: cannot add a gradient of shape {} to the existing gradient of shape {} "
                                 "(the leaf's value changed shape; call zero_grad() first)",
                                 shape_string(g.shape()), shape_string(leaf.grad->shape())));
@@ -177,7 +177,7 @@ void sweep(const std::vector<const Variable<T>*>& order, std::vector<std::option
             if (!dx[k])
                 throw Error(fmt::format("backward: '{}' gave no gradient for its input {}", node->op_name(), k));
             const Tensor<T>& gv = value_of(*dx[k]);
-            if (gv.shape() != m->value.shape())
+            if (!shape_equal(gv.shape(), m->value.shape()))
                 throw Error(fmt::format("backward: '{}' gave a gradient of shape {} for its input {} of shape {}",
                                         node->op_name(), shape_string(gv.shape()), k,
                                         shape_string(m->value.shape())));

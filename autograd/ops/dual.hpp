@@ -63,7 +63,7 @@ auto choose(const Mask& mask, const A& a, const B& b) {
 
 template <class S1, class S2>
 bool shapes_equal(const S1& a, const S2& b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
+    return shape_equal(a, b);
 }
 
 /// sum_to for an unevaluated expression: evaluate, then sum down if it was broadcast.
@@ -79,7 +79,7 @@ Tensor<typename E::value_type> sum_to(const xt::xexpression<E>& e, const Shape& 
 /// to the argument, which dies at the end of the statement.
 template <class T>
 Tensor<T>&& sum_to(Tensor<T>&& t, const Shape& shape) {
-    if (!(t.shape() == shape)) t = kernels::sum_to(t, shape);
+    if (!shape_equal(t.shape(), shape)) t = kernels::sum_to(t, shape);
     return std::move(t);
 }
 
