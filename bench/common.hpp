@@ -79,6 +79,7 @@ const char* model_name(Model m);
 /// What one epoch run reports back.
 struct EpochResult {
     double train_seconds = 0;  // the epoch's training loop, data conversion included
+    double load_seconds = 0;   // reading the training and test files (and, for libtorch, making tensors)
     double accuracy = 0;       // on the 10,000 test images, in percent
     double final_loss = 0;     // mean loss of the last 100 batches
 };

@@ -1,7 +1,7 @@
 // One training epoch in a process of its own (tapegrad's or libtorch's, chosen at build time), so
 // that its peak memory and whole-process time are its own. tapegrad_bench starts it.
 //   <program> --model mlp|cnn [--threads N] [--limit IMAGES]
-// Prints one line: train_seconds=... accuracy=... final_loss=... peak_rss_kib=...
+// Prints one line: train_seconds=... load_seconds=... accuracy=... final_loss=... peak_rss_kib=...
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -50,8 +50,8 @@ int main(int argc, char** argv) {
         }
         side::set_threads(threads);
         const bench::EpochResult r = side::run_epoch(model, bench::Recipe{}, limit);
-        std::printf("train_seconds=%.6f accuracy=%.4f final_loss=%.6f peak_rss_kib=%ld\n", r.train_seconds, r.accuracy,
-                    r.final_loss, peak_rss_kib());
+        std::printf("train_seconds=%.6f load_seconds=%.6f accuracy=%.4f final_loss=%.6f peak_rss_kib=%ld\n",
+                    r.train_seconds, r.load_seconds, r.accuracy, r.final_loss, peak_rss_kib());
         return 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "%s: %s\n", argv[0], e.what());

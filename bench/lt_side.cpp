@@ -226,7 +226,10 @@ std::unique_ptr<Runner> make_linear(std::size_t batch, std::size_t in, std::size
 EpochResult run_epoch(Model model, const Recipe& recipe, std::size_t limit) {
     Net net = make_net(model, recipe.weight_seed);
     torch::optim::SGD opt(net.module->parameters(), torch::optim::SGDOptions(recipe.lr));
+    EpochResult r;
+    double t_load = now_seconds();
     TensorSet train = tensor_set(true, limit, net);
+    r.load_seconds = now_seconds() - t_load;
     const auto order_v = epoch_order(train.n, recipe.order_seed, 0);
     const auto order = torch::tensor(std::vector<std::int64_t>(order_v.begin(), order_v.end()), torch::kInt64);
     std::vector<double> losses;
@@ -241,11 +244,12 @@ EpochResult run_epoch(Model model, const Recipe& recipe, std::size_t limit) {
         opt.step();
         losses.push_back(loss.item<double>());
     }
-    EpochResult r;
     r.train_seconds = now_seconds() - t0;
 
     train = TensorSet();
+    t_load = now_seconds();
     const TensorSet test = tensor_set(false, 0, net);
+    r.load_seconds += now_seconds() - t_load;
     torch::NoGradGuard no_grad;
     std::int64_t correct = 0;
     for (std::int64_t first = 0; first < std::int64_t(test.n); first += 1000) {

@@ -251,7 +251,7 @@ void linear_workload(std::vector<Row>& rows, const Options& o) {
 }
 
 struct EpochSamples {
-    std::vector<double> train, process, rss, accuracy, loss;
+    std::vector<double> train, load, process, rss, accuracy, loss;
 };
 
 bool run_epoch_child(const std::string& program, Model model, const Options& o, EpochSamples& out) {
@@ -263,6 +263,7 @@ bool run_epoch_child(const std::string& program, Model model, const Options& o, 
         return false;
     }
     out.train.push_back(field(c.output, "train_seconds"));
+    out.load.push_back(field(c.output, "load_seconds"));
     out.accuracy.push_back(field(c.output, "accuracy"));
     out.loss.push_back(field(c.output, "final_loss"));
     out.process.push_back(c.wall_seconds);
@@ -310,6 +311,8 @@ void epoch_workload(std::vector<Row>& rows, Model model, const Options& o, doubl
     const std::string images = o.epoch_limit > 0 ? std::to_string(o.epoch_limit) + " images" : "60000 images";
     add("_epoch_train", "s", tg.train, lt.train, step_target, "ratio")->note =
         images + ", data conversion included; no target of its own (the step's)";
+    add("_epoch_load", "s", tg.load, lt.load, 0, "ratio")->note =
+        "reading the gzip'd IDX files (same reader both sides) + libtorch's float tensors";
     add("_epoch_process", "s", tg.process, lt.process, model == Model::mlp ? 0.5 : 0, "ratio")->note =
         "whole process: start, load data, train, test";
     add("_epoch_peak_rss", "MiB", tg.rss, lt.rss, model == Model::mlp ? 0.4 : 0, "ratio")->note =

@@ -199,7 +199,10 @@ std::unique_ptr<Runner> make_linear(std::size_t batch, std::size_t in, std::size
 }
 
 EpochResult run_epoch(Model model, const Recipe& recipe, std::size_t limit) {
+    EpochResult r;
+    double t_load = now_seconds();
     const tgd::ImageDataset train = dataset(tgd::Split::train, limit);
+    r.load_seconds = now_seconds() - t_load;
     const tgd::DataLoader<float> loader(
         train, tgd::LoaderOptions()
                    .batch_size(recipe.batch)
@@ -221,10 +224,11 @@ EpochResult run_epoch(Model model, const Recipe& recipe, std::size_t limit) {
         opt.step();
         losses.push_back(loss.item());
     }
-    EpochResult r;
     r.train_seconds = now_seconds() - t0;
 
+    t_load = now_seconds();
     const tgd::ImageDataset test = dataset(tgd::Split::test, 0);
+    r.load_seconds += now_seconds() - t_load;
     const tgd::DataLoader<float> test_loader(
         test, tgd::LoaderOptions()
                   .batch_size(1000)
