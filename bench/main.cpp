@@ -18,13 +18,12 @@
 #include "sides.hpp"
 
 namespace bench {
-namespace {
 
 #if defined(TAPEGRAD_BENCH_HAVE_LIBTORCH)
 constexpr bool have_libtorch = true;
 #else
 constexpr bool have_libtorch = false;
-// Without libtorch every libtorch runner is absent.
+// Built without libtorch: every libtorch runner is absent.
 namespace lt {
 void set_threads(int) {}
 std::string version() { return "libtorch not found"; }
@@ -33,6 +32,8 @@ std::unique_ptr<Runner> make_chain(std::size_t, std::size_t, bool, std::size_t) 
 std::unique_ptr<Runner> make_linear(std::size_t, std::size_t, std::size_t) { return nullptr; }
 }  // namespace lt
 #endif
+
+namespace {
 
 const std::vector<std::string> all_workloads{"mlp_step", "cnn_step", "chain_tiny", "chain_tiny_nograd",
                                              "chain_100",  "linear_1024", "mlp_epoch", "cnn_epoch"};
