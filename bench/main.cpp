@@ -104,6 +104,13 @@ std::string utc_now() {
     return buf;
 }
 
+std::string load_average() {
+    std::ifstream f("/proc/loadavg");
+    std::string one;
+    f >> one;
+    return one;
+}
+
 std::string cpu_model() {
     std::ifstream f("/proc/cpuinfo");
     for (std::string line; std::getline(f, line);)
@@ -351,6 +358,7 @@ int main(int argc, char** argv) {
         info.date = utc_now();
         info.threads = o.threads;
         info.host = cpu_model();
+        info.load = load_average();
         info.libtorch = o.libtorch;
         info.versions = lt::version() + "; " + openblas_info();
         if (const char* w = std::getenv("OMP_WAIT_POLICY")) info.versions += std::string("; OMP_WAIT_POLICY=") + w;

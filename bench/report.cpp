@@ -101,7 +101,7 @@ std::string format_table(const RunInfo& info, const std::vector<Row>& rows, bool
                          met_cell(r), r.note});
     std::ostringstream o;
     o << (markdown ? "" : "# ") << info.date << ", " << info.threads << " thread" << (info.threads == 1 ? "" : "s")
-      << ", " << info.host << (info.real_data ? "" : ", SYNTHETIC DATA (Fashion-MNIST not installed)")
+      << ", " << info.host << (info.load.empty() ? "" : ", load average " + info.load) << (info.real_data ? "" : ", SYNTHETIC DATA (Fashion-MNIST not installed)")
       << (info.libtorch ? "" : ", libtorch not found: tapegrad only") << "\n";
     if (!info.versions.empty()) o << (markdown ? "" : "# ") << info.versions << "\n";
     if (markdown) {
@@ -154,7 +154,7 @@ void write_csv(const std::string& path, const RunInfo& info, const std::vector<R
 void write_json(const std::string& path, const RunInfo& info, const std::vector<Row>& rows) {
     auto f = open_for_writing(path);
     f << "{\n  \"date\": " << json_string(info.date) << ",\n  \"threads\": " << info.threads
-      << ",\n  \"host\": " << json_string(info.host) << ",\n  \"libtorch\": " << (info.libtorch ? "true" : "false")
+      << ",\n  \"host\": " << json_string(info.host) << ",\n  \"load_average\": " << json_string(info.load) << ",\n  \"libtorch\": " << (info.libtorch ? "true" : "false")
       << ",\n  \"real_data\": " << (info.real_data ? "true" : "false")
       << ",\n  \"versions\": " << json_string(info.versions) << ",\n  \"rows\": [\n";
     for (std::size_t i = 0; i < rows.size(); ++i) {

@@ -33,6 +33,7 @@ struct RunInfo {
     std::string date;      // UTC, ISO 8601
     int threads = 1;
     std::string host;      // CPU model
+    std::string load;      // the machine's load average when the run started (other work slows both sides)
     bool libtorch = false;
     bool real_data = false;
     std::string versions;  // libtorch / OpenBLAS

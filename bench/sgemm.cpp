@@ -55,7 +55,7 @@ std::unique_ptr<Runner> make_sgemm_linear(std::size_t batch, std::size_t in, std
 std::unique_ptr<Runner> make_sgemm_square(std::size_t n) { return std::make_unique<SgemmSquare>(n); }
 
 std::string openblas_info() {
-    return std::string("OpenBLAS ") + openblas_get_config() + " (" + openblas_get_corename() + ")";
+    return std::string(openblas_get_config()) + " (core " + openblas_get_corename() + ")";  // "OpenBLAS 0.3.21 ..."
 }
 
 }  // namespace bench
