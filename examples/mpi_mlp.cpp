@@ -3,6 +3,8 @@
 //     mpirun -np 2 ./build/examples/mpi_mlp                  (as root: add --allow-run-as-root)
 //     ./build/examples/mpi_mlp                               (one process, for comparison)
 //     options: --epochs N (default 2)  --batch B (global batch, default 128)  --limit N (first N images)
+//              --split-wait 1 (a barrier before each allreduce, timed: how much of the communication
+//              time is waiting for the slower rank rather than moving bytes)
 //
 // Every rank holds the whole model and a 1/world share of each global batch: rank 0's weights
 // are broadcast at the start, each step averages the gradients over the ranks (one allreduce of
@@ -30,6 +32,7 @@ namespace {
 
 struct Settings {
     std::size_t epochs = 2, batch = 128, limit = 0;
+    bool split_wait = false;
 };
 
 Settings parse(int argc, char** argv) {
@@ -40,7 +43,9 @@ Settings parse(int argc, char** argv) {
         if (flag == "--epochs") s.epochs = value;
         else if (flag == "--batch") s.batch = value;
         else if (flag == "--limit") s.limit = value;
-        else throw tg::Error(fmt::format("mpi_mlp: unknown option '{}' (expected --epochs, --batch, --limit)", flag));
+        else if (flag == "--split-wait") s.split_wait = value != 0;
+        else throw tg::Error(fmt::format("mpi_mlp: unknown option '{}' (expected --epochs, --batch, --limit, "
+                                         "--split-wait)", flag));
     }
     return s;
 }
@@ -111,7 +116,7 @@ void train(dist::Session& s, const Settings& settings) {
                    world, settings.batch, local_batch, train.size(), settings.epochs,
                    double(ddp.averager().bytes_per_step()) / 1e3, ddp.averager().buckets_per_step());
 
-    double step_seconds = 0;
+    double step_seconds = 0, wait_seconds = 0;
     std::size_t steps = 0, images = 0;
     for (std::size_t e = 0; e < settings.epochs; ++e) {
         const auto epoch = sampler.epoch(loader, e);
@@ -126,6 +131,11 @@ void train(dist::Session& s, const Settings& settings) {
                 loss.backward();
                 samples = batch.size();
                 loss_sum += double(loss.item()) * double(samples);
+            }
+            if (settings.split_wait) {
+                const auto wait = std::chrono::steady_clock::now();
+                dist::barrier();
+                wait_seconds += seconds_since(wait);
             }
             ddp.step(sgd, samples);
             step_seconds += seconds_since(start);
@@ -145,6 +155,10 @@ void train(dist::Session& s, const Settings& settings) {
                                   1e3 * step_seconds / double(steps), 1e3 * st.allreduce_seconds / double(steps),
                                   100 * st.allreduce_seconds / step_seconds,
                                   1e3 * (st.seconds - st.allreduce_seconds) / double(steps)));
+    if (settings.split_wait)
+        print_in_order(s, fmt::format("rank {}: waiting for the other ranks before the allreduce {:.3f} ms per step "
+                                      "({:.1f}%)",
+                                      s.rank(), 1e3 * wait_seconds / double(steps), 100 * wait_seconds / step_seconds));
     const double total = dist::all_sum(double(images)) / dist::all_max(step_seconds);
     if (s.is_root()) fmt::print("all ranks: {:.0f} images/s\n", total);
 
