@@ -92,3 +92,20 @@ TEST_CASE("a distributed call without a Session is an Error that says what to do
     CHECK(o.status == 0);
     CHECK(contains(o.output, "allreduce: MPI is not initialised; create a tapegrad::distributed::Session first"));
 }
+
+TEST_CASE("an MPI error comes back as an Error naming the call (and run() ends the job with it)") {
+    const Outcome o = job("truncate");
+    INFO(o.output);
+    CHECK(o.status != 0);
+    CHECK(o.status != 124);
+    CHECK(o.seconds < prompt);
+    CHECK(contains(o.output, "rank 1: MPI_Bcast: MPI_ERR_TRUNCATE: message truncated"));
+}
+
+TEST_CASE("a second Session after the first has ended is an Error: MPI starts once per process") {
+    const Outcome o = run(std::string(TAPEGRAD_ABORT_CHILD) + " reinit");
+    INFO(o.output);
+    CHECK(o.status == 0);
+    CHECK(contains(o.output, "Session: MPI was already finalised in this process (by an earlier Session); MPI can be "
+                             "initialised only once, so keep one Session for the whole program"));
+}

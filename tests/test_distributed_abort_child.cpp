@@ -54,6 +54,23 @@ int main(int argc, char** argv) {
         }
         return 1;
     }
-    std::fprintf(stderr, "usage: test_distributed_abort_child ok|run|terminate|unwind|mismatch|no-session\n");
+    if (mode == "truncate")  // an MPI error (rank 1 expects fewer values than rank 0 sends) becomes an Error
+        return dist::run(argc, argv, [](dist::Session& s) {
+            double values[4] = {1, 2, 3, 4};
+            dist::broadcast(values, s.rank() == 0 ? 4 : 2, 0);
+            dist::barrier();
+        });
+    if (mode == "reinit") {  // MPI starts once per process: a second Session after the first is an Error
+        { dist::Session first(argc, argv); }
+        try {
+            dist::Session second(argc, argv);
+        } catch (const tg::Error& e) {
+            std::printf("%s\n", e.what());
+            return 0;
+        }
+        return 1;
+    }
+    std::fprintf(stderr, "usage: test_distributed_abort_child ok|run|terminate|unwind|mismatch|no-session|truncate|"
+                         "reinit\n");
     return 2;
 }
