@@ -13,6 +13,8 @@ if [ "$mode" = test ]; then
   packages+=(python3-numpy graphviz)
   # reliability: libFuzzer targets are built with clang and its sanitizer runtimes
   packages+=(clang libclang-rt-14-dev)
+  # distributed/ and its tests (run through mpirun): Open MPI
+  packages+=(libopenmpi-dev openmpi-bin)
 fi
 
 missing=()
@@ -29,7 +31,10 @@ fi
 
 jobs=$(nproc)
 echo "== building (Release) in build/"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake_flags=()
+# With Open MPI installed for the tests, build distributed/ even if build/ was configured before.
+if [ "$mode" = test ]; then cmake_flags+=(-DTAPEGRAD_MPI=ON); fi
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "${cmake_flags[@]}" >/dev/null
 cmake --build build -j"$jobs"
 
 case "$mode" in
