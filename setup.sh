@@ -11,6 +11,8 @@ packages=(build-essential cmake libxtensor-dev libxtensor-blas-dev libxsimd-dev 
 if [ "$mode" = test ]; then
   # tests also read .npz files written by NumPy and check DOT output with Graphviz
   packages+=(python3-numpy graphviz)
+  # reliability: libFuzzer targets are built with clang and its sanitizer runtimes
+  packages+=(clang libclang-rt-14-dev)
   # distributed/ and its tests (run through mpirun): Open MPI
   packages+=(libopenmpi-dev openmpi-bin)
 fi
@@ -48,6 +50,24 @@ case "$mode" in
     cmake -S consumer -B build/consumer -DCMAKE_PREFIX_PATH="$PWD/build/stage" >/dev/null
     cmake --build build/consumer >/dev/null
     ./build/consumer/consumer
+    # ---- reliability (issue 7): the whole suite under sanitizers, then the fuzzers ----------------
+    # TAPEGRAD_SKIP_RELIABILITY=1 skips this part for a quick local run; CI always runs it.
+    if [ "${TAPEGRAD_SKIP_RELIABILITY:-0}" != 1 ]; then
+      t=$SECONDS
+      echo "== building the test suite with AddressSanitizer + UndefinedBehaviorSanitizer (-O1) in build-asan/"
+      cmake -S . -B build-asan -DTAPEGRAD_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-O1 \
+        -DTAPEGRAD_BUILD_EXAMPLES=OFF -DTAPEGRAD_BUILD_BENCH=OFF >/dev/null
+      cmake --build build-asan -j"$jobs"
+      echo "== running the test suite under ASan + UBSan with leak detection (the build took $((SECONDS - t)) s)"
+      t=$SECONDS
+      ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1 \
+        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --test-dir build-asan --output-on-failure -j"$jobs"
+      echo "== fuzzing the IDX and checkpoint readers, 60 s per target (the sanitizer run took $((SECONDS - t)) s)"
+      t=$SECONDS
+      fuzz/run.sh 60
+      echo "== reliability checks passed (fuzzing took $((SECONDS - t)) s)"
+    fi
+    # ---- end of reliability ------------------------------------------------------------------------
     ;;
   *)
     echo "usage: ./setup.sh [demo|test]" >&2

@@ -1,6 +1,7 @@
 // Node defaults, the iterative release of inputs, and anomaly checks on op outputs.
 #include <tapegrad/autograd/node.hpp>
 
+#include <array>
 #include <cmath>
 #include <fmt/format.h>
 
@@ -25,40 +26,70 @@ template class Node<double>;
 namespace detail {
 namespace {
 
-struct ReleaseQueue {
-    std::vector<std::shared_ptr<void>> pending;
-    bool draining = false;
-    ~ReleaseQueue();
+/// Handles waiting to be dropped by the outermost release running on a thread. A chain needs
+/// two or three at a time, so a few live inline; more (wide graphs) spill to the heap.
+class Worklist {
+public:
+    /// False when out of memory (the caller then drops the handle itself).
+    bool push(std::shared_ptr<void>& p) noexcept {
+        if (n_ < inline_.size()) {
+            inline_[n_++] = std::move(p);
+            return true;
+        }
+        try {
+            more_.push_back(std::move(p));
+            return true;
+        } catch (...) {
+            return false;
+        }
+    }
+    bool empty() const noexcept { return n_ == 0 && more_.empty(); }
+    std::shared_ptr<void> pop() noexcept {
+        if (!more_.empty()) {
+            std::shared_ptr<void> p = std::move(more_.back());
+            more_.pop_back();
+            return p;
+        }
+        return std::move(inline_[--n_]);
+    }
+
+private:
+    std::array<std::shared_ptr<void>, 8> inline_;
+    std::size_t n_ = 0;
+    std::vector<std::shared_ptr<void>> more_;
 };
-// Nodes destroyed during thread exit, after the queue itself, are released the plain way.
-thread_local bool release_queue_alive = true;
-thread_local ReleaseQueue release_queue;
-ReleaseQueue::~ReleaseQueue() { release_queue_alive = false; }
+
+// The worklist of the outermost release running on this thread, or null. A plain pointer to a
+// local of that call: nothing thread-local to construct or destroy, so releasing stays
+// iterative while the thread or the program exits, after other thread-local objects are gone
+// (a graph held by a thread_local or a global Variable is released then).
+thread_local Worklist* current_worklist = nullptr;
+
+/// Moves every input handle onto the worklist, shared or not: an input shared with a sibling
+/// dies with whichever of the two goes last, and that must not happen inside a destructor.
+template <class T>
+void defer(Worklist& w, Variable<T>* inputs, std::size_t count) noexcept {
+    for (std::size_t i = 0; i < count; ++i) {
+        if (inputs[i].node()) {
+            std::shared_ptr<void> p = inputs[i].take_node();
+            if (!w.push(p)) p.reset();  // out of memory for the worklist: released recursively
+        }
+    }
+}
 
 }  // namespace
 
 template <class T>
 void release_iteratively(Variable<T>* inputs, std::size_t count) noexcept {
-    if (!release_queue_alive) return;
-    ReleaseQueue& q = release_queue;
-    for (std::size_t i = 0; i < count; ++i) {
-        // Every input is deferred, shared or not: an input shared with a sibling dies with
-        // whichever of the two goes last, and that must not happen inside this destructor.
-        if (inputs[i].node()) {
-            try {
-                q.pending.push_back(std::shared_ptr<void>(inputs[i].take_node()));
-            } catch (...) {  // out of memory for the queue: this one is released recursively
-            }
-        }
+    if (Worklist* outer = current_worklist) {
+        defer(*outer, inputs, count);
+        return;
     }
-    if (q.draining) return;
-    q.draining = true;
-    while (!q.pending.empty()) {
-        std::shared_ptr<void> next = std::move(q.pending.back());
-        q.pending.pop_back();
-        next.reset();  // may push this node's own inputs
-    }
-    q.draining = false;
+    Worklist w;
+    defer(w, inputs, count);
+    current_worklist = &w;
+    while (!w.empty()) w.pop().reset();  // may push the popped node's own inputs
+    current_worklist = nullptr;
 }
 
 template void release_iteratively(Variable<float>*, std::size_t) noexcept;
@@ -71,6 +102,14 @@ void throw_modified_in_place(const char* op, std::size_t input, const std::strin
         "(version {} when recorded, {} now); backward needs the old value — modify a copy, or "
         "recompute the forward pass after the change",
         input, op, shape, op, recorded, now));
+}
+
+void throw_output_modified_in_place(const char* op, const std::string& shape, std::uint32_t now) {
+    throw Error(fmt::format(
+        "backward: the output of '{}' (shape {}) was modified in place after '{}' computed it "
+        "(version 0 when computed, {} now); its backward may need the value it computed — modify a copy, or "
+        "recompute the forward pass after the change",
+        op, shape, op, now));
 }
 
 template <class T>

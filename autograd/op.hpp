@@ -22,6 +22,7 @@ void release_iteratively(Variable<T>* inputs, std::size_t count) noexcept;
 
 [[noreturn]] void throw_modified_in_place(const char* op, std::size_t input, const std::string& shape,
                                           std::uint32_t recorded, std::uint32_t now);
+[[noreturn]] void throw_output_modified_in_place(const char* op, const std::string& shape, std::uint32_t now);
 
 /// With anomaly mode on: throws if an op's output holds NaN or Inf.
 template <class T>
@@ -68,6 +69,9 @@ public:
                 detail::throw_modified_in_place(this->op_name(), i, shape_string(n->value.shape()),
                                                 in_.versions[i], n->version);
         }
+        // The output too: many VJPs read it (tanh, exp, softmax, ...), and a node starts at version 0.
+        if (this->version != 0)
+            detail::throw_output_modified_in_place(this->op_name(), shape_string(this->value.shape()), this->version);
     }
 
     void release() noexcept override {

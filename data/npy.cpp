@@ -1,6 +1,7 @@
 // .npy headers: the writer mirrors numpy.save; the reader is a strict parser of the header dictionary.
 #include <tapegrad/data/npy.hpp>
 
+#include <cstdint>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -197,6 +198,14 @@ NpyHeader parse_npy_header(const std::string& dict, const std::string& at) {
     }
     if (!checked_product(h.shape, h.count) || !checked_mul(h.count, npy_item_size(h.dtype), h.payload_bytes))
         throw FileError(fmt::format("{}: shape {} of '{}' overflows a size_t", at, shape_string(h.shape), descr));
+    // An array with a zero extent holds nothing, but its strides still multiply the other
+    // extents (as signed numbers): (0, 2^40, 2^40) must be refused as well.
+    std::size_t span = npy_item_size(h.dtype);
+    for (std::size_t d : h.shape)
+        if (d != 0 && !checked_mul(span, d, span)) span = SIZE_MAX;
+    if (span > std::size_t(PTRDIFF_MAX))
+        throw FileError(fmt::format("{}: shape {} of '{}' is too large: its non-zero extents span more than {} bytes",
+                                    at, shape_string(h.shape), descr, PTRDIFF_MAX));
     return h;
 }
 

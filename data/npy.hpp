@@ -39,7 +39,8 @@ std::size_t npy_preamble_length(const unsigned char* bytes, std::size_t have, co
 
 /// Parses and checks the header dictionary (the bytes after the prefix): exactly the keys
 /// descr ('<f4' or '<f8'), fortran_order (False) and shape (a tuple of at most
-/// npy_max_dimensions extents whose product, in bytes, fits a size_t). Throws FileError.
+/// npy_max_dimensions extents whose product, in bytes, fits a size_t, and whose non-zero extents
+/// span at most PTRDIFF_MAX bytes, so that even an empty array has valid strides). Throws FileError.
 NpyHeader parse_npy_header(const std::string& dict, const std::string& at);
 
 }  // namespace tapegrad::data::detail
