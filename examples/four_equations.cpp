@@ -122,6 +122,7 @@ int main(int argc, char** argv) {
         const bool fast = flags.flag("--fast", "random pixels instead of Fashion-MNIST (the ctest mode)");
         const std::size_t m = flags.value<std::size_t>("--batch", 10, "mini-batch size m");
         const std::uint64_t seed = flags.value<std::uint64_t>("--seed", 1, "seed of the weights");
+        const std::string out = flags.value<std::string>("--out", ".", "directory for the CSV file");
         flags.done();
         lesson::Claims claims;
         lesson::Stopwatch clock;
@@ -190,10 +191,13 @@ int main(int argc, char** argv) {
         };
         fmt::print("{:<4} {:<42} {:>10} {:>14} {:>14}\n", "", "by hand vs tapegrad", "shape", "max |value|",
                    "max |diff|");
+        const std::string csv_path = lesson::path_in(out, "four_equations.csv");
+        lesson::Csv csv(csv_path, {"equation", "quantity", "max_abs_value", "max_abs_difference"});
         double worst = 0;
         for (const Row& r : rows) {
             const double d = max_abs_diff(r.by_hand, r.tapegrad);
             worst = std::max(worst, d);
+            csv.row(r.equation, fmt::format("\"{}\"", r.quantity), max_abs(r.by_hand), d);
             fmt::print("{:<4} {:<42} {:>10} {:>14.6e} {:>14.3e}\n", r.equation, r.quantity,
                        tg::shape_string(r.by_hand.shape()), max_abs(r.by_hand), d);
         }
@@ -218,7 +222,9 @@ int main(int argc, char** argv) {
         }
         fmt::print("\n  (the first hidden layer learns {:.0f}x slower than the last hidden layer)\n",
                    speed[2] / speed[0]);
-        fmt::print("\nDone in {:.2f} s\n", clock.seconds());
+        for (std::size_t i = 0; i < speed.size(); ++i)
+            csv.row("speed", fmt::format("\"||dC/db^{}|| in [784, 30, 30, 30, 10]\"", i + 2), speed[i], 0.0);
+        fmt::print("\nWrote {}\nDone in {:.2f} s\n", csv_path, clock.seconds());
         return claims.exit_code();
     });
 }

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <filesystem>
 #include <fstream>
 #include <initializer_list>
 #include <sstream>
@@ -248,9 +249,11 @@ tg::Tensor<T> column(std::initializer_list<T> values) {
     return c;
 }
 
-/// "out/name": where a lesson writes its files.
+/// "dir/name": where a lesson writes its files (dir is made when missing).
 inline std::string path_in(const std::string& dir, const std::string& name) {
-    return dir.empty() || dir == "." ? name : dir + "/" + name;
+    if (dir.empty() || dir == ".") return name;
+    std::filesystem::create_directories(dir);
+    return dir + "/" + name;
 }
 
 // ---- classification helpers for the Fashion-MNIST lessons ----
