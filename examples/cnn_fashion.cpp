@@ -183,7 +183,8 @@ int main(int argc, char** argv) {
             curves.push_back({csv_path, "(strcol(1) eq \"twoconv\" ? $2 : 1/0):($5 * 100)", "two conv+pool stages",
                               "linespoints"});
         lesson::plot_png(lesson::path_in(out, "cnn_fashion.png"), curves,
-                         {"Fashion-MNIST: test accuracy of the convolutional networks", "epoch", "test accuracy (%)"});
+                         {"Fashion-MNIST: test accuracy of the convolutional networks", "epoch", "test accuracy (%)",
+                          false, "set key bottom right"});
         fmt::print("Done in {:.1f} s\n", clock.seconds());
         return claims.exit_code();
     });

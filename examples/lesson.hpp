@@ -113,8 +113,8 @@ private:
 /// True when stdout is a terminal (progress bars are drawn only there).
 inline bool tty() { return ::isatty(STDOUT_FILENO) == 1; }
 
-/// A progress bar redrawn in place on a terminal (and left out when stdout is a file or a
-/// pipe, so logs hold one line per epoch), then the epoch's summary line.
+/// A progress bar redrawn in place on a terminal, and left out when stdout is a file or a
+/// pipe, so that logs hold only the lessons' one line per epoch.
 class Progress {
 public:
     Progress(std::string label, std::size_t total) : label_(std::move(label)), total_(total) {}
@@ -125,13 +125,6 @@ public:
         const int width = 30, filled = int(width * done / std::max<std::size_t>(total_, 1));
         fmt::print("\r{} [{:=<{}}{:<{}}] {:3d}%  loss {:.4f}  {:.1f} s", label_, "", filled, "", width - filled,
                    int(100 * done / std::max<std::size_t>(total_, 1)), loss, clock_.seconds());
-        std::fflush(stdout);
-    }
-
-    /// Replaces the bar by the finished line: "<label>  <text>".
-    void finish(const std::string& text) {
-        if (tty()) fmt::print("\r\033[K");
-        fmt::print("{}  {}\n", label_, text);
         std::fflush(stdout);
     }
 
@@ -209,8 +202,8 @@ inline bool plot_png(const std::string& png, const std::vector<Series>& series, 
     }
     std::string script = fmt::format(
         "set terminal pngcairo size 900,560 font ',11'\nset output {}\nset datafile separator ','\n"
-        "set key outside right\nset grid\nset title {}\nset xlabel {}\nset ylabel {}\nset xrange [0:*]\n{}{}\nplot ",
-        quoted(png), quoted(o.title), quoted(o.xlabel), quoted(o.ylabel), o.logy ? "set logscale y\n" : "", o.extra);
+        "set key top right opaque box\nset grid\nset title {}\nset xlabel {}\nset ylabel {}\nset xrange [0:*]\n{}{}\nplot ",
+        quoted(png), quoted(o.title), quoted(o.xlabel), quoted(o.ylabel), o.logy ? "set logscale y\nset format y '%.0e'\n" : "", o.extra);
     for (std::size_t i = 0; i < series.size(); ++i)
         script += fmt::format("{}{} using {} skip 1 with {} lw 2 title {}", i ? ", \\\n     " : "",
                               quoted(series[i].csv), series[i].using_, series[i].style, quoted(series[i].title));
@@ -348,8 +341,10 @@ inline bool load_fashion(tg::data::ImageDataset& train, tg::data::ImageDataset& 
 }
 
 /// Runs a lesson's body and turns an escaping exception into a message and exit code 1.
+/// Output is line-buffered, so a log file shows each epoch as it ends.
 template <class F>
 int run(F&& body) {
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);
     try {
         return body();
     } catch (const std::exception& e) {

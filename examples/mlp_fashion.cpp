@@ -123,7 +123,8 @@ int main(int argc, char** argv) {
             curves.push_back({csv_path, "(strcol(1) eq \"modern\" ? $2 : 1/0):($5 * 100)",
                               "784-256-128-10, ReLU, cross-entropy, Adam", "linespoints"});
         lesson::plot_png(lesson::path_in(out, "mlp_fashion.png"), curves,
-                         {"Fashion-MNIST: test accuracy of the MLPs", "epoch", "test accuracy (%)"});
+                         {"Fashion-MNIST: test accuracy of the MLPs", "epoch", "test accuracy (%)", false,
+                          "set key bottom right"});
         fmt::print("Done in {:.1f} s\n", clock.seconds());
         return claims.exit_code();
     });

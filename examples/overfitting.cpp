@@ -84,7 +84,7 @@ PointsResult memorise_points(std::size_t n, std::size_t hidden, int iterations, 
                       {pts, "1:($3 == 0 ? $2 : 1/0)", "label 0", "points pt 7 ps 1.4 lc rgb 'white'"},
                       {pts, "1:($3 == 1 ? $2 : 1/0)", "label 1", "points pt 7 ps 1.4 lc rgb 'black'"}},
                      {"Random points with random labels, separated by a 3-layer network", "x1", "x2", false,
-                      "set xrange [0:1]\nset yrange [0:1]\nset palette rgb 33,13,10"});
+                      "set key below\nset xrange [0:1]\nset yrange [0:1]\nset palette rgb 33,13,10"});
     return r;
 }
 
@@ -324,7 +324,8 @@ int main(int argc, char** argv) {
                 cost.push_back({csv_path, only + ":4", fmt::format("{} test", r)});
             }
             lesson::plot_png(lesson::path_in(out, "overfitting_accuracy.png"), accuracy,
-                             {fmt::format("{} training images: accuracy", n_train), "epoch", "accuracy (%)"});
+                             {fmt::format("{} training images: accuracy", n_train), "epoch", "accuracy (%)", false,
+                              "set key bottom right"});
             lesson::plot_png(lesson::path_in(out, "overfitting_cost.png"), cost,
                              {fmt::format("{} training images: cost per image", n_train), "epoch",
                               "cross-entropy (without penalty)", true});

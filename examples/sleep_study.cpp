@@ -264,7 +264,8 @@ int main(int argc, char** argv) {
                           {csv7, "1:($2 == 0 ? $4 : 1/0)", "test, Lambda = 0"},
                           {csv7, "1:($2 > 0 ? $3 : 1/0)", "train, Lambda > 0"},
                           {csv7, "1:($2 > 0 ? $4 : 1/0)", "test, Lambda > 0"}},
-                         {"Test scores: cost during BFGS", "iteration", "J (per sample, without penalty)", true});
+                         {"Test scores: cost during BFGS", "iteration", "J (per sample, without penalty)", true,
+                          "set key bottom left"});
         fmt::print("Done in {:.2f} s\n", clock.seconds());
         return claims.exit_code();
     });

@@ -189,7 +189,7 @@ int main(int argc, char** argv) {
                          {"XOR: cross-entropy during gradient descent", "epoch", "J", true});
         lesson::plot_png(lesson::path_in(out, "xor_surface.png"), {{grid, "1:2:3", "network output y", "image"}},
                          {"XOR: what the 2-2-1 network computes", "x1", "x2", false,
-                          "set xrange [-0.0125:1.0125]\nset yrange [-0.0125:1.0125]\nset palette rgb 33,13,10"});
+                          "unset key\nset xrange [-0.0125:1.0125]\nset yrange [-0.0125:1.0125]\nset palette rgb 33,13,10"});
         fmt::print("Done in {:.1f} s\n", clock.seconds());
         return claims.exit_code();
     });
