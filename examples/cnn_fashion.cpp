@@ -113,12 +113,13 @@ double fit(const Run& run, nn::Sequential<float>& net, tg::optim::Optimizer<floa
 int main(int argc, char** argv) {
     return lesson::run([&]() -> int {
         lesson::Flags flags(argc, argv,
-                            "Lesson 5 (tutorial 003, Nielsen ch. 6): local receptive fields, shared weights and pooling.\n"
-                            "Nielsen's network (20 5x5 feature maps, 2x2 max pooling, 100 sigmoid units, softmax) trained\n"
-                            "by SGD, then two conv+pool stages with ReLU, dropout and Adam, optionally on shifted images.");
+                            "Lesson 5 (tutorial 003, Nielsen ch. 6): local receptive fields, shared weights and\n"
+                            "pooling. Nielsen's network (20 5x5 feature maps, 2x2 max pooling, 100 sigmoid units,\n"
+                            "softmax) trained by SGD, then two conv+pool stages with ReLU, dropout and Adam,\n"
+                            "optionally on shifted images.");
         const bool fast = flags.flag("--fast", "2000 training and 500 test images, 1 epoch each (the ctest mode)");
         const std::string part = flags.value<std::string>("--part", "both", "nielsen, twoconv or both");
-        Run nielsen{"nielsen", flags.value<std::size_t>("--nielsen-epochs", fast ? 1 : 1, "epochs of Nielsen's network"),
+        Run nielsen{"nielsen", flags.value<std::size_t>("--nielsen-epochs", 1, "epochs of Nielsen's network"),
                     10, flags.value("--eta", 0.1, "SGD learning rate of Nielsen's network (the book's 0.1)"), 0};
         const std::size_t maps = flags.value<std::size_t>("--maps", 20, "feature maps of Nielsen's network");
         Run twoconv{"twoconv", flags.value<std::size_t>("--epochs", fast ? 1 : 2, "epochs of the two-conv network"),

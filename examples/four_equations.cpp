@@ -1,4 +1,4 @@
-// Lesson 3, the four equations of backpropagation written out by hand for Nielsen's [784, 30, 10] network, against tapegrad.
+// Lesson 3, the four backpropagation equations by hand for Nielsen's [784, 30, 10] network, against tapegrad.
 #include <cmath>
 #include <vector>
 
@@ -116,9 +116,10 @@ void mini_batch(std::size_t m, bool synthetic, Tensor& x, tg::Indices& labels) {
 int main(int argc, char** argv) {
     return lesson::run([&] {
         lesson::Flags flags(argc, argv,
-                            "Lesson 3 (tutorial 003, Nielsen ch. 2): the four fundamental equations of backpropagation\n"
-                            "written out by hand for a [784, 30, 10] sigmoid network with the quadratic cost, compared\n"
-                            "with the gradients tapegrad derives by one generic reverse sweep.");
+                            "Lesson 3 (tutorial 003, Nielsen ch. 2): the four fundamental equations of\n"
+                            "backpropagation written out by hand for a [784, 30, 10] sigmoid network with the\n"
+                            "quadratic cost, compared with the gradients tapegrad derives by one generic\n"
+                            "reverse sweep.");
         const bool fast = flags.flag("--fast", "random pixels instead of Fashion-MNIST (the ctest mode)");
         const std::size_t m = flags.value<std::size_t>("--batch", 10, "mini-batch size m");
         const std::uint64_t seed = flags.value<std::uint64_t>("--seed", 1, "seed of the weights");
@@ -205,9 +206,9 @@ int main(int argc, char** argv) {
         claims.check(worst < 1e-10, "the four equations by hand equal tapegrad's gradients: max |difference| {:.2e}",
                      worst);
 
-        // ---- why deep sigmoid networks learn slowly (Nielsen ch. 5): the same equations say each
-        // layer's speed of learning ||dC/db^l|| carries one more factor w^T (.) sigma'(z) <= 1/4 per
-        // layer back from the output. tapegrad shows it for [784, 30, 30, 30, 10]. ----
+        // ---- why deep sigmoid networks learn slowly (Nielsen ch. 5): by BP2, each layer further
+        // back multiplies delta by another (w^{l+1})^T and sigma'(z^l) <= 1/4, so the speed of
+        // learning ||dC/db^l|| of early layers is small. tapegrad shows it for [784, 30, 30, 30, 10]. ----
         nn::Sequential<double> deep{nn::Linear<double>(784, 30), nn::Sigmoid{}, nn::Linear<double>(30, 30),
                                     nn::Sigmoid{}, nn::Linear<double>(30, 30), nn::Sigmoid{},
                                     nn::Linear<double>(30, 10), nn::Sigmoid{}};

@@ -75,10 +75,10 @@ void print_tape(const Var& f) {
 int main(int argc, char** argv) {
     return lesson::run([&] {
         lesson::Flags flags(argc, argv,
-                            "Lesson 7: what tapegrad records. Three graphs, each printed as a tape and drawn as Graphviz\n"
-                            "DOT with every node's op, shape, value and gradient and the step at which the backward\n"
-                            "sweep visits it: an expression that uses a value twice, a sigmoid neuron's loss, and the\n"
-                            "2-3-1 test-score network.");
+                            "Lesson 7: what tapegrad records. Three graphs, each printed as a tape and drawn as\n"
+                            "Graphviz DOT with every node's op, shape, value and gradient and the step at which\n"
+                            "the backward sweep visits it: an expression that uses a value twice, a sigmoid\n"
+                            "neuron's loss, and the 2-3-1 test-score network.");
         flags.flag("--fast", "the same (it is fast); checks the DOT files with Graphviz when installed");
         const std::string out = flags.value<std::string>("--out", ".", "directory for the .dot and .png files");
         flags.done();
@@ -92,7 +92,8 @@ int main(int argc, char** argv) {
             const Var a = tg::parameter(Array{2.0}), b = tg::parameter(Array{-0.5});
             const Var f = tg::sum(tg::tanh(a * b + b));
             print_tape(f);
-            claims.check(is_reverse_topological(tg::backward_order(f)), "backward visits each op before its inputs' ops");
+            claims.check(is_reverse_topological(tg::backward_order(f)),
+                         "backward visits each op before its inputs' ops");
             const std::string dot = dot_with_all_gradients(f, "f = tanh(a*b + b)");
             const double t = std::tanh(2.0 * -0.5 - 0.5);
             fmt::print("   df/da = {:.6f}   by hand (1 - tanh^2) b       = {:.6f}\n", a.grad()(0), (1 - t * t) * -0.5);
@@ -138,7 +139,8 @@ int main(int argc, char** argv) {
             const Var e = y - yHat;
             const Var J = 0.5 * tg::sum(e * e);
             print_tape(J);
-            claims.check(is_reverse_topological(tg::backward_order(J)), "backward visits each op before its inputs' ops");
+            claims.check(is_reverse_topological(tg::backward_order(J)),
+                         "backward visits each op before its inputs' ops");
             const std::string dot = dot_with_all_gradients(J, "J of the 2-3-1 test-score network");
             const auto check = tg::gradcheck<double>([&] {
                 const Var e2 = y - tg::sigmoid(tg::matmul(tg::sigmoid(tg::matmul(X, W1)), W2));

@@ -202,8 +202,10 @@ inline bool plot_png(const std::string& png, const std::vector<Series>& series, 
     }
     std::string script = fmt::format(
         "set terminal pngcairo size 900,560 font ',11'\nset output {}\nset datafile separator ','\n"
-        "set key top right opaque box\nset grid\nset title {}\nset xlabel {}\nset ylabel {}\nset xrange [0:*]\n{}{}\nplot ",
-        quoted(png), quoted(o.title), quoted(o.xlabel), quoted(o.ylabel), o.logy ? "set logscale y\nset format y '%.0e'\n" : "", o.extra);
+        "set key top right opaque box\nset grid\nset title {}\nset xlabel {}\nset ylabel {}\n"
+        "set xrange [0:*]\n{}{}\nplot ",
+        quoted(png), quoted(o.title), quoted(o.xlabel), quoted(o.ylabel),
+        o.logy ? "set logscale y\nset format y '%.0e'\n" : "", o.extra);
     for (std::size_t i = 0; i < series.size(); ++i)
         script += fmt::format("{}{} using {} skip 1 with {} lw 2 title {}", i ? ", \\\n     " : "",
                               quoted(series[i].csv), series[i].using_, series[i].style, quoted(series[i].title));

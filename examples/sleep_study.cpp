@@ -253,8 +253,8 @@ int main(int argc, char** argv) {
             fmt::print("                  test yHat = {}   y = {}\n", column(R.forward(testX).value(), 100),
                        column(testY.value(), 100));
         }
-        claims.check(train_cost[0] < 1e-6, "without regularisation the network fits the 4 training samples (J = {:.1e})",
-                     train_cost[0]);
+        claims.check(train_cost[0] < 1e-6,
+                     "without regularisation the network fits the 4 training samples (J = {:.1e})", train_cost[0]);
         claims.check(gap[1] < gap[0] && test_cost[1] < test_cost[0],
                      "Lambda = {} narrows the train/test gap ({:.2e} -> {:.2e}) and lowers the test cost", Lambda,
                      gap[0], gap[1]);

@@ -132,7 +132,8 @@ int main(int argc, char** argv) {
                    row_string(y_ft), hits(y_ft));
         fmt::print("   learned w = [{:.2f}, {:.2f}, {:.2f}, {:.2f}], scaled to w1 = 1: [{:.2f}, 1, {:.2f}, {:.2f}]\n",
                    w(0, 0), w(1, 0), w(2, 0), w(3, 0), w(0, 0) / w(1, 0), w(2, 0) / w(1, 0), w(3, 0) / w(1, 0));
-        claims.check(hits(y_ft) == 4, "with the feature x1*x2 gradient descent learns XOR (J = {:.4f})", loss_ft.back());
+        claims.check(hits(y_ft) == 4, "with the feature x1*x2 gradient descent learns XOR (J = {:.4f})",
+                     loss_ft.back());
 
         // 3. A 2-2-1 sigmoid network finds a feature of its own: hidden unit z1 or z2 turns into
         //    a Boolean function such as OR, AND or NAND, and the output unit combines the two.
@@ -142,7 +143,8 @@ int main(int argc, char** argv) {
         const auto loss_nn = gradient_descent([&] { return net(x); }, net.weights(), epochs, eta);
         const Tensor y_nn = net(x).value();
         const Tensor z_nn = net.hidden(x).value();
-        fmt::print("   seed {}: J = {:.5f}, y = {}, {} of 4 right\n", seed, loss_nn.back(), row_string(y_nn), hits(y_nn));
+        fmt::print("   seed {}: J = {:.5f}, y = {}, {} of 4 right\n", seed, loss_nn.back(), row_string(y_nn),
+                   hits(y_nn));
         fmt::print("   hidden features (z1, z2) per point: ");
         for (std::size_t r = 0; r < 4; ++r)
             fmt::print("({:.0f},{:.0f})->({:.2f},{:.2f}) ", X(r, 0), X(r, 1), z_nn(r, 0), z_nn(r, 1));
@@ -189,7 +191,8 @@ int main(int argc, char** argv) {
                          {"XOR: cross-entropy during gradient descent", "epoch", "J", true});
         lesson::plot_png(lesson::path_in(out, "xor_surface.png"), {{grid, "1:2:3", "network output y", "image"}},
                          {"XOR: what the 2-2-1 network computes", "x1", "x2", false,
-                          "unset key\nset xrange [-0.0125:1.0125]\nset yrange [-0.0125:1.0125]\nset palette rgb 33,13,10"});
+                          "unset key\nset xrange [-0.0125:1.0125]\nset yrange [-0.0125:1.0125]\n"
+                          "set palette rgb 33,13,10"});
         fmt::print("Done in {:.1f} s\n", clock.seconds());
         return claims.exit_code();
     });
