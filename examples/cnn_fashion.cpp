@@ -17,9 +17,15 @@ namespace {
 ///   SoftmaxLayer(100, 10); sigmoid neurons.
 /// A 28x28 image, 5x5 local receptive fields with stride 1: 24x24 neurons per feature map, each
 /// map sharing one 5x5 weight matrix and one bias; 2x2 max pooling: 12x12 per map.
-nn::Sequential<float> nielsen_network(std::size_t maps) {
-    nn::Sequential<float> net{nn::Conv2d<float>(1, maps, 5), nn::Sigmoid{}, nn::MaxPool2d(2), nn::Flatten{},
-                              nn::Linear<float>(maps * 12 * 12, 100), nn::Sigmoid{}, nn::Linear<float>(100, 10)};
+/// With l2_pooling, each 2x2 window gives sqrt(sum of squares) instead of its maximum.
+nn::Sequential<float> nielsen_network(std::size_t maps, bool l2_pooling) {
+    nn::Sequential<float> net{nn::Conv2d<float>(1, maps, 5), nn::Sigmoid{}};
+    if (l2_pooling) net.push_back(nn::LPPool2d(2));
+    else net.push_back(nn::MaxPool2d(2));
+    net.push_back(nn::Flatten{})
+        .push_back(nn::Linear<float>(maps * 12 * 12, 100))
+        .push_back(nn::Sigmoid{})
+        .push_back(nn::Linear<float>(100, 10));
     // network3.py's initialisation: weights ~ N(0, 1/n_out) with n_out the neurons a unit feeds
     // (maps * 5 * 5 / 4 after pooling for the conv layer, 100 for the hidden layer), biases ~
     // N(0, 1), and the softmax layer starts at zero.
@@ -122,6 +128,7 @@ int main(int argc, char** argv) {
         Run nielsen{"nielsen", flags.value<std::size_t>("--nielsen-epochs", 1, "epochs of Nielsen's network"),
                     10, flags.value("--eta", 0.1, "SGD learning rate of Nielsen's network (the book's 0.1)"), 0};
         const std::size_t maps = flags.value<std::size_t>("--maps", 20, "feature maps of Nielsen's network");
+        const bool l2_pooling = flags.flag("--l2-pooling", "L2 pooling instead of max pooling in Nielsen's network");
         Run twoconv{"twoconv", flags.value<std::size_t>("--epochs", fast ? 1 : 2, "epochs of the two-conv network"),
                     flags.value<std::size_t>("--batch", 64, "mini-batch size of the two-conv network"),
                     flags.value("--lr", 1e-3, "Adam's learning rate"),
@@ -152,7 +159,7 @@ int main(int argc, char** argv) {
         if (!run_nielsen && !run_twoconv) throw std::invalid_argument("--part must be nielsen, twoconv or both");
         if (run_nielsen) {
             tg::manual_seed(seed);
-            nn::Sequential<float> net = nielsen_network(maps);
+            nn::Sequential<float> net = nielsen_network(maps, l2_pooling);
             fmt::print("Nielsen's network ({} parameters):\n{}\n", net.num_parameters(), net.to_string());
             fmt::print("SGD, mini-batch {}, eta = {}\n", nielsen.batch, nielsen.lr);
             tg::optim::SGD<float> sgd(net.parameters(), tg::optim::SGDOptions(nielsen.lr));

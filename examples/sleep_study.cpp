@@ -215,10 +215,12 @@ int main(int argc, char** argv) {
         }
         std::sort(iterations.begin(), iterations.end());
         const std::size_t reached = iterations.size();
-        fmt::print("  from {} random starts: {} reach J < 1e-6 (median {} iterations, at most {})\n", starts, reached,
-                   reached ? iterations[reached / 2] : 0, reached ? iterations.back() : 0);
-        claims.check(2 * reached > std::size_t(starts), "BFGS reaches J < 1e-6 from most starts ({} of {})", reached,
-                     starts);
+        if (starts > 0) {
+            fmt::print("  from {} random starts: {} reach J < 1e-6 (median {} iterations, at most {})\n", starts,
+                       reached, reached ? iterations[reached / 2] : 0, reached ? iterations.back() : 0);
+            claims.check(2 * reached > std::size_t(starts), "BFGS reaches J < 1e-6 from most starts ({} of {})",
+                         reached, starts);
+        }
 
         // Part 7: overfitting. Four training and four test samples; inputs of both scaled by the
         // training maximum. (The tutorial's notebook divides testX by the already-scaled
