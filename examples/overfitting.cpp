@@ -281,7 +281,7 @@ int main(int argc, char** argv) {
                 tg::manual_seed(seed);
                 nn::Sequential<float> net = nielsen_network(hidden, p_in, p_hidden);
                 tg::optim::SGD<float> sgd(net.parameters(), tg::optim::SGDOptions(eta));
-                tg::optim::CosineAnnealingLR cosine(sgd, long(epochs));
+                tg::optim::CosineAnnealingLR cosine(sgd, std::max(1L, long(epochs)));
                 const auto w = weights_of(net);
                 // L2: C = C0 + lambda/(2n) sum_w w^2, n the size of the whole training set.
                 const float decay = float(l2 / (2.0 * double(train.size())));
