@@ -117,7 +117,7 @@ int main(int argc, char** argv) {
             nn::save(net, lesson::path_in(out, "mlp_fashion_modern.npz"));
             claims.check(acc > 0.5, "the modern MLP beats chance (10%) clearly: {:.2f}% test accuracy", 100 * acc);
             if (!fast)
-                fmt::print("(goal 88%: {}; more epochs get there: --epochs 30)\n", acc >= 0.88 ? "reached" : "not yet");
+                fmt::print("(goal 88%: {})\n", acc >= 0.88 ? "reached" : "not yet; more epochs get there: --epochs 30");
         }
         fmt::print("\nWrote {} and the trained models as .npz (nn::load reads them back, numpy.load too)\n", csv_path);
         std::vector<lesson::Series> curves;
