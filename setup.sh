@@ -11,6 +11,8 @@ packages=(build-essential cmake libxtensor-dev libxtensor-blas-dev libxsimd-dev 
 if [ "$mode" = test ]; then
   # tests also read .npz files written by NumPy and check DOT output with Graphviz
   packages+=(python3-numpy graphviz)
+  # distributed/ and its tests (run through mpirun): Open MPI
+  packages+=(libopenmpi-dev openmpi-bin)
 fi
 
 missing=()
@@ -27,7 +29,10 @@ fi
 
 jobs=$(nproc)
 echo "== building (Release) in build/"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake_flags=()
+# With Open MPI installed for the tests, build distributed/ even if build/ was configured before.
+if [ "$mode" = test ]; then cmake_flags+=(-DTAPEGRAD_MPI=ON); fi
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "${cmake_flags[@]}" >/dev/null
 cmake --build build -j"$jobs"
 
 case "$mode" in

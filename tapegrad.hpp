@@ -45,3 +45,7 @@
 #include <tapegrad/optim/rmsprop.hpp>
 #include <tapegrad/optim/serialize.hpp>
 #include <tapegrad/optim/sgd.hpp>
+// distributed/: only in a build with MPI (TAPEGRAD_MPI), which defines TAPEGRAD_HAS_MPI.
+#ifdef TAPEGRAD_HAS_MPI
+#include <tapegrad/distributed/distributed.hpp>
+#endif

@@ -116,7 +116,7 @@ void accumulate_leaf_grad(Node<T>* node, const Tensor<T>& g, Tensor<T>&& owned, 
             leaf.grad.emplace(g);
         return;
     }
-    if (leaf.grad->shape() != g.shape())
+    if (!shape_equal(leaf.grad->shape(), g.shape()))
         throw Error(fmt::format("backward: cannot add a gradient of shape {} to the existing gradient of shape {} "
                                 "(the leaf's value changed shape; call zero_grad() first)",
                                 shape_string(g.shape()), shape_string(leaf.grad->shape())));
@@ -143,8 +143,13 @@ void sweep(const std::vector<const Variable<T>*>& order, std::vector<std::option
     const bool anomaly = anomaly_enabled();
     for (std::size_t i = 0; i < order.size(); ++i) {
         if (!grads[i]) continue;  // nothing flowed here (only into paths no target needs)
-        G g = std::move(*grads[i]);
-        grads[i].reset();
+        // The gradient is used where it lies and dropped when this node is done: moving a
+        // tensor costs about as much as a tiny op's arithmetic.
+        G& g = *grads[i];
+        struct Drop {
+            std::optional<G>& slot;
+            ~Drop() { slot.reset(); }
+        } drop{grads[i]};
         const Variable<T>& out = *order[i];
         Node<T>* node = out.node();
         if (!at_node(i, g)) continue;
@@ -172,7 +177,7 @@ void sweep(const std::vector<const Variable<T>*>& order, std::vector<std::option
             if (!dx[k])
                 throw Error(fmt::format("backward: '{}' gave no gradient for its input {}", node->op_name(), k));
             const Tensor<T>& gv = value_of(*dx[k]);
-            if (gv.shape() != m->value.shape())
+            if (!shape_equal(gv.shape(), m->value.shape()))
                 throw Error(fmt::format("backward: '{}' gave a gradient of shape {} for its input {} of shape {}",
                                         node->op_name(), shape_string(gv.shape()), k,
                                         shape_string(m->value.shape())));

@@ -41,6 +41,17 @@ void check_gradients(F f, const std::vector<V>& inputs, bool second_order = true
     }
 }
 
+/// Checks that f throws tapegrad::Error with `expected` somewhere in its message.
+template <class F>
+void check_error(F f, const std::string& expected) {
+    try {
+        f();
+        FAIL("no error thrown; expected: " << expected);
+    } catch (const tg::Error& e) {
+        CHECK_MESSAGE(std::string(e.what()).find(expected) != std::string::npos, e.what());
+    }
+}
+
 /// x reshaped (xtensor's reshape works on lvalues only).
 inline xt::xarray<double> shaped(xt::xarray<double> x, const std::vector<std::size_t>& shape) {
     x.reshape(shape);

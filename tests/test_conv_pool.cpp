@@ -69,16 +69,6 @@ tg::Conv2dOptions options_of(const ConvCase& k) {
     return tg::Conv2dOptions().stride(k.stride).padding(k.pad).dilation(k.dil).groups(k.groups);
 }
 
-template <class F>
-void check_error(F f, const std::string& expected) {
-    try {
-        f();
-        FAIL("no error thrown; expected: " << expected);
-    } catch (const tg::Error& e) {
-        CHECK_MESSAGE(std::string(e.what()).find(expected) != std::string::npos, e.what());
-    }
-}
-
 }  // namespace
 
 TEST_CASE("conv2d forward matches the nested-loop definition") {

@@ -11,16 +11,6 @@ namespace {
 
 V constant_of(xt::xarray<double> v) { return V(tg::Tensor<double>(v)); }
 
-template <class F>
-void check_error(F f, const std::string& expected) {
-    try {
-        f();
-        FAIL("no error thrown; expected: " << expected);
-    } catch (const tg::Error& e) {
-        CHECK_MESSAGE(std::string(e.what()).find(expected) != std::string::npos, e.what());
-    }
-}
-
 }  // namespace
 
 TEST_CASE("cross_entropy: the worked example, its gradient, and shifted logits") {

@@ -9,16 +9,6 @@ namespace init = tapegrad::nn::init;
 
 namespace {
 
-template <class F>
-void check_error(F f, const std::string& expected) {
-    try {
-        f();
-        FAIL("no error thrown; expected: " << expected);
-    } catch (const tg::Error& e) {
-        CHECK_MESSAGE(std::string(e.what()).find(expected) != std::string::npos, e.what());
-    }
-}
-
 struct Stats {
     double mean, stddev, min, max;
 };

@@ -8,16 +8,6 @@ namespace nn = tapegrad::nn;
 
 namespace {
 
-template <class F>
-void check_error(F f, const std::string& expected) {
-    try {
-        f();
-        FAIL("no error thrown; expected: " << expected);
-    } catch (const tg::Error& e) {
-        CHECK_MESSAGE(std::string(e.what()).find(expected) != std::string::npos, e.what());
-    }
-}
-
 /// The layer's input and parameters, for gradcheck.
 template <class M>
 std::vector<V> with_params(const V& x, const M& layer) {

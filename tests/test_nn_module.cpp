@@ -8,16 +8,6 @@ namespace nn = tapegrad::nn;
 
 namespace {
 
-template <class F>
-void check_error(F f, const std::string& expected) {
-    try {
-        f();
-        FAIL("no error thrown; expected: " << expected);
-    } catch (const tg::Error& e) {
-        CHECK_MESSAGE(std::string(e.what()).find(expected) != std::string::npos, e.what());
-    }
-}
-
 std::vector<std::string> names_of(const nn::NamedVariables<double>& named) {
     std::vector<std::string> out;
     for (const auto& [n, v] : named) out.push_back(n);

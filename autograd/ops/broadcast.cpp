@@ -32,7 +32,7 @@ Variable<T> broadcast_to(const Variable<T>& x, const Shape& shape) {
     if (!kernels::broadcasts_to(x.shape(), shape))
         throw Error(fmt::format("broadcast_to: shape {} does not broadcast to {}", shape_string(x.shape()),
                                 shape_string(shape)));
-    if (x.shape() == shape) return x;
+    if (shape_equal(x.shape(), shape)) return x;
     return record<BroadcastTo<T>>(kernels::broadcast_to(x.value(), shape), {&x});
 }
 
@@ -41,7 +41,7 @@ Variable<T> sum_to(const Variable<T>& x, const Shape& shape) {
     if (!kernels::broadcasts_to(shape, x.shape()))
         throw Error(fmt::format("sum_to: shape {} does not broadcast to the input's shape {}", shape_string(shape),
                                 shape_string(x.shape())));
-    if (x.shape() == shape) return x;
+    if (shape_equal(x.shape(), shape)) return x;
     return record<SumTo<T>>(kernels::sum_to(x.value(), shape), {&x});
 }
 

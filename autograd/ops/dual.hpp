@@ -63,7 +63,7 @@ auto choose(const Mask& mask, const A& a, const B& b) {
 
 template <class S1, class S2>
 bool shapes_equal(const S1& a, const S2& b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
+    return shape_equal(a, b);
 }
 
 /// sum_to for an unevaluated expression: evaluate, then sum down if it was broadcast.
@@ -73,11 +73,14 @@ Tensor<typename E::value_type> sum_to(const xt::xexpression<E>& e, const Shape& 
     if (shapes_equal(e.derived_cast().shape(), shape)) return Tensor<T>(e);
     return kernels::sum_to(Tensor<T>(e), shape);
 }
-/// sum_to for a Tensor that may be moved from (no copy when nothing is summed).
+/// sum_to for a Tensor that may be moved from. It hands back its own argument (summed down in
+/// place if need be) so that `a.dx[i] = sum_to(expr, shape)` moves the tensor once, not twice (a
+/// move costs about as much as a tiny op's arithmetic). Use it only like that: the result refers
+/// to the argument, which dies at the end of the statement.
 template <class T>
-Tensor<T> sum_to(Tensor<T>&& t, const Shape& shape) {
-    if (t.shape() == shape) return std::move(t);
-    return kernels::sum_to(t, shape);
+Tensor<T>&& sum_to(Tensor<T>&& t, const Shape& shape) {
+    if (!shape_equal(t.shape(), shape)) t = kernels::sum_to(t, shape);
+    return std::move(t);
 }
 
 /// broadcast_to for a Tensor.

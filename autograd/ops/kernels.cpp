@@ -31,7 +31,7 @@ std::vector<std::size_t> all_axes(std::size_t ndim) {
 }
 
 Shape broadcast_shape(const char* op, const Shape& a, const Shape& b) {
-    if (a == b) return a;
+    if (shape_equal(a, b)) return a;
     const std::size_t nd = std::max(a.size(), b.size());
     Shape out(nd);
     for (std::size_t i = 0; i < nd; ++i) {
@@ -86,7 +86,7 @@ AxisSplit split_at(const Shape& shape, std::size_t axis) {
 
 template <class T>
 Tensor<T> broadcast_to(const Tensor<T>& x, const Shape& shape) {
-    if (x.shape() == shape) return x;
+    if (shape_equal(x.shape(), shape)) return x;
     Tensor<T> y = Tensor<T>::from_shape(shape);
     const T* px = x.data();
     T* q = y.data();
@@ -107,7 +107,7 @@ Tensor<T> broadcast_to(const Tensor<T>& x, const Shape& shape) {
 
 template <class T>
 Tensor<T> sum_to(const Tensor<T>& x, const Shape& shape) {
-    if (x.shape() == shape) return x;
+    if (shape_equal(x.shape(), shape)) return x;
     Tensor<T> y(shape, T(0));
     const T* px = x.data();
     T* py = y.data();

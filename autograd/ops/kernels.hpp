@@ -66,14 +66,14 @@ Tensor<T> broadcast_binary(const Tensor<T>& a, const Tensor<T>& b, const Shape& 
     const T* pa = a.data();
     const T* pb = b.data();
     const std::size_t n = y.size();
-    if (a.shape() == out && b.shape() == out) {
+    if (shape_equal(a.shape(), out) && shape_equal(b.shape(), out)) {
 #pragma omp simd
         for (std::size_t i = 0; i < n; ++i) py[i] = f(pa[i], pb[i]);
-    } else if (b.size() == 1 && a.shape() == out) {
+    } else if (b.size() == 1 && shape_equal(a.shape(), out)) {
         const T s = pb[0];
 #pragma omp simd
         for (std::size_t i = 0; i < n; ++i) py[i] = f(pa[i], s);
-    } else if (a.size() == 1 && b.shape() == out) {
+    } else if (a.size() == 1 && shape_equal(b.shape(), out)) {
         const T s = pa[0];
 #pragma omp simd
         for (std::size_t i = 0; i < n; ++i) py[i] = f(s, pb[i]);
@@ -155,11 +155,12 @@ Tensor<T> zip(F f, const Tensor<T>& first, const Rest&... rest) {
         return map(first, f);
     } else if constexpr (sizeof...(Rest) == 1) {
         const Tensor<T>& second = (rest, ...);
+        if (shape_equal(first.shape(), second.shape())) return broadcast_binary(first, second, first.shape(), f);  // no copy
         return broadcast_binary(first, second, broadcast_shape("zip", first.shape(), second.shape()), f);
     } else {
         Shape out = first.shape();
         ((out = broadcast_shape("zip", out, rest.shape())), ...);
-        if (first.shape() == out && ((rest.shape() == out) && ...)) {
+        if (shape_equal(first.shape(), out) && (shape_equal(rest.shape(), out) && ...)) {
             Tensor<T> y = Tensor<T>::from_shape(out);
             T* py = y.data();
             const T* p0 = first.data();

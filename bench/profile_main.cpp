@@ -1,0 +1,52 @@
+// tapegrad_bench_profile: one workload's tapegrad side alone, no libtorch linked and no table, for
+// perf and callgrind. Under callgrind only the timed iterations are instrumented:
+//   valgrind --tool=callgrind --instr-atstart=no ./tapegrad_bench_profile chain_tiny 200
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#else
+#define CALLGRIND_START_INSTRUMENTATION
+#define CALLGRIND_STOP_INSTRUMENTATION
+#endif
+
+#include "harness.hpp"
+#include "sides.hpp"
+
+int main(int argc, char** argv) {
+    using namespace bench;
+    if (argc < 3) {
+        std::fprintf(stderr,
+                     "usage: %s mlp_step|cnn_step|chain_tiny|chain_tiny_nograd|chain_100|linear_1024 ITERATIONS\n",
+                     argv[0]);
+        return 2;
+    }
+    const std::string w = argv[1];
+    const std::size_t iterations = std::size_t(std::atol(argv[2]));
+    tg::set_threads(1);
+    std::unique_ptr<Runner> r;
+    ImageSet train;
+    if (w == "mlp_step" || w == "cnn_step") {
+        train = load_images(true, 6000);
+        r = tg::make_step(w == "mlp_step" ? Model::mlp : Model::cnn, train, Recipe{}, 16);
+    } else if (w == "chain_tiny" || w == "chain_tiny_nograd") {
+        r = tg::make_chain(1, 1, w == "chain_tiny", 1000);
+    } else if (w == "chain_100") {
+        r = tg::make_chain(100, 100, true, 1000);
+    } else if (w == "linear_1024") {
+        r = tg::make_linear(256, 1024, 1024);
+    } else {
+        std::fprintf(stderr, "unknown workload %s\n", w.c_str());
+        return 2;
+    }
+    r->run(3);  // warm: the allocator's cache is filled
+    const double t0 = now_seconds();
+    CALLGRIND_START_INSTRUMENTATION;
+    r->run(iterations);
+    CALLGRIND_STOP_INSTRUMENTATION;
+    const double t = now_seconds() - t0;
+    std::printf("%s: %.3f us per iteration (probe %.6g)\n", w.c_str(), t / double(iterations) * 1e6, r->probe());
+    return 0;
+}
