@@ -51,7 +51,8 @@ bool draw(const std::string& dot, const std::string& name, const std::string& ou
         return true;
     }
     const std::string png = lesson::path_in(out, name + ".png");
-    const bool ok = std::system(fmt::format("dot -Tpng '{}' -o '{}'", path, png).c_str()) == 0;
+    const std::string command = "dot -Tpng " + lesson::shell_quoted(path) + " -o " + lesson::shell_quoted(png);
+    const bool ok = std::system(command.c_str()) == 0;
     fmt::print("   wrote {} and drew it with Graphviz: {}\n", path, ok ? png : "dot FAILED");
     return ok;
 }

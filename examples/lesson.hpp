@@ -10,10 +10,10 @@
 #include <fstream>
 #include <initializer_list>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
-#include <stdexcept>
 #include <vector>
 
 #include <fmt/core.h>
@@ -84,14 +84,18 @@ public:
 private:
     template <class V>
     V parse(const std::string& name, const std::string& text) const {
-        std::istringstream in(text);
-        V v{};
-        in >> v;
-        if (!in || !in.eof()) {
-            fmt::print(stderr, "{}: {} expects a value, got '{}'\n", program_, name, text);
-            std::exit(2);
+        if constexpr (std::is_same_v<V, std::string>) {
+            return text;  // as given: paths may hold spaces
+        } else {
+            std::istringstream in(text);
+            V v{};
+            in >> v;
+            if (!in || !in.eof()) {
+                fmt::print(stderr, "{}: {} expects a value, got '{}'\n", program_, name, text);
+                std::exit(2);
+            }
+            return v;
         }
-        return v;
     }
 
     std::string program_, about_, help_;
@@ -168,6 +172,13 @@ inline bool have(const std::string& program) {
     return std::system(("command -v " + program + " > /dev/null 2>&1").c_str()) == 0;
 }
 
+/// `text` as one shell word, for std::system.
+inline std::string shell_quoted(const std::string& text) {
+    std::string q = "'";
+    for (char c : text) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+}
+
 /// One line of a plot: `using` is gnuplot's column spec ("1:2"), `title` its legend.
 struct Series {
     std::string csv, using_, title, style = "lines";
@@ -211,7 +222,7 @@ inline bool plot_png(const std::string& png, const std::vector<Series>& series, 
                               quoted(series[i].csv), series[i].using_, series[i].style, quoted(series[i].title));
     const std::string script_path = png + ".gp";
     std::ofstream(script_path) << script << "\n";
-    const bool ok = std::system(("gnuplot " + script_path + " 2> /dev/null").c_str()) == 0;
+    const bool ok = std::system(("gnuplot " + shell_quoted(script_path) + " 2> /dev/null").c_str()) == 0;
     if (ok) std::remove(script_path.c_str());
     fmt::print(ok ? "Drew {}\n" : "(gnuplot failed to draw {}; its script is {}.gp)\n", png, png);
     return ok;
