@@ -39,7 +39,11 @@ cmake --build build -j"$jobs"
 
 case "$mode" in
   demo)
-    ./build/examples/tape_demo
+    # A newcomer's first minute: the test-score lesson (forward pass, gradient check, BFGS,
+    # regularisation), then one short epoch of each Fashion-MNIST MLP. Files go to build/demo/.
+    ./build/examples/sleep_study --out build/demo
+    echo
+    ./build/examples/mlp_fashion --nielsen-epochs 1 --epochs 1 --out build/demo
     ;;
   test)
     echo "== running the test suite"
