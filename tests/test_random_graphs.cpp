@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <functional>
+#include <map>
 #include <numeric>
 #include <optional>
 #include <sstream>
@@ -783,10 +784,18 @@ TEST_CASE("1,000 random graphs pass gradcheck and gradgradcheck in double") {
         for (std::uint64_t s = 1; s <= n; ++s) seeds.push_back(s);
     }
     std::size_t failures = 0, ops = 0, deepest = 0, elements = 0;
+    std::map<std::string, std::size_t> recorded;  // how often each op was exercised, for the report
     for (std::uint64_t seed : seeds) {
         Program p;
         const std::string failure = check_graph(seed, false, true, &p, &elements);
         ops += p.ops();
+        std::istringstream tape(tg::tape_listing(p.run()));
+        for (std::string line; std::getline(tape, line);) {
+            const auto eq = line.find(" = "), paren = line.find('(', eq == std::string::npos ? 0 : eq);
+            if (eq == std::string::npos || paren == std::string::npos) continue;
+            const std::string name = line.substr(eq + 3, paren - eq - 3);
+            if (name.find(' ') == std::string::npos) ++recorded[name];  // leaves have no '(' before their shape
+        }
         deepest = std::max(deepest, p.depth());
         if (!failure.empty() && ++failures <= 3) FAIL_CHECK(failure);
         if (std::getenv("TAPEGRAD_RANDOM_GRAPH_PRINT")) MESSAGE("seed " << seed << ":\n" << p.listing());
@@ -794,7 +803,11 @@ TEST_CASE("1,000 random graphs pass gradcheck and gradgradcheck in double") {
     MESSAGE(seeds.size() << " random graphs gradchecked and gradgradchecked: "
                          << ops << " ops in all, deepest path " << deepest << " ops, " << elements
                          << " Jacobian elements compared, " << failures << " failed");
+    std::ostringstream per_op;
+    for (const auto& [name, count] : recorded) per_op << ' ' << name << '=' << count;
+    MESSAGE("recorded ops:" << per_op.str());
     CHECK(failures == 0);
+    CHECK(recorded.size() >= 30);  // the pool really mixes the op library, not a handful of ops
 }
 
 TEST_CASE("the random-graph test catches a deliberately wrong VJP and prints the seed and the graph") {
