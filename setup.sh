@@ -7,7 +7,8 @@ cd "$(dirname "$0")"
 mode=${1:-demo}
 
 packages=(build-essential cmake libxtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev doctest-dev
-          libfmt-dev zlib1g-dev libzip-dev dataset-fashion-mnist)
+          libfmt-dev zlib1g-dev libzip-dev dataset-fashion-mnist
+          gnuplot-nox)  # the lessons draw their curves as PNG with gnuplot (without it: CSV only)
 if [ "$mode" = test ]; then
   # tests also read .npz files written by NumPy and check DOT output with Graphviz
   packages+=(python3-numpy graphviz)
