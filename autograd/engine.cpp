@@ -8,7 +8,7 @@
 
 #include <tapegrad/autograd/anomaly.hpp>
 #include <tapegrad/autograd/grad_mode.hpp>
-#include <tapegrad/autograd/ops/elementwise.hpp>
+#include <tapegrad/autograd/ops/arithmetic.hpp>
 
 namespace tapegrad {
 namespace {

@@ -7,7 +7,7 @@
 #include <tapegrad/autograd/engine.hpp>
 #include <tapegrad/autograd/factories.hpp>
 #include <tapegrad/autograd/grad_mode.hpp>
-#include <tapegrad/autograd/ops/shape.hpp>
+#include <tapegrad/autograd/ops.hpp>
 
 namespace tapegrad {
 

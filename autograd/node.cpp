@@ -112,6 +112,10 @@ void throw_output_modified_in_place(const char* op, const std::string& shape, st
         op, shape, op, now));
 }
 
+void throw_out_of_memory(const char* op, const std::string& shapes) {
+    throw Error(fmt::format("{}: out of memory computing the output for inputs of shape {}", op, shapes));
+}
+
 template <class T>
 std::string forward_chain(const Node<T>& node) {
     std::vector<const Node<T>*> path{&node};

@@ -1,12 +1,35 @@
-// Op<Derived, T, N>: the base every op node derives from, and record(), which makes one.
+// Defining an op: one struct holding its forward and its VJP side by side, and apply(), which runs it.
 //
-// An op is one struct: its name, any settings it needs, and a VJP written once as a
-// template over G, the gradient type. The engine instantiates that template twice: with
-// G = Tensor<T> for an ordinary backward and with G = Variable<T> under create_graph.
+// Every built-in op is written this way, and so are users' own ops (docs/custom-ops.md):
+//
+//   template <class T>
+//   struct Tanh {
+//       static constexpr const char* name = "tanh";
+//       static constexpr const char* formula = "y = tanh(x)   dx = g (1 - y^2)";
+//       Tensor<T> forward(const Tensor<T>& x) const { return kernels::tanh(x); }
+//       template <class G>
+//       void backward(VjpArgs<G>& a) const { a.dx[0] = vjp::pointwise(..., a.g, a.y); }
+//   };
+//   template <class T> Variable<T> tanh(const Variable<T>& x) { return apply(Tanh<T>{}, x); }
+//
+// forward takes one tensor per input and returns the output's value. backward is a template over
+// the gradient type G and is instantiated twice: with G = Tensor<T> in an ordinary backward
+// (it computes, nothing is recorded) and with G = Variable<T> under create_graph (it records, so
+// the gradient can be differentiated again). It reads a.x(i) (input i), a.y (the output), a.g
+// (dLoss/dy, which it may move from) and fills a.dx[i] where a.want(i). Only functions that exist
+// for both gradient types can be used in it: see vjp.hpp.
+//
+// Optional members: `formula` (shown in printouts and the tape explorer); `std::string describe()
+// const` (the op's settings, e.g. "axis=1"); `void release()` (drops anything forward saved for the
+// VJP once backward is done with it). forward may be non-const to save such data.
 #pragma once
 
 #include <array>
+#include <cstdint>
+#include <new>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <tapegrad/autograd/grad_mode.hpp>
@@ -23,13 +46,62 @@ void release_iteratively(Variable<T>* inputs, std::size_t count) noexcept;
 [[noreturn]] void throw_modified_in_place(const char* op, std::size_t input, const std::string& shape,
                                           std::uint32_t recorded, std::uint32_t now);
 [[noreturn]] void throw_output_modified_in_place(const char* op, const std::string& shape, std::uint32_t now);
+[[noreturn]] void throw_out_of_memory(const char* op, const std::string& shapes);
 
 /// With anomaly mode on: throws if an op's output holds NaN or Inf.
 template <class T>
 void check_forward_anomaly(const Node<T>& node);
-}  // namespace detail
 
-/// Input storage: a fixed count N, or (N = 0) as many as the op was given.
+// What an op struct provides, for the checks in apply() and the optional members.
+template <class Op, class = void>
+inline constexpr bool has_name = false;
+template <class Op>
+inline constexpr bool has_name<Op, std::enable_if_t<std::is_convertible_v<decltype(Op::name), const char*>>> = true;
+template <class Op, class = void>
+inline constexpr bool has_formula = false;
+template <class Op>
+inline constexpr bool has_formula<Op, std::enable_if_t<std::is_convertible_v<decltype(Op::formula), const char*>>> =
+    true;
+template <class Op, class = void>
+inline constexpr bool has_describe = false;
+template <class Op>
+inline constexpr bool has_describe<Op, std::void_t<decltype(std::declval<const Op&>().describe())>> = true;
+template <class Op, class = void>
+inline constexpr bool has_release = false;
+template <class Op>
+inline constexpr bool has_release<Op, std::void_t<decltype(std::declval<Op&>().release())>> = true;
+template <class Op, class G, class = void>
+inline constexpr bool has_backward = false;
+template <class Op, class G>
+inline constexpr bool has_backward<Op, G, std::void_t<decltype(std::declval<const Op&>().backward(
+                                              std::declval<VjpArgs<G>&>()))>> = true;
+template <class Op, class Args, class = void>
+inline constexpr bool has_forward = false;
+template <class Op, class... Ts>
+inline constexpr bool has_forward<Op, std::tuple<Ts...>,
+                                  std::void_t<decltype(std::declval<Op&>().forward(std::declval<const Ts&>()...))>> =
+    true;
+
+template <class, class U>
+using same_as_first = U;
+
+template <class Op, class T, std::size_t K>
+constexpr bool check_op() {
+    static_assert(has_name<Op>,
+                  "tapegrad::apply: an op needs a name, e.g. `static constexpr const char* name = \"my_op\";` "
+                  "(it names the op in errors, printouts and graph drawings)");
+    static_assert(has_backward<Op, Tensor<T>>,
+                  "tapegrad::apply: the op needs `template <class G> void backward(tapegrad::VjpArgs<G>& a) const` "
+                  "(its VJP, which fills a.dx[i] where a.want(i))");
+    static_assert(has_backward<Op, Variable<T>>,
+                  "tapegrad::apply: the op's backward must be a template over the gradient type G: it runs with "
+                  "G = Tensor<T> in a plain backward and with G = Variable<T> under create_graph (write "
+                  "`template <class G> void backward(tapegrad::VjpArgs<G>& a) const` and use the functions of "
+                  "tapegrad/autograd/vjp.hpp in it)");
+    return true;
+}
+
+/// Input storage of an op node: a fixed count N, or (N = 0) as many as the op was given.
 template <class T, std::size_t N>
 struct OpInputs {
     std::array<Variable<T>, N> vars;
@@ -50,41 +122,57 @@ struct OpInputs<T, 0> {
     }
 };
 
-/// CRTP base of an op node. Derived provides:
-///   const char* op_name() const noexcept override;
-///   template <class G> void backward(VjpArgs<G>& a) const;   // fills a.dx[i] where a.want(i)
-template <class Derived, class T, std::size_t N>
-class Op : public Node<T> {
+/// The recorded node of one application of `Op`: the op (with its settings and anything its
+/// forward saved), its N inputs (N = 0: any number) and, through Node, its output's value.
+template <class Op, class T, std::size_t N>
+class OpNode final : public Node<T> {
 public:
-    Op() noexcept : Node<T>(false) {}
-    ~Op() override { detail::release_iteratively(in_.data(), in_.size()); }
+    explicit OpNode(Op&& op) : Node<T>(false), op_(std::move(op)) {}
+    ~OpNode() override { release_iteratively(in_.data(), in_.size()); }
 
-    void vjp(VjpArgs<Tensor<T>>& args) const final { call(args, [](const Variable<T>& v) { return &v.value(); }); }
-    void vjp(VjpArgs<Variable<T>>& args) const final { call(args, [](const Variable<T>& v) { return &v; }); }
+    const char* op_name() const noexcept override { return Op::name; }
+    const char* formula() const noexcept override {
+        if constexpr (has_formula<Op>)
+            return Op::formula;
+        else
+            return "";
+    }
+    std::string describe() const override {
+        if constexpr (has_describe<Op>)
+            return op_.describe();
+        else
+            return {};
+    }
 
-    void check_versions() const final {
+    void vjp(VjpArgs<Tensor<T>>& args) const override {
+        call(args, [](const Variable<T>& v) { return &v.value(); });
+    }
+    void vjp(VjpArgs<Variable<T>>& args) const override {
+        call(args, [](const Variable<T>& v) { return &v; });
+    }
+
+    void check_versions() const override {
         for (std::size_t i = 0; i < in_.size(); ++i) {
             const Node<T>* n = in_.vars[i].node();
             if (n->version != in_.versions[i])
-                detail::throw_modified_in_place(this->op_name(), i, shape_string(n->value.shape()),
-                                                in_.versions[i], n->version);
+                throw_modified_in_place(Op::name, i, shape_string(n->value.shape()), in_.versions[i], n->version);
         }
         // The output too: many VJPs read it (tanh, exp, softmax, ...), and a node starts at version 0.
-        if (this->version != 0)
-            detail::throw_output_modified_in_place(this->op_name(), shape_string(this->value.shape()), this->version);
+        if (this->version != 0) throw_output_modified_in_place(Op::name, shape_string(this->value.shape()), this->version);
     }
 
     void release() noexcept override {
         for (std::size_t i = 0; i < in_.size(); ++i) in_.vars[i].reset();
         this->num_inputs = 0;
         this->released = true;
-        static_cast<Derived*>(this)->release_saved();
+        if constexpr (has_release<Op>) op_.release();
     }
 
-    /// Ops that keep something besides their inputs for the VJP drop it here.
-    void release_saved() noexcept {}
+    /// The op itself (its settings and what its forward saved).
+    const Op& op() const noexcept { return op_; }
+    Op& op() noexcept { return op_; }
 
-    /// Called by record(): takes the inputs and notes their versions.
+    /// Takes the inputs and notes their versions.
     template <class Range>
     void set_inputs(const Range& inputs) {
         in_.resize(std::size(inputs));
@@ -105,17 +193,18 @@ private:
             std::array<const G*, N> xs;
             for (std::size_t i = 0; i < N; ++i) xs[i] = get(in_.vars[i]);
             args.inputs = xs.data();
-            static_cast<const Derived&>(*this).backward(args);
+            op_.backward(args);
             args.inputs = nullptr;
         } else {
             std::vector<const G*> xs(in_.size());
             for (std::size_t i = 0; i < in_.size(); ++i) xs[i] = get(in_.vars[i]);
             args.inputs = xs.data();
-            static_cast<const Derived&>(*this).backward(args);
+            op_.backward(args);
             args.inputs = nullptr;
         }
     }
 
+    Op op_;
     OpInputs<T, N> in_;
 };
 
@@ -128,29 +217,75 @@ bool should_record(const Range& inputs) {
     return false;
 }
 
-/// The output of an op: a new OpT node over `inputs` holding `value` when the op must be
-/// recorded, otherwise a plain leaf. `args` go to OpT's constructor.
-template <class OpT, class T, std::size_t K, class... Args>
-Variable<T> record(Tensor<T>&& value, const Variable<T>* const (&inputs)[K], Args&&... args) {
+/// The output of an op: a node holding `value` over `inputs` when it must be recorded,
+/// otherwise a plain leaf.
+template <std::size_t N, class Op, class T, class Range>
+Variable<T> record(Tensor<T>&& value, const Range& inputs, Op&& op) {
     if (!should_record<T>(inputs)) return Variable<T>(std::move(value));
-    auto node = std::allocate_shared<OpT>(memory::CachingAllocator<OpT>(), std::forward<Args>(args)...);
+    using NodeT = OpNode<Op, T, N>;
+    auto node = std::allocate_shared<NodeT>(memory::CachingAllocator<NodeT>(), std::move(op));
     node->value = std::move(value);
     node->requires_grad = true;
     node->set_inputs(inputs);
-    if (anomaly_enabled()) detail::check_forward_anomaly<T>(*node);
+    if (anomaly_enabled()) check_forward_anomaly<T>(*node);
     return Variable<T>(std::shared_ptr<Node<T>>(std::move(node)));
 }
 
-/// record() for ops over any number of inputs (concat, stack).
-template <class OpT, class T, class... Args>
-Variable<T> record_n(Tensor<T>&& value, const std::vector<const Variable<T>*>& inputs, Args&&... args) {
-    if (!should_record<T>(inputs)) return Variable<T>(std::move(value));
-    auto node = std::allocate_shared<OpT>(memory::CachingAllocator<OpT>(), std::forward<Args>(args)...);
-    node->value = std::move(value);
-    node->requires_grad = true;
-    node->set_inputs(inputs);
-    if (anomaly_enabled()) detail::check_forward_anomaly<T>(*node);
-    return Variable<T>(std::shared_ptr<Node<T>>(std::move(node)));
+/// "(3,2) and (2,)": the input shapes, for error messages.
+template <class T>
+std::string shapes_of(std::initializer_list<const Variable<T>*> inputs) {
+    std::string s;
+    for (const Variable<T>* v : inputs) s += (s.empty() ? "" : " and ") + shape_string(v->shape());
+    return s;
+}
+
+}  // namespace detail
+
+/// Runs `op` on the inputs' values and, when any input requires grad (and grad mode is on),
+/// records it so that backward can run its VJP. The public face of every op, e.g.
+/// `tanh(x)` is `apply(Tanh<T>{}, x)`.
+template <class Op, class T, class... Rest>
+Variable<T> apply(Op op, const Variable<T>& first, const Rest&... rest) {
+    static_assert((std::is_same_v<Rest, Variable<T>> && ...),
+                  "tapegrad::apply: every input must be a Variable of the same element type");
+    static_assert(detail::has_forward<Op, std::tuple<Tensor<T>, detail::same_as_first<Rest, Tensor<T>>...>>,
+                  "tapegrad::apply: the op's forward cannot take this many inputs: forward takes one "
+                  "`const Tensor<T>&` per Variable given to apply");
+    static_assert(detail::check_op<Op, T, 1 + sizeof...(Rest)>());
+    constexpr std::size_t n = 1 + sizeof...(Rest);
+    const std::array<const Variable<T>*, n> inputs{&first, &rest...};
+    Tensor<T> y;
+    try {
+        y = op.forward(first.value(), rest.value()...);
+    } catch (const std::bad_alloc&) {
+        detail::throw_out_of_memory(Op::name, detail::shapes_of<T>({&first, &rest...}));
+    }
+    return detail::record<n>(std::move(y), inputs, std::move(op));
+}
+
+/// apply() for an op over any number of inputs (concat): its forward takes
+/// `const std::vector<const Tensor<T>*>&`.
+template <class Op, class T>
+Variable<T> apply(Op op, const std::vector<Variable<T>>& xs) {
+    static_assert(detail::has_forward<Op, std::tuple<std::vector<const Tensor<T>*>>>,
+                  "tapegrad::apply: an op applied to a list of Variables needs "
+                  "`Tensor<T> forward(const std::vector<const Tensor<T>*>& xs)`");
+    static_assert(detail::check_op<Op, T, 0>());
+    std::vector<const Variable<T>*> inputs;
+    std::vector<const Tensor<T>*> values;
+    inputs.reserve(xs.size());
+    values.reserve(xs.size());
+    for (const Variable<T>& x : xs) {
+        inputs.push_back(&x);
+        values.push_back(&x.value());
+    }
+    Tensor<T> y;
+    try {
+        y = op.forward(values);
+    } catch (const std::bad_alloc&) {
+        detail::throw_out_of_memory(Op::name, std::to_string(xs.size()) + " inputs");
+    }
+    return detail::record<0>(std::move(y), inputs, std::move(op));
 }
 
 }  // namespace tapegrad

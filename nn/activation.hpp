@@ -6,8 +6,7 @@
 
 #include <string>
 
-#include <tapegrad/autograd/ops/elementwise.hpp>
-#include <tapegrad/autograd/ops/reduce.hpp>
+#include <tapegrad/autograd/ops.hpp>
 #include <tapegrad/nn/format.hpp>
 
 namespace tapegrad::nn {

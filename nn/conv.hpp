@@ -3,7 +3,7 @@
 
 #include <cstddef>
 
-#include <tapegrad/autograd/ops/conv_pool.hpp>
+#include <tapegrad/autograd/ops.hpp>
 #include <tapegrad/autograd/random.hpp>
 #include <tapegrad/nn/module.hpp>
 

@@ -3,7 +3,7 @@
 
 #include <fmt/format.h>
 
-#include <tapegrad/autograd/ops/elementwise.hpp>
+#include <tapegrad/autograd/ops.hpp>
 #include <tapegrad/nn/format.hpp>
 
 namespace tapegrad::nn {

@@ -3,7 +3,6 @@
 
 #include <string>
 
-#include <tapegrad/autograd/ops/shape.hpp>
 
 namespace tapegrad::nn {
 

@@ -5,7 +5,7 @@
 #include <utility>
 
 #include <tapegrad/autograd/error.hpp>
-#include <tapegrad/autograd/ops/conv_pool.hpp>
+#include <tapegrad/autograd/ops/window_options.hpp>
 
 namespace tapegrad::nn::detail {
 

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <fmt/format.h>
 
-#include <tapegrad/autograd/ops/linalg.hpp>
+#include <tapegrad/autograd/ops.hpp>
 #include <tapegrad/nn/init.hpp>
 
 namespace tapegrad::nn {

@@ -5,9 +5,7 @@
 #include <fmt/format.h>
 
 #include <tapegrad/autograd/factories.hpp>
-#include <tapegrad/autograd/ops/elementwise.hpp>
-#include <tapegrad/autograd/ops/reduce.hpp>
-#include <tapegrad/autograd/ops/shape.hpp>
+#include <tapegrad/autograd/ops.hpp>
 
 namespace tapegrad::nn {
 namespace {

@@ -7,7 +7,7 @@
 
 #include <vector>
 
-#include <tapegrad/autograd/ops/loss.hpp>
+#include <tapegrad/autograd/ops.hpp>
 #include <tapegrad/autograd/variable.hpp>
 
 namespace tapegrad::nn {

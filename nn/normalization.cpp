@@ -6,9 +6,7 @@
 
 #include <tapegrad/autograd/factories.hpp>
 #include <tapegrad/autograd/grad_mode.hpp>
-#include <tapegrad/autograd/ops/elementwise.hpp>
-#include <tapegrad/autograd/ops/reduce.hpp>
-#include <tapegrad/autograd/ops/shape.hpp>
+#include <tapegrad/autograd/ops.hpp>
 #include <tapegrad/nn/format.hpp>
 
 namespace tapegrad::nn {

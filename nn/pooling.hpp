@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include <tapegrad/autograd/ops/conv_pool.hpp>
+#include <tapegrad/autograd/ops.hpp>
 
 namespace tapegrad::nn {
 

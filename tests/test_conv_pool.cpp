@@ -131,13 +131,13 @@ TEST_CASE("conv2d adjoint ops have their own gradients") {
     auto x = input({1, 2, 5, 5}, 1);
     auto w = input({3, 2, 3, 3}, 2);
     auto g = input({1, 3, 3, 3}, 3);
-    check_gradients([&] { return tg::detail::conv2d_input_grad(g, w, x.shape(), opt); }, {g, w});
-    check_gradients([&] { return tg::detail::conv2d_weight_grad(x, g, w.shape(), opt); }, {x, g});
+    check_gradients([&] { return tg::conv2d_input_grad(g, w, x.shape(), opt); }, {g, w});
+    check_gradients([&] { return tg::conv2d_weight_grad(x, g, w.shape(), opt); }, {x, g});
 
     // <conv(x, w), g> = <x, input_grad(g, w)> = <w, weight_grad(x, g)>
     const double a = tg::sum(tg::conv2d(x, w, opt) * g).item();
-    const double b = tg::sum(x * tg::detail::conv2d_input_grad(g, w, x.shape(), opt)).item();
-    const double c = tg::sum(w * tg::detail::conv2d_weight_grad(x, g, w.shape(), opt)).item();
+    const double b = tg::sum(x * tg::conv2d_input_grad(g, w, x.shape(), opt)).item();
+    const double c = tg::sum(w * tg::conv2d_weight_grad(x, g, w.shape(), opt)).item();
     CHECK(a == doctest::Approx(b).epsilon(1e-12));
     CHECK(a == doctest::Approx(c).epsilon(1e-12));
 }
@@ -218,9 +218,9 @@ TEST_CASE("conv2d and pooling reject bad shapes and options with clear messages"
                 "conv2d: expected input (N,2,H,W) for weight (4,1,3,3) and groups=2, got (2,3,8,8)");
     check_error([&] { tg::conv2d(input({1, 3, 2, 2}, 6), w); },
                 "conv2d: input (1,3,2,2) with padding (0,0) is smaller than the dilated kernel (3,3)");
-    check_error([&] { tg::detail::conv2d_input_grad(input({2, 4, 5, 5}, 7), w, x.shape(), {}); },
+    check_error([&] { tg::conv2d_input_grad(input({2, 4, 5, 5}, 7), w, x.shape(), {}); },
                 "conv2d_input_grad: the output gradient has shape (2,4,5,5), expected (2,4,6,6)");
-    check_error([&] { tg::detail::conv2d_weight_grad(x, input({2, 4, 5, 5}, 7), w.shape(), {}); },
+    check_error([&] { tg::conv2d_weight_grad(x, input({2, 4, 5, 5}, 7), w.shape(), {}); },
                 "conv2d_weight_grad: the output gradient has shape (2,4,5,5), expected (2,4,6,6)");
 
     check_error([&] { tg::max_pool2d(input({3, 8, 8}, 1), tg::Pool2dOptions(2)); },

@@ -1,6 +1,5 @@
 // gradcheck itself: it passes right gradients, fails wrong ones and says where they are wrong.
 #include <tapegrad/autograd/op.hpp>
-#include <tapegrad/autograd/ops/dual.hpp>
 
 #include "helpers.hpp"
 
@@ -10,8 +9,9 @@ namespace {
 
 /// x^2 with a deliberately wrong VJP (3x instead of 2x), to prove the checks can fail.
 template <class T>
-struct WrongSquare final : tg::Op<WrongSquare<T>, T, 1> {
-    const char* op_name() const noexcept override { return "wrong_square"; }
+struct WrongSquare {
+    static constexpr const char* name = "wrong_square";
+    tg::Tensor<T> forward(const tg::Tensor<T>& x) const { return x * x; }
     template <class G>
     void backward(tg::VjpArgs<G>& a) const { a.dx[0] = a.g * a.x(0) * T(3); }
 };
@@ -19,21 +19,22 @@ struct WrongSquare final : tg::Op<WrongSquare<T>, T, 1> {
 /// x^3 with a first derivative that is right in value but recorded as a constant, so its
 /// second derivative is wrong (0): only gradgradcheck can see it.
 template <class T>
-struct FlatCube final : tg::Op<FlatCube<T>, T, 1> {
-    const char* op_name() const noexcept override { return "flat_cube"; }
+struct FlatCube {
+    static constexpr const char* name = "flat_cube";
+    tg::Tensor<T> forward(const tg::Tensor<T>& x) const { return x * x * x; }
     template <class G>
     void backward(tg::VjpArgs<G>& a) const {
-        const auto& x = tg::value_of(a.x(0));
+        const auto& x = tg::vjp::value(a.x(0));
         tg::Tensor<T> d = 3.0 * x * x;
-        a.dx[0] = a.g * tg::lift<G>(std::move(d));
+        a.dx[0] = a.g * tg::vjp::constant<G>(std::move(d));
     }
 };
 
 V wrong_square(const V& x) {
-    return tg::record<WrongSquare<double>>(tg::Tensor<double>(x.value() * x.value()), {&x});
+    return tg::apply(WrongSquare<double>{}, x);
 }
 V flat_cube(const V& x) {
-    return tg::record<FlatCube<double>>(tg::Tensor<double>(x.value() * x.value() * x.value()), {&x});
+    return tg::apply(FlatCube<double>{}, x);
 }
 
 }  // namespace

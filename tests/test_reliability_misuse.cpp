@@ -10,28 +10,24 @@ namespace {
 using Tn = tg::Tensor<double>;
 
 /// An op (as a user might write one) whose VJP returns a gradient of the wrong shape.
-struct WrongShapeGrad final : tg::Op<WrongShapeGrad, double, 1> {
-    const char* op_name() const noexcept override { return "my_op"; }
+struct WrongShapeGrad {
+    static constexpr const char* name = "my_op";
+    Tn forward(const Tn& x) const { return x; }
     template <class G>
-    void backward(tg::VjpArgs<G>& a) const {
-        if constexpr (std::is_same_v<G, Tn>)
-            a.dx[0] = Tn({1.0, 2.0, 3.0});
-        else
-            a.dx[0] = tg::constant(Tn({1.0, 2.0, 3.0}));
-    }
+    void backward(tg::VjpArgs<G>& a) const { a.dx[0] = tg::vjp::constant<G>(Tn({1.0, 2.0, 3.0})); }
 };
 
 /// An op whose VJP forgets to fill its input's gradient.
-struct NoGrad final : tg::Op<NoGrad, double, 1> {
-    const char* op_name() const noexcept override { return "forgetful_op"; }
+struct NoGrad {
+    static constexpr const char* name = "forgetful_op";
+    Tn forward(const Tn& x) const { return x; }
     template <class G>
     void backward(tg::VjpArgs<G>&) const {}
 };
 
 template <class OpT>
-V apply(const V& x) {
-    const V* in[] = {&x};
-    return tg::record<OpT>(Tn(x.value()), in);
+V run(const V& x) {
+    return tg::apply(OpT{}, x);
 }
 
 }  // namespace
@@ -72,11 +68,11 @@ TEST_CASE("the gradient of a Variable that does not require grad") {
 
 TEST_CASE("gradients of the wrong shape are refused, naming the op or the leaf") {
     const V x = tg::parameter(xt::xarray<double>{1.0, 2.0});
-    CHECK_THROWS_WITH_AS(tg::sum(apply<WrongShapeGrad>(x)).backward(),
+    CHECK_THROWS_WITH_AS(tg::sum(run<WrongShapeGrad>(x)).backward(),
                          "backward: 'my_op' gave a gradient of shape (3,) for its input 0 of shape (2,)", tg::Error);
-    CHECK_THROWS_WITH_AS(tg::grad(tg::sum(apply<WrongShapeGrad>(x)), {x}, tg::GradOptions().create_graph(true)),
+    CHECK_THROWS_WITH_AS(tg::grad(tg::sum(run<WrongShapeGrad>(x)), {x}, tg::GradOptions().create_graph(true)),
                          "backward: 'my_op' gave a gradient of shape (3,) for its input 0 of shape (2,)", tg::Error);
-    CHECK_THROWS_WITH_AS(tg::sum(apply<NoGrad>(x)).backward(), "backward: 'forgetful_op' gave no gradient for its input 0",
+    CHECK_THROWS_WITH_AS(tg::sum(run<NoGrad>(x)).backward(), "backward: 'forgetful_op' gave no gradient for its input 0",
                          tg::Error);
     // an upstream gradient of the wrong shape
     CHECK_THROWS_WITH_AS((x * 2.0).backward(Tn({1.0, 2.0, 3.0})),

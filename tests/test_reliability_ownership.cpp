@@ -36,14 +36,16 @@ std::vector<std::pair<const char*, std::function<V(const V&)>>> output_users() {
 
 /// What the design forbids: an op that keeps a strong handle to its own output (say, to
 /// read y in its VJP). Used only to show that the checks below would see the cycle.
-struct SelfKeeping final : tg::Op<SelfKeeping, double, 1> {
-    const char* op_name() const noexcept override { return "self_keeping"; }
+struct SelfKeeping {
+    static constexpr const char* name = "self_keeping";
+    tg::Tensor<double> forward(const tg::Tensor<double>& x) const { return x; }
     template <class G>
     void backward(tg::VjpArgs<G>& a) const {
         a.dx[0] = G(a.g);
     }
     V self;
 };
+using SelfKeepingNode = tg::detail::OpNode<SelfKeeping, double, 1>;
 
 }  // namespace
 
@@ -52,14 +54,13 @@ TEST_CASE("the checks see a node that keeps itself alive") {
     Weak out;
     {
         const V x = tg::parameter(xt::xarray<double>{1.0});
-        const V* in[] = {&x};
-        const V y = tg::record<SelfKeeping>(tg::Tensor<double>(x.value()), in);
-        static_cast<SelfKeeping*>(y.node())->self = y;  // the cycle
+        const V y = tg::apply(SelfKeeping{}, x);
+        static_cast<SelfKeepingNode*>(y.node())->op().self = y;  // the cycle
         out = y.node_ptr();
     }
     CHECK_FALSE(out.expired());
     CHECK(tg::live_node_count() == before + 2);  // the op and its input leaf
-    static_cast<SelfKeeping*>(out.lock().get())->self.reset();  // break it, or LeakSanitizer reports it
+    static_cast<SelfKeepingNode*>(out.lock().get())->op().self.reset();  // break it, or LeakSanitizer reports it
     CHECK(out.expired());
     CHECK(tg::live_node_count() == before);
 }

@@ -1,56 +1,131 @@
-// Shape and index ops: reshape, transpose/permute, squeeze, slice, index_select, gather, concat, stack.
+// Shape ops: reshape (and flatten, squeeze, unsqueeze on top of it), permute (and transpose).
 #pragma once
 
 #include <cstddef>
 #include <initializer_list>
+#include <algorithm>
+#include <numeric>
 #include <vector>
 
-#include <tapegrad/autograd/variable.hpp>
+#include <tapegrad/autograd/kernels/layout.hpp>
+#include <tapegrad/autograd/op.hpp>
+#include <tapegrad/autograd/vjp.hpp>
 
 namespace tapegrad {
 
-/// The same elements in a new shape of the same size.
-template <class T> Variable<T> reshape(const Variable<T>& x, const Shape& shape);
-/// As above; one dimension may be -1 and is then inferred, e.g. reshape(x, {batch, -1}).
-template <class T> Variable<T> reshape(const Variable<T>& x, std::initializer_list<std::ptrdiff_t> shape);
-/// Dimensions start_axis..end_axis merged into one.
-template <class T> Variable<T> flatten(const Variable<T>& x, int start_axis = 0, int end_axis = -1);
-/// All size-1 dimensions removed.
-template <class T> Variable<T> squeeze(const Variable<T>& x);
-/// Dimension `axis` (which must have size 1) removed.
-template <class T> Variable<T> squeeze(const Variable<T>& x, int axis);
-/// A size-1 dimension inserted at `axis` (-1 appends).
-template <class T> Variable<T> unsqueeze(const Variable<T>& x, int axis);
-/// Axes reversed (the matrix transpose for 2-D values).
-template <class T> Variable<T> transpose(const Variable<T>& x);
-/// Two axes swapped.
-template <class T> Variable<T> transpose(const Variable<T>& x, int axis0, int axis1);
-/// Axes reordered: output axis i is input axis axes[i].
-template <class T> Variable<T> permute(const Variable<T>& x, const Axes& axes);
-/// Elements start, start+step, ... before stop along `axis`; negative start/stop count from
-/// the end and out-of-range bounds are clipped, as in Python.
-template <class T> Variable<T> slice(const Variable<T>& x, int axis, std::ptrdiff_t start, std::ptrdiff_t stop,
-                                     std::ptrdiff_t step = 1);
-/// The entries `indices` along `axis` (repeats allowed).
-template <class T> Variable<T> index_select(const Variable<T>& x, int axis, const Indices& indices);
-/// out[.., j, ..] = x[.., index[.., j, ..], ..] along `axis`; index has x's rank and, apart
-/// from `axis`, x's shape. With axis 1 and an (N,1) index of labels it picks one class per row.
-template <class T> Variable<T> gather(const Variable<T>& x, int axis, const Tensor<std::size_t>& index);
-/// Values joined along an existing axis.
-template <class T> Variable<T> concat(const std::vector<Variable<T>>& xs, int axis = 0);
-/// Values of one shape stacked along a new axis.
-template <class T> Variable<T> stack(const std::vector<Variable<T>>& xs, int axis = 0);
+namespace vjp {
+template <class E>
+decltype(auto) reshape(E&& g, const Shape& shape);
+template <class G>
+G permute(const G& g, const std::vector<std::size_t>& perm);
+}  // namespace vjp
 
-namespace detail {
-/// Adjoint of index_select: `src` added into zeros of `shape` at `indices` along `axis`.
-template <class T> Variable<T> index_add(const Shape& shape, std::size_t axis, const Indices& indices,
-                                         const Variable<T>& src);
-/// Adjoint of gather: `src` added into zeros of `shape` at `index` along `axis`.
-template <class T> Variable<T> scatter_add(const Shape& shape, std::size_t axis, const Tensor<std::size_t>& index,
-                                           const Variable<T>& src);
-/// Adjoint of slice: `src` placed into zeros of `shape` at start, start+step, ... along `axis`.
-template <class T> Variable<T> slice_scatter(const Shape& shape, std::size_t axis, std::size_t start,
-                                             std::size_t step, const Variable<T>& src);
-}  // namespace detail
+template <class T>
+struct Reshape {
+    static constexpr const char* name = "reshape";
+    static constexpr const char* formula = "y = x in another shape   dx = g in x's shape";
+    Shape shape;
+    Tensor<T> forward(const Tensor<T>& x) const {
+        if (shape_size(shape) != x.size())
+            throw Error(detail::message("reshape: cannot reshape ", shape_string(x.shape()), " (", x.size(),
+                                        " elements) into ", shape_string(shape), " (", shape_size(shape),
+                                        " elements)"));
+        Tensor<T> y = x;
+        y.reshape(shape);
+        return y;
+    }
+    template <class G>
+    void backward(VjpArgs<G>& a) const { a.dx[0] = vjp::reshape(std::move(a.g), a.x(0).shape()); }
+};
+
+template <class T>
+struct Permute {
+    static constexpr const char* name = "permute";
+    static constexpr const char* formula = "y = x with axes reordered   dx = g with the inverse order";
+    std::vector<std::size_t> perm;
+    Tensor<T> forward(const Tensor<T>& x) const { return kernels::permute(x, perm); }
+    template <class G>
+    void backward(VjpArgs<G>& a) const {
+        std::vector<std::size_t> inverse(perm.size());
+        for (std::size_t i = 0; i < perm.size(); ++i) inverse[perm[i]] = i;
+        a.dx[0] = vjp::permute(a.g, inverse);
+    }
+    std::string describe() const { return "axes=(" + detail::join(perm) + ")"; }
+};
+
+/// The same elements in a new shape of the same size.
+template <class T>
+Variable<T> reshape(const Variable<T>& x, const Shape& shape) {
+    return shape_equal(shape, x.shape()) ? x : apply(Reshape<T>{shape}, x);
+}
+/// As above; one dimension may be -1 and is then inferred, e.g. reshape(x, {batch, -1}).
+template <class T>
+Variable<T> reshape(const Variable<T>& x, std::initializer_list<std::ptrdiff_t> shape) {
+    return reshape(x, kernels::infer_shape("reshape", x.shape(), shape));
+}
+/// Dimensions start_axis..end_axis merged into one.
+template <class T>
+Variable<T> flatten(const Variable<T>& x, int start_axis = 0, int end_axis = -1) {
+    return reshape(x, kernels::flattened_shape(x.shape(), start_axis, end_axis));
+}
+/// All size-1 dimensions removed.
+template <class T>
+Variable<T> squeeze(const Variable<T>& x) {
+    return reshape(x, kernels::squeezed_shape(x.shape()));
+}
+/// Dimension `axis` (which must have size 1) removed.
+template <class T>
+Variable<T> squeeze(const Variable<T>& x, int axis) {
+    return reshape(x, kernels::squeezed_shape(x.shape(), axis));
+}
+/// A size-1 dimension inserted at `axis` (-1 appends).
+template <class T>
+Variable<T> unsqueeze(const Variable<T>& x, int axis) {
+    return reshape(x, kernels::unsqueezed_shape(x.shape(), axis));
+}
+
+/// Axes reordered: output axis i is input axis axes[i].
+template <class T>
+Variable<T> permute(const Variable<T>& x, const Axes& axes) {
+    std::vector<std::size_t> perm = kernels::permutation("permute", axes, x.shape());
+    const bool identity = std::is_sorted(perm.begin(), perm.end());
+    return identity ? x : apply(Permute<T>{std::move(perm)}, x);
+}
+/// Axes reversed (the matrix transpose for 2-D values).
+template <class T>
+Variable<T> transpose(const Variable<T>& x) {
+    Axes axes(x.dim());
+    std::iota(axes.rbegin(), axes.rend(), 0);
+    return permute(x, axes);
+}
+/// Two axes swapped.
+template <class T>
+Variable<T> transpose(const Variable<T>& x, int axis0, int axis1) {
+    return permute(x, kernels::swapped_axes("transpose", x.dim(), axis0, axis1));
+}
+
+namespace vjp {
+/// g in another shape; a tensor passed as an rvalue is reshaped in place and handed back itself
+/// (use the result only as `a.dx[i] = vjp::reshape(...)`).
+template <class E>
+decltype(auto) reshape(E&& g, const Shape& shape) {
+    using D = std::decay_t<E>;
+    if constexpr (records<D>) {
+        return tapegrad::reshape(g, shape);
+    } else if constexpr (std::is_rvalue_reference_v<E&&>) {
+        g.reshape(shape);
+        return std::move(g);
+    } else {
+        D t = g;
+        t.reshape(shape);
+        return t;
+    }
+}
+/// g with its axes reordered: output axis i is axis perm[i] of g.
+template <class G>
+G permute(const G& g, const std::vector<std::size_t>& perm) {
+    return vjp::apply(Permute<typename G::value_type>{perm}, g);
+}
+}  // namespace vjp
 
 }  // namespace tapegrad

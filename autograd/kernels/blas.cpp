@@ -1,5 +1,6 @@
 // The only file that includes <cblas.h> (its enums clash with xtensor-blas's).
-#include <tapegrad/autograd/ops/blas.hpp>
+#include <tapegrad/autograd/kernels/blas.hpp>
+#include <tapegrad/autograd/threads.hpp>
 
 #include <algorithm>
 #include <cblas.h>
@@ -9,7 +10,7 @@ namespace tapegrad {
 void set_num_threads(int threads) { openblas_set_num_threads(std::max(1, threads)); }
 int get_num_threads() { return openblas_get_num_threads(); }
 
-namespace blas {
+namespace kernels {
 
 namespace {
 blasint as_int(std::size_t v) { return blasint(v); }
@@ -43,5 +44,5 @@ template void gemm(bool, bool, std::size_t, std::size_t, std::size_t, float, con
 template void gemm(bool, bool, std::size_t, std::size_t, std::size_t, double, const double*, std::size_t,
                    const double*, std::size_t, double, double*, std::size_t);
 
-}  // namespace blas
+}  // namespace kernels
 }  // namespace tapegrad

@@ -1,20 +1,14 @@
-// Matrix products on OpenBLAS, and the number of threads it uses.
+// Matrix products on row-major buffers through the BLAS library the build links.
 #pragma once
 
 #include <cstddef>
 
-namespace tapegrad {
+namespace tapegrad::kernels {
 
-/// Threads OpenBLAS uses for matrix products (for small MLPs one thread is often fastest).
-void set_num_threads(int threads);
-int get_num_threads();
-
-namespace blas {
 /// C = alpha * op(A) op(B) + beta * C on row-major buffers; op transposes when asked.
 /// op(A) is m x k, op(B) is k x n, C is m x n; ld* are the row strides as stored.
 template <class T>
 void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a,
           std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc);
-}  // namespace blas
 
-}  // namespace tapegrad
+}  // namespace tapegrad::kernels

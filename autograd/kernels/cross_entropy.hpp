@@ -1,0 +1,28 @@
+// Cross-entropy of logits against class labels on tensors: one pass per row forward, softmax minus target back.
+#pragma once
+
+#include <tapegrad/autograd/kernels/shape.hpp>
+
+namespace tapegrad {
+
+/// How a loss combines its per-element values: their mean, their sum, or none (one value each).
+enum class LossReduction { mean, sum, none };
+
+namespace kernels {
+
+/// The label-smoothed target distribution: `on` at the label, `off` elsewhere.
+struct CrossEntropyTarget {
+    double on, off, smoothing;
+};
+
+/// The loss of logits x (N, C) against labels, reduced; `probs` receives softmax(x).
+template <class T>
+Tensor<T> cross_entropy(const Tensor<T>& x, const Indices& labels, const CrossEntropyTarget& target,
+                        LossReduction reduction, Tensor<T>& probs);
+/// dL/dx = (probs - target) * g_i, with g_i = g / N for the mean, g for the sum and g[i] for none.
+template <class T>
+Tensor<T> cross_entropy_grad(const Tensor<T>& probs, const Indices& labels, const CrossEntropyTarget& target,
+                             LossReduction reduction, const Tensor<T>& g);
+
+}  // namespace kernels
+}  // namespace tapegrad

@@ -1,0 +1,52 @@
+// Pooling kernels: geometry, max pooling with the positions of the maxima, average pooling and its adjoint.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <tapegrad/autograd/kernels/shape.hpp>
+#include <tapegrad/autograd/ops/window_options.hpp>
+
+namespace tapegrad::kernels {
+
+struct PoolGeom {
+    std::size_t n, c, h, w;
+    std::size_t kh, kw, sh, sw, ph, pw, dh, dw;
+    std::size_t oh, ow;
+    bool count_include_pad;
+
+    Shape input_shape() const { return {n, c, h, w}; }
+    Shape output_shape() const { return {n, c, oh, ow}; }
+    std::string describe() const;
+};
+
+/// Checks x (N, C, H, W) and the options, and returns the geometry; errors name `fn`.
+PoolGeom check_pool(const char* fn, const Shape& x, const Pool2dOptions& opt, bool dilation_allowed);
+
+/// Flat positions in the pooled input (32 bits: max_pool2d refuses larger inputs), from the
+/// tensor block cache, shared by the gather op and the scatter op of its VJP.
+using PoolIndex = std::uint32_t;
+using PoolIndices = std::vector<PoolIndex, memory::CachingAllocator<PoolIndex>>;
+
+/// The maxima of every window, and their flat positions in x (a NaN wins, as in PyTorch).
+/// Throws if a window lies entirely in the padding.
+template <class T>
+Tensor<T> max_pool(const Tensor<T>& x, const PoolGeom& g, PoolIndices& idx);
+/// y[i] = x[idx[i]] (y has `out_shape`).
+template <class T>
+Tensor<T> gather_at(const Tensor<T>& x, const PoolIndices& idx, const Shape& out_shape);
+/// Zeros of `in_shape` with g[i] added at idx[i].
+template <class T>
+Tensor<T> scatter_add_at(const Tensor<T>& g, const PoolIndices& idx, const Shape& in_shape);
+
+/// The mean of every window.
+template <class T>
+Tensor<T> avg_pool(const Tensor<T>& x, const PoolGeom& g);
+/// The transpose of avg_pool: each output gradient spread evenly over its window.
+template <class T>
+Tensor<T> avg_pool_adjoint(const Tensor<T>& gy, const PoolGeom& g);
+
+}  // namespace tapegrad::kernels

@@ -1,0 +1,154 @@
+// Activation functions: tanh, sigmoid, relu, leaky_relu, elu, softplus, gelu.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+
+#include <tapegrad/autograd/kernels/elementwise.hpp>
+#include <tapegrad/autograd/kernels/math.hpp>
+#include <tapegrad/autograd/ops/math.hpp>
+
+namespace tapegrad {
+
+template <class T>
+struct Tanh {
+    static constexpr const char* name = "tanh";
+    static constexpr const char* formula = "y = tanh(x)   dx = g (1 - y^2)";
+    Tensor<T> forward(const Tensor<T>& x) const {
+        // Below a few simd lanes the plain loop is faster than setting up the vector kernel.
+        if (x.size() < 16) return kernels::map(x, [](T v) { return std::tanh(v); });
+        return kernels::tanh(x);
+    }
+    template <class G>
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = vjp::pointwise([](const auto& g, const auto& y) { return g * (T(1) - y * y); }, a.g, a.y);
+    }
+};
+
+template <class T>
+struct Sigmoid {
+    static constexpr const char* name = "sigmoid";
+    static constexpr const char* formula = "y = 1 / (1 + exp(-x))   dx = g y (1 - y)";
+    Tensor<T> forward(const Tensor<T>& x) const {
+        return kernels::map(x, [](T v) {  // exp of -|x| only: never overflows
+            const T z = std::exp(-std::abs(v));
+            return v >= 0 ? T(1) / (T(1) + z) : z / (T(1) + z);
+        });
+    }
+    template <class G>
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = vjp::pointwise([](const auto& g, const auto& y) { return g * y * (T(1) - y); }, a.g, a.y);
+    }
+};
+
+template <class T>
+struct Relu {
+    static constexpr const char* name = "relu";
+    static constexpr const char* formula = "y = max(x, 0)   dx = g [y > 0]";
+    Tensor<T> forward(const Tensor<T>& x) const {
+        return kernels::map(x, [](T v) { return v > 0 ? v : T(0); });
+    }
+    template <class G>
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = vjp::scaled(a.g, vjp::value(a.y), [](T y) { return T(y > 0); });
+    }
+};
+
+template <class T>
+struct LeakyRelu {
+    static constexpr const char* name = "leaky_relu";
+    static constexpr const char* formula = "y = x for x > 0, s x otherwise   dx = g (1 or s)";
+    T slope;
+    Tensor<T> forward(const Tensor<T>& x) const {
+        return kernels::map(x, [s = slope](T v) { return v > 0 ? v : v * s; });
+    }
+    template <class G>
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = vjp::scaled(a.g, vjp::value(a.x(0)), [s = slope](T v) { return v > 0 ? T(1) : s; });
+    }
+    std::string describe() const { return detail::message("negative_slope=", slope); }
+};
+
+template <class T>
+struct Elu {
+    static constexpr const char* name = "elu";
+    static constexpr const char* formula = "y = x for x > 0, alpha (exp(x) - 1) otherwise   dx = g (1, or y + alpha)";
+    T alpha;
+    Tensor<T> forward(const Tensor<T>& x) const {
+        return kernels::map(x, [alpha = alpha](T v) { return v > 0 ? v : alpha * std::expm1(v); });
+    }
+    template <class G>
+    void backward(VjpArgs<G>& a) const {
+        const Mask positive = vjp::value(a.x(0)) > T(0);
+        a.dx[0] = vjp::where<G>(positive, a.g, a.g * (a.y + alpha));
+    }
+    std::string describe() const { return detail::message("alpha=", alpha); }
+};
+
+template <class T>
+struct Softplus {
+    static constexpr const char* name = "softplus";
+    static constexpr const char* formula = "y = log(1 + exp(beta x)) / beta   dx = g sigmoid(beta x)";
+    T beta;
+    Tensor<T> forward(const Tensor<T>& x) const {
+        if (!(beta > 0)) throw Error(detail::message("softplus: beta must be > 0, got ", beta));
+        // max(bx, 0) + log1p(exp(-|bx|)), divided by b: never overflows.
+        return kernels::map(x, [b = beta](T v) {
+            const T z = b * v;
+            return (std::max(z, T(0)) + std::log1p(std::exp(-std::abs(z)))) / b;
+        });
+    }
+    template <class G>
+    void backward(VjpArgs<G>& a) const {
+        // sigmoid(b x) written so that exp(-b x) = inf just gives 0.
+        a.dx[0] = vjp::pointwise(
+            [b = beta](const auto& g, const auto& x) {
+                using std::exp;
+                return g / (exp(x * -b) + T(1));
+            },
+            a.g, a.x(0));
+    }
+    std::string describe() const { return detail::message("beta=", beta); }
+};
+
+template <class T>
+struct Gelu {
+    static constexpr const char* name = "gelu";
+    static constexpr const char* formula = "y = x Phi(x)   dx = g (Phi(x) + x phi(x))";
+    static constexpr T inv_sqrt_2 = T(0.707106781186547524400844362105);
+    static constexpr T inv_sqrt_2pi = T(0.398942280401432677939946059934);
+    Tensor<T> forward(const Tensor<T>& x) const {
+        return kernels::map(x, [](T v) { return v * T(0.5) * (T(1) + std::erf(v * inv_sqrt_2)); });
+    }
+    template <class G>
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = vjp::pointwise(
+            [](const auto& g, const auto& x) {
+                using std::erf;
+                using std::exp;
+                return g * ((erf(x * inv_sqrt_2) + T(1)) * T(0.5) + x * exp(x * x * T(-0.5)) * inv_sqrt_2pi);
+            },
+            a.g, a.x(0));
+    }
+};
+
+template <class T>
+Variable<T> tanh(const Variable<T>& x) { return apply(Tanh<T>{}, x); }
+/// 1 / (1 + exp(-x)), computed without overflow for any x.
+template <class T>
+Variable<T> sigmoid(const Variable<T>& x) { return apply(Sigmoid<T>{}, x); }
+template <class T>
+Variable<T> relu(const Variable<T>& x) { return apply(Relu<T>{}, x); }
+template <class T>
+Variable<T> leaky_relu(const Variable<T>& x, T negative_slope = T(0.01)) { return apply(LeakyRelu<T>{negative_slope}, x); }
+/// x for x > 0, alpha * (exp(x) - 1) otherwise.
+template <class T>
+Variable<T> elu(const Variable<T>& x, T alpha = T(1)) { return apply(Elu<T>{alpha}, x); }
+/// log(1 + exp(beta x)) / beta, computed without overflow for any x.
+template <class T>
+Variable<T> softplus(const Variable<T>& x, T beta = T(1)) { return apply(Softplus<T>{beta}, x); }
+/// x * Phi(x) with the exact normal CDF (as PyTorch's default GELU).
+template <class T>
+Variable<T> gelu(const Variable<T>& x) { return apply(Gelu<T>{}, x); }
+
+}  // namespace tapegrad

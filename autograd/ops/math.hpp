@@ -1,0 +1,105 @@
+// Elementwise math functions: exp, log, sqrt, abs, clamp, erf.
+#pragma once
+
+#include <cmath>
+
+#include <tapegrad/autograd/kernels/elementwise.hpp>
+#include <tapegrad/autograd/kernels/math.hpp>
+#include <tapegrad/autograd/ops/arithmetic.hpp>
+
+namespace tapegrad {
+
+template <class T>
+struct Exp {
+    static constexpr const char* name = "exp";
+    static constexpr const char* formula = "y = exp(x)   dx = g y";
+    Tensor<T> forward(const Tensor<T>& x) const { return kernels::exp(x); }
+    template <class G>
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = vjp::pointwise([](const auto& g, const auto& y) { return g * y; }, a.g, a.y);
+    }
+};
+
+template <class T>
+struct Log {
+    static constexpr const char* name = "log";
+    static constexpr const char* formula = "y = log(x)   dx = g / x";
+    Tensor<T> forward(const Tensor<T>& x) const { return kernels::log(x); }
+    template <class G>
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = vjp::pointwise([](const auto& g, const auto& x) { return g / x; }, a.g, a.x(0));
+    }
+};
+
+template <class T>
+struct Sqrt {
+    static constexpr const char* name = "sqrt";
+    static constexpr const char* formula = "y = sqrt(x)   dx = g / (2 y)";
+    Tensor<T> forward(const Tensor<T>& x) const { return kernels::sqrt(x); }
+    template <class G>
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = vjp::pointwise([](const auto& g, const auto& y) { return g / (y * T(2)); }, a.g, a.y);
+    }
+};
+
+template <class T>
+struct Abs {
+    static constexpr const char* name = "abs";
+    static constexpr const char* formula = "y = |x|   dx = g sign(x)";
+    Tensor<T> forward(const Tensor<T>& x) const {
+        return kernels::map(x, [](T v) { return std::abs(v); });
+    }
+    template <class G>
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = vjp::scaled(a.g, vjp::value(a.x(0)), [](T v) { return T((v > 0) - (v < 0)); });
+    }
+};
+
+template <class T>
+struct Clamp {
+    static constexpr const char* name = "clamp";
+    static constexpr const char* formula = "y = min(max(x, lo), hi)   dx = g [lo <= x <= hi]";
+    T lo, hi;
+    Tensor<T> forward(const Tensor<T>& x) const {
+        if (!(lo <= hi)) throw Error(detail::message("clamp: lo must be <= hi, got lo=", lo, " and hi=", hi));
+        return kernels::map(x, [lo = lo, hi = hi](T v) { return v < lo ? lo : (v > hi ? hi : v); });
+    }
+    template <class G>
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = vjp::scaled(a.g, vjp::value(a.x(0)), [lo = lo, hi = hi](T v) { return T(v >= lo && v <= hi); });
+    }
+    std::string describe() const { return detail::message("lo=", lo, ", hi=", hi); }
+};
+
+template <class T>
+struct Erf {
+    static constexpr const char* name = "erf";
+    static constexpr const char* formula = "y = erf(x)   dx = g 2/sqrt(pi) exp(-x^2)";
+    Tensor<T> forward(const Tensor<T>& x) const { return kernels::erf(x); }
+    template <class G>
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = vjp::pointwise(
+            [](const auto& g, const auto& x) {
+                using std::exp;
+                return g * exp(-(x * x)) * T(1.12837916709551257389615890312);  // 2 / sqrt(pi)
+            },
+            a.g, a.x(0));
+    }
+};
+
+template <class T>
+Variable<T> exp(const Variable<T>& x) { return apply(Exp<T>{}, x); }
+template <class T>
+Variable<T> log(const Variable<T>& x) { return apply(Log<T>{}, x); }
+template <class T>
+Variable<T> sqrt(const Variable<T>& x) { return apply(Sqrt<T>{}, x); }
+/// |x|; the gradient at 0 is 0.
+template <class T>
+Variable<T> abs(const Variable<T>& x) { return apply(Abs<T>{}, x); }
+/// min(max(x, lo), hi); the gradient passes where lo <= x <= hi.
+template <class T>
+Variable<T> clamp(const Variable<T>& x, T lo, T hi) { return apply(Clamp<T>{lo, hi}, x); }
+template <class T>
+Variable<T> erf(const Variable<T>& x) { return apply(Erf<T>{}, x); }
+
+}  // namespace tapegrad
