@@ -55,6 +55,8 @@ case "$mode" in
     cmake -S consumer -B build/consumer -DCMAKE_PREFIX_PATH="$PWD/build/stage" >/dev/null
     cmake --build build/consumer >/dev/null
     ./build/consumer/consumer
+    echo "== building and running every program in README.md and docs/ against the installed package"
+    python3 tests/docs/run_snippets.py --prefix build/stage --out build/snippets README.md docs/*.md docs/lessons/*.md
     # ---- reliability (issue 7): the whole suite under sanitizers, then the fuzzers ----------------
     # TAPEGRAD_SKIP_RELIABILITY=1 skips this part for a quick local run; CI always runs it.
     if [ "${TAPEGRAD_SKIP_RELIABILITY:-0}" != 1 ]; then

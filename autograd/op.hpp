@@ -85,20 +85,26 @@ inline constexpr bool has_forward<Op, std::tuple<Ts...>,
 template <class, class U>
 using same_as_first = U;
 
-template <class Op, class T, std::size_t K>
+/// The checks apply() makes, each with its sentence; true when the op is usable (apply then
+/// compiles its body only for a usable op, so a mistake shows as that sentence alone).
+template <class Op, class T, bool forward_ok>
 constexpr bool check_op() {
     static_assert(has_name<Op>,
                   "tapegrad::apply: an op needs a name, e.g. `static constexpr const char* name = \"my_op\";` "
                   "(it names the op in errors, printouts and graph drawings)");
+    static_assert(forward_ok,
+                  "tapegrad::apply: the op's forward cannot take this many inputs: forward takes one "
+                  "`const Tensor<T>&` per Variable given to apply (or, for a list of Variables, "
+                  "`const std::vector<const Tensor<T>*>&`)");
     static_assert(has_backward<Op, Tensor<T>>,
                   "tapegrad::apply: the op needs `template <class G> void backward(tapegrad::VjpArgs<G>& a) const` "
                   "(its VJP, which fills a.dx[i] where a.want(i))");
-    static_assert(has_backward<Op, Variable<T>>,
+    static_assert(!has_backward<Op, Tensor<T>> || has_backward<Op, Variable<T>>,
                   "tapegrad::apply: the op's backward must be a template over the gradient type G: it runs with "
                   "G = Tensor<T> in a plain backward and with G = Variable<T> under create_graph (write "
                   "`template <class G> void backward(tapegrad::VjpArgs<G>& a) const` and use the functions of "
                   "tapegrad/autograd/vjp.hpp in it)");
-    return true;
+    return has_name<Op> && forward_ok && has_backward<Op, Tensor<T>> && has_backward<Op, Variable<T>>;
 }
 
 /// Input storage of an op node: a fixed count N, or (N = 0) as many as the op was given.
@@ -248,44 +254,47 @@ template <class Op, class T, class... Rest>
 Variable<T> apply(Op op, const Variable<T>& first, const Rest&... rest) {
     static_assert((std::is_same_v<Rest, Variable<T>> && ...),
                   "tapegrad::apply: every input must be a Variable of the same element type");
-    static_assert(detail::has_forward<Op, std::tuple<Tensor<T>, detail::same_as_first<Rest, Tensor<T>>...>>,
-                  "tapegrad::apply: the op's forward cannot take this many inputs: forward takes one "
-                  "`const Tensor<T>&` per Variable given to apply");
-    static_assert(detail::check_op<Op, T, 1 + sizeof...(Rest)>());
-    constexpr std::size_t n = 1 + sizeof...(Rest);
-    const std::array<const Variable<T>*, n> inputs{&first, &rest...};
-    Tensor<T> y;
-    try {
-        y = op.forward(first.value(), rest.value()...);
-    } catch (const std::bad_alloc&) {
-        detail::throw_out_of_memory(Op::name, detail::shapes_of<T>({&first, &rest...}));
+    constexpr bool forward_ok =
+        detail::has_forward<Op, std::tuple<Tensor<T>, detail::same_as_first<Rest, Tensor<T>>...>>;
+    if constexpr (detail::check_op<Op, T, forward_ok>()) {
+        constexpr std::size_t n = 1 + sizeof...(Rest);
+        const std::array<const Variable<T>*, n> inputs{&first, &rest...};
+        Tensor<T> y;
+        try {
+            y = op.forward(first.value(), rest.value()...);
+        } catch (const std::bad_alloc&) {
+            detail::throw_out_of_memory(Op::name, detail::shapes_of<T>({&first, &rest...}));
+        }
+        return detail::record<n>(std::move(y), inputs, std::move(op));
+    } else {
+        return {};
     }
-    return detail::record<n>(std::move(y), inputs, std::move(op));
 }
 
 /// apply() for an op over any number of inputs (concat): its forward takes
 /// `const std::vector<const Tensor<T>*>&`.
 template <class Op, class T>
 Variable<T> apply(Op op, const std::vector<Variable<T>>& xs) {
-    static_assert(detail::has_forward<Op, std::tuple<std::vector<const Tensor<T>*>>>,
-                  "tapegrad::apply: an op applied to a list of Variables needs "
-                  "`Tensor<T> forward(const std::vector<const Tensor<T>*>& xs)`");
-    static_assert(detail::check_op<Op, T, 0>());
-    std::vector<const Variable<T>*> inputs;
-    std::vector<const Tensor<T>*> values;
-    inputs.reserve(xs.size());
-    values.reserve(xs.size());
-    for (const Variable<T>& x : xs) {
-        inputs.push_back(&x);
-        values.push_back(&x.value());
+    constexpr bool forward_ok = detail::has_forward<Op, std::tuple<std::vector<const Tensor<T>*>>>;
+    if constexpr (detail::check_op<Op, T, forward_ok>()) {
+        std::vector<const Variable<T>*> inputs;
+        std::vector<const Tensor<T>*> values;
+        inputs.reserve(xs.size());
+        values.reserve(xs.size());
+        for (const Variable<T>& x : xs) {
+            inputs.push_back(&x);
+            values.push_back(&x.value());
+        }
+        Tensor<T> y;
+        try {
+            y = op.forward(values);
+        } catch (const std::bad_alloc&) {
+            detail::throw_out_of_memory(Op::name, std::to_string(xs.size()) + " inputs");
+        }
+        return detail::record<0>(std::move(y), inputs, std::move(op));
+    } else {
+        return {};
     }
-    Tensor<T> y;
-    try {
-        y = op.forward(values);
-    } catch (const std::bad_alloc&) {
-        detail::throw_out_of_memory(Op::name, std::to_string(xs.size()) + " inputs");
-    }
-    return detail::record<0>(std::move(y), inputs, std::move(op));
 }
 
 }  // namespace tapegrad

@@ -24,10 +24,12 @@ struct CrossEntropy {
             // Recorded: softmax(x) - target, scaled; softmax's own VJP gives second derivatives.
             const std::size_t n = labels->size();
             const Variable<T> diff = softmax(a.x(0), 1) - Variable<T>(target_tensor(n, probs.shape()[1]));
-            if (reduction == LossReduction::none)
-                a.dx[0] = diff * reshape(a.g, Shape{n, 1});
-            else
+            if (reduction == LossReduction::none) {
+                const Shape column{n, 1};
+                a.dx[0] = diff * reshape(a.g, column);
+            } else {
                 a.dx[0] = diff * (reduction == LossReduction::mean ? a.g / T(n) : a.g);
+            }
         } else {  // one pass from the probabilities forward kept
             a.dx[0] = kernels::cross_entropy_grad(probs, *labels, target, reduction, a.g);
         }
