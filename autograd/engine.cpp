@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 #include <memory>
 
-#include <tapegrad/autograd/anomaly.hpp>
+#include <tapegrad/autograd/detail/anomaly.hpp>
 #include <tapegrad/autograd/grad_mode.hpp>
 #include <tapegrad/autograd/ops/arithmetic.hpp>
 

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <fmt/format.h>
 
-#include <tapegrad/autograd/anomaly.hpp>
+#include <tapegrad/autograd/detail/anomaly.hpp>
 #include <tapegrad/autograd/op.hpp>
 
 namespace tapegrad {

@@ -26,8 +26,10 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <new>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -107,6 +109,45 @@ constexpr bool check_op() {
     return has_name<Op> && forward_ok && has_backward<Op, Tensor<T>> && has_backward<Op, Variable<T>>;
 }
 
+/// The families of built-in ops, one header each in autograd/ops/ (and one instantiation file each,
+/// autograd/ops/<family>.cpp).
+enum class OpFamily { arithmetic, math, activation, where, broadcast, shape, index, reduce, linalg, conv, pool, loss,
+                      sequence, count };
+
+/// The built-in ops of one family, listed at the end of its header. Their nodes (and so their VJPs,
+/// and every op those record) are compiled once, in the library, not in every program that uses them:
+/// a program compiles only the forwards it calls. An op missing from its list still works; it is
+/// then compiled wherever it is used, like a user's own op.
+template <template <class> class... Ops>
+struct OpList {};
+template <OpFamily family>
+struct BuiltinOps {
+    using type = OpList<>;
+};
+
+template <class Op, class List>
+struct in_op_list : std::false_type {};
+template <template <class> class Tmpl, class T, template <class> class... Ops>
+struct in_op_list<Tmpl<T>, OpList<Ops...>> : std::bool_constant<(std::is_same_v<Tmpl<T>, Ops<T>> || ...)> {};
+
+template <class Op, std::size_t... F>
+constexpr bool in_builtin_lists(std::index_sequence<F...>) {
+    return (in_op_list<Op, typename BuiltinOps<OpFamily(F)>::type>::value || ...);
+}
+/// True for a built-in op (its node is compiled in the library).
+template <class Op>
+constexpr bool is_builtin() {
+    return in_builtin_lists<Op>(std::make_index_sequence<std::size_t(OpFamily::count)>{});
+}
+
+template <class Op, class T, std::size_t N>
+class OpNode;
+
+/// The recorded node of `op` over `count` inputs (N of them, or any number for N = 0) holding
+/// `value`. For a built-in op it is only declared here: the library compiles it (autograd/ops/*.cpp).
+template <class Op, class T, std::size_t N>
+Variable<T> record_builtin(Tensor<T>&& value, const Variable<T>* const* inputs, std::size_t count, Op&& op);
+
 /// Input storage of an op node: a fixed count N, or (N = 0) as many as the op was given.
 template <class T, std::size_t N>
 struct OpInputs {
@@ -179,14 +220,11 @@ public:
     Op& op() noexcept { return op_; }
 
     /// Takes the inputs and notes their versions.
-    template <class Range>
-    void set_inputs(const Range& inputs) {
-        in_.resize(std::size(inputs));
-        std::size_t i = 0;
-        for (const Variable<T>* v : inputs) {
-            in_.vars[i] = *v;
-            in_.versions[i] = v->node()->version;
-            ++i;
+    void set_inputs(const Variable<T>* const* inputs, std::size_t count) {
+        in_.resize(count);
+        for (std::size_t i = 0; i < count; ++i) {
+            in_.vars[i] = *inputs[i];
+            in_.versions[i] = inputs[i]->node()->version;
         }
         this->inputs = in_.data();
         this->num_inputs = std::uint32_t(in_.size());
@@ -225,16 +263,24 @@ bool should_record(const Range& inputs) {
 
 /// The output of an op: a node holding `value` over `inputs` when it must be recorded,
 /// otherwise a plain leaf.
-template <std::size_t N, class Op, class T, class Range>
-Variable<T> record(Tensor<T>&& value, const Range& inputs, Op&& op) {
-    if (!should_record<T>(inputs)) return Variable<T>(std::move(value));
+template <class Op, class T, std::size_t N>
+Variable<T> record_node(Tensor<T>&& value, const Variable<T>* const* inputs, std::size_t count, Op&& op) {
     using NodeT = OpNode<Op, T, N>;
     auto node = std::allocate_shared<NodeT>(memory::CachingAllocator<NodeT>(), std::move(op));
     node->value = std::move(value);
     node->requires_grad = true;
-    node->set_inputs(inputs);
+    node->set_inputs(inputs, count);
     if (anomaly_enabled()) check_forward_anomaly<T>(*node);
     return Variable<T>(std::shared_ptr<Node<T>>(std::move(node)));
+}
+
+template <std::size_t N, class Op, class T, class Range>
+Variable<T> record(Tensor<T>&& value, const Range& inputs, Op&& op) {
+    if (!should_record<T>(inputs)) return Variable<T>(std::move(value));
+    if constexpr (is_builtin<Op>())
+        return record_builtin<Op, T, N>(std::move(value), std::data(inputs), std::size(inputs), std::move(op));
+    else
+        return record_node<Op, T, N>(std::move(value), std::data(inputs), std::size(inputs), std::move(op));
 }
 
 /// "(3,2) and (2,)": the input shapes, for error messages.

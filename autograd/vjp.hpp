@@ -20,7 +20,7 @@
 #include <xtensor/xbroadcast.hpp>
 #include <xtensor/xoperation.hpp>
 
-#include <tapegrad/autograd/kernels/broadcast.hpp>
+#include <tapegrad/autograd/kernels/elementwise.hpp>
 #include <tapegrad/autograd/op.hpp>
 
 namespace tapegrad {

@@ -1,4 +1,7 @@
 // Elementwise ops: forward values, gradcheck and gradgradcheck on plain and broadcast shapes.
+#include <cmath>
+#include <limits>
+
 #include "helpers.hpp"
 
 using namespace tgtest;
@@ -160,4 +163,23 @@ TEST_CASE("float ops compute in float") {
     y.backward();
     CHECK(y.item() == doctest::Approx(2 * (std::tanh(0.5) + std::tanh(-1.0)) + 2).epsilon(1e-6));
     CHECK(x.grad()(0) == doctest::Approx(2 * (1 - std::tanh(0.5) * std::tanh(0.5))).epsilon(1e-6));
+}
+
+TEST_CASE("sin and cos: values, edge values, gradients on two shapes") {
+    const double pi = 3.14159265358979323846;
+    const V x = c({0.0, pi / 2, pi, -pi / 6});
+    CHECK(close(tg::sin(x).value(), {0.0, 1.0, std::sin(pi), -0.5}, 1e-15));
+    CHECK(close(tg::cos(x).value(), {1.0, std::cos(pi / 2), -1.0, std::sqrt(3.0) / 2}, 1e-15));
+    const double inf = std::numeric_limits<double>::infinity(), nan = std::nan("");
+    const V edge = c({-0.0, 4.9e-324, inf, -inf, nan});
+    const auto s = tg::sin(edge).value(), k = tg::cos(edge).value();
+    CHECK((s(0) == 0.0 && std::signbit(s(0))));  // sin(-0) = -0
+    CHECK(s(1) == 4.9e-324);                     // sin of a subnormal is itself
+    CHECK(k(1) == 1.0);
+    for (int i = 2; i < 5; ++i) CHECK((std::isnan(s(i)) && std::isnan(k(i))));
+    for (const tg::Shape& shape : {tg::Shape{5}, tg::Shape{2, 3}}) {
+        const V a = input(shape, 31);
+        check_gradients([&] { return tg::sum(tg::sin(a) * a); }, {a});
+        check_gradients([&] { return tg::sum(tg::cos(a) * tg::sin(a)); }, {a});
+    }
 }

@@ -1,5 +1,5 @@
 // The only file that includes <cblas.h> (its enums clash with xtensor-blas's).
-#include <tapegrad/autograd/kernels/blas.hpp>
+#include <tapegrad/autograd/kernels/detail/blas.hpp>
 #include <tapegrad/autograd/threads.hpp>
 
 #include <algorithm>

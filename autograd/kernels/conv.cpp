@@ -5,9 +5,9 @@
 #include <fmt/format.h>
 
 #include <tapegrad/autograd/error.hpp>
-#include <tapegrad/autograd/kernels/blas.hpp>
-#include <tapegrad/autograd/kernels/im2col.hpp>
-#include <tapegrad/autograd/kernels/window.hpp>
+#include <tapegrad/autograd/kernels/detail/blas.hpp>
+#include <tapegrad/autograd/kernels/detail/im2col.hpp>
+#include <tapegrad/autograd/kernels/detail/window.hpp>
 
 namespace tapegrad::kernels {
 

@@ -1,7 +1,7 @@
 // im2col and col2im: a convolution's input unrolled into a column block, and its adjoint.
-#include <tapegrad/autograd/kernels/im2col.hpp>
+#include <tapegrad/autograd/kernels/detail/im2col.hpp>
 
-#include <tapegrad/autograd/kernels/window.hpp>
+#include <tapegrad/autograd/kernels/detail/window.hpp>
 
 namespace tapegrad::kernels {
 namespace {

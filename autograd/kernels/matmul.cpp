@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include <tapegrad/autograd/kernels/blas.hpp>
+#include <tapegrad/autograd/kernels/detail/blas.hpp>
 #include <tapegrad/autograd/kernels/broadcast.hpp>
 
 namespace tapegrad::kernels {

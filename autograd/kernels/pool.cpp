@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include <tapegrad/autograd/error.hpp>
-#include <tapegrad/autograd/kernels/window.hpp>
+#include <tapegrad/autograd/kernels/detail/window.hpp>
 
 namespace tapegrad::kernels {
 

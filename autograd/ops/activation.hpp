@@ -151,4 +151,11 @@ Variable<T> softplus(const Variable<T>& x, T beta = T(1)) { return apply(Softplu
 template <class T>
 Variable<T> gelu(const Variable<T>& x) { return apply(Gelu<T>{}, x); }
 
+/// The activation ops whose nodes the library compiles (see detail::OpList in op.hpp).
+template <>
+struct detail::BuiltinOps<detail::OpFamily::activation> {
+    using type = OpList<Tanh, Sigmoid, Relu, LeakyRelu, Elu, Softplus, Gelu>;
+};
+
 }  // namespace tapegrad
+

@@ -312,7 +312,14 @@ template <class T, class S, if_scalar<S> = 0> Variable<T> operator*(S s, const V
 template <class T, class S, if_scalar<S> = 0> Variable<T> operator/(const Variable<T>& x, S s) { return div(x, T(s)); }
 template <class T, class S, if_scalar<S> = 0> Variable<T> operator/(S s, const Variable<T>& x) { return rdiv(x, T(s)); }
 
+/// The arithmetic ops whose nodes the library compiles (see detail::OpList in op.hpp).
+template <>
+struct detail::BuiltinOps<detail::OpFamily::arithmetic> {
+    using type = OpList<Add, Sub, Mul, Div, Pow, Maximum, Minimum, AddScalar, MulScalar, DivScalar, RSubScalar, RDivScalar, PowScalar, Neg>;
+};
+
 }  // namespace tapegrad
 
 // The VJPs above use log (pow's exponent gradient) when they record.
 #include <tapegrad/autograd/ops/math.hpp>
+

@@ -73,4 +73,11 @@ decltype(auto) sum_to(E&& g, const Shape& shape) {
 }
 }  // namespace vjp
 
+/// The broadcast ops whose nodes the library compiles (see detail::OpList in op.hpp).
+template <>
+struct detail::BuiltinOps<detail::OpFamily::broadcast> {
+    using type = OpList<BroadcastTo, SumTo>;
+};
+
 }  // namespace tapegrad
+

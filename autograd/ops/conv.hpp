@@ -103,4 +103,11 @@ Variable<T> conv2d_weight_grad(const Variable<T>& x, const Variable<T>& g, const
     return apply(Conv2dWeightGrad<T>{geom}, x, g);
 }
 
+/// The conv ops whose nodes the library compiles (see detail::OpList in op.hpp).
+template <>
+struct detail::BuiltinOps<detail::OpFamily::conv> {
+    using type = OpList<Conv2d, Conv2dInputGrad, Conv2dWeightGrad>;
+};
+
 }  // namespace tapegrad
+

@@ -203,4 +203,11 @@ Variable<T> stack(std::initializer_list<Variable<T>> xs, int axis = 0) {
     return stack(std::vector<Variable<T>>(xs), axis);
 }
 
+/// The index ops whose nodes the library compiles (see detail::OpList in op.hpp).
+template <>
+struct detail::BuiltinOps<detail::OpFamily::index> {
+    using type = OpList<Slice, SliceScatter, IndexSelect, IndexAdd, Gather, ScatterAdd, Concat>;
+};
+
 }  // namespace tapegrad
+

@@ -149,4 +149,11 @@ Variable<T> linear(const Variable<T>& x, const Variable<T>& weight) {
     return apply(Linear<T>{}, x, weight);
 }
 
+/// The linalg ops whose nodes the library compiles (see detail::OpList in op.hpp).
+template <>
+struct detail::BuiltinOps<detail::OpFamily::linalg> {
+    using type = OpList<MatMul, Linear, LinearInputGrad, LinearWeightGrad>;
+};
+
 }  // namespace tapegrad
+

@@ -78,4 +78,11 @@ Variable<T> cross_entropy(const Variable<T>& logits, const Indices& labels,
     return apply(CrossEntropy<T>{std::make_shared<const Indices>(labels), reduction, target, {}}, logits);
 }
 
+/// The loss ops whose nodes the library compiles (see detail::OpList in op.hpp).
+template <>
+struct detail::BuiltinOps<detail::OpFamily::loss> {
+    using type = OpList<CrossEntropy>;
+};
+
 }  // namespace tapegrad
+

@@ -1,4 +1,4 @@
-// Elementwise math functions: exp, log, sqrt, abs, clamp, erf.
+// Elementwise math functions: exp, log, sqrt, abs, clamp, erf, sin, cos.
 #pragma once
 
 #include <cmath>
@@ -88,6 +88,42 @@ struct Erf {
 };
 
 template <class T>
+struct Sin {
+    static constexpr const char* name = "sin";
+    static constexpr const char* formula = "y = sin(x)   dx = g cos(x)";
+    Tensor<T> forward(const Tensor<T>& x) const {
+        return kernels::map(x, [](T v) { return std::sin(v); });
+    }
+    template <class G>
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = vjp::pointwise(
+            [](const auto& g, const auto& x) {
+                using std::cos;
+                return g * cos(x);
+            },
+            a.g, a.x(0));
+    }
+};
+
+template <class T>
+struct Cos {
+    static constexpr const char* name = "cos";
+    static constexpr const char* formula = "y = cos(x)   dx = -g sin(x)";
+    Tensor<T> forward(const Tensor<T>& x) const {
+        return kernels::map(x, [](T v) { return std::cos(v); });
+    }
+    template <class G>
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = vjp::pointwise(
+            [](const auto& g, const auto& x) {
+                using std::sin;
+                return -g * sin(x);
+            },
+            a.g, a.x(0));
+    }
+};
+
+template <class T>
 Variable<T> exp(const Variable<T>& x) { return apply(Exp<T>{}, x); }
 template <class T>
 Variable<T> log(const Variable<T>& x) { return apply(Log<T>{}, x); }
@@ -101,5 +137,16 @@ template <class T>
 Variable<T> clamp(const Variable<T>& x, T lo, T hi) { return apply(Clamp<T>{lo, hi}, x); }
 template <class T>
 Variable<T> erf(const Variable<T>& x) { return apply(Erf<T>{}, x); }
+template <class T>
+Variable<T> sin(const Variable<T>& x) { return apply(Sin<T>{}, x); }
+template <class T>
+Variable<T> cos(const Variable<T>& x) { return apply(Cos<T>{}, x); }
+
+/// The math ops whose nodes the library compiles (see detail::OpList in op.hpp).
+template <>
+struct detail::BuiltinOps<detail::OpFamily::math> {
+    using type = OpList<Exp, Log, Sqrt, Abs, Clamp, Erf, Sin, Cos>;
+};
 
 }  // namespace tapegrad
+

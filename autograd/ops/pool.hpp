@@ -114,4 +114,11 @@ Variable<T> lp_pool2d(const Variable<T>& x, double p, const Pool2dOptions& optio
     return p == 1 ? sums : pow(sums, T(1.0 / p));
 }
 
+/// The pool ops whose nodes the library compiles (see detail::OpList in op.hpp).
+template <>
+struct detail::BuiltinOps<detail::OpFamily::pool> {
+    using type = OpList<PoolGather, PoolScatter, MaxPool2d, AvgPool2d, AvgPool2dAdjoint>;
+};
+
 }  // namespace tapegrad
+

@@ -264,4 +264,11 @@ Variable<T> log_softmax(const Variable<T>& x, int axis = -1) {
     return apply(LogSoftmax<T>{kernels::normalize_axis("log_softmax", axis, x.dim())}, x);
 }
 
+/// The reduce ops whose nodes the library compiles (see detail::OpList in op.hpp).
+template <>
+struct detail::BuiltinOps<detail::OpFamily::reduce> {
+    using type = OpList<Sum, Max, Min, LogSumExp, Softmax, LogSoftmax>;
+};
+
 }  // namespace tapegrad
+

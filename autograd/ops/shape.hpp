@@ -128,4 +128,11 @@ G permute(const G& g, const std::vector<std::size_t>& perm) {
 }
 }  // namespace vjp
 
+/// The shape ops whose nodes the library compiles (see detail::OpList in op.hpp).
+template <>
+struct detail::BuiltinOps<detail::OpFamily::shape> {
+    using type = OpList<Reshape, Permute>;
+};
+
 }  // namespace tapegrad
+

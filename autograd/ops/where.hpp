@@ -62,4 +62,11 @@ G where(const Mask& mask, const A& a, const B& b) {
 }
 }  // namespace vjp
 
+/// The where ops whose nodes the library compiles (see detail::OpList in op.hpp).
+template <>
+struct detail::BuiltinOps<detail::OpFamily::where> {
+    using type = OpList<Where>;
+};
+
 }  // namespace tapegrad
+

@@ -1,4 +1,5 @@
 // Matrix products on row-major buffers through the BLAS library the build links.
+// Internal (not installed): included by the library's own .cpp files only.
 #pragma once
 
 #include <cstddef>

@@ -1,4 +1,5 @@
 // Anomaly checks: find NaN/Inf in op outputs and gradients and describe where they came from.
+// Internal (not installed): included by the library's own .cpp files only.
 #pragma once
 
 #include <cstddef>

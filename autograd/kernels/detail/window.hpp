@@ -1,4 +1,5 @@
 // Sliding-window geometry shared by convolution and pooling: output sizes and valid tap ranges.
+// Internal (not installed): included by the library's own .cpp files only.
 #pragma once
 
 #include <algorithm>

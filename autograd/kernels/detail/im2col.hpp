@@ -1,4 +1,5 @@
 // im2col and col2im: one image's group of channels unrolled into a column block, and its adjoint.
+// Internal (not installed): included by the library's own .cpp files only.
 #pragma once
 
 #include <cstddef>
