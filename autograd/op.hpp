@@ -23,6 +23,7 @@ void release_iteratively(Variable<T>* inputs, std::size_t count) noexcept;
 [[noreturn]] void throw_modified_in_place(const char* op, std::size_t input, const std::string& shape,
                                           std::uint32_t recorded, std::uint32_t now);
 [[noreturn]] void throw_output_modified_in_place(const char* op, const std::string& shape, std::uint32_t now);
+[[noreturn]] void throw_too_many_inputs(const char* op, std::size_t count);
 
 /// With anomaly mode on: throws if an op's output holds NaN or Inf.
 template <class T>
@@ -76,8 +77,7 @@ public:
 
     void release() noexcept override {
         for (std::size_t i = 0; i < in_.size(); ++i) in_.vars[i].reset();
-        this->num_inputs = 0;
-        this->released = true;
+        this->num_inputs = 0;  // also what marks the node released
         static_cast<Derived*>(this)->release_saved();
     }
 
@@ -87,6 +87,7 @@ public:
     /// Called by record(): takes the inputs and notes their versions.
     template <class Range>
     void set_inputs(const Range& inputs) {
+        if (std::size(inputs) > Node<T>::max_inputs) detail::throw_too_many_inputs(this->op_name(), std::size(inputs));
         in_.resize(std::size(inputs));
         std::size_t i = 0;
         for (const Variable<T>* v : inputs) {
@@ -95,7 +96,7 @@ public:
             ++i;
         }
         this->inputs = in_.data();
-        this->num_inputs = std::uint32_t(in_.size());
+        this->num_inputs = std::uint16_t(in_.size());
     }
 
 private:

@@ -241,3 +241,21 @@ TEST_CASE("every node is freed once the last handle goes, with or without backwa
     }
     CHECK(tg::live_node_count() == before);
 }
+
+TEST_CASE("a recorded op takes at most 65,535 inputs: more is a clear error, not a wrapped count") {
+    // Nodes keep their input count in 16 bits (a two-input node then fits a smaller allocation).
+    const V x = leaf({1.0});
+    std::vector<V> many(65536, x);
+    CHECK_THROWS_WITH_AS(tg::concat(many, 0),
+                         "concat: got 65536 inputs; a recorded op takes at most 65535 (join them in groups, e.g. a "
+                         "concat of concats)",
+                         tg::Error);
+    many.pop_back();
+    const V y = tg::concat(many, 0);
+    CHECK(y.size() == 65535);
+    tg::sum(y).backward();
+    CHECK(x.grad()(0) == 65535.0);
+    tg::NoGradGuard no_grad;  // nothing recorded: no limit
+    many.push_back(x);
+    CHECK(tg::concat(many, 0).size() == 65536);
+}
