@@ -165,7 +165,8 @@ GradcheckReport run_gradgradcheck(const std::function<Variable<T>()>& f, const s
         if (!y.requires_grad()) {
             for (const auto& x : inputs) parts.push_back(zeros<T>(Shape{x.size()}));
         } else {
-            auto g = grad(std::vector<Variable<T>>{y}, inputs, {v}, GradOptions().create_graph(true).allow_unused(true));
+            auto g = grad(std::vector<Variable<T>>{y}, inputs, {v},
+                          GradOptions().create_graph(true).allow_unused(true));
             for (auto& gi : g) parts.push_back(reshape(gi, Shape{gi.size()}));
         }
         return concat(parts, 0);

@@ -162,6 +162,7 @@ void Sweep<T, G>::visit(std::uint32_t id, Node<T>& node) {
     for (std::size_t k = 0; k < n; ++k)
         if (wants_[k]) input_slot_[k] = pending_.ensure(input_id_[k]);
     for (std::size_t k = 0; k < n; ++k) {
+        scratch_[k].reset();  // empty even if an earlier VJP wrote a gradient nobody wanted
         dest_[k] = &scratch_[k];
         direct_[k] = false;
         if (!wants_[k]) continue;
