@@ -57,7 +57,8 @@ case "$mode" in
     ./build/consumer/consumer
     echo "== building and running every program in README.md and docs/ against the installed package"
     python3 tests/docs/run_snippets.py --prefix build/stage --out build/snippets README.md docs/*.md docs/lessons/*.md
-    # ---- reliability (issue 7): the whole suite under sanitizers, then the fuzzers ----------------
+    # ---- reliability (issue 7): the whole suite under sanitizers, the threaded tests under
+    # ThreadSanitizer (issue 12), then the fuzzers -------------------------------------------------
     # TAPEGRAD_SKIP_RELIABILITY=1 skips this part for a quick local run; CI always runs it.
     if [ "${TAPEGRAD_SKIP_RELIABILITY:-0}" != 1 ]; then
       t=$SECONDS
@@ -69,7 +70,18 @@ case "$mode" in
       t=$SECONDS
       ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --test-dir build-asan --output-on-failure -j"$jobs"
-      echo "== fuzzing the IDX and checkpoint readers, 60 s per target (the sanitizer run took $((SECONDS - t)) s)"
+      echo "== the ASan run took $((SECONDS - t)) s"
+      echo "== building the library and the threaded tests with ThreadSanitizer (GCC, -O1) in build-tsan/"
+      t=$SECONDS
+      cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" \
+        -DCMAKE_CXX_FLAGS=-fsanitize=thread -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread -DTAPEGRAD_MPI=OFF \
+        -DTAPEGRAD_BUILD_EXAMPLES=OFF -DTAPEGRAD_BUILD_BENCH=OFF >/dev/null
+      cmake --build build-tsan -j"$jobs" --target test_threads
+      echo "== running the threaded tests under ThreadSanitizer: any race fails (the build took $((SECONDS - t)) s)"
+      t=$SECONDS
+      TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 OPENBLAS_NUM_THREADS=1 \
+        ctest --test-dir build-tsan -L threads --output-on-failure
+      echo "== fuzzing the IDX and checkpoint readers, 60 s per target (the TSan run took $((SECONDS - t)) s)"
       t=$SECONDS
       fuzz/run.sh 60
       echo "== reliability checks passed (fuzzing took $((SECONDS - t)) s)"

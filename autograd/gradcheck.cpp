@@ -11,15 +11,29 @@
 
 namespace tapegrad {
 
+namespace {
+
+std::string index_string(const std::vector<std::size_t>& index) {
+    std::string s = "(";
+    for (std::size_t i = 0; i < index.size(); ++i) s += (i ? "," : "") + std::to_string(index[i]);
+    return s + ")";
+}
+
+}  // namespace
+
 std::string GradcheckReport::summary() const {
-    std::string where = "(";
-    for (std::size_t i = 0; i < worst_index.size(); ++i) where += (i ? "," : "") + std::to_string(worst_index[i]);
-    where += ")";
+    std::string of_output;
+    if (second_order)
+        of_output = fmt::format(" in the gradient of input {} element {}", worst_output_input,
+                                index_string(worst_output_index));
+    else if (!worst_output_index.empty())
+        of_output = fmt::format(" of output element {}", index_string(worst_output_index));
     return fmt::format(
-        "gradcheck {}: {} elements, max abs error {:.3g}, max rel error {:.3g}, relative difference {:.3g}; "
-        "worst: input {} element {} analytic {:.10g} numeric {:.10g}",
-        passed ? "passed" : "FAILED", elements, max_abs_error, max_rel_error, relative_difference, worst_input, where,
-        worst_analytic, worst_numeric);
+        "{} {}: {} elements, max abs error {:.3g}, max rel error {:.3g}, relative difference {:.3g}; "
+        "worst: input {} element {}{} analytic {:.10g} numeric {:.10g}",
+        second_order ? "gradgradcheck" : "gradcheck", passed ? "passed" : "FAILED", elements, max_abs_error,
+        max_rel_error, relative_difference, worst_input, index_string(worst_index), of_output, worst_analytic,
+        worst_numeric);
 }
 
 namespace {
@@ -48,11 +62,17 @@ void check_inputs(const char* fn, const std::vector<Variable<T>>& inputs) {
     }
 }
 
+/// Names output element k of the checked function in the report (gradcheck and gradgradcheck
+/// differ: for the latter the output is the inputs' gradients, flattened and joined).
+using OutputNamer = std::function<void(std::size_t k, const Shape& out_shape, GradcheckReport& report)>;
+
 template <class T>
 GradcheckReport run_gradcheck(const std::function<Variable<T>()>& f, const std::vector<Variable<T>>& inputs,
-                              const GradcheckOptions& options) {
-    check_inputs("gradcheck", inputs);
+                              const GradcheckOptions& options, const OutputNamer& name_output) {
     if (!(options.eps() > 0)) throw Error(fmt::format("gradcheck: eps must be > 0, got {}", options.eps()));
+    // f runs as the user wrote it, in grad mode as in training, including the evaluations for
+    // the differences: an f that calls grad() itself needs its graph recorded.
+    GradModeGuard record(true);
 
     // Analytic Jacobian, one row per output element: J[k][input][element].
     const Variable<T> y = f();
@@ -73,8 +93,7 @@ GradcheckReport run_gradcheck(const std::function<Variable<T>()>& f, const std::
 
     // Numeric Jacobian by central differences, one input element at a time.
     GradcheckReport report;
-    double diff_sq = 0, sum_sq = 0, worst_violation = -1;
-    NoGradGuard no_grad;
+    double diff_sq = 0, sum_sq = 0, worst_error = -1;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
         Variable<T> x = inputs[i];
         for (std::size_t j = 0; j < x.size(); ++j) {
@@ -97,18 +116,15 @@ GradcheckReport run_gradcheck(const std::function<Variable<T>()>& f, const std::
                 sum_sq += (a + numeric) * (a + numeric);
                 report.max_abs_error = std::max(report.max_abs_error, err);
                 if (scale > 0) report.max_rel_error = std::max(report.max_rel_error, err / scale);
-                const double violation = std::isnan(err) ? INFINITY : err / bound;
                 if (!(err <= bound)) report.passed = false;
-                if (violation > worst_violation) {
-                    worst_violation = violation;
+                // The worst element is the one with the largest error (NaN worst of all): the one
+                // max_abs_error reports, not the one furthest over the tolerance.
+                const double badness = std::isnan(err) ? INFINITY : err;
+                if (badness > worst_error) {
+                    worst_error = badness;
                     report.worst_input = i;
-                    std::vector<std::size_t> where = unravel(j, x.shape());
-                    if (outs > 1) {  // name the output element too: output index, then input index
-                        auto out_where = unravel(k, y.shape());
-                        out_where.insert(out_where.end(), where.begin(), where.end());
-                        where = out_where;
-                    }
-                    report.worst_index = where;
+                    report.worst_index = unravel(j, x.shape());
+                    name_output(k, y.shape(), report);
                     report.worst_analytic = a;
                     report.worst_numeric = numeric;
                 }
@@ -120,12 +136,22 @@ GradcheckReport run_gradcheck(const std::function<Variable<T>()>& f, const std::
 }
 
 template <class T>
+GradcheckReport run_gradcheck(const std::function<Variable<T>()>& f, const std::vector<Variable<T>>& inputs,
+                              const GradcheckOptions& options) {
+    check_inputs("gradcheck", inputs);
+    return run_gradcheck<T>(f, inputs, options, [](std::size_t k, const Shape& out_shape, GradcheckReport& r) {
+        r.worst_output_index = unravel(k, out_shape);
+    });
+}
+
+template <class T>
 GradcheckReport run_gradgradcheck(const std::function<Variable<T>()>& f, const std::vector<Variable<T>>& inputs,
                                   const GradcheckOptions& options) {
     check_inputs("gradgradcheck", inputs);
+    if (!(options.eps() > 0)) throw Error(fmt::format("gradgradcheck: eps must be > 0, got {}", options.eps()));
     Shape out_shape;
     {
-        NoGradGuard no_grad;
+        GradModeGuard record(true);  // f as written: it may call grad() itself
         out_shape = f().shape();
     }
     Generator gen(options.seed());
@@ -134,18 +160,27 @@ GradcheckReport run_gradgradcheck(const std::function<Variable<T>()>& f, const s
     all.push_back(v);
     // The recorded first derivatives, flattened and joined, as a function of inputs and v.
     auto first_derivatives = [&]() -> Variable<T> {
-        GradModeGuard record(true);
         const Variable<T> y = f();
         std::vector<Variable<T>> parts;
         if (!y.requires_grad()) {
             for (const auto& x : inputs) parts.push_back(zeros<T>(Shape{x.size()}));
         } else {
-            auto g = grad(std::vector<Variable<T>>{y}, inputs, {v}, GradOptions().create_graph(true).allow_unused(true));
+            auto g = grad(std::vector<Variable<T>>{y}, inputs, {v},
+                          GradOptions().create_graph(true).allow_unused(true));
             for (auto& gi : g) parts.push_back(reshape(gi, Shape{gi.size()}));
         }
         return concat(parts, 0);
     };
-    return run_gradcheck<T>(first_derivatives, all, options);
+    // Output element k of first_derivatives is an element of the gradient of one input.
+    auto name_output = [&](std::size_t k, const Shape&, GradcheckReport& r) {
+        std::size_t a = 0;
+        while (a + 1 < inputs.size() && k >= inputs[a].size()) k -= inputs[a++].size();
+        r.worst_output_input = a;
+        r.worst_output_index = unravel(k, inputs[a].shape());
+    };
+    GradcheckReport report = run_gradcheck<T>(first_derivatives, all, options, name_output);
+    report.second_order = true;
+    return report;
 }
 
 template <class T>

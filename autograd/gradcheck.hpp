@@ -40,9 +40,18 @@ struct GradcheckReport {
     /// classic gradient-checking lesson prints (about 1e-10 when the gradient is right).
     double relative_difference = 0;
     std::size_t elements = 0;       // gradient elements compared
-    std::size_t worst_input = 0;    // the input and element that fit worst
+    /// Where the largest error is: input `worst_input`, element `worst_index` (in that input's
+    /// shape), in the derivative of output element `worst_output_index` (in the output's shape;
+    /// empty for a zero-dimensional output). For gradgradcheck the output is a first derivative:
+    /// the gradient of input `worst_output_input`, so worst_output_index is in that input's
+    /// shape; and worst_input equal to the number of inputs names the random upstream gradient,
+    /// which gradgradcheck differentiates with respect to as well.
+    std::size_t worst_input = 0;
     std::vector<std::size_t> worst_index;
+    std::vector<std::size_t> worst_output_index;
+    std::size_t worst_output_input = 0;
     double worst_analytic = 0, worst_numeric = 0;
+    bool second_order = false;  // made by gradgradcheck
 
     explicit operator bool() const { return passed; }
     /// One line: passed or FAILED, the errors, and where the worst element is.
@@ -60,7 +69,9 @@ struct NonDeduced {
 
 /// Compares the gradient of every element of f() with respect to every element of each input
 /// (leaves that require grad) with central differences. f is called many times and must be
-/// deterministic; it reads the inputs, which gradcheck perturbs in place and restores.
+/// deterministic; it reads the inputs, which gradcheck perturbs in place and restores. f always
+/// runs with grad mode on, as it would in training: it may itself call grad() (a gradient
+/// penalty, a Hessian-vector product).
 template <class T>
 GradcheckReport gradcheck(const typename NonDeduced<NoArgFunction<T>>::type& f, const std::vector<Variable<T>>& inputs,
                           const GradcheckOptions& options = {});

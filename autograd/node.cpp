@@ -116,6 +116,12 @@ void throw_out_of_memory(const char* op, const std::string& shapes) {
     throw Error(fmt::format("{}: out of memory computing the output for inputs of shape {}", op, shapes));
 }
 
+void throw_too_many_inputs(const char* op, std::size_t count) {
+    throw Error(fmt::format("{}: got {} inputs; a recorded op takes at most {} (join them in groups, e.g. a concat "
+                            "of concats)",
+                            op, count, Node<float>::max_inputs));
+}
+
 template <class T>
 std::string forward_chain(const Node<T>& node) {
     std::vector<const Node<T>*> path{&node};

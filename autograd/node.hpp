@@ -20,6 +20,15 @@ inline thread_local long live_nodes = 0;
 /// Nodes created and not yet freed by the calling thread (for tests that look for leaks).
 inline long live_node_count() noexcept { return detail::live_nodes; }
 
+/// Where a VJP writes the gradient of each input: `dx[i] = ...` fills input i's slot. The engine
+/// points a slot straight at the place the gradient is summed when it is the first to arrive
+/// there, so that it is never moved afterwards.
+template <class G>
+struct GradSlots {
+    std::optional<G>* const* slots;
+    std::optional<G>& operator[](std::size_t i) const { return *slots[i]; }
+};
+
 /// What an op's VJP receives. G is Tensor<T> in an ordinary backward (nothing is
 /// recorded) and Variable<T> under create_graph (everything is recorded, so the
 /// gradient can itself be differentiated).
@@ -28,7 +37,7 @@ struct VjpArgs {
     const G* const* inputs;  // the op's inputs, in order
     const G& y;              // the op's own output, passed in rather than captured
     G& g;                    // gradient of the loss with respect to y; an op may move from it
-    std::optional<G>* dx;    // one slot per input, to be filled where wants[i]
+    GradSlots<G> dx;         // one empty slot per input, to be filled where wants[i]
     const bool* wants;       // wants[i]: input i needs a gradient
 
     const G& x(std::size_t i) const { return *inputs[i]; }
@@ -57,23 +66,28 @@ public:
     virtual void check_versions() const {}
 
     /// Drops the inputs (and anything saved for the VJP) once backward is done with them.
+    /// Called by one thread at a time: a graph other threads still go through is retained.
     virtual void release() noexcept {}
 
     /// A short description of the op's settings for printouts, e.g. "axis=1".
     virtual std::string describe() const { return {}; }
 
+    /// At most this many inputs per op (num_inputs is 16 bits: it keeps a two-input node in a
+    /// smaller allocation class, 64 bytes less per node of a long chain).
+    static constexpr std::size_t max_inputs = 65535;
+
+    /// True once a backward without retain_graph has dropped this op's inputs (an op node always
+    /// has at least one input until then).
+    bool released() const noexcept { return !is_leaf && num_inputs == 0; }
+
     Tensor<T> value;
-    const Variable<T>* inputs = nullptr;  // points into the op's own storage
-    std::uint32_t num_inputs = 0;
-    std::uint32_t version = 0;  // bumped by every in-place change of `value`
+    Variable<T>* inputs = nullptr;  // points into the op's own storage; backward moves handles out as it releases
+    std::uint32_t version = 0;      // bumped by every in-place change of `value`
+    std::uint16_t num_inputs = 0;
     bool requires_grad = false;
     const bool is_leaf;
-    bool released = false;
-
-    // Scratch for the engine: the backward pass that last visited this node, and the
-    // node's position in that pass's order.
-    std::uint64_t visit_mark = 0;
-    std::uint32_t visit_index = 0;
+    // No scratch for the engine here: a backward pass keeps its bookkeeping to itself, so that
+    // passes on several threads can go through the same graph.
 };
 
 /// Data: a Variable made from an array, a parameter, or a result computed without recording.
@@ -81,7 +95,10 @@ template <class T>
 class Leaf final : public Node<T> {
 public:
     Leaf() noexcept : Node<T>(true) {}
-    std::optional<Tensor<T>> grad;  // none until a backward reaches it; zero_grad resets to none
+    // None until a backward reaches it; zero_grad resets to none. Backward adds to it under a
+    // lock (several threads may backpropagate into one leaf); reading or resetting it while
+    // another thread's backward may write it is the caller's to avoid.
+    std::optional<Tensor<T>> grad;
 };
 
 }  // namespace tapegrad

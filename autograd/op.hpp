@@ -49,6 +49,7 @@ void release_iteratively(Variable<T>* inputs, std::size_t count) noexcept;
                                           std::uint32_t recorded, std::uint32_t now);
 [[noreturn]] void throw_output_modified_in_place(const char* op, const std::string& shape, std::uint32_t now);
 [[noreturn]] void throw_out_of_memory(const char* op, const std::string& shapes);
+[[noreturn]] void throw_too_many_inputs(const char* op, std::size_t count);
 
 /// With anomaly mode on: throws if an op's output holds NaN or Inf.
 template <class T>
@@ -210,8 +211,7 @@ public:
 
     void release() noexcept override {
         for (std::size_t i = 0; i < in_.size(); ++i) in_.vars[i].reset();
-        this->num_inputs = 0;
-        this->released = true;
+        this->num_inputs = 0;  // also what marks the node released
         if constexpr (has_release<Op>) op_.release();
     }
 
@@ -221,13 +221,14 @@ public:
 
     /// Takes the inputs and notes their versions.
     void set_inputs(const Variable<T>* const* inputs, std::size_t count) {
+        if (count > Node<T>::max_inputs) detail::throw_too_many_inputs(this->op_name(), count);
         in_.resize(count);
         for (std::size_t i = 0; i < count; ++i) {
             in_.vars[i] = *inputs[i];
             in_.versions[i] = inputs[i]->node()->version;
         }
         this->inputs = in_.data();
-        this->num_inputs = std::uint32_t(in_.size());
+        this->num_inputs = std::uint16_t(in_.size());
     }
 
 private:

@@ -1,10 +1,40 @@
 // The engine: accumulation, retain/release, grad(), higher order, grad mode, detach, versions.
+#include <tapegrad/autograd/op.hpp>
+
 #include "helpers.hpp"
 
 using namespace tgtest;
 
 namespace {
 V leaf(xt::xarray<double> x) { return tg::parameter(x); }
+
+/// y = a + b, whose VJP writes both gradients whether they are wanted or not.
+template <class T>
+struct Eager {
+    static constexpr const char* name = "eager";
+    tg::Tensor<T> forward(const tg::Tensor<T>& a, const tg::Tensor<T>& b) const { return a + b; }
+    template <class G>
+    void backward(tg::VjpArgs<G>& a) const {
+        a.dx[0] = a.g;
+        a.dx[1] = a.g;
+    }
+};
+
+/// y = a + b, whose VJP forgets the gradient of a.
+template <class T>
+struct Forgetful {
+    static constexpr const char* name = "forgetful";
+    tg::Tensor<T> forward(const tg::Tensor<T>& a, const tg::Tensor<T>& b) const { return a + b; }
+    template <class G>
+    void backward(tg::VjpArgs<G>& a) const {
+        if (a.want(1)) a.dx[1] = a.g;
+    }
+};
+
+template <class OpT>
+V apply2(const V& a, const V& b) {
+    return tg::apply(OpT{}, a, b);
+}
 }  // namespace
 
 TEST_CASE("a value used twice (diamond) gets both contributions") {
@@ -240,4 +270,31 @@ TEST_CASE("every node is freed once the last handle goes, with or without backwa
         CHECK(close(h[0].value(), {6, 12}));
     }
     CHECK(tg::live_node_count() == before);
+}
+
+TEST_CASE("a recorded op takes at most 65,535 inputs: more is a clear error, not a wrapped count") {
+    // Nodes keep their input count in 16 bits (a two-input node then fits a smaller allocation).
+    const V x = leaf({1.0});
+    std::vector<V> many(65536, x);
+    CHECK_THROWS_WITH_AS(tg::concat(many, 0),
+                         "concat: got 65536 inputs; a recorded op takes at most 65535 (join them in groups, e.g. a "
+                         "concat of concats)",
+                         tg::Error);
+    many.pop_back();
+    const V y = tg::concat(many, 0);
+    CHECK(y.size() == 65535);
+    tg::sum(y).backward();
+    CHECK(x.grad()(0) == 65535.0);
+    tg::NoGradGuard no_grad;  // nothing recorded: no limit
+    many.push_back(x);
+    CHECK(tg::concat(many, 0).size() == 65536);
+}
+
+TEST_CASE("a gradient a VJP wrote for an input nobody wanted does not stand in for a later op's missing one") {
+    // Sweep order: add, eager, forgetful. eager writes a gradient for the constant c; forgetful
+    // then owes one for x, which already has one (from add), and gives none: that is an error.
+    const V x = leaf({1.0}), w = leaf({2.0});
+    const V c = tg::constant(xt::xarray<double>{3.0});
+    const V y = tg::sum(apply2<Eager<double>>(c, apply2<Forgetful<double>>(x, w)) + x);
+    CHECK_THROWS_WITH_AS(y.backward(), "backward: 'forgetful' gave no gradient for its input 0", tg::Error);
 }

@@ -1,0 +1,250 @@
+// The reverse sweep: VJPs consumers first, gradients summed in recycled slots, nodes released as passed.
+#include <tapegrad/autograd/engine/sweep.hpp>
+
+#include <algorithm>
+#include <fmt/format.h>
+#include <type_traits>
+
+#include <tapegrad/autograd/detail/anomaly.hpp>
+#include <tapegrad/autograd/engine/leaf_grad.hpp>
+#include <tapegrad/autograd/grad_mode.hpp>
+#include <tapegrad/autograd/ops/arithmetic.hpp>
+
+namespace tapegrad::detail {
+namespace {
+
+constexpr std::uint32_t none = NodeIndex::none;
+
+template <class T>
+const Tensor<T>& value_of(const Tensor<T>& g) { return g; }
+template <class T>
+const Tensor<T>& value_of(const Variable<T>& g) { return g.value(); }
+
+template <class T>
+void add_in_place(Tensor<T>& acc, const Tensor<T>& g) {
+    T* a = acc.data();
+    const T* b = g.data();
+    const std::size_t n = acc.size();
+#pragma omp simd
+    for (std::size_t i = 0; i < n; ++i) a[i] += b[i];
+}
+
+/// slot += g (the first gradient is taken over). Shapes were checked when g was made.
+template <class T>
+void accumulate(std::optional<Tensor<T>>& slot, Tensor<T>&& g) {
+    if (!slot)
+        slot.emplace(std::move(g));
+    else
+        add_in_place(*slot, g);
+}
+template <class T>
+void accumulate(std::optional<Variable<T>>& slot, Variable<T>&& g) {
+    if (!slot)
+        slot.emplace(std::move(g));
+    else
+        *slot = add(*slot, g);  // recorded: the sum is differentiated too
+}
+
+template <class T>
+Tensor<T> value_for_leaf(Tensor<T>&& g) { return std::move(g); }
+template <class T>
+Tensor<T> value_for_leaf(Variable<T>&& g) { return g.value(); }  // a leaf's grad() is a plain tensor
+
+}  // namespace
+
+template <class T, class G>
+std::uint32_t PendingGrads<T, G>::make_slot(std::uint32_t id) {
+    std::uint32_t& s = slot_of_[id];
+    if (!free_.empty()) {
+        s = free_.back();
+        free_.pop_back();
+    } else {
+        slots_.emplace_back();
+        free_.reserve(slots_.capacity());  // so that drop() never fails to give a slot back
+        s = std::uint32_t(slots_.size() - 1);
+    }
+    return s;
+}
+
+template <class T, class G>
+void PendingGrads<T, G>::make_room(std::size_t n) {
+    if (free_.size() >= n) return;
+    const std::size_t need = slots_.size() + (n - free_.size());
+    if (need > slots_.capacity()) {
+        slots_.reserve(std::max(need, 2 * slots_.capacity()));
+        free_.reserve(slots_.capacity());
+    }
+}
+
+template <class T, class G>
+void PendingGrads<T, G>::drop(std::uint32_t id) {
+    const std::uint32_t s = slot_of_[id];
+    if (s == none) return;
+    slot_of_[id] = none;
+    Pending<T, G>& p = slots_[s];
+    p.grad.reset();
+    p.holder.reset();
+    free_.push_back(s);
+}
+
+template <class T, class G>
+Sweep<T, G>::Sweep(const GraphOrder<T>& graph, const GradTargets<T>* targets, bool retain)
+    : graph_(graph),
+      targets_(targets),
+      retain_(retain),
+      anomaly_(anomaly_enabled()),
+      pending_(graph.nodes.size()),
+      captured_(targets ? targets->count() : 0) {}
+
+template <class T, class G>
+void Sweep<T, G>::seed(const Variable<T>& output, G&& g) {
+    accumulate(pending_[pending_.ensure(graph_.id_of(output.node()))].grad, std::move(g));
+}
+
+template <class T, class G>
+const G& Sweep<T, G>::output_of(std::uint32_t id, const Node<T>& node) const {
+    if constexpr (std::is_same_v<G, Tensor<T>>) {
+        (void)id;
+        return node.value;
+    } else {
+        (void)node;
+        return *graph_.handles[id];  // create_graph retains the graph: the handle is still there
+    }
+}
+
+template <class T, class G>
+void Sweep<T, G>::run() {
+    for (const std::uint32_t id : graph_.order) {
+        // Without retain_graph, a node the sweep reaches is held by its slot's holder (moved
+        // there when its first consumer was released) or by the caller (an output).
+        Node<T>& node = *graph_.nodes[id];
+        ids_known_ = false;
+        const std::uint32_t s = pending_.slot(id);
+        if (s != none && pending_[s].grad) visit(id, node);
+        if (!retain_) release(node);
+        pending_.drop(id);  // the node's gradient, and the node itself unless the caller holds it
+    }
+}
+
+template <class T, class G>
+void Sweep<T, G>::visit(std::uint32_t id, Node<T>& node) {
+    if (targets_) {
+        const int j = targets_->target_of(id);
+        if (j >= 0) captured_[std::size_t(j)].emplace(*pending_[pending_.slot(id)].grad);
+        if (!targets_->wanted(id)) return;
+    }
+    const std::size_t n = node.num_inputs;
+    if (n > capacity_) {
+        wants_.reset(new bool[n]);
+        input_id_.resize(n);
+        input_slot_.resize(n);
+        direct_.resize(n);
+        dest_.resize(n);
+        scratch_.resize(n);
+        capacity_ = n;
+    }
+    bool any = false;
+    for (std::size_t k = 0; k < n; ++k) {
+        const Node<T>* m = node.inputs[k].node();
+        const std::uint32_t mid = m->requires_grad ? graph_.id_of(m) : none;
+        input_id_[k] = mid;
+        wants_[k] = mid != none && (!targets_ || targets_->wanted(mid));
+        any = any || wants_[k];
+    }
+    ids_known_ = true;
+    if (!any) return;
+    node.check_versions();
+
+    // The first gradient to reach an input is written straight into its slot; one arriving
+    // where a gradient already is goes to scratch and is added. (Moving a tensor into a slot
+    // costs about as much as a tiny op's arithmetic.)
+    pending_.make_room(n);
+    for (std::size_t k = 0; k < n; ++k)
+        if (wants_[k]) input_slot_[k] = pending_.ensure(input_id_[k]);
+    for (std::size_t k = 0; k < n; ++k) {
+        scratch_[k].reset();  // empty even if an earlier VJP wrote a gradient nobody wanted
+        dest_[k] = &scratch_[k];
+        direct_[k] = false;
+        if (!wants_[k]) continue;
+        Pending<T, G>& p = pending_[input_slot_[k]];
+        if (!p.grad && !p.claimed) {  // claimed: the same node is an earlier input of this op too
+            p.claimed = true;
+            direct_[k] = true;
+            dest_[k] = &p.grad;
+        }
+    }
+    G& g = *pending_[pending_.slot(id)].grad;
+    VjpArgs<G> args{nullptr, output_of(id, node), g, GradSlots<G>{dest_.data()}, wants_.get()};
+    node.vjp(args);
+
+    for (std::size_t k = 0; k < n; ++k) {
+        if (!wants_[k]) continue;
+        Pending<T, G>& p = pending_[input_slot_[k]];
+        p.claimed = false;
+        std::optional<G>& d = *dest_[k];
+        if (!d) throw Error(fmt::format("backward: '{}' gave no gradient for its input {}", node.op_name(), k));
+        const Node<T>* m = node.inputs[k].node();
+        const Tensor<T>& gv = value_of(*d);
+        if (!shape_equal(gv.shape(), m->value.shape()))
+            throw Error(fmt::format("backward: '{}' gave a gradient of shape {} for its input {} of shape {}",
+                                    node.op_name(), shape_string(gv.shape()), k, shape_string(m->value.shape())));
+        if (anomaly_) check_backward_anomaly(node, k, gv);
+        if (!direct_[k]) {
+            accumulate(p.grad, std::move(*d));
+            d.reset();
+        }
+    }
+}
+
+template <class T, class G>
+void Sweep<T, G>::release(Node<T>& node) {
+    // Inputs the sweep will reach later move into their slots' holders, which keep them alive
+    // until then; node.release() drops the rest and the op's saved values.
+    for (std::size_t k = 0; k < node.num_inputs; ++k) {
+        Variable<T>& in = node.inputs[k];
+        const Node<T>* m = in.node();
+        if (!m->requires_grad) continue;
+        const std::uint32_t mid = ids_known_ ? input_id_[k] : graph_.id_of(m);
+        if (mid == none) continue;
+        if (m->is_leaf && targets_ && !targets_->wanted(mid)) continue;  // a leaf grad() was not asked about
+        Pending<T, G>& p = pending_[pending_.ensure(mid)];
+        if (!p.holder.defined()) p.holder = std::move(in);
+    }
+    node.release();
+}
+
+template <class T, class G>
+void Sweep<T, G>::add_to_leaves() {
+    for (const std::uint32_t id : graph_.leaves) {
+        const std::uint32_t s = pending_.slot(id);
+        if (s == none || !pending_[s].grad) continue;
+        add_to_leaf_grad(static_cast<Leaf<T>&>(*graph_.nodes[id]), value_for_leaf(std::move(*pending_[s].grad)));
+        pending_.drop(id);
+    }
+}
+
+template <class T, class G>
+std::vector<std::optional<G>> Sweep<T, G>::take_results() {
+    std::vector<std::optional<G>> results(captured_.size());
+    for (std::size_t j = 0; j < results.size(); ++j) {
+        const std::uint32_t id = targets_->id_of_input(j);
+        if (id == none) continue;
+        if (captured_[j]) {
+            results[j] = std::move(captured_[j]);
+        } else if (const std::uint32_t s = pending_.slot(id); s != none && pending_[s].grad) {
+            results[j] = std::move(pending_[s].grad);  // a leaf (an op's slot is gone once passed)
+        }
+    }
+    return results;
+}
+
+template class PendingGrads<float, Tensor<float>>;
+template class PendingGrads<float, Variable<float>>;
+template class PendingGrads<double, Tensor<double>>;
+template class PendingGrads<double, Variable<double>>;
+template class Sweep<float, Tensor<float>>;
+template class Sweep<float, Variable<float>>;
+template class Sweep<double, Tensor<double>>;
+template class Sweep<double, Variable<double>>;
+
+}  // namespace tapegrad::detail
