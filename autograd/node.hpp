@@ -47,6 +47,7 @@ public:
 
     /// "tanh", "matmul", ... ("leaf" for data).
     virtual const char* op_name() const noexcept { return "leaf"; }
+    virtual const char* formula() const noexcept { return ""; }
 
     /// Gradients of the inputs from the gradient of the output.
     virtual void vjp(VjpArgs<Tensor<T>>& args) const;
