@@ -122,7 +122,10 @@ Trace<T> trace(const Variable<T>& output, const Tensor<T>& seed) {
         const std::size_t inputs = n->num_inputs;
         std::unique_ptr<bool[]> wants(new bool[std::max<std::size_t>(inputs, 1)]);
         bool any = false;
-        for (std::size_t k = 0; k < inputs; ++k) any = any || (wants[k] = n->inputs[k].node()->requires_grad);
+        for (std::size_t k = 0; k < inputs; ++k) {
+            wants[k] = n->inputs[k].node()->requires_grad;
+            any = any || wants[k];
+        }
         std::vector<std::optional<Tensor<T>>> dx(inputs);
         if (any) {
             n->check_versions();

@@ -244,6 +244,25 @@ TEST_CASE("write_html shows tapegrad's own values, gradients and order") {
     }
 }
 
+TEST_CASE("constants get no gradient from any VJP") {
+    // u * x_t with x_t constant, as in a recurrent unit: the VJP is asked for u's gradient only.
+    const V u = tg::parameter(xt::xarray<double>{0.7});
+    V h = tg::constant(xt::xarray<double>{0.0});
+    for (int t = 0; t < 40; ++t) h = tg::tanh(h + u * tg::constant(xt::xarray<double>{0.1 * t - 2.0}));
+    TempPage page("constants");
+    tg::write_html(page.path, tg::sum(h), tg::HtmlOptions().layout(tg::HtmlLayout::page));
+    const Js d = page_data(page.path);
+    std::size_t constants = 0;
+    for (const Js& step : d["backward"].items)
+        for (const Js& s : step["sends"].items) {
+            const bool constant = d["nodes"][std::size_t(s["to"].num)]["kind"].str == "constant";
+            constants += constant;
+            CHECK((s["dx"].kind == Js::null) == constant);
+            CHECK(s["count"].num <= s["of"].num);
+        }
+    CHECK(constants >= 40);
+}
+
 TEST_CASE("a value used three times shows its partial sums and the count of its gradients") {
     const V x = tg::parameter(xt::xarray<double>{0.5, -2.0});
     const V y = tg::sum(x * x + x);  // mul sends two gradients to x, add one
