@@ -313,8 +313,12 @@ std::string explorer_expectations(const tg::Variable<T>& output, const std::stri
     for (std::size_t i = 0; i < values.size(); ++i) {
         const tg::Variable<T>& v = values[i];
         const char* kind = !v.is_leaf() ? "op" : v.requires_grad() ? "parameter" : "constant";
-        json += fmt::format("{{\"op\": {}, \"kind\": \"{}\", \"formula\": {}, \"summary\": {}, \"value\": {}}}{}\n",
-                            detail::json_string(v.op_name()), kind, detail::json_string(v.node()->formula()),
+        std::vector<std::size_t> inputs;
+        for (const tg::Variable<T>& m : v.inputs()) inputs.push_back(id.at(m.node()));
+        json += fmt::format("{{\"op\": {}, \"kind\": \"{}\", \"inputs\": [{}], \"formula\": {}, \"summary\": {}, "
+                            "\"value\": {}}}{}\n",
+                            detail::json_string(v.op_name()), kind, fmt::join(inputs, ", "),
+                            detail::json_string(v.node()->formula()),
                             detail::json_string(tg::value_summary(v.value())), detail::json_values(v.value()),
                             i + 1 < values.size() ? "," : "");
         if (!v.is_leaf()) ops.push_back(std::to_string(i));

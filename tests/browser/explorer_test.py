@@ -148,6 +148,8 @@ return {
   step: +q('#position').dataset.step, position: q('#position').innerText,
   node: cur ? +cur.dataset.node : null, call: cur ? cur.innerText : null, formula: text('#cur-formula'),
   highlighted: [...document.querySelectorAll('#nodes g.node.current')].map((g) => +g.dataset.node),
+  receiving: [...document.querySelectorAll('#nodes g.node.receiving')].map((g) => +g.dataset.node),
+  feeding: [...document.querySelectorAll('#nodes g.node.feeding')].map((g) => +g.dataset.node),
   badge: q('#nodes g.node.current text.badge') ? q('#nodes g.node.current text.badge').textContent : null,
   heading: text('#step-heading'),
   value: text('#cur-value pre.full'), valueSummary: text('#cur-value .summary'),
@@ -202,12 +204,19 @@ def check_step(driver, exp, s, check, read=None):
     check(r["formula"] == (v["formula"] or v["op"]),
           f"step {s}: formula line {r['formula']!r}, the op's is {v['formula']!r} (op {v['op']})")
     check(r["badge"] is not None and "\u25b6" in r["badge"], f"step {s}: the current box has no \u25b6 mark")
+    inputs = set(v["inputs"]) - {node}
     if s <= F:
+        check(set(r["feeding"]) == inputs, f"step {s}: boxes marked as inputs {r['feeding']}, the op's {inputs}")
         check(same(numbers(r["value"] or ""), v["value"]),
               f"step {s}: value of %{node} shown {r['value']!r}, tapegrad's {v['value']}")
         check(r["valueSummary"] == v["summary"], f"step {s}: summary {r['valueSummary']!r} != {v['summary']!r}")
         return r
     b = exp["backward"][s - F - 1]
+    wanted = {m for m in inputs if exp["values"][m]["kind"] != "constant"}
+    check(set(r["receiving"]) == wanted, f"step {s}: boxes marked as getting dx {r['receiving']}, expected {wanted}")
+    for x in r["sends"]:
+        if exp["values"][x["to"]]["kind"] == "constant":
+            check(x["full"] is None, f"step {s}: the page sends a gradient to constant %{x['to']}")
     check(same(numbers(r["upstream"] or ""), b["grad"]),
           f"step {s}: upstream gradient of %{node} shown {r['upstream']!r}, tapegrad's dOut/d%{node} {b['grad']}")
     check(r["upstreamSummary"] == b["summary"], f"step {s}: summary {r['upstreamSummary']!r} != {b['summary']!r}")
@@ -373,14 +382,15 @@ def main():
         return SKIP
 
     work = os.path.abspath(args.work)
+    graph_drawing, sleep_study = os.path.abspath(args.graph_drawing), os.path.abspath(args.sleep_study)
     shutil.rmtree(work, ignore_errors=True)
     auto, page = os.path.join(work, "auto"), os.path.join(work, "page")
     shots = os.path.abspath(args.screenshots or os.path.join(work, "screenshots"))
     for d in (auto, page, shots):
         os.makedirs(d, exist_ok=True)
-    for command in ([args.graph_drawing, "--fast", "--out", auto],
-                    [args.graph_drawing, "--fast", "--out", page, "--explorer-layout", "page"],
-                    [args.sleep_study, "--fast", "--out", auto]):
+    for command in ([graph_drawing, "--fast", "--out", auto],
+                    [graph_drawing, "--fast", "--out", page, "--explorer-layout", "page"],
+                    [sleep_study, "--fast", "--out", auto]):
         done = subprocess.run(command, capture_output=True, text=True, cwd=work)
         if done.returncode != 0:
             print(f"FAILED: {' '.join(command)} exited with {done.returncode}\n{done.stdout}\n{done.stderr}")
