@@ -355,11 +355,16 @@ def check_offline_source(path, check):
 
 
 def find_browser():
-    chromium = os.environ.get("TAPEGRAD_CHROMIUM") or next(
-        (p for p in ("/usr/lib/chromium/chromium",) if os.access(p, os.X_OK)), None) or shutil.which("chromium")
-    driver = os.environ.get("TAPEGRAD_CHROMEDRIVER") or shutil.which("chromedriver") or next(
-        (p for p in ("/usr/lib/chromium/chromedriver",) if os.access(p, os.X_OK)), None)
-    return chromium, driver
+    """Chromium's binary (Debian's /usr/bin/chromium is a shell script around it) and chromedriver;
+    TAPEGRAD_CHROMIUM and TAPEGRAD_CHROMEDRIVER name others."""
+    def first(env, *candidates):
+        for c in ([os.environ[env]] if os.environ.get(env) else list(candidates)):
+            path = c if os.sep in c else shutil.which(c)
+            if path and os.access(path, os.X_OK):
+                return path
+        return None
+    return (first("TAPEGRAD_CHROMIUM", "/usr/lib/chromium/chromium", "chromium"),
+            first("TAPEGRAD_CHROMEDRIVER", "chromedriver", "/usr/lib/chromium/chromedriver"))
 
 
 def main():
