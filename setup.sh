@@ -16,6 +16,8 @@ if [ "$mode" = test ]; then
   packages+=(clang libclang-rt-14-dev)
   # distributed/ and its tests (run through mpirun): Open MPI
   packages+=(libopenmpi-dev openmpi-bin)
+  # the tape explorer's pages are tested in headless Chromium, driven from Python (tests/browser/)
+  packages+=(chromium chromium-driver python3)
 fi
 
 missing=()

@@ -5,6 +5,7 @@
 #include <tapegrad/autograd/factories.hpp>
 #include <tapegrad/autograd/grad_mode.hpp>
 #include <tapegrad/autograd/gradcheck.hpp>
+#include <tapegrad/autograd/graph_html.hpp>
 #include <tapegrad/autograd/graph_print.hpp>
 #include <tapegrad/autograd/op.hpp>
 #include <tapegrad/autograd/ops.hpp>

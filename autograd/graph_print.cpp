@@ -15,22 +15,7 @@ namespace {
 template <class T>
 std::vector<const Node<T>*> forward_order(const Variable<T>& output) {
     std::vector<const Node<T>*> order;
-    std::unordered_map<const Node<T>*, char> seen;
-    std::vector<std::pair<const Node<T>*, std::uint32_t>> stack{{output.node(), 0}};
-    seen[output.node()] = 1;
-    while (!stack.empty()) {
-        auto& [n, next] = stack.back();
-        if (next < n->num_inputs) {
-            const Node<T>* m = n->inputs[next++].node();
-            if (m && !seen[m]) {
-                seen[m] = 1;
-                stack.push_back({m, 0});
-            }
-        } else {
-            order.push_back(n);
-            stack.pop_back();
-        }
-    }
+    for (const Variable<T>& v : tape_order(output)) order.push_back(v.node());
     return order;
 }
 
@@ -52,6 +37,32 @@ std::string escape(const std::string& s) {
 }
 
 }  // namespace
+
+template <class T>
+std::vector<Variable<T>> tape_order(const Variable<T>& output) {
+    if (!output.defined()) throw Error("tape_order: the Variable is empty");
+    // Depth first with an explicit stack (a chain of a million ops must not recurse), each
+    // value emitted once all of its inputs are.
+    std::vector<Variable<T>> order;
+    std::unordered_map<const Node<T>*, char> seen;
+    std::vector<std::pair<const Variable<T>*, std::uint32_t>> stack{{&output, 0}};
+    seen[output.node()] = 1;
+    while (!stack.empty()) {
+        auto& [v, next] = stack.back();
+        const Node<T>* n = v->node();
+        if (next < n->num_inputs) {
+            const Variable<T>* in = &n->inputs[next++];
+            if (in->node() && !seen[in->node()]) {
+                seen[in->node()] = 1;
+                stack.push_back({in, 0});  // invalidates v and next
+            }
+        } else {
+            order.push_back(*v);
+            stack.pop_back();
+        }
+    }
+    return order;
+}
 
 template <class T>
 std::string value_summary(const Tensor<T>& t) {
@@ -141,6 +152,7 @@ std::ostream& operator<<(std::ostream& os, const Variable<T>& v) {
     template std::ostream& operator<<(std::ostream&, const Variable<T>&);        \
     template std::string to_dot(const Variable<T>&, const std::string&);         \
     template std::string tape_listing(const Variable<T>&);                       \
+    template std::vector<Variable<T>> tape_order(const Variable<T>&);            \
     template std::string value_summary(const Tensor<T>&);
 TAPEGRAD_INSTANTIATE(float)
 TAPEGRAD_INSTANTIATE(double)

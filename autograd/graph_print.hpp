@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <tapegrad/autograd/variable.hpp>
 
@@ -17,6 +18,13 @@ std::string to_dot(const Variable<T>& output, const std::string& title = "tapegr
 ///   %3 = mul(%1, %2)   shape (2,3)   backward step 2
 template <class T>
 std::string tape_listing(const Variable<T>& output);
+
+/// Every value behind `output`, leaves included, each after the values it was computed from
+/// (inputs in argument order, depth first): the order tape_listing numbers as %0, %1, ...
+/// and the HTML explorer steps through forward. For an expression built inside out, as code
+/// usually is, this is the order in which the ops were recorded.
+template <class T>
+std::vector<Variable<T>> tape_order(const Variable<T>& output);
 
 /// "[0.5, -1, 2]" for a few elements, "mean 0.12 min -3 max 4 (1000 elements)" for many.
 template <class T>

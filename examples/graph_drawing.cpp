@@ -1,4 +1,4 @@
-// Lesson 7, the tape made visible: small graphs printed as text and drawn as Graphviz DOT, with every node's gradient.
+// Lesson 7, the tape made visible: graphs printed, drawn as Graphviz DOT and written as explorer pages to step through.
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -79,10 +79,16 @@ int main(int argc, char** argv) {
                             "Lesson 7: what tapegrad records. Three graphs, each printed as a tape and drawn as\n"
                             "Graphviz DOT with every node's op, shape, value and gradient and the step at which\n"
                             "the backward sweep visits it: an expression that uses a value twice, a sigmoid\n"
-                            "neuron's loss, and the 2-3-1 test-score network.");
+                            "neuron's loss, and the 2-3-1 test-score network; then a tiny convolutional network.\n"
+                            "The expression, the neuron and the CNN are also written as explorer pages (.html):\n"
+                            "open one in a browser and step through the forward pass and the backward sweep.");
         flags.flag("--fast", "the same (it is fast); checks the DOT files with Graphviz when installed");
-        const std::string out = flags.value<std::string>("--out", ".", "directory for the .dot and .png files");
+        const std::string out = flags.value<std::string>("--out", ".", "directory for the .dot, .png and .html files");
+        const std::string layout_name = flags.value<std::string>(
+            "--explorer-layout", "auto",
+            "how the explorer pages are laid out: auto (Graphviz when installed), graphviz or page (by its script)");
         flags.done();
+        const tg::HtmlLayout layout = lesson::explorer_layout(layout_name);
         lesson::Claims claims;
         bool drawn = false;
 
@@ -104,6 +110,9 @@ int main(int argc, char** argv) {
                              std::abs(b.grad()(0) - (1 - t * t) * 3.0) < 1e-15,
                          "the gradients equal the chain rule by hand");
             claims.check(draw(dot, "graph_accumulation", out, drawn), "Graphviz reads graph_accumulation.dot");
+            lesson::write_explorer(out, "explorer_accumulation", f,
+                                   tg::HtmlOptions().title("f = tanh(a*b + b): b is used twice").layout(layout)
+                                       .name(a, "a").name(b, "b").name(f, "f"));
         }
 
         // 2. One sigmoid neuron and its loss on one point (tutorial 002, 15.7):
@@ -127,6 +136,10 @@ int main(int argc, char** argv) {
                        by_hand);
             claims.check(std::abs(w.grad()(0) - by_hand) < 1e-15, "dloss/dw1 is the product of the rates of change");
             claims.check(draw(dot, "graph_neuron", out, drawn), "Graphviz reads graph_neuron.dot");
+            lesson::write_explorer(out, "explorer_neuron", loss,
+                                   tg::HtmlOptions().title("A sigmoid neuron's loss 1/2 (y - sigmoid(w.x + b))^2")
+                                       .layout(layout).name(x, "x").name(w, "w").name(b, "b").name(y, "y")
+                                       .name(z, "z").name(s, "sigma").name(e, "e").name(loss, "loss"));
         }
 
         // 3. The 2-3-1 test-score network of lesson 2 and its cost J.
@@ -150,6 +163,67 @@ int main(int argc, char** argv) {
             fmt::print("   {}\n", check.summary());
             claims.check(check.passed, "the drawn gradients of W1 and W2 pass gradcheck");
             claims.check(draw(dot, "graph_network", out, drawn), "Graphviz reads graph_network.dot");
+        }
+        // 4. A tiny convolutional network on one 6x6 image: two 3x3 filters with shared weights
+        //    (lesson 5), ReLU, 2x2 max pooling, a dense layer to 3 classes and cross-entropy. In the
+        //    explorer, conv2d's VJP sends one gradient to the image and one to the filters: the
+        //    filters' gradient sums over every position they were applied at.
+        fmt::print("\n4. A tiny CNN: conv 3x3 (2 filters) -> ReLU -> max pool 2x2 -> dense -> cross-entropy\n");
+        {
+            Tensor image = Tensor::from_shape({1, 1, 6, 6});
+            for (std::size_t r = 0; r < 6; ++r)
+                for (std::size_t c = 0; c < 6; ++c) image(0, 0, r, c) = (r == 2 || c == 3) ? 1.0 : 0.0;  // a cross
+            const Var x = tg::constant(image);
+            tg::Generator gen(7);
+            const Var K = tg::randn<double>({2, 1, 3, 3}, gen, true), c = tg::randn<double>({2}, gen, true);
+            // Small dense weights, so that the classes' scores start close and the gradients are not tiny.
+            const Var W = tg::parameter(Tensor(0.2 * tg::randn<double>({8, 3}, gen).value()));
+            const Var b = tg::parameter(Tensor(0.2 * tg::randn<double>({3}, gen).value()));
+            const auto net = [&] {
+                const Var maps = tg::relu(tg::conv2d(x, K, c));
+                const Var pooled = tg::max_pool2d(maps, tg::Pool2dOptions(2));
+                return tg::matmul(tg::reshape(pooled, {1, 8}), W) + b;
+            };
+            // gradcheck nudges the parameters in place, so the graph to explore is recorded after it.
+            const auto check = tg::gradcheck<double>([&] { return tg::cross_entropy(net(), tg::Indices{1}); },
+                                                     {K, c, W, b});
+            const Var loss = tg::cross_entropy(net(), tg::Indices{1});
+            print_tape(loss);
+            fmt::print("   {}\n", check.summary());
+            claims.check(check.passed, "the CNN's gradients pass gradcheck");
+            const tg::HtmlPage page = lesson::write_explorer(
+                out, "explorer_cnn", loss,
+                tg::HtmlOptions().title("A tiny CNN: conv, ReLU, max pool, dense, cross-entropy").layout(layout)
+                    .name(x, "image").name(K, "filters").name(c, "filter bias").name(W, "W").name(b, "b")
+                    .name(loss, "loss"));
+            claims.check(page.backward_steps == tg::backward_order(loss).size(),
+                         "the CNN's explorer page steps through all {} VJPs of the sweep", page.backward_steps);
+        }
+        // 5. A long graph: one recurrent unit unrolled over 50 time steps (lesson 5's weight sharing,
+        //    in time), h_t = tanh(w h_(t-1) + u x_t), loss = h_50^2 / 2. Every step multiplies the
+        //    gradient on its way back by w (1 - h_t^2), less than 1 here, so what reaches the early
+        //    steps has all but vanished. The explorer page has about 250 boxes: zoom and pan.
+        fmt::print("\n5. One recurrent unit over 50 steps: h_t = tanh(w h_(t-1) + u x_t), loss = h_50^2 / 2\n");
+        {
+            tg::Generator gen(11);
+            const Var w = tg::parameter(Array{0.8}), u = tg::parameter(Array{1.0});
+            Var h = tg::constant(Array{0.0});
+            std::vector<Var> hs;
+            for (int t = 1; t <= 50; ++t) {
+                h = tg::tanh(w * h + u * tg::constant(Array{gen.uniform(-1.0, 1.0)}));
+                hs.push_back(h);
+            }
+            const Var loss = tg::sum(0.5 * h * h);
+            const std::vector<Var> dh = tg::grad(std::vector<Var>{loss}, hs, {}, tg::GradOptions().retain_graph(true));
+            for (int t : {50, 40, 30, 20, 10, 1})
+                fmt::print("   dloss/dh_{:<2} = {:+.3e}\n", t, dh[std::size_t(t - 1)].item());
+            claims.check(std::abs(dh[0].item()) < 1e-3 * std::abs(dh[49].item()),
+                         "the gradient reaching h_1 is under 1/1000 of the one at h_50 (it vanishes)");
+            const tg::HtmlPage page = lesson::write_explorer(
+                out, "explorer_rnn", loss,
+                tg::HtmlOptions().title("One recurrent unit unrolled over 50 steps").layout(layout).name(w, "w")
+                    .name(u, "u").name(loss, "loss"));
+            claims.check(page.nodes > 200, "the recurrence's page has a few hundred boxes ({})", page.nodes);
         }
         if (!drawn) fmt::print("\n(Graphviz is not installed: apt-get install graphviz)\n");
         return claims.exit_code();

@@ -3,12 +3,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -260,6 +262,120 @@ inline std::string path_in(const std::string& dir, const std::string& name) {
     if (dir.empty() || dir == ".") return name;
     std::filesystem::create_directories(dir);
     return dir + "/" + name;
+}
+
+// ---- the tape explorer pages (tg::write_html) ----
+
+/// "auto", "graphviz" or "page" (the --explorer-layout flag) as a tg::HtmlLayout.
+inline tg::HtmlLayout explorer_layout(const std::string& name) {
+    if (name == "auto") return tg::HtmlLayout::automatic;
+    if (name == "graphviz") return tg::HtmlLayout::graphviz;
+    if (name == "page") return tg::HtmlLayout::page;
+    throw std::runtime_error("--explorer-layout: '" + name + "' is not auto, graphviz or page");
+}
+
+namespace detail {
+inline std::string json_number(double x) {
+    if (std::isnan(x)) return "NaN";
+    if (std::isinf(x)) return x > 0 ? "Infinity" : "-Infinity";
+    return fmt::format("{}", x);
+}
+template <class T>
+std::string json_values(const tg::Tensor<T>& t) {
+    std::vector<std::string> v;
+    for (const T& x : t) v.push_back(json_number(double(x)));
+    return fmt::format("[{}]", fmt::join(v, ","));
+}
+inline std::string json_string(const std::string& s) {
+    std::string q = "\"";
+    for (char c : s) {
+        if (c == '"' || c == '\\') q += '\\';
+        if (static_cast<unsigned char>(c) < 0x20) q += fmt::format("\\u{:04x}", unsigned(c));
+        else q += c;
+    }
+    return q + "\"";
+}
+}  // namespace detail
+
+/// What the explorer page of `output` must show, computed here with the public API alone
+/// (tape_order, backward_order, grad), not by the code that writes the page: the browser test
+/// (tests/browser/explorer_test.py) steps through the page and compares. Values are numbered
+/// in tape order; at backward step j, the op's upstream gradient is dOut/dop, and the gradient
+/// it sends to an input m is d<op, g>/dm (checked only where m reaches the op by its own slots alone).
+template <class T>
+std::string explorer_expectations(const tg::Variable<T>& output, const std::string& page, tg::HtmlLayout layout) {
+    const std::vector<tg::Variable<T>> values = tg::tape_order(output);
+    std::map<const void*, std::size_t> id;
+    for (std::size_t i = 0; i < values.size(); ++i) id[values[i].node()] = i;
+    std::string json = fmt::format("{{\"page\": {}, \"layout\": \"{}\",\n\"values\": [\n", detail::json_string(page),
+                                   layout == tg::HtmlLayout::graphviz ? "graphviz" : "page");
+    std::vector<std::string> ops;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        const tg::Variable<T>& v = values[i];
+        const char* kind = !v.is_leaf() ? "op" : v.requires_grad() ? "parameter" : "constant";
+        std::vector<std::size_t> inputs;
+        for (const tg::Variable<T>& m : v.inputs()) inputs.push_back(id.at(m.node()));
+        json += fmt::format("{{\"op\": {}, \"kind\": \"{}\", \"inputs\": [{}], \"formula\": {}, \"summary\": {}, "
+                            "\"value\": {}}}{}\n",
+                            detail::json_string(v.op_name()), kind, fmt::join(inputs, ", "),
+                            detail::json_string(v.node()->formula()),
+                            detail::json_string(tg::value_summary(v.value())), detail::json_values(v.value()),
+                            i + 1 < values.size() ? "," : "");
+        if (!v.is_leaf()) ops.push_back(std::to_string(i));
+    }
+    json += fmt::format("],\n\"forward\": [{}],\n\"backward\": [\n", fmt::join(ops, ", "));
+    const std::vector<tg::Variable<T>> order = tg::backward_order(output);
+    const tg::GradOptions keep = tg::GradOptions().retain_graph(true);
+    std::vector<tg::Variable<T>> upstream;
+    if (!order.empty()) upstream = tg::grad(std::vector<tg::Variable<T>>{output}, order, {}, keep);
+    for (std::size_t j = 0; j < order.size(); ++j) {
+        const std::vector<tg::Variable<T>> inputs = order[j].inputs();
+        std::vector<std::string> sends;
+        for (std::size_t k = 0; k < inputs.size(); ++k) {
+            const tg::Variable<T>& m = inputs[k];
+            bool first = true, alone = m.requires_grad();
+            for (std::size_t q = 0; q < inputs.size(); ++q) {
+                if (inputs[q].node() == m.node()) {
+                    first = first && q >= k;
+                    continue;
+                }
+                for (const tg::Variable<T>& w : tg::tape_order(inputs[q])) alone = alone && w.node() != m.node();
+            }
+            if (!first || !alone) continue;
+            const auto dm = tg::grad(std::vector<tg::Variable<T>>{order[j]}, {m}, {upstream[j]}, keep);
+            sends.push_back(fmt::format("{{\"to\": {}, \"grad\": {}}}", id.at(m.node()),
+                                        detail::json_values(dm[0].value())));
+        }
+        json += fmt::format("{{\"node\": {}, \"op\": {}, \"summary\": {}, \"grad\": {},\n \"sends\": [{}]}}{}\n",
+                            id.at(order[j].node()), detail::json_string(order[j].op_name()),
+                            detail::json_string(tg::value_summary(upstream[j].value())),
+                            detail::json_values(upstream[j].value()), fmt::join(sends, ", "),
+                            j + 1 < order.size() ? "," : "");
+    }
+    std::vector<tg::Variable<T>> params;
+    for (const auto& v : values)
+        if (v.is_leaf() && v.requires_grad()) params.push_back(v);
+    std::vector<std::string> grads;
+    if (!params.empty() && output.requires_grad()) {
+        const auto g = tg::grad(std::vector<tg::Variable<T>>{output}, params, {}, keep);
+        for (std::size_t p = 0; p < params.size(); ++p)
+            grads.push_back(fmt::format("\"{}\": {}", id.at(params[p].node()), detail::json_values(g[p].value())));
+    }
+    return json + fmt::format("],\n\"parameter_grads\": {{{}}}}}\n", fmt::join(grads, ",\n"));
+}
+
+/// Writes dir/name.html, the tape explorer of `output` (open it in a browser: it needs no
+/// network), and dir/name.expected.json for the browser test. Returns what write_html wrote.
+template <class T>
+tg::HtmlPage write_explorer(const std::string& dir, const std::string& name, const tg::Variable<T>& output,
+                            const tg::HtmlOptions& options) {
+    const std::string path = path_in(dir, name + ".html");
+    const tg::HtmlPage page = tg::write_html(path, output, options);
+    std::ofstream(path_in(dir, name + ".expected.json")) << explorer_expectations(output, name + ".html", page.layout);
+    fmt::print("   wrote {}: {} values, {} forward and {} backward steps, {}\n", path, page.nodes, page.forward_steps,
+               page.backward_steps, page.layout == tg::HtmlLayout::graphviz ? "laid out by Graphviz"
+                                                                            : page.layout_note);
+    return page;
 }
 
 // ---- classification helpers for the Fashion-MNIST lessons ----

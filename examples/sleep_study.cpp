@@ -138,7 +138,13 @@ int main(int argc, char** argv) {
 
         // Part 3: the cost J = 1/2 sum (y - yHat)^2 that training minimises.
         const Var J = NN.cost(X, y);
-        fmt::print("  J = {:.6f}\n\n", J.item());
+        fmt::print("  J = {:.6f}\n", J.item());
+        // The same J as a page to step through: the forward pass op by op, then backpropagation one
+        // VJP at a time (open explorer_test_scores.html in a browser; lesson 7 explains the page).
+        lesson::write_explorer(out, "explorer_test_scores", J,
+                               tg::HtmlOptions().title("Test scores: J = 1/2 sum (y - sigmoid(sigmoid(X W1) W2))^2")
+                                   .name(X, "X").name(y, "y").name(NN.W1, "W1").name(NN.W2, "W2").name(J, "J"));
+        fmt::print("\n");
 
         // Part 4: backpropagation by hand, as the tutorial derives it, against tapegrad's sweep.
         //   delta(3) = -(y - yHat) f'(z(3));           dJ/dW(2) = a(2)^T delta(3)

@@ -49,3 +49,24 @@ TEST_CASE("the DOT output parses with Graphviz when it is installed") {
     CHECK(std::system(("dot -Tsvg " + path + " -o /dev/null").c_str()) == 0);
     std::remove(path.c_str());
 }
+
+TEST_CASE("tape_order lists every value once, inputs first, numbered as tape_listing numbers them") {
+    const V a = tg::parameter(xt::xarray<double>{2.0}), b = tg::parameter(xt::xarray<double>{-0.5});
+    const V c = tg::constant(xt::xarray<double>{3.0});
+    const V f = tg::sum(tg::tanh(a * b + b) * c);
+    const auto order = tg::tape_order(f);
+    std::vector<std::string> names;
+    for (const auto& v : order) names.push_back(v.is_leaf() ? (v.requires_grad() ? "param" : "const") : v.op_name());
+    CHECK(names == std::vector<std::string>{"param", "param", "mul", "add", "tanh", "const", "mul", "sum"});
+    CHECK(order.front().node() == a.node());
+    CHECK(order.back().node() == f.node());
+    const std::string tape = tg::tape_listing(f);
+    CHECK(tape.find("%6 = mul(%4, %5)") != std::string::npos);
+    CHECK(tg::tape_order(c).size() == 1);
+    check_error([] { tg::tape_order(V()); }, "tape_order: the Variable is empty");
+
+    // No recursion: a chain far deeper than any stack would allow.
+    V h = tg::parameter(xt::xarray<double>{0.5});
+    for (int i = 0; i < 300000; ++i) h = h * 1.0;
+    CHECK(tg::tape_order(h).size() == 300001);
+}
