@@ -28,10 +28,24 @@ using std::size_t;
 
 // ---------------------------------------------------------------- geometry
 
-/// Output length of a sliding window, or 0 if the window does not fit even once.
-size_t window_count(size_t in, size_t pad, size_t kernel, size_t dilation, size_t stride) {
-    const size_t span = dilation * (kernel - 1) + 1;
-    const size_t padded = in + 2 * pad;
+/// Output length of a sliding window along one axis ("height" or "width"), or 0 if the window does
+/// not fit even once. The padded length and the dilated window are computed with checked
+/// arithmetic and must fit in ptrdiff_t (the loops index with it): absurd options are an Error
+/// naming `fn` and the option, never a wrapped size.
+size_t window_count(const char* fn, const char* axis, size_t in, size_t pad, size_t kernel, size_t dilation,
+                    size_t stride) {
+    constexpr size_t limit = size_t(PTRDIFF_MAX);
+    size_t twice_pad, padded, reach, span;
+    if (__builtin_mul_overflow(pad, size_t(2), &twice_pad) || __builtin_add_overflow(in, twice_pad, &padded) ||
+        padded > limit)
+        throw Error(fmt::format("{}: padding {} is too large for an input {} of {}: {} + 2 * {} must be below 2^63",
+                                fn, pad, axis, in, in, pad));
+    if (__builtin_mul_overflow(dilation, kernel - 1, &reach) || reach >= limit)
+        throw Error(fmt::format("{}: kernel {} {} with dilation {} is too large: dilation * (kernel - 1) + 1 must be "
+                                "below 2^63",
+                                fn, axis, kernel, dilation));
+    span = reach + 1;
+    if (stride > limit) throw Error(fmt::format("{}: stride {} is too large (must be below 2^63)", fn, stride));
     return padded < span ? 0 : (padded - span) / stride + 1;
 }
 
@@ -68,7 +82,7 @@ struct ConvGeom {
     }
 };
 
-ConvGeom make_geom(const Shape& x, const Shape& w, const Conv2dOptions& opt) {
+ConvGeom make_geom(const char* fn, const Shape& x, const Shape& w, const Conv2dOptions& opt) {
     ConvGeom g;
     g.n = x[0], g.c = x[1], g.h = x[2], g.w = x[3];
     g.o = w[0], g.kh = w[2], g.kw = w[3];
@@ -76,8 +90,8 @@ ConvGeom make_geom(const Shape& x, const Shape& w, const Conv2dOptions& opt) {
     g.sh = opt.stride().h, g.sw = opt.stride().w;
     g.ph = opt.padding().h, g.pw = opt.padding().w;
     g.dh = opt.dilation().h, g.dw = opt.dilation().w;
-    g.oh = window_count(g.h, g.ph, g.kh, g.dh, g.sh);
-    g.ow = window_count(g.w, g.pw, g.kw, g.dw, g.sw);
+    g.oh = window_count(fn, "height", g.h, g.ph, g.kh, g.dh, g.sh);
+    g.ow = window_count(fn, "width", g.w, g.pw, g.kw, g.dw, g.sw);
     return g;
 }
 
@@ -104,10 +118,12 @@ ConvGeom check_conv(const char* fn, const Shape& x, const Shape& w, const Conv2d
     if (x.size() != 4 || x[1] != w[1] * groups)
         throw Error(fmt::format("{}: expected input (N,{},H,W) for weight {} and groups={}, got {}", fn,
                                 w[1] * groups, shape_string(w), groups, shape_string(x)));
-    ConvGeom g = make_geom(x, w, opt);
+    ConvGeom g = make_geom(fn, x, w, opt);
     if (g.oh == 0 || g.ow == 0)
         throw Error(fmt::format("{}: input {} with padding ({},{}) is smaller than the dilated kernel ({},{})", fn,
                                 shape_string(x), g.ph, g.pw, g.dh * (g.kh - 1) + 1, g.dw * (g.kw - 1) + 1));
+    shape_size(g.output_shape(), fn);
+    if (!g.pointwise()) shape_size(Shape{g.k(), g.p()}, fn);  // the column buffer
     return g;
 }
 
@@ -460,11 +476,14 @@ PoolGeom check_pool(const char* fn, const Shape& x, const Pool2dOptions& opt, bo
                                 k.w));
     if (x.size() != 4) throw Error(fmt::format("{}: expected input (N,C,H,W), got {}", fn, shape_string(x)));
     PoolGeom g{x[0], x[1], x[2], x[3], k.h, k.w, s.h, s.w, p.h, p.w, d.h, d.w, 0, 0, opt.count_include_pad()};
-    g.oh = window_count(g.h, g.ph, g.kh, g.dh, g.sh);
-    g.ow = window_count(g.w, g.pw, g.kw, g.dw, g.sw);
+    g.oh = window_count(fn, "height", g.h, g.ph, g.kh, g.dh, g.sh);
+    g.ow = window_count(fn, "width", g.w, g.pw, g.kw, g.dw, g.sw);
     if (g.oh == 0 || g.ow == 0)
         throw Error(fmt::format("{}: input {} with padding ({},{}) is smaller than the window ({},{})", fn,
                                 shape_string(x), g.ph, g.pw, g.dh * (g.kh - 1) + 1, g.dw * (g.kw - 1) + 1));
+    shape_size(g.output_shape(), fn);
+    // the divisor of average pooling
+    checked_mul(fn, "the window size kernel_h * kernel_w", g.kh, g.kw);
     return g;
 }
 
@@ -753,7 +772,7 @@ void check_grad_shape(const char* fn, const char* what, const Shape& got, const 
 template <class T>
 Variable<T> conv2d(const Variable<T>& x, const Variable<T>& weight, const Conv2dOptions& options) {
     const ConvGeom g = check_conv("conv2d", x.shape(), weight.shape(), options);
-    return conv_map(x, weight, g);
+    return naming_allocation_failures("conv2d", [&] { return conv_map(x, weight, g); });
 }
 
 template <class T>
@@ -763,7 +782,10 @@ Variable<T> conv2d(const Variable<T>& x, const Variable<T>& weight, const Variab
     if (bias.dim() != 1 || bias.shape()[0] != g.o)
         throw Error(fmt::format("conv2d: bias of shape {} does not match weight {}: expected ({},)",
                                 shape_string(bias.shape()), shape_string(weight.shape()), g.o));
-    return record<Conv2dOp<T, 3>>(conv_forward(x.value(), weight.value(), &bias.value(), g), {&x, &weight, &bias}, g);
+    return naming_allocation_failures("conv2d", [&] {
+        return record<Conv2dOp<T, 3>>(conv_forward(x.value(), weight.value(), &bias.value(), g), {&x, &weight, &bias},
+                                      g);
+    });
 }
 
 template <class T>
@@ -789,7 +811,11 @@ Variable<T> lp_pool2d(const Variable<T>& x, double p, const Pool2dOptions& optio
     sum_options.count_include_pad(true);
     const PoolGeom g = check_pool("lp_pool2d", x.shape(), sum_options, false);
     const Variable<T> powered = p == 1 ? x : pow(x, T(p));
-    const Variable<T> sums = mul(avg_map(powered, g), T(g.kh * g.kw));
+    Variable<T> sums = mul(avg_map(powered, g), T(g.kh * g.kw));
+    // As PyTorch: no gradient through a window whose sum is exactly 0, where the root's derivative
+    // is infinite (its inf would meet p x^(p-1) = 0 and give NaN).
+    const Mask nonzero = xt::not_equal(sums.value(), T(0));
+    if (!xt::all(nonzero)) sums = tapegrad::where(nonzero, sums, T(0));
     return p == 1 ? sums : pow(sums, T(1.0 / p));
 }
 

@@ -8,6 +8,7 @@
 #include <xtensor/xmath.hpp>
 #include <xtensor/xoperation.hpp>
 
+#include <tapegrad/autograd/kernels/math.hpp>
 #include <tapegrad/autograd/ops/broadcast.hpp>
 #include <tapegrad/autograd/ops/elementwise.hpp>
 #include <tapegrad/autograd/ops/kernels.hpp>
@@ -119,6 +120,33 @@ template <class T>
 Variable<T> reshape(const Variable<T>& v, const Shape& shape) {
     return tapegrad::reshape(v, shape);
 }
+
+// Math for either gradient type: on Tensors (and unevaluated expressions) through kernels/math.hpp,
+// never xt::exp/xt::log/xt::pow (xsimd's, wrong at the edges); on Variables the recording ops.
+template <class T>
+Tensor<T> exp(const Tensor<T>& t) { return kernels::exp(t); }
+template <class E>
+auto exp(const xt::xexpression<E>& e) { return kernels::exp(to_tensor(e)); }
+template <class T>
+Variable<T> exp(const Variable<T>& v) { return tapegrad::exp(v); }
+
+template <class T>
+Tensor<T> log(const Tensor<T>& t) { return kernels::log(t); }
+template <class E>
+auto log(const xt::xexpression<E>& e) { return kernels::log(to_tensor(e)); }
+template <class T>
+Variable<T> log(const Variable<T>& v) { return tapegrad::log(v); }
+
+template <class T>
+Tensor<T> pow(const Tensor<T>& a, const Tensor<T>& b) { return kernels::pow(a, b); }
+template <class T, class E>
+Tensor<T> pow(const Tensor<T>& a, const xt::xexpression<E>& b) { return kernels::pow(a, to_tensor(b)); }
+template <class T>
+Tensor<T> pow(const Tensor<T>& a, T p) { return kernels::pow(a, p); }
+template <class T>
+Variable<T> pow(const Variable<T>& a, const Variable<T>& b) { return tapegrad::pow(a, b); }
+template <class T>
+Variable<T> pow(const Variable<T>& a, T p) { return tapegrad::pow(a, p); }
 
 template <class T>
 Tensor<T> permute(const Tensor<T>& t, const std::vector<std::size_t>& perm) {

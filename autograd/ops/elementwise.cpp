@@ -24,7 +24,7 @@ template <class T, class F>
 Tensor<T> binary_forward(const char* op, const Variable<T>& a, const Variable<T>& b, F f) {
     if (shape_equal(a.shape(), b.shape())) return kernels::broadcast_binary(a.value(), b.value(), a.shape(), f);  // no copy
     const Shape out = kernels::broadcast_shape(op, a.shape(), b.shape());
-    return kernels::broadcast_binary(a.value(), b.value(), out, f);
+    return naming_allocation_failures(op, [&] { return kernels::broadcast_binary(a.value(), b.value(), out, f); });
 }
 
 /// y = a + b.   da = g, db = g (each summed back to its own shape)
@@ -75,7 +75,8 @@ struct Div final : Op<Div<T>, T, 2> {
     }
 };
 
-/// y = a ** b.   da = g b a^(b-1), db = g y log(a) (0 where a <= 0)
+/// y = a ** b.   da = g b a^(b-1), 0 where b == 0;  db = g y log(a), 0 where a == 0 and b >= 0
+/// (PyTorch 1.13's rules: never 0 * inf = NaN at b == 0; NaN for a < 0, as log(a) is).
 template <class T>
 struct Pow final : Op<Pow<T>, T, 2> {
     const char* op_name() const noexcept override { return "pow"; }
@@ -83,34 +84,40 @@ struct Pow final : Op<Pow<T>, T, 2> {
     void backward(VjpArgs<G>& a) const {
         const G& base = a.x(0);
         const G& e = a.x(1);
-        if (a.want(0)) a.dx[0] = sum_to(a.g * e * pow(base, e - T(1)), base.shape());
+        if (a.want(0)) {
+            const Mask zero_exponent = xt::equal(value_of(e), T(0));
+            a.dx[0] = sum_to(a.g * choose<G>(zero_exponent, T(0), e * dual::pow(base, e - T(1))), base.shape());
+        }
         if (a.want(1)) {
-            // log of 1 where a <= 0 keeps the masked entries (and their second derivatives) at 0.
-            Mask positive = value_of(base) > T(0);
-            a.dx[1] = sum_to(a.g * a.y * log(choose<G>(positive, base, T(1))), e.shape());
+            // +0 at the masked entries (y log 1 would be -0 for y = -0), and log reads 1 there, so
+            // that their second derivatives are 0 too, not 0 * log(0) = NaN.
+            const Mask masked = xt::equal(value_of(base), T(0)) && (value_of(e) >= T(0));
+            a.dx[1] = sum_to(a.g * choose<G>(masked, T(0), a.y * dual::log(choose<G>(masked, T(1), base))), e.shape());
         }
     }
 };
 
-/// Weight of `a` in max(a, b) (or min): 1 where it wins, 1/2 at ties, 0 where it loses.
+/// Weight of `a` in max(a, b) (or min): 0 where it loses, 1/2 at ties, 1 elsewhere, which
+/// includes a NaN on either side (PyTorch 1.13: both sides then get the whole gradient).
 template <class T>
 Tensor<T> winner_weight(const Tensor<T>& a, const Tensor<T>& b, bool is_max) {
     const Shape out = kernels::broadcast_shape(is_max ? "maximum" : "minimum", a.shape(), b.shape());
     return kernels::broadcast_binary(a, b, out, [is_max](T u, T v) {
-        return u == v ? T(0.5) : ((is_max ? u > v : u < v) ? T(1) : T(0));
+        return u == v ? T(0.5) : ((is_max ? u < v : u > v) ? T(0) : T(1));
     });
 }
 
-/// y = max(a, b).   da = g w, db = g (1 - w), w = [a > b] + [a == b] / 2
+/// y = max(a, b), NaN if either is.   da = g w(a, b), db = g w(b, a)
 template <class T>
 struct Maximum final : Op<Maximum<T>, T, 2> {
     explicit Maximum(bool is_max) : is_max(is_max) {}
     const char* op_name() const noexcept override { return is_max ? "maximum" : "minimum"; }
     template <class G>
     void backward(VjpArgs<G>& a) const {
-        Tensor<T> w = winner_weight(value_of(a.x(0)), value_of(a.x(1)), is_max);
-        if (a.want(1)) a.dx[1] = sum_to(a.g * lift<G>(to_tensor(T(1) - w)), a.x(1).shape());
-        if (a.want(0)) a.dx[0] = sum_to(a.g * lift<G>(std::move(w)), a.x(0).shape());
+        if (a.want(1))
+            a.dx[1] = sum_to(a.g * lift<G>(winner_weight(value_of(a.x(1)), value_of(a.x(0)), is_max)), a.x(1).shape());
+        if (a.want(0))
+            a.dx[0] = sum_to(a.g * lift<G>(winner_weight(value_of(a.x(0)), value_of(a.x(1)), is_max)), a.x(0).shape());
     }
     bool is_max;
 };
@@ -169,7 +176,7 @@ struct RDivScalar final : Op<RDivScalar<T>, T, 1> {
     }
 };
 
-/// y = x ** p.   dx = g p x^(p-1)
+/// y = x ** p.   dx = g p x^(p-1), and 0 for p = 0 (as PyTorch 1.13: even where g is inf or NaN)
 template <class T>
 struct PowScalar final : Op<PowScalar<T>, T, 1> {
     explicit PowScalar(T p) : p(p) {}
@@ -177,13 +184,13 @@ struct PowScalar final : Op<PowScalar<T>, T, 1> {
     template <class G>
     void backward(VjpArgs<G>& a) const {
         if (p == T(0))
-            a.dx[0] = a.g * T(0);
+            a.dx[0] = lift<G>(Tensor<T>(a.x(0).shape(), T(0)));
         else if (p == T(1))
             a.dx[0] = std::move(a.g);
         else if (p == T(2))
-            a.dx[0] = a.g * a.x(0) * T(2);
+            a.dx[0] = a.g * (a.x(0) * T(2));
         else
-            a.dx[0] = a.g * pow(a.x(0), p - T(1)) * p;
+            a.dx[0] = a.g * (dual::pow(a.x(0), p - T(1)) * p);
     }
     std::string describe() const override { return fmt::format("p={}", p); }
     T p;
@@ -288,16 +295,16 @@ struct Sigmoid final : Op<Sigmoid<T>, T, 1> {
     }
 };
 
-/// y = max(x, 0).   dx = g [y > 0]
+/// y = max(x, 0), NaN for NaN.   dx = g [not y <= 0] (PyTorch's threshold rule: g passes at NaN)
 template <class T>
 struct Relu final : Op<Relu<T>, T, 1> {
     const char* op_name() const noexcept override { return "relu"; }
     template <class G>
     void backward(VjpArgs<G>& a) const {
         if constexpr (is_variable_v<G>) {
-            a.dx[0] = a.g * lift<G>(kernels::map(a.y.value(), [](T v) { return T(v > 0); }));
+            a.dx[0] = a.g * lift<G>(kernels::map(a.y.value(), [](T v) { return T(!(v <= 0)); }));
         } else {  // one pass, no mask tensor: this is on every ReLU network's hot path
-            a.dx[0] = kernels::broadcast_binary(a.g, a.y, a.y.shape(), [](T g, T y) { return y > 0 ? g : T(0); });
+            a.dx[0] = kernels::broadcast_binary(a.g, a.y, a.y.shape(), [](T g, T y) { return y <= 0 ? T(0) : g; });
         }
     }
 };
@@ -316,14 +323,14 @@ struct LeakyRelu final : Op<LeakyRelu<T>, T, 1> {
     T slope;
 };
 
-/// y = x for x > 0, alpha (exp(x) - 1) otherwise.   dx = g (1, or y + alpha)
+/// y = x for x > 0, alpha (exp(x) - 1) otherwise.   dx = g (1, or y + alpha for x <= 0; 1 at NaN, as PyTorch)
 template <class T>
 struct Elu final : Op<Elu<T>, T, 1> {
     explicit Elu(T alpha) : alpha(alpha) {}
     const char* op_name() const noexcept override { return "elu"; }
     template <class G>
     void backward(VjpArgs<G>& a) const {
-        Mask positive = value_of(a.x(0)) > T(0);
+        Mask positive = !(value_of(a.x(0)) <= T(0));
         a.dx[0] = choose<G>(positive, a.g, a.g * (a.y + alpha));
     }
     std::string describe() const override { return fmt::format("alpha={}", alpha); }
@@ -384,12 +391,6 @@ Variable<T> scalar_like(T v) {
     return Variable<T>(Tensor<T>(Shape{}, v));
 }
 
-// Transcendental functions go through xtensor, which vectorises them with xsimd.
-template <class T, class E>
-Tensor<T> eval_into(const xt::xexpression<E>& e) {
-    return Tensor<T>(e);
-}
-
 }  // namespace
 
 template <class T>
@@ -410,17 +411,19 @@ Variable<T> div(const Variable<T>& a, const Variable<T>& b) {
 }
 template <class T>
 Variable<T> pow(const Variable<T>& a, const Variable<T>& b) {
-    return record<Pow<T>>(binary_forward("pow", a, b, [](T u, T v) { return std::pow(u, v); }), {&a, &b});
+    return record<Pow<T>>(naming_allocation_failures("pow", [&] { return kernels::pow(a.value(), b.value(), "pow"); }),
+                          {&a, &b});
 }
 template <class T>
 Variable<T> maximum(const Variable<T>& a, const Variable<T>& b) {
-    return record<Maximum<T>>(binary_forward("maximum", a, b, [](T u, T v) { return u >= v ? u : v; }), {&a, &b},
-                              true);
+    // u != u: a NaN in a wins (a NaN in b already does: the comparison is false)
+    return record<Maximum<T>>(binary_forward("maximum", a, b, [](T u, T v) { return u >= v || u != u ? u : v; }),
+                              {&a, &b}, true);
 }
 template <class T>
 Variable<T> minimum(const Variable<T>& a, const Variable<T>& b) {
-    return record<Maximum<T>>(binary_forward("minimum", a, b, [](T u, T v) { return u <= v ? u : v; }), {&a, &b},
-                              false);
+    return record<Maximum<T>>(binary_forward("minimum", a, b, [](T u, T v) { return u <= v || u != u ? u : v; }),
+                              {&a, &b}, false);
 }
 
 template <class T>
@@ -445,9 +448,7 @@ Variable<T> rdiv(const Variable<T>& x, T s) {
 }
 template <class T>
 Variable<T> pow(const Variable<T>& x, T p) {
-    Tensor<T> y = p == T(2) ? kernels::map(x.value(), [](T v) { return v * v; })
-                            : kernels::map(x.value(), [p](T v) { return std::pow(v, p); });
-    return record<PowScalar<T>>(std::move(y), {&x}, p);
+    return record<PowScalar<T>>(kernels::pow(x.value(), p), {&x}, p);
 }
 
 template <class T>
@@ -456,15 +457,15 @@ Variable<T> neg(const Variable<T>& x) {
 }
 template <class T>
 Variable<T> exp(const Variable<T>& x) {
-    return record<Exp<T>>(eval_into<T>(xt::exp(x.value())), {&x});
+    return record<Exp<T>>(kernels::exp(x.value()), {&x});
 }
 template <class T>
 Variable<T> log(const Variable<T>& x) {
-    return record<Log<T>>(eval_into<T>(xt::log(x.value())), {&x});
+    return record<Log<T>>(kernels::log(x.value()), {&x});
 }
 template <class T>
 Variable<T> sqrt(const Variable<T>& x) {
-    return record<Sqrt<T>>(eval_into<T>(xt::sqrt(x.value())), {&x});
+    return record<Sqrt<T>>(kernels::sqrt(x.value()), {&x});
 }
 template <class T>
 Variable<T> abs(const Variable<T>& x) {
@@ -478,13 +479,12 @@ Variable<T> clamp(const Variable<T>& x, T lo, T hi) {
 }
 template <class T>
 Variable<T> erf(const Variable<T>& x) {
-    return record<Erf<T>>(eval_into<T>(xt::erf(x.value())), {&x});
+    return record<Erf<T>>(kernels::erf(x.value()), {&x});
 }
 
 template <class T>
 Variable<T> tanh(const Variable<T>& x) {
-    if (x.size() < 16) return record<Tanh<T>>(kernels::map(x.value(), [](T v) { return std::tanh(v); }), {&x});
-    return record<Tanh<T>>(eval_into<T>(xt::tanh(x.value())), {&x});
+    return record<Tanh<T>>(kernels::tanh(x.value()), {&x});
 }
 template <class T>
 Variable<T> sigmoid(const Variable<T>& x) {
@@ -492,7 +492,8 @@ Variable<T> sigmoid(const Variable<T>& x) {
 }
 template <class T>
 Variable<T> relu(const Variable<T>& x) {
-    return record<Relu<T>>(kernels::map(x.value(), [](T v) { return v > 0 ? v : T(0); }), {&x});
+    // v < 0 rather than v <= 0: NaN and -0 pass through, as in PyTorch
+    return record<Relu<T>>(kernels::map(x.value(), [](T v) { return v < 0 ? T(0) : v; }), {&x});
 }
 template <class T>
 Variable<T> leaky_relu(const Variable<T>& x, T negative_slope) {

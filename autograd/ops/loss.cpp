@@ -21,23 +21,32 @@ struct Target {
 };
 
 /// y = cross-entropy per row, reduced.   dx = (softmax(x) - target) * g_i, with g_i = g / N for
-/// the mean, g for the sum and g[i] for none.
+/// the mean (N: rows not ignored), g for the sum and g[i] for none; 0 for ignored rows.
 template <class T>
 struct CrossEntropyOp final : Op<CrossEntropyOp<T>, T, 1> {
-    CrossEntropyOp(Tensor<T> probs, Indices labels, LossReduction reduction, Target target)
-        : probs(std::move(probs)), labels(std::move(labels)), reduction(reduction), target(target) {}
+    CrossEntropyOp(Tensor<T> probs, Indices labels, LossReduction reduction, Target target,
+                   std::optional<std::size_t> ignore, std::size_t active)
+        : probs(std::move(probs)), labels(std::move(labels)), reduction(reduction), target(target), ignore(ignore),
+          active(active) {}
     const char* op_name() const noexcept override { return "cross_entropy"; }
+
+    bool ignored(std::size_t i) const { return ignore && labels[i] == *ignore; }
 
     template <class G>
     void backward(VjpArgs<G>& a) const {
         const std::size_t n = labels.size(), c = value_of(a.x(0)).shape()[1];
         if constexpr (is_variable_v<G>) {
+            if (active == 0) {  // every row ignored: nothing depends on the logits
+                a.dx[0] = Variable<T>(Tensor<T>(Shape{n, c}, T(0)));
+                return;
+            }
             // Recorded: softmax(x) - target, scaled; softmax's own VJP gives second derivatives.
-            const Variable<T> diff = sub(softmax(a.x(0), 1), Variable<T>(target_tensor(n, c)));
+            Variable<T> diff = sub(softmax(a.x(0), 1), Variable<T>(target_tensor(n, c)));
+            if (active < n) diff = mul(diff, Variable<T>(row_mask(n)));
             if (reduction == LossReduction::none)
                 a.dx[0] = mul(diff, reshape(a.g, Shape{n, 1}));
             else
-                a.dx[0] = mul(diff, reduction == LossReduction::mean ? div(a.g, T(n)) : a.g);
+                a.dx[0] = mul(diff, reduction == LossReduction::mean ? div(a.g, T(active)) : a.g);
         } else {
             Tensor<T> dx = Tensor<T>::from_shape({n, c});
             const T* p = probs.data();
@@ -45,10 +54,15 @@ struct CrossEntropyOp final : Op<CrossEntropyOp<T>, T, 1> {
             T* d = dx.data();
             const T off = T(target.off), on = T(target.on);
             for (std::size_t i = 0; i < n; ++i) {
-                const T w = reduction == LossReduction::none ? g[i]
-                                                             : (reduction == LossReduction::mean ? g[0] / T(n) : g[0]);
-                const T* pr = p + i * c;
                 T* dr = d + i * c;
+                if (ignored(i)) {
+                    std::fill(dr, dr + c, T(0));
+                    continue;
+                }
+                const T w = reduction == LossReduction::none
+                                ? g[i]
+                                : (reduction == LossReduction::mean ? g[0] / T(active) : g[0]);
+                const T* pr = p + i * c;
 #pragma omp simd
                 for (std::size_t k = 0; k < c; ++k) dr[k] = (pr[k] - off) * w;
                 dr[labels[i]] -= (on - off) * w;
@@ -59,13 +73,23 @@ struct CrossEntropyOp final : Op<CrossEntropyOp<T>, T, 1> {
 
     Tensor<T> target_tensor(std::size_t n, std::size_t c) const {
         Tensor<T> t(Shape{n, c}, T(target.off));
-        for (std::size_t i = 0; i < n; ++i) t.data()[i * c + labels[i]] = T(target.on);
+        for (std::size_t i = 0; i < n; ++i)
+            if (!ignored(i)) t.data()[i * c + labels[i]] = T(target.on);
         return t;
+    }
+
+    /// (n, 1): 1 for the rows that count, 0 for ignored ones.
+    Tensor<T> row_mask(std::size_t n) const {
+        Tensor<T> m = Tensor<T>::from_shape({n, 1});
+        for (std::size_t i = 0; i < n; ++i) m.data()[i] = ignored(i) ? T(0) : T(1);
+        return m;
     }
 
     std::string describe() const override {
         const char* r = reduction == LossReduction::mean ? "mean" : (reduction == LossReduction::sum ? "sum" : "none");
-        return fmt::format("reduction={}, label_smoothing={}", r, target.smoothing);
+        std::string s = fmt::format("reduction={}, label_smoothing={}", r, target.smoothing);
+        if (ignore) s += fmt::format(", ignore_index={}", *ignore);
+        return s;
     }
     void release_saved() noexcept { probs = Tensor<T>(); }
 
@@ -73,13 +97,15 @@ struct CrossEntropyOp final : Op<CrossEntropyOp<T>, T, 1> {
     Indices labels;
     LossReduction reduction;
     Target target;
+    std::optional<std::size_t> ignore;
+    std::size_t active;  // rows not ignored
 };
 
 }  // namespace
 
 template <class T>
 Variable<T> cross_entropy(const Variable<T>& logits, const Indices& labels, LossReduction reduction,
-                          double label_smoothing) {
+                          double label_smoothing, std::optional<std::size_t> ignore_index) {
     if (logits.dim() != 2)
         throw Error(fmt::format("cross_entropy: expected logits (N,C), got {}", shape_string(logits.shape())));
     const std::size_t n = logits.shape()[0], c = logits.shape()[1];
@@ -88,10 +114,14 @@ Variable<T> cross_entropy(const Variable<T>& logits, const Indices& labels, Loss
                                 labels.size(), shape_string(logits.shape()), n));
     if (n == 0 || c == 0)
         throw Error(fmt::format("cross_entropy: logits {} are empty", shape_string(logits.shape())));
-    for (std::size_t i = 0; i < n; ++i)
+    std::size_t active = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (ignore_index && labels[i] == *ignore_index) continue;
         if (labels[i] >= c)
             throw Error(fmt::format("cross_entropy: label {} at position {} is out of range for {} classes", labels[i],
                                     i, c));
+        ++active;
+    }
     if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0))
         throw Error(fmt::format("cross_entropy: label_smoothing must be in [0, 1], got {}", label_smoothing));
     const Target target{1.0 - label_smoothing + label_smoothing / double(c), label_smoothing / double(c), label_smoothing};
@@ -114,6 +144,10 @@ Variable<T> cross_entropy(const Variable<T>& logits, const Indices& labels, Loss
         }
         const T inv = T(1) / total;
         for (std::size_t k = 0; k < c; ++k) p[k] *= inv;
+        if (ignore_index && labels[i] == *ignore_index) {
+            losses.data()[i] = T(0);
+            continue;
+        }
         const T log_total = std::log(total);  // logsumexp - m
         // -(on x_y + off sum_k x_k) + logsumexp, written relative to m so large logits cancel exactly.
         const T at_label = row[labels[i]] - m;
@@ -126,12 +160,15 @@ Variable<T> cross_entropy(const Variable<T>& logits, const Indices& labels, Loss
         double s = 0;
         for (std::size_t i = 0; i < n; ++i) s += double(losses.data()[i]);
         y = Tensor<T>::from_shape({});
-        y() = T(reduction == LossReduction::mean ? s / double(n) : s);
+        y() = T(reduction == LossReduction::mean ? s / double(active) : s);  // 0 / 0 = NaN if all are ignored
     }
-    return record<CrossEntropyOp<T>>(std::move(y), {&logits}, std::move(probs), labels, reduction, target);
+    return record<CrossEntropyOp<T>>(std::move(y), {&logits}, std::move(probs), labels, reduction, target, ignore_index,
+                                     active);
 }
 
-template Variable<float> cross_entropy(const Variable<float>&, const Indices&, LossReduction, double);
-template Variable<double> cross_entropy(const Variable<double>&, const Indices&, LossReduction, double);
+template Variable<float> cross_entropy(const Variable<float>&, const Indices&, LossReduction, double,
+                                       std::optional<std::size_t>);
+template Variable<double> cross_entropy(const Variable<double>&, const Indices&, LossReduction, double,
+                                        std::optional<std::size_t>);
 
 }  // namespace tapegrad

@@ -43,11 +43,13 @@ struct Sum final : Op<Sum<T>, T, 1> {
     Reduction r;
 };
 
-/// Where x attains its extreme (y), each position's share of the gradient: 1/count.
+/// Where x attains its extreme (y), each position's share of the gradient: 1/count. A NaN
+/// extreme is attained at the NaNs (as PyTorch's max: they share the gradient).
 template <class T>
 Tensor<T> tie_weights(const Tensor<T>& x, const Tensor<T>& y, const Reduction& r) {
     const Tensor<T> yb = expand(y, r, x.shape());
-    Tensor<T> mask = kernels::broadcast_binary(x, yb, x.shape(), [](T u, T v) { return T(u == v); });
+    Tensor<T> mask =
+        kernels::broadcast_binary(x, yb, x.shape(), [](T u, T v) { return T(u == v || (u != u && v != v)); });
     const Tensor<T> count = kernels::broadcast_to(kernels::reduce_sum(mask, r.axes, true), x.shape());
     T* m = mask.data();
     const T* c = count.data();
@@ -78,7 +80,7 @@ struct LogSumExp final : Op<LogSumExp<T>, T, 1> {
     template <class G>
     void backward(VjpArgs<G>& a) const {
         const Shape& xs = a.x(0).shape();
-        a.dx[0] = expand(std::move(a.g), r, xs) * exp(a.x(0) - expand(a.y, r, xs));
+        a.dx[0] = expand(std::move(a.g), r, xs) * dual::exp(a.x(0) - expand(a.y, r, xs));
     }
     std::string describe() const override { return r.describe(); }
     Reduction r;
@@ -92,7 +94,7 @@ Tensor<T> logsumexp_forward(const Tensor<T>& x, const Reduction& r) {
         if (!std::isfinite(m.data()[i])) m.data()[i] = T(0);
     const Tensor<T> mb = kernels::broadcast_to(m, x.shape());
     Tensor<T> e = kernels::broadcast_binary(x, mb, x.shape(), [](T u, T v) { return u - v; });
-    e = xt::exp(e);
+    kernels::exp_n(e.data(), e.data(), e.size());
     Tensor<T> y = kernels::reduce_sum(e, r.axes, true);
     for (std::size_t i = 0; i < y.size(); ++i) y.data()[i] = std::log(y.data()[i]) + m.data()[i];
     if (!r.keepdims) y.reshape(kernels::reduced_shape(x.shape(), r.axes, false));
@@ -167,7 +169,7 @@ struct LogSoftmax final : Op<LogSoftmax<T>, T, 1> {
     template <class G>
     void backward(VjpArgs<G>& a) const {
         const auto gs = sum_keep(a.g, axis);
-        a.dx[0] = a.g - exp(a.y) * gs;
+        a.dx[0] = a.g - dual::exp(a.y) * gs;
     }
     std::string describe() const override { return fmt::format("axis={}", axis); }
     std::size_t axis;
