@@ -48,12 +48,30 @@ inline bool shape_equal(const S1& a, const S2& b) {
     return true;
 }
 
-/// Number of elements of a shape (1 for the empty shape of a scalar).
+namespace detail {
+[[noreturn]] void throw_shape_too_large(const char* op, const std::string& shape);
+}  // namespace detail
+
+/// Number of elements of a shape (1 for the empty shape of a scalar). Every count of a shape's
+/// elements goes through here: a product that does not fit in size_t (say {2^32, 2^32}, which
+/// would wrap to 0) is a tapegrad::Error naming `op` and the shape, never a wrapped size.
 template <class S>
-std::size_t shape_size(const S& shape) {
+std::size_t shape_size(const S& shape, const char* op = "shape") {
     std::size_t n = 1;
-    for (auto d : shape) n *= std::size_t(d);
+    bool overflow = false;
+    for (auto d : shape) overflow |= __builtin_mul_overflow(n, std::size_t(d), &n);
+    // A zero dimension makes any product 0, even one that overflowed before reaching it.
+    if (overflow) {
+        for (auto d : shape)
+            if (d == 0) return 0;
+        detail::throw_shape_too_large(op, shape_string(shape));
+    }
     return n;
 }
+
+/// a * b for sizes (lengths, padded sizes, element counts), or an Error naming `op` and `what`.
+std::size_t checked_mul(const char* op, const char* what, std::size_t a, std::size_t b);
+/// a + b for sizes, or an Error naming `op` and `what`.
+std::size_t checked_add(const char* op, const char* what, std::size_t a, std::size_t b);
 
 }  // namespace tapegrad

@@ -33,6 +33,7 @@ Variable<T> broadcast_to(const Variable<T>& x, const Shape& shape) {
         throw Error(fmt::format("broadcast_to: shape {} does not broadcast to {}", shape_string(x.shape()),
                                 shape_string(shape)));
     if (shape_equal(x.shape(), shape)) return x;
+    shape_size(shape, "broadcast_to");
     return record<BroadcastTo<T>>(kernels::broadcast_to(x.value(), shape), {&x});
 }
 

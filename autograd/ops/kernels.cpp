@@ -42,6 +42,7 @@ Shape broadcast_shape(const char* op, const Shape& a, const Shape& b) {
                                     shape_string(a), shape_string(b), i, da, db));
         out[i] = da == 1 ? db : da;
     }
+    shape_size(out, op);  // (2^40, 1) and (1, 2^40) broadcast to more elements than fit
     return out;
 }
 

@@ -25,7 +25,8 @@ Tensor<T> batched_matmul(const Tensor<T>& a, bool ta, const Tensor<T>& b, bool t
     Shape out_shape = batch;
     out_shape.push_back(m);
     out_shape.push_back(n);
-    Tensor<T> y = Tensor<T>::from_shape(out_shape);
+    shape_size(out_shape, "matmul");
+    Tensor<T> y = naming_allocation_failures("matmul", [&] { return Tensor<T>::from_shape(out_shape); });
     const std::size_t batches = shape_size(batch);
     if (batches == 0) return y;
 
@@ -130,7 +131,8 @@ Tensor<T> linear_forward(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>
     const std::size_t out = w.shape()[0], in = w.shape()[1];
     Shape out_shape = x.shape();
     out_shape.back() = out;
-    Tensor<T> y = Tensor<T>::from_shape(out_shape);
+    shape_size(out_shape, "linear");
+    Tensor<T> y = naming_allocation_failures("linear", [&] { return Tensor<T>::from_shape(out_shape); });
     const std::size_t rows = leading_rows(x.shape());
     T* py = y.data();
     if (b) {  // rows start as the bias, and GEMM adds the product onto them (beta = 1)

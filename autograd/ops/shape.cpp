@@ -258,7 +258,7 @@ Shape infer_shape(const char* op, const Shape& from, std::initializer_list<std::
             throw Error(fmt::format("{}: dimension {} is negative", op, d));
         } else {
             out.push_back(std::size_t(d));
-            known *= std::size_t(d);
+            known = checked_mul(op, "the product of the given dimensions", known, std::size_t(d));
         }
     }
     const std::size_t total = shape_size(from);
@@ -275,9 +275,10 @@ Shape infer_shape(const char* op, const Shape& from, std::initializer_list<std::
 
 template <class T>
 Variable<T> reshape(const Variable<T>& x, const Shape& shape) {
-    if (shape_size(shape) != x.size())
+    const std::size_t size = shape_size(shape, "reshape");
+    if (size != x.size())
         throw Error(fmt::format("reshape: cannot reshape {} ({} elements) into {} ({} elements)",
-                                shape_string(x.shape()), x.size(), shape_string(shape), shape_size(shape)));
+                                shape_string(x.shape()), x.size(), shape_string(shape), size));
     if (shape == x.shape()) return x;
     Tensor<T> y = x.value();
     y.reshape(shape);
@@ -298,8 +299,8 @@ Variable<T> flatten(const Variable<T>& x, int start_axis, int end_axis) {
     if (s > e) throw Error(fmt::format("flatten: start axis {} comes after end axis {}", start_axis, end_axis));
     Shape out;
     for (std::size_t i = 0; i < s; ++i) out.push_back(x.shape()[i]);
-    std::size_t merged = 1;
-    for (std::size_t i = s; i <= e; ++i) merged *= x.shape()[i];
+    std::size_t merged = 1;  // may wrap when another dimension is 0
+    for (std::size_t i = s; i <= e; ++i) merged = checked_mul("flatten", "the merged dimension", merged, x.shape()[i]);
     out.push_back(merged);
     for (std::size_t i = e + 1; i < nd; ++i) out.push_back(x.shape()[i]);
     return reshape(x, out);
@@ -395,6 +396,7 @@ Variable<T> index_select(const Variable<T>& x, int axis, const Indices& indices)
             throw Error(fmt::format("index_select: index {} (at position {}) is out of range for axis {} of size {}",
                                     indices[j], j, axis, n));
     const Shape out = with_axis(x.shape(), a, indices.size());
+    shape_size(out, "index_select");
     return record<IndexSelect<T>>(take_rows(x.value(), a, indices, out), {&x}, a, indices);
 }
 
@@ -428,9 +430,10 @@ Variable<T> concat(const std::vector<Variable<T>>& xs, int axis) {
         if (!ok)
             throw Error(fmt::format("concat: value {} has shape {}, which does not match {} outside axis {}", k,
                                     shape_string(s), shape_string(first), axis));
-        total += s[a];
+        total = checked_add("concat", "the joined dimension", total, s[a]);
     }
     const Shape out = with_axis(first, a, total);
+    shape_size(out, "concat");
     Tensor<T> y = Tensor<T>::from_shape(out);
     const kernels::AxisSplit s = kernels::split_at(out, a);
     T* py = y.data();
