@@ -69,15 +69,33 @@ TEST_CASE("linear: x W^T + b as one op") {
 }
 
 TEST_CASE("float matmul and linear use sgemm") {
+    // The BLAS wrapper counts its calls by precision: each float product (forward and both VJP
+    // products) must be one sgemm and no dgemm.
+    auto calls = [] { return tg::blas::gemm_counts(); };
     const tg::Variable<float> a = tg::parameter(xt::xarray<float>{{1, 2}, {3, 4}});
     const tg::Variable<float> b = tg::parameter(xt::xarray<float>{{5, 6}, {7, 8}});
+    auto before = calls();
     const auto y = tg::matmul(a, b);
+    CHECK(calls().sgemm - before.sgemm == 1);
     CHECK(y.value() == xt::xarray<float>{{19, 22}, {43, 50}});
+    before = calls();
     tg::sum(y).backward();
+    CHECK(calls().sgemm - before.sgemm == 2);
     CHECK(a.grad() == xt::xarray<float>{{11, 15}, {11, 15}});
     CHECK(b.grad() == xt::xarray<float>{{4, 4}, {6, 6}});
+    before = calls();
     const auto l = tg::linear(a, b, tg::parameter(xt::xarray<float>{1, -1}));
+    CHECK(calls().sgemm - before.sgemm == 1);
     CHECK(l.value() == xt::xarray<float>{{18, 22}, {40, 52}});
+    before = calls();
+    tg::sum(l).backward();
+    CHECK(calls().sgemm - before.sgemm == 2);
+    CHECK(calls().dgemm == before.dgemm);  // no float product went through dgemm
+    // and a double product is one dgemm
+    before = calls();
+    tg::matmul(input({3, 4}, 41), input({4, 2}, 42));
+    CHECK(calls().dgemm - before.dgemm == 1);
+    CHECK(calls().sgemm == before.sgemm);
 }
 
 TEST_CASE("matmul and linear: shape errors name the op and both shapes") {
