@@ -322,6 +322,9 @@ TEST_CASE("pow: second derivatives where they are smooth, also next to masked en
     const tgtest::V b = tg::parameter(xt::xarray<double>{1.5, 2.0, -0.5, 3.0});
     tgtest::check_gradients([&] { return tg::pow(a, b); }, {a, b});
     tgtest::check_gradients([&] { return tg::pow(a, 2.5); }, {a});
+    // broadcast base and exponent (xtensor's && of differently shaped masks once zeroed part of db)
+    const tgtest::V base = tgtest::input({1, 2, 3}, 5, 0.5, 2.0), ex = tgtest::input({3, 1, 2, 3}, 6);
+    tgtest::check_gradients([&] { return tg::pow(base, ex); }, {base, ex});
     // a == 0 with b >= 0: db is masked to 0; the masked entry's second derivatives stay finite
     const tgtest::V z = tg::parameter(xt::xarray<double>{0.0, 1.5});
     const tgtest::V e = tg::parameter(xt::xarray<double>{2.0, 3.0});

@@ -140,3 +140,11 @@ TEST_CASE("sizes that wrap are errors naming the function and the sizes") {
                 "concat: the joined dimension = 9223372036854775808 + 9223372036854775808 does not fit");
     check_error([&] { tg::broadcast_to(tg::zeros<double>({1}), tg::Shape{two32, two32}); }, "broadcast_to: shape");
 }
+
+TEST_CASE("reducing away a 0 dimension cannot leave a shape whose size wraps") {
+    const std::size_t two32 = std::size_t(1) << 32;
+    const V empty = tg::zeros<double>({0, two32, two32});
+    check_error([&] { tg::sum(empty, 0); }, "reduction: shape (1,4294967296,4294967296) has more elements");
+    check_error([&] { tg::sum_to(empty, tg::Shape{two32, two32}); }, "sum_to: shape (4294967296,4294967296)");
+    CHECK(tg::sum(empty, 1).shape() == tg::Shape{0, two32});
+}

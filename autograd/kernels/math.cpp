@@ -139,40 +139,38 @@ inline auto pow_ok(const Batch<double>& a, const Batch<double>& t) {
            (t < Batch<double>(88.7));
 }
 
-/// a ** b for float, b one value per element (step 1) or one for all (step 0).
+/// a ** b for float, b one value per element (step 1) or one for all (step 0). Chunks are widened
+/// to double in bulk (the conversions vectorise), and inputs are read before y is written, so y may
+/// alias a or b.
 void pow_float(const float* a, const float* b, size_t b_step, float* y, size_t n) {
     using B = Batch<double>;
-    constexpr size_t W = B::size;
-    alignas(64) float ia[W], ib[W], out[W];
-    auto run = [&](const float* pa, const float* pb, size_t m) {  // pa, pb: W values
-        const B da = B::load_unaligned(pa);
-        const B db = b_step ? B::load_unaligned(pb) : B(double(pb[0]));
-        const B t = db * xsimd::log(da);
-        const B r = xsimd::exp(t);
-        r.store_unaligned(out);
-        if (!xsimd::all(pow_ok(da, t)))
+    constexpr size_t W = B::size, C = 256;
+    if (n == 0) return;
+    alignas(64) double da[C], db[C], dr[C];
+    const B b_all = B(double(b[0]));
+    for (size_t i = 0; i < n; i += C) {
+        const size_t m = std::min(C, n - i), padded = (m + W - 1) / W * W;
+        for (size_t k = 0; k < m; ++k) da[k] = double(a[i + k]);
+        std::fill(da + m, da + padded, 1.0);
+        if (b_step) {
+            for (size_t k = 0; k < m; ++k) db[k] = double(b[i + k]);
+            std::fill(db + m, db + padded, 1.0);
+        }
+        bool all_ok = true;
+        for (size_t k = 0; k < padded; k += W) {
+            const B x = B::load_aligned(da + k), e = b_step ? B::load_aligned(db + k) : b_all;
+            const B t = e * xsimd::log(x);
+            xsimd::exp(t).store_aligned(dr + k);
+            all_ok = all_ok && xsimd::all(pow_ok(x, t));
+        }
+        for (size_t k = 0; k < m; ++k) y[i + k] = float(dr[k]);
+        if (!all_ok)
             for (size_t k = 0; k < m; ++k) {
-                const float bk = b_step ? pb[k] : pb[0];
-                const double tk = double(bk) * std::log(double(pa[k]));
-                if (!(pa[k] >= min_normal<float> && pa[k] <= max_finite<float> && tk > -87.3 && tk < 88.7))
-                    out[k] = std::pow(pa[k], bk);
+                const float ak = float(da[k]), bk = b_step ? float(db[k]) : b[0];
+                const double t = double(bk) * std::log(double(ak));
+                if (!(ak >= min_normal<float> && ak <= max_finite<float> && t > -87.3 && t < 88.7))
+                    y[i + k] = std::pow(ak, bk);
             }
-    };
-    size_t i = 0;
-    for (; i + W <= n; i += W) {
-        std::copy(a + i, a + i + W, ia);  // copies: y may alias a or b
-        if (b_step) std::copy(b + i, b + i + W, ib);
-        run(ia, b_step ? ib : b, W);
-        std::copy(out, out + W, y + i);
-    }
-    if (i < n) {
-        const size_t m = n - i;
-        std::fill(ia, ia + W, 1.0f);
-        std::fill(ib, ib + W, 1.0f);
-        std::copy(a + i, a + n, ia);
-        if (b_step) std::copy(b + i, b + n, ib);
-        run(ia, b_step ? ib : b, m);
-        std::copy(out, out + m, y + i);
     }
 }
 

@@ -43,6 +43,7 @@ Variable<T> sum_to(const Variable<T>& x, const Shape& shape) {
         throw Error(fmt::format("sum_to: shape {} does not broadcast to the input's shape {}", shape_string(shape),
                                 shape_string(x.shape())));
     if (shape_equal(x.shape(), shape)) return x;
+    shape_size(shape, "sum_to");  // (0, 2^32, 2^32) summed to (2^32, 2^32)
     return record<SumTo<T>>(kernels::sum_to(x.value(), shape), {&x});
 }
 

@@ -75,6 +75,17 @@ struct Div final : Op<Div<T>, T, 2> {
     }
 };
 
+/// [a == 0 and b >= 0] over the broadcast shape of a and b: where pow's db is 0. (Built by hand:
+/// xtensor's && of two bool expressions of different shapes mis-broadcast here.)
+template <class T>
+Mask zero_base_mask(const Tensor<T>& a, const Tensor<T>& b) {
+    const Shape out = kernels::broadcast_shape("pow", a.shape(), b.shape());
+    const Tensor<T> w = kernels::broadcast_binary(a, b, out, [](T u, T v) { return T(u == T(0) && v >= T(0)); });
+    Mask m = Mask::from_shape(w.shape());
+    for (std::size_t i = 0; i < w.size(); ++i) m.data()[i] = w.data()[i] != T(0);
+    return m;
+}
+
 /// y = a ** b.   da = g b a^(b-1), 0 where b == 0;  db = g y log(a), 0 where a == 0 and b >= 0
 /// (PyTorch 1.13's rules: never 0 * inf = NaN at b == 0; NaN for a < 0, as log(a) is).
 template <class T>
@@ -91,7 +102,7 @@ struct Pow final : Op<Pow<T>, T, 2> {
         if (a.want(1)) {
             // +0 at the masked entries (y log 1 would be -0 for y = -0), and log reads 1 there, so
             // that their second derivatives are 0 too, not 0 * log(0) = NaN.
-            const Mask masked = xt::equal(value_of(base), T(0)) && (value_of(e) >= T(0));
+            const Mask masked = zero_base_mask(value_of(base), value_of(e));
             a.dx[1] = sum_to(a.g * choose<G>(masked, T(0), a.y * dual::log(choose<G>(masked, T(1), base))), e.shape());
         }
     }

@@ -16,9 +16,12 @@ template <class T> Variable<T> add(const Variable<T>& a, const Variable<T>& b);
 template <class T> Variable<T> sub(const Variable<T>& a, const Variable<T>& b);
 template <class T> Variable<T> mul(const Variable<T>& a, const Variable<T>& b);
 template <class T> Variable<T> div(const Variable<T>& a, const Variable<T>& b);
-/// a ** b elementwise; the gradient with respect to b is taken as 0 where a <= 0.
+/// a ** b elementwise, with std::pow's values at 0, +-inf and NaN. Gradients as PyTorch 1.13:
+/// b a^(b-1) for a, but 0 where b == 0; y log(a) for b, but 0 where a == 0 and b >= 0 (NaN where
+/// a < 0, as log(a) is).
 template <class T> Variable<T> pow(const Variable<T>& a, const Variable<T>& b);
-/// Elementwise larger value; at ties each side gets half of the gradient.
+/// Elementwise larger value, NaN if either is; at ties each side gets half of the gradient, and
+/// where either is NaN both get all of it (as PyTorch).
 template <class T> Variable<T> maximum(const Variable<T>& a, const Variable<T>& b);
 template <class T> Variable<T> minimum(const Variable<T>& a, const Variable<T>& b);
 
@@ -30,7 +33,9 @@ template <class T> Variable<T> div(const Variable<T>& x, T s);
 template <class T> Variable<T> rsub(const Variable<T>& x, T s);
 /// s / x
 template <class T> Variable<T> rdiv(const Variable<T>& x, T s);
-/// x ** p
+/// x ** p, with std::pow's values (p = 0.5 is the square root, but +0 at -0 and +inf at -inf);
+/// the gradient p x^(p-1) is 0 for p = 0. Unlike PyTorch, whose pow(x, +-0.5) takes sqrt/rsqrt,
+/// the value and gradient at -0 and -inf are pow's own (as for a tensor exponent).
 template <class T> Variable<T> pow(const Variable<T>& x, T p);
 
 template <class T> Variable<T> neg(const Variable<T>& x);
@@ -46,6 +51,7 @@ template <class T> Variable<T> erf(const Variable<T>& x);
 template <class T> Variable<T> tanh(const Variable<T>& x);
 /// 1 / (1 + exp(-x)), computed without overflow for any x.
 template <class T> Variable<T> sigmoid(const Variable<T>& x);
+/// max(x, 0); NaN stays NaN and its gradient passes (PyTorch's rule).
 template <class T> Variable<T> relu(const Variable<T>& x);
 template <class T> Variable<T> leaky_relu(const Variable<T>& x, T negative_slope = T(0.01));
 /// x for x > 0, alpha * (exp(x) - 1) otherwise.

@@ -63,6 +63,8 @@ Shape reduced_shape(const Shape& shape, const std::vector<std::size_t>& axes, bo
         else if (keepdims)
             out.push_back(1);
     }
+    // Removing a 0 dimension can leave dimensions whose product wraps: (0, 2^32, 2^32) summed over axis 0.
+    shape_size(out, "reduction");
     return out;
 }
 
