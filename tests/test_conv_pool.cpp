@@ -281,3 +281,10 @@ TEST_CASE("conv2d and pooling refuse options whose sizes wrap, naming the option
                 "lp_pool2d: padding 4611686018427387904 is too large");
     check_error([&] { tg::nn::Conv2d<double>(1, 1, tg::Size2(std::size_t(1) << 40)); }, "Conv2d(1->1");
 }
+
+TEST_CASE("conv2d: an output that cannot be allocated is an error naming the op and the size") {
+    // padding 2^30 on a 1x1 image: (2^31 + 1)^2 outputs, more than 2^64 bytes of doubles
+    check_error([&] { tg::conv2d(input({1, 1, 1, 1}, 1), input({1, 1, 1, 1}, 2),
+                                 tg::Conv2dOptions().padding(std::size_t(1) << 30)); },
+                "conv2d: cannot allocate more than 2^64 bytes");
+}
