@@ -53,9 +53,10 @@ void run(const char* type, const tg::Shape& shape) {
     row("erf", [&] { return tg::Tensor<T>(xt::erf(x)); }, [&] { return tg::kernels::erf(x); });
     row("sqrt", [&] { return tg::Tensor<T>(xt::sqrt(pos)); }, [&] { return tg::kernels::sqrt(pos); });
     row("pow(a, b)", [&] { return tg::Tensor<T>(xt::pow(pos, e)); }, [&] { return tg::kernels::pow(pos, e); });
-    row("pow(a, 1.5)", [&] { return tg::Tensor<T>(xt::pow(pos, T(1.5))); }, [&] { return tg::kernels::pow(pos, T(1.5)); });
-    row("pow(a, 0.5)", [&] { return tg::Tensor<T>(xt::pow(pos, T(0.5))); }, [&] { return tg::kernels::pow(pos, T(0.5)); });
-    row("pow(a, 2)", [&] { return tg::Tensor<T>(xt::pow(pos, T(2))); }, [&] { return tg::kernels::pow(pos, T(2)); });
+    for (T p : {T(1.5), T(0.5), T(2)}) {
+        const std::string name = "pow(a, " + std::to_string(p).substr(0, 3) + ")";
+        row(name.c_str(), [&] { return tg::Tensor<T>(xt::pow(pos, p)); }, [&] { return tg::kernels::pow(pos, p); });
+    }
 }
 
 }  // namespace

@@ -170,7 +170,9 @@ TEST_CASE("float ops compute in float") {
 // Values and gradients at NaN, -0 and +-inf as PyTorch 1.13 gives them (checked with torch, float64).
 TEST_CASE("NaN propagates through relu, maximum, minimum and clamp, with PyTorch's gradients") {
     const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
-    auto same = [](double a, double b) { return (std::isnan(a) && std::isnan(b)) || (a == b && std::signbit(a) == std::signbit(b)); };
+    auto same = [](double a, double b) {
+        return (std::isnan(a) && std::isnan(b)) || (a == b && std::signbit(a) == std::signbit(b));
+    };
     auto check_all = [&](const tg::Tensor<double>& got, const std::vector<double>& want, const char* what) {
         REQUIRE(got.size() == want.size());
         for (std::size_t i = 0; i < want.size(); ++i)

@@ -181,16 +181,19 @@ TEST_CASE("huber_loss at NaN: NaN value and NaN gradient, as PyTorch") {
 // Expected values from torch 1.13.1 (float64):
 //   F.cross_entropy(x, labels, ignore_index=2, label_smoothing=ls, reduction=r), and F.nll_loss(x, labels, ...).
 TEST_CASE("cross_entropy and nll_loss with ignore_index, alone and with label smoothing, as PyTorch") {
-    const xt::xarray<double> x = {{1.0, 2.0, 0.5, -1.0}, {0.3, -0.2, 2.2, 1.0}, {3.0, 1.0, 0.0, -2.0}, {0.1, 0.2, 0.3, 0.4}};
+    const xt::xarray<double> x = {
+        {1.0, 2.0, 0.5, -1.0}, {0.3, -0.2, 2.2, 1.0}, {3.0, 1.0, 0.0, -2.0}, {0.1, 0.2, 0.3, 0.4}};
     const tg::Indices labels = {1, 2, 0, 3};
     struct Expected {
         double smoothing, mean, sum;
         std::vector<double> none, row0_grad_sum;  // per-row losses; d(sum)/dx of row 0
     };
     const Expected cases[] = {
-        {0.0, 0.6377442633859111, 1.9132327901577333, {0.49518189808585605, 0.0, 0.1755153626167145, 1.2425355294551628},
+        {0.0, 0.6377442633859111, 1.9132327901577333,
+         {0.49518189808585605, 0.0, 0.1755153626167145, 1.2425355294551628},
          {0.22420781804820114, -0.3905399624011229, 0.13598891579350553, 0.030343228559416225}},
-        {0.2, 0.9060775967192445, 2.7182327901577334, {0.7701818980858561, 0.0, 0.6755153626167145, 1.2725355294551628},
+        {0.2, 0.9060775967192445, 2.7182327901577334,
+         {0.7701818980858561, 0.0, 0.6755153626167145, 1.2725355294551628},
          {0.17420781804820118, -0.24053996240112283, 0.08598891579350555, -0.01965677144058377}},
     };
     for (const Expected& e : cases) {
@@ -227,7 +230,8 @@ TEST_CASE("cross_entropy and nll_loss with ignore_index, alone and with label sm
     const V g = input({4, 4}, 8, -2, 2);
     check_gradients([&] { return nn::nll_loss(g, labels, nll); }, {g});
     // a label out of range is still an error, unless it is the ignored one
-    check_error([&] { nn::nll_loss(g, tg::Indices{1, 9, 0, 0}, nll); }, "nll_loss: label 9 at position 1 is out of range");
+    check_error([&] { nn::nll_loss(g, tg::Indices{1, 9, 0, 0}, nll); },
+                "nll_loss: label 9 at position 1 is out of range");
     CHECK(nn::cross_entropy(g, tg::Indices{1, 255, 0, 0}, nn::CrossEntropyOptions().ignore_index(255)).defined());
 }
 
