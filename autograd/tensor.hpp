@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -53,20 +54,22 @@ namespace detail {
 }  // namespace detail
 
 /// Number of elements of a shape (1 for the empty shape of a scalar). Every count of a shape's
-/// elements goes through here: a product that does not fit in size_t (say {2^32, 2^32}, which
-/// would wrap to 0) is a tapegrad::Error naming `op` and the shape, never a wrapped size.
+/// elements goes through here: a shape whose size would wrap (say {2^32, 2^32}, 0 elements in
+/// 64 bits) is a tapegrad::Error naming `op` and the shape, never a wrapped size. The product of
+/// the non-zero dimensions must fit in ptrdiff_t, as xtensor's (signed) strides are products of
+/// them even when another dimension is 0.
 template <class S>
 std::size_t shape_size(const S& shape, const char* op = "shape") {
     std::size_t n = 1;
-    bool overflow = false;
-    for (auto d : shape) overflow |= __builtin_mul_overflow(n, std::size_t(d), &n);
-    // A zero dimension makes any product 0, even one that overflowed before reaching it.
-    if (overflow) {
-        for (auto d : shape)
-            if (d == 0) return 0;
-        detail::throw_shape_too_large(op, shape_string(shape));
+    bool zero = false, overflow = false;
+    for (auto d : shape) {
+        if (d == 0)
+            zero = true;
+        else
+            overflow |= __builtin_mul_overflow(n, std::size_t(d), &n);
     }
-    return n;
+    if (overflow || n > std::size_t(PTRDIFF_MAX)) detail::throw_shape_too_large(op, shape_string(shape));
+    return zero ? 0 : n;
 }
 
 /// a * b for sizes (lengths, padded sizes, element counts), or an Error naming `op` and `what`.
