@@ -2,8 +2,14 @@
 #include <tapegrad/autograd/allocator.hpp>
 
 #include <array>
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <vector>
+
+#include <fmt/format.h>
+
+#include <tapegrad/autograd/error.hpp>
 
 #if defined(__SANITIZE_ADDRESS__)
 #define TAPEGRAD_NO_BLOCK_CACHE 1
@@ -22,7 +28,8 @@ constexpr int max_power = 31;  // blocks above 2 GiB are not cached
 constexpr int class_count = 1 + (max_power - 6) * 4;
 constexpr std::size_t cache_limit_bytes = std::size_t(512) << 20;
 
-// Rounds `bytes` up to its size class; class -1 means "too big to cache".
+// Rounds `bytes` up to its size class; class -1 means "too big to cache" (and beyond max_bytes,
+// "left as it is", for system_allocate to refuse: rounding it would wrap to a small size).
 std::size_t size_class(std::size_t bytes, int& cls) {
     if (bytes <= 64) {
         cls = 0;
@@ -32,7 +39,7 @@ std::size_t size_class(std::size_t bytes, int& cls) {
     const int p = 63 - __builtin_clzll(m);
     if (p >= max_power) {
         cls = -1;
-        return (bytes + alignment - 1) / alignment * alignment;
+        return bytes > std::size_t(PTRDIFF_MAX) - alignment ? bytes : (bytes + alignment - 1) / alignment * alignment;
     }
     const std::size_t step = std::size_t(1) << (p - 2);
     const std::size_t rounded = (m / step + 1) * step;
@@ -40,11 +47,17 @@ std::size_t size_class(std::size_t bytes, int& cls) {
     return rounded;
 }
 
+// Nothing larger can exist (pointer differences must fit in ptrdiff_t), and rounding it up to
+// the alignment cannot wrap.
+constexpr std::size_t max_bytes = std::size_t(PTRDIFF_MAX) - alignment;
+
 void* system_allocate(std::size_t bytes) {
+    const std::size_t asked = bytes;
+    if (bytes > max_bytes) throw AllocationFailure(asked);
     // aligned_alloc wants a multiple of the alignment (size classes step by 16 below 256 bytes).
     bytes = (bytes + alignment - 1) / alignment * alignment;
     void* p = std::aligned_alloc(alignment, bytes);
-    if (!p) throw std::bad_alloc();
+    if (!p) throw AllocationFailure(asked);
     return p;
 }
 
@@ -81,7 +94,7 @@ void* cached_allocate(std::size_t bytes) {
     // Under AddressSanitizer: exactly the bytes asked for (no size class, no rounding), so
     // that a read or write one element past the end of a tensor is reported.
     void* p = nullptr;
-    if (posix_memalign(&p, alignment, bytes ? bytes : 1) != 0) throw std::bad_alloc();
+    if (bytes > max_bytes || posix_memalign(&p, alignment, bytes ? bytes : 1) != 0) throw AllocationFailure(bytes);
     return p;
 #endif
     int cls;
@@ -119,7 +132,21 @@ void cached_deallocate(void* p, std::size_t bytes) noexcept {
     std::free(p);
 }
 
+void throw_allocation_error(const char* op, const std::bad_alloc& e) {
+    if (const auto* f = dynamic_cast<const AllocationFailure*>(&e)) {
+        if (f->bytes() == std::size_t(-1))
+            throw Error(fmt::format("{}: cannot allocate more than 2^64 bytes: out of memory", op));
+        throw Error(fmt::format("{}: cannot allocate {} bytes ({:.3g} GiB): out of memory", op, f->bytes(),
+                                double(f->bytes()) / double(1ull << 30)));
+    }
+    throw Error(fmt::format("{}: out of memory ({})", op, e.what()));
+}
+
 }  // namespace detail
+
+AllocationFailure::AllocationFailure(std::size_t bytes) noexcept : bytes_(bytes) {
+    std::snprintf(message_, sizeof message_, "tapegrad: cannot allocate %zu bytes", bytes);
+}
 
 void release_cached_memory() noexcept {
     if (!cache_destroyed) cache.clear();

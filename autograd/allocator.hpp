@@ -7,7 +7,26 @@
 
 namespace tapegrad {
 
+/// An allocation that could not be satisfied: still a std::bad_alloc (what code that copes with
+/// running out of memory catches), and it says how many bytes were asked for.
+class AllocationFailure : public std::bad_alloc {
+public:
+    explicit AllocationFailure(std::size_t bytes) noexcept;
+    const char* what() const noexcept override { return message_; }
+    std::size_t bytes() const noexcept { return bytes_; }
+
+private:
+    std::size_t bytes_;
+    char message_[96];
+};
+
+/// f(); a std::bad_alloc inside becomes a tapegrad::Error naming `op` and, where known, the bytes.
+template <class F>
+auto naming_allocation_failures(const char* op, F&& f) -> decltype(f());
+
 namespace detail {
+[[noreturn]] void throw_allocation_error(const char* op, const std::bad_alloc& e);
+
 // Blocks are 64-byte aligned (one cache line, one AVX-512 register) and come from
 // per-thread free lists by size class; large blocks are cached up to a bound.
 void* cached_allocate(std::size_t bytes);
@@ -43,7 +62,7 @@ struct CachingAllocator {
     CachingAllocator(const CachingAllocator<U>&) noexcept {}
 
     T* allocate(std::size_t n) {
-        if (n > std::size_t(-1) / sizeof(T)) throw std::bad_array_new_length();
+        if (n > std::size_t(-1) / sizeof(T)) throw AllocationFailure(std::size_t(-1));  // more than 2^64 bytes
         return static_cast<T*>(detail::cached_allocate(n * sizeof(T)));
     }
     void deallocate(T* p, std::size_t n) noexcept { detail::cached_deallocate(p, n * sizeof(T)); }
@@ -52,5 +71,14 @@ struct CachingAllocator {
     friend bool operator!=(const CachingAllocator&, const CachingAllocator&) noexcept { return false; }
 };
 }  // namespace memory
+
+template <class F>
+auto naming_allocation_failures(const char* op, F&& f) -> decltype(f()) {
+    try {
+        return f();
+    } catch (const std::bad_alloc& e) {
+        detail::throw_allocation_error(op, e);
+    }
+}
 
 }  // namespace tapegrad

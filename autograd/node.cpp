@@ -112,10 +112,6 @@ void throw_output_modified_in_place(const char* op, const std::string& shape, st
         op, shape, op, now));
 }
 
-void throw_out_of_memory(const char* op, const std::string& shapes) {
-    throw Error(fmt::format("{}: out of memory computing the output for inputs of shape {}", op, shapes));
-}
-
 void throw_too_many_inputs(const char* op, std::size_t count) {
     throw Error(fmt::format("{}: got {} inputs; a recorded op takes at most {} (join them in groups, e.g. a concat "
                             "of concats)",

@@ -48,7 +48,6 @@ void release_iteratively(Variable<T>* inputs, std::size_t count) noexcept;
 [[noreturn]] void throw_modified_in_place(const char* op, std::size_t input, const std::string& shape,
                                           std::uint32_t recorded, std::uint32_t now);
 [[noreturn]] void throw_output_modified_in_place(const char* op, const std::string& shape, std::uint32_t now);
-[[noreturn]] void throw_out_of_memory(const char* op, const std::string& shapes);
 [[noreturn]] void throw_too_many_inputs(const char* op, std::size_t count);
 
 /// With anomaly mode on: throws if an op's output holds NaN or Inf.
@@ -284,14 +283,6 @@ Variable<T> record(Tensor<T>&& value, const Range& inputs, Op&& op) {
         return record_node<Op, T, N>(std::move(value), std::data(inputs), std::size(inputs), std::move(op));
 }
 
-/// "(3,2) and (2,)": the input shapes, for error messages.
-template <class T>
-std::string shapes_of(std::initializer_list<const Variable<T>*> inputs) {
-    std::string s;
-    for (const Variable<T>* v : inputs) s += (s.empty() ? "" : " and ") + shape_string(v->shape());
-    return s;
-}
-
 }  // namespace detail
 
 /// Runs `op` on the inputs' values and, when any input requires grad (and grad mode is on),
@@ -306,13 +297,11 @@ Variable<T> apply(Op op, const Variable<T>& first, const Rest&... rest) {
     if constexpr (detail::check_op<Op, T, forward_ok>()) {
         constexpr std::size_t n = 1 + sizeof...(Rest);
         const std::array<const Variable<T>*, n> inputs{&first, &rest...};
-        Tensor<T> y;
         try {
-            y = op.forward(first.value(), rest.value()...);
-        } catch (const std::bad_alloc&) {
-            detail::throw_out_of_memory(Op::name, detail::shapes_of<T>({&first, &rest...}));
+            return detail::record<n>(op.forward(first.value(), rest.value()...), inputs, std::move(op));
+        } catch (const std::bad_alloc& e) {  // the error names the op and the bytes asked for
+            detail::throw_allocation_error(Op::name, e);
         }
-        return detail::record<n>(std::move(y), inputs, std::move(op));
     } else {
         return {};
     }
@@ -332,13 +321,11 @@ Variable<T> apply(Op op, const std::vector<Variable<T>>& xs) {
             inputs.push_back(&x);
             values.push_back(&x.value());
         }
-        Tensor<T> y;
         try {
-            y = op.forward(values);
-        } catch (const std::bad_alloc&) {
-            detail::throw_out_of_memory(Op::name, std::to_string(xs.size()) + " inputs");
+            return detail::record<0>(op.forward(values), inputs, std::move(op));
+        } catch (const std::bad_alloc& e) {
+            detail::throw_allocation_error(Op::name, e);
         }
-        return detail::record<0>(std::move(y), inputs, std::move(op));
     } else {
         return {};
     }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -48,12 +49,32 @@ inline bool shape_equal(const S1& a, const S2& b) {
     return true;
 }
 
-/// Number of elements of a shape (1 for the empty shape of a scalar).
+namespace detail {
+[[noreturn]] void throw_shape_too_large(const char* op, const std::string& shape);
+}  // namespace detail
+
+/// Number of elements of a shape (1 for the empty shape of a scalar). Every count of a shape's
+/// elements goes through here: a shape whose size would wrap (say {2^32, 2^32}, 0 elements in
+/// 64 bits) is a tapegrad::Error naming `op` and the shape, never a wrapped size. The product of
+/// the non-zero dimensions must fit in ptrdiff_t, as xtensor's (signed) strides are products of
+/// them even when another dimension is 0.
 template <class S>
-std::size_t shape_size(const S& shape) {
+std::size_t shape_size(const S& shape, const char* op = "shape") {
     std::size_t n = 1;
-    for (auto d : shape) n *= std::size_t(d);
-    return n;
+    bool zero = false, overflow = false;
+    for (auto d : shape) {
+        if (d == 0)
+            zero = true;
+        else
+            overflow |= __builtin_mul_overflow(n, std::size_t(d), &n);
+    }
+    if (overflow || n > std::size_t(PTRDIFF_MAX)) detail::throw_shape_too_large(op, shape_string(shape));
+    return zero ? 0 : n;
 }
+
+/// a * b for sizes (lengths, padded sizes, element counts), or an Error naming `op` and `what`.
+std::size_t checked_mul(const char* op, const char* what, std::size_t a, std::size_t b);
+/// a + b for sizes, or an Error naming `op` and `what`.
+std::size_t checked_add(const char* op, const char* what, std::size_t a, std::size_t b);
 
 }  // namespace tapegrad

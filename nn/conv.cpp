@@ -20,7 +20,9 @@ Conv2d<T>::Conv2d(std::size_t in_channels, std::size_t out_channels, Size2 kerne
         throw Error(fmt::format("{}: in_channels and out_channels must both divide into groups={}", label(), groups));
     if (options.stride().h == 0 || options.stride().w == 0 || options.dilation().h == 0 || options.dilation().w == 0)
         throw Error(fmt::format("{}: stride and dilation must be at least 1", label()));
-    Variable<T> w(Tensor<T>::from_shape({out_channels, in_channels / groups, kernel_size.h, kernel_size.w}));
+    const Shape weight_shape{out_channels, in_channels / groups, kernel_size.h, kernel_size.w};
+    shape_size(weight_shape, label().c_str());
+    Variable<T> w(naming_allocation_failures(label().c_str(), [&] { return Tensor<T>::from_shape(weight_shape); }));
     init::kaiming_uniform(w, std::sqrt(5.0), init::FanMode::fan_in, init::Nonlinearity::leaky_relu, gen);
     this->register_parameter("weight", w);
     if (bias) {

@@ -93,19 +93,38 @@ Variable<T> binary_cross_entropy_with_logits(const Variable<T>& logits, const Va
 
 template <class T>
 Variable<T> nll_loss(const Variable<T>& log_probs, const Indices& labels, Reduction reduction) {
+    return nll_loss(log_probs, labels, NllLossOptions().reduction(reduction));
+}
+
+template <class T>
+Variable<T> nll_loss(const Variable<T>& log_probs, const Indices& labels, const NllLossOptions& options) {
+    const Reduction reduction = options.reduction();
+    const std::optional<std::size_t> ignore = options.ignore_index();
     if (log_probs.dim() != 2)
         throw Error(fmt::format("nll_loss: expected log-probabilities (N,C), got {}", shape_string(log_probs.shape())));
     const std::size_t n = log_probs.shape()[0], c = log_probs.shape()[1];
     if (labels.size() != n)
         throw Error(fmt::format("nll_loss: {} labels for input {}: expected one label per row ({})", labels.size(),
                                 shape_string(log_probs.shape()), n));
-    Tensor<std::size_t> index = Tensor<std::size_t>::from_shape({n, 1});
+    Indices rows;  // the rows that count
     for (std::size_t i = 0; i < n; ++i) {
+        if (ignore && labels[i] == *ignore) continue;
         if (labels[i] >= c)
             throw Error(fmt::format("nll_loss: label {} at position {} is out of range for {} classes", labels[i], i, c));
-        index.data()[i] = labels[i];
+        rows.push_back(i);
     }
-    return reduce(-reshape(gather(log_probs, 1, index), Shape{n}), reduction);
+    const std::size_t m = rows.size();
+    Tensor<std::size_t> index = Tensor<std::size_t>::from_shape({m, 1});
+    for (std::size_t j = 0; j < m; ++j) index.data()[j] = labels[rows[j]];
+    if (m == n) return reduce(-reshape(gather(log_probs, 1, index), Shape{n}), reduction);
+    // Only the rows that count are read, so an ignored row's value (even inf or NaN) cannot leak in.
+    const Variable<T> losses = -reshape(gather(index_select(log_probs, 0, rows), 1, index), Shape{m});
+    switch (reduction) {
+        case Reduction::mean: return sum(losses) / T(m);  // 0 / 0 = NaN when every row is ignored
+        case Reduction::sum: return sum(losses);
+        case Reduction::none: return index_add(Shape{n}, 0, rows, losses);
+    }
+    throw Error("nll_loss: unknown reduction");
 }
 
 template <class T>
@@ -130,6 +149,7 @@ Variable<T> l2_penalty(const std::vector<Variable<T>>& params) {
     template Variable<T> binary_cross_entropy(const Variable<T>&, const Variable<T>&, Reduction);             \
     template Variable<T> binary_cross_entropy_with_logits(const Variable<T>&, const Variable<T>&, Reduction); \
     template Variable<T> nll_loss(const Variable<T>&, const Indices&, Reduction);                             \
+    template Variable<T> nll_loss(const Variable<T>&, const Indices&, const NllLossOptions&);                 \
     template Variable<T> l1_penalty(const std::vector<Variable<T>>&);                                         \
     template Variable<T> l2_penalty(const std::vector<Variable<T>>&);
 TAPEGRAD_INSTANTIATE(float)

@@ -5,6 +5,8 @@
 // same shape; a target that requires grad gets a gradient too.
 #pragma once
 
+#include <cstddef>
+#include <optional>
 #include <vector>
 
 #include <tapegrad/autograd/ops.hpp>
@@ -47,9 +49,49 @@ Variable<T> binary_cross_entropy_with_logits(const Variable<T>& logits, const Va
 /// Cross-entropy of logits (N, C) against class labels: one fused op (see autograd/ops/loss.hpp).
 using tapegrad::cross_entropy;
 
+/// Settings of cross_entropy(): the reduction, label smoothing, and a label whose rows are ignored
+/// (they add nothing, and the mean is over the other rows, as in PyTorch).
+///
+///     nn::cross_entropy(logits, labels, nn::CrossEntropyOptions().ignore_index(255).label_smoothing(0.1));
+struct CrossEntropyOptions {
+    CrossEntropyOptions& reduction(Reduction v) { reduction_ = v; return *this; }
+    CrossEntropyOptions& label_smoothing(double v) { label_smoothing_ = v; return *this; }
+    CrossEntropyOptions& ignore_index(std::size_t v) { ignore_index_ = v; return *this; }
+    Reduction reduction() const { return reduction_; }
+    double label_smoothing() const { return label_smoothing_; }
+    std::optional<std::size_t> ignore_index() const { return ignore_index_; }
+
+private:
+    Reduction reduction_ = Reduction::mean;
+    double label_smoothing_ = 0.0;
+    std::optional<std::size_t> ignore_index_;
+};
+
+template <class T>
+Variable<T> cross_entropy(const Variable<T>& logits, const Indices& labels, const CrossEntropyOptions& options) {
+    return tapegrad::cross_entropy(logits, labels, options.reduction(), options.label_smoothing(),
+                                   options.ignore_index());
+}
+
+/// Settings of nll_loss(): the reduction, and a label whose rows are ignored (as in CrossEntropyOptions).
+struct NllLossOptions {
+    NllLossOptions& reduction(Reduction v) { reduction_ = v; return *this; }
+    NllLossOptions& ignore_index(std::size_t v) { ignore_index_ = v; return *this; }
+    Reduction reduction() const { return reduction_; }
+    std::optional<std::size_t> ignore_index() const { return ignore_index_; }
+
+private:
+    Reduction reduction_ = Reduction::mean;
+    std::optional<std::size_t> ignore_index_;
+};
+
 /// -log_probs[i, label_i], reduced: the loss after a LogSoftmax layer.
 template <class T>
 Variable<T> nll_loss(const Variable<T>& log_probs, const Indices& labels, Reduction reduction = Reduction::mean);
+/// As above; rows labelled options.ignore_index() add nothing and the mean is over the others
+/// (all rows ignored: NaN, as PyTorch).
+template <class T>
+Variable<T> nll_loss(const Variable<T>& log_probs, const Indices& labels, const NllLossOptions& options);
 
 /// sum of |w| over every element of every parameter: add lambda * l1_penalty(params) to a loss.
 template <class T>

@@ -238,3 +238,53 @@ TEST_CASE("conv2d and pooling reject bad shapes and options with clear messages"
                 "avg_pool2d: dilation is for max pooling only");
     check_error([&] { tg::lp_pool2d(x, 0.0, tg::Pool2dOptions(2)); }, "lp_pool2d: p must be positive and finite, got 0");
 }
+
+TEST_CASE("lp_pool2d at an all-zero window: value 0 and gradient 0 (as PyTorch), wherever the window sits") {
+    for (double p : {1.0, 2.0, 3.0}) {
+        for (std::size_t w : {2, 8, 18}) {  // one window, a full SIMD batch of them, batches and a tail
+            const V x = tg::parameter(tg::Tensor<double>(tg::Shape{1, 1, 2, w}, 0.0));
+            const V y = tg::lp_pool2d(x, p, tg::Pool2dOptions(2));
+            tg::sum(y).backward();
+            CAPTURE(p);
+            CAPTURE(w);
+            CHECK(xt::all(xt::equal(y.value(), 0.0)));
+            CHECK(xt::all(xt::equal(x.grad(), 0.0)));
+        }
+    }
+}
+
+TEST_CASE("conv2d and pooling refuse options whose sizes wrap, naming the option") {
+    const V x = input({1, 1, 4, 4}, 1), w = input({1, 1, 3, 3}, 2);
+    const std::size_t two62 = std::size_t(1) << 62, two63 = std::size_t(1) << 63;
+    // padding 2^62 crashed in im2col, padding 2^63 returned zeros, size_t(-1) cropped
+    check_error([&] { tg::conv2d(x, w, tg::Conv2dOptions().padding(two62)); },
+                "conv2d: padding 4611686018427387904 is too large for an input height of 4");
+    check_error([&] { tg::conv2d(x, w, tg::Conv2dOptions().padding(two63)); }, "conv2d: padding 9223372036854775808");
+    check_error([&] { tg::conv2d(x, w, tg::Conv2dOptions().padding({0, std::size_t(-1)})); },
+                "conv2d: padding 18446744073709551615 is too large for an input width of 4");
+    // dilation 2^63 wrapped the dilated kernel to 1 and returned 4x the values
+    check_error([&] { tg::conv2d(x, w, tg::Conv2dOptions().dilation(two63)); },
+                "conv2d: kernel height 3 with dilation 9223372036854775808 is too large");
+    check_error([&] { tg::conv2d(x, w, tg::Conv2dOptions().stride(two63)); },
+                "conv2d: stride 9223372036854775808 is too large");
+    // an output or a column buffer with more elements than fit, from a padding that does fit
+    check_error([&] { tg::conv2d(x, w, tg::Conv2dOptions().padding(std::size_t(1) << 40)); }, "conv2d: shape");
+    check_error([&] { tg::conv2d_input_grad(x, w, tg::Shape{1, 1, 4, 4}, tg::Conv2dOptions().padding(two63)); },
+                "conv2d_input_grad: padding 9223372036854775808");
+    check_error([&] { tg::max_pool2d(x, tg::Pool2dOptions(two63)); },
+                "max_pool2d: kernel height 9223372036854775808 with dilation 1 is too large");
+    check_error([&] { tg::max_pool2d(x, tg::Pool2dOptions(2).dilation(two63)); },
+                "max_pool2d: kernel height 2 with dilation 9223372036854775808 is too large");
+    check_error([&] { tg::avg_pool2d(x, tg::Pool2dOptions(2).stride(std::size_t(-1))); },
+                "avg_pool2d: stride 18446744073709551615 is too large");
+    check_error([&] { tg::lp_pool2d(x, 2.0, tg::Pool2dOptions({two63, 2}).padding({two62, 0})); },
+                "lp_pool2d: padding 4611686018427387904 is too large");
+    check_error([&] { tg::nn::Conv2d<double>(1, 1, tg::Size2(std::size_t(1) << 40)); }, "Conv2d(1->1");
+}
+
+TEST_CASE("conv2d: an output that cannot be allocated is an error naming the op and the size") {
+    // padding 2^30 on a 1x1 image: (2^31 + 1)^2 outputs, more than 2^64 bytes of doubles
+    check_error([&] { tg::conv2d(input({1, 1, 1, 1}, 1), input({1, 1, 1, 1}, 2),
+                                 tg::Conv2dOptions().padding(std::size_t(1) << 30)); },
+                "conv2d: cannot allocate more than 2^64 bytes");
+}

@@ -1,4 +1,5 @@
 // matmul (2-D, batched, matrix-vector, dot) and the fused linear op: values, gradients, errors.
+#include <tapegrad/autograd/kernels/detail/blas.hpp>
 #include <xtensor-blas/xlinalg.hpp>
 #include <xtensor/xview.hpp>
 
@@ -69,15 +70,33 @@ TEST_CASE("linear: x W^T + b as one op") {
 }
 
 TEST_CASE("float matmul and linear use sgemm") {
+    // The BLAS wrapper counts its calls by precision: each float product (forward and both VJP
+    // products) must be one sgemm and no dgemm.
+    auto calls = [] { return tg::kernels::gemm_counts(); };
     const tg::Variable<float> a = tg::parameter(xt::xarray<float>{{1, 2}, {3, 4}});
     const tg::Variable<float> b = tg::parameter(xt::xarray<float>{{5, 6}, {7, 8}});
+    auto before = calls();
     const auto y = tg::matmul(a, b);
+    CHECK(calls().sgemm - before.sgemm == 1);
     CHECK(y.value() == xt::xarray<float>{{19, 22}, {43, 50}});
+    before = calls();
     tg::sum(y).backward();
+    CHECK(calls().sgemm - before.sgemm == 2);
     CHECK(a.grad() == xt::xarray<float>{{11, 15}, {11, 15}});
     CHECK(b.grad() == xt::xarray<float>{{4, 4}, {6, 6}});
+    before = calls();
     const auto l = tg::linear(a, b, tg::parameter(xt::xarray<float>{1, -1}));
+    CHECK(calls().sgemm - before.sgemm == 1);
     CHECK(l.value() == xt::xarray<float>{{18, 22}, {40, 52}});
+    before = calls();
+    tg::sum(l).backward();
+    CHECK(calls().sgemm - before.sgemm == 2);
+    CHECK(calls().dgemm == before.dgemm);  // no float product went through dgemm
+    // and a double product is one dgemm
+    before = calls();
+    tg::matmul(input({3, 4}, 41), input({4, 2}, 42));
+    CHECK(calls().dgemm - before.dgemm == 1);
+    CHECK(calls().sgemm == before.sgemm);
 }
 
 TEST_CASE("matmul and linear: shape errors name the op and both shapes") {
@@ -93,4 +112,13 @@ TEST_CASE("matmul and linear: shape errors name the op and both shapes") {
                          "linear: bias of shape (3,) does not match weight of shape (2,3): expected (2,)", tg::Error);
     CHECK_THROWS_WITH_AS(tg::linear(input({4, 3}, 37), input({3}, 38)),
                          "linear: weight must be 2-D (out, in), got shape (3,)", tg::Error);
+}
+
+TEST_CASE("matmul and linear: an output that cannot be allocated is an error naming the op and the size") {
+    const std::size_t big = std::size_t(1) << 31;
+    // (2^31, 0) @ (0, 2^31): inputs with no elements, an output of 2^62 doubles (2^65 bytes)
+    check_error([&] { tg::matmul(tg::zeros<double>({big, 0}), tg::zeros<double>({0, big})); },
+                "matmul: cannot allocate more than 2^64 bytes");
+    check_error([&] { tg::linear(tg::zeros<double>({big, 0}), tg::zeros<double>({big, 0})); },
+                "linear: cannot allocate more than 2^64 bytes");
 }

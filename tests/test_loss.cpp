@@ -1,5 +1,9 @@
 // Tests of the losses and penalties: hand-computed values, stability, gradients of first and second order, errors.
 #include <cmath>
+#include <limits>
+
+#include <xtensor/xadapt.hpp>
+#include <xtensor/xview.hpp>
 
 #include "helpers.hpp"
 
@@ -159,4 +163,94 @@ TEST_CASE("losses reject bad input with clear messages") {
     check_error([&] { nn::nll_loss(b, {0, 1, 2}); }, "nll_loss: expected log-probabilities (N,C), got (3,)");
     check_error([&] { nn::nll_loss(a, {0}); }, "nll_loss: 1 labels for input (3,2)");
     check_error([&] { nn::nll_loss(a, {0, 5, 1}); }, "nll_loss: label 5 at position 1 is out of range for 2 classes");
+}
+
+TEST_CASE("huber_loss at NaN: NaN value and NaN gradient, as PyTorch") {
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    const V x = tg::parameter(xt::xarray<double>{nan, 1.0, 3.0});
+    const V y = nn::huber_loss(x, constant_of({0.0, 0.0, 0.0}), Reduction::none);
+    tg::sum(y).backward();
+    CHECK(std::isnan(y.value()(0)));
+    CHECK(std::isnan(x.grad()(0)));
+    CHECK(y.value()(1) == 0.5);
+    CHECK(x.grad()(1) == 1.0);
+    CHECK(y.value()(2) == 2.5);
+    CHECK(x.grad()(2) == 1.0);
+}
+
+// Expected values from torch 1.13.1 (float64):
+//   F.cross_entropy(x, labels, ignore_index=2, label_smoothing=ls, reduction=r), and F.nll_loss(x, labels, ...).
+TEST_CASE("cross_entropy and nll_loss with ignore_index, alone and with label smoothing, as PyTorch") {
+    const xt::xarray<double> x = {
+        {1.0, 2.0, 0.5, -1.0}, {0.3, -0.2, 2.2, 1.0}, {3.0, 1.0, 0.0, -2.0}, {0.1, 0.2, 0.3, 0.4}};
+    const tg::Indices labels = {1, 2, 0, 3};
+    struct Expected {
+        double smoothing, mean, sum;
+        std::vector<double> none, row0_grad_sum;  // per-row losses; d(sum)/dx of row 0
+    };
+    const Expected cases[] = {
+        {0.0, 0.6377442633859111, 1.9132327901577333,
+         {0.49518189808585605, 0.0, 0.1755153626167145, 1.2425355294551628},
+         {0.22420781804820114, -0.3905399624011229, 0.13598891579350553, 0.030343228559416225}},
+        {0.2, 0.9060775967192445, 2.7182327901577334,
+         {0.7701818980858561, 0.0, 0.6755153626167145, 1.2725355294551628},
+         {0.17420781804820118, -0.24053996240112283, 0.08598891579350555, -0.01965677144058377}},
+    };
+    for (const Expected& e : cases) {
+        CAPTURE(e.smoothing);
+        const auto opts = nn::CrossEntropyOptions().ignore_index(2).label_smoothing(e.smoothing);
+        const V a = tg::parameter(x);
+        const V mean = nn::cross_entropy(a, labels, opts);
+        CHECK(mean.item() == doctest::Approx(e.mean).epsilon(1e-14));
+        CHECK(nn::cross_entropy(a, labels, nn::CrossEntropyOptions(opts).reduction(Reduction::sum)).item() ==
+              doctest::Approx(e.sum).epsilon(1e-14));
+        const V none = nn::cross_entropy(a, labels, nn::CrossEntropyOptions(opts).reduction(Reduction::none));
+        CHECK(close(none.value(), xt::adapt(e.none)));
+        tg::sum(none).backward();
+        CHECK(close(xt::xarray<double>(xt::view(a.grad(), 0)), xt::adapt(e.row0_grad_sum)));
+        CHECK(xt::all(xt::equal(xt::view(a.grad(), 1), 0.0)));  // the ignored row
+        // first and second derivatives through the recorded gradient
+        const V g = input({4, 4}, 7, -2, 2);
+        for (Reduction r : {Reduction::mean, Reduction::sum, Reduction::none})
+            check_gradients([&] { return nn::cross_entropy(g, labels, nn::CrossEntropyOptions(opts).reduction(r)); },
+                            {g});
+    }
+    // nll_loss: the ignored row is not read at all
+    xt::xarray<double> with_nan = x;
+    with_nan(1, 0) = std::numeric_limits<double>::quiet_NaN();
+    const V lp = tg::parameter(with_nan);
+    const auto nll = nn::NllLossOptions().ignore_index(2);
+    CHECK(nn::nll_loss(lp, labels, nll).item() == doctest::Approx(-1.8).epsilon(1e-14));
+    CHECK(nn::nll_loss(lp, labels, nn::NllLossOptions(nll).reduction(Reduction::sum)).item() ==
+          doctest::Approx(-5.4).epsilon(1e-14));
+    const V per_row = nn::nll_loss(lp, labels, nn::NllLossOptions(nll).reduction(Reduction::none));
+    CHECK(close(per_row.value(), {-2.0, 0.0, -3.0, -0.4}));
+    nn::nll_loss(lp, labels, nll).backward();
+    CHECK(close(lp.grad(), {{0, -1.0 / 3, 0, 0}, {0, 0, 0, 0}, {-1.0 / 3, 0, 0, 0}, {0, 0, 0, -1.0 / 3}}));
+    const V g = input({4, 4}, 8, -2, 2);
+    check_gradients([&] { return nn::nll_loss(g, labels, nll); }, {g});
+    // a label out of range is still an error, unless it is the ignored one
+    check_error([&] { nn::nll_loss(g, tg::Indices{1, 9, 0, 0}, nll); },
+                "nll_loss: label 9 at position 1 is out of range");
+    CHECK(nn::cross_entropy(g, tg::Indices{1, 255, 0, 0}, nn::CrossEntropyOptions().ignore_index(255)).defined());
+}
+
+TEST_CASE("cross_entropy and nll_loss with every row ignored: mean NaN, sum 0, gradient 0 (as PyTorch)") {
+    const V x = input({3, 4}, 9, -2, 2);
+    const tg::Indices labels = {5, 5, 5};
+    for (double smoothing : {0.0, 0.3}) {
+        const auto opts = nn::CrossEntropyOptions().ignore_index(5).label_smoothing(smoothing);
+        const V mean = nn::cross_entropy(x, labels, opts);
+        CHECK(std::isnan(mean.item()));
+        mean.backward();
+        CHECK(xt::all(xt::equal(x.grad(), 0.0)));
+        x.zero_grad();
+        CHECK(nn::cross_entropy(x, labels, nn::CrossEntropyOptions(opts).reduction(Reduction::sum)).item() == 0.0);
+        const auto g = tg::grad(nn::cross_entropy(x, labels, opts), {x}, tg::GradOptions().create_graph(true))[0];
+        CHECK(xt::all(xt::equal(g.value(), 0.0)));
+    }
+    const V mean = nn::nll_loss(x, labels, nn::NllLossOptions().ignore_index(5));
+    CHECK(std::isnan(mean.item()));
+    mean.backward();
+    CHECK(xt::all(xt::equal(x.grad(), 0.0)));
 }

@@ -94,3 +94,17 @@ TEST_CASE("reductions: bad axes are clear errors") {
     CHECK_THROWS_WITH_AS(tg::softmax(x, -3), "softmax: axis -3 is out of range for a value with 2 dimensions",
                          tg::Error);
 }
+
+TEST_CASE("max and min over values with NaN: NaN, and the gradient shared among the NaNs (as PyTorch)") {
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    for (bool is_max : {true, false}) {
+        const V p = tg::parameter(xt::xarray<double>{1.0, nan, 3.0, nan});
+        const V y = is_max ? tg::max(p) : tg::min(p);
+        CHECK(std::isnan(y.item()));
+        y.backward();
+        CHECK(close(p.grad(), {0, 0.5, 0, 0.5}));
+        const V q = tg::parameter(xt::xarray<double>{{1.0, nan}, {2.0, 3.0}});
+        (is_max ? tg::max(q, 1) : tg::min(q, 1)).backward(tg::Tensor<double>(tg::Shape{2}, 1.0));
+        CHECK(close(q.grad(), {{0, 1}, {is_max ? 0.0 : 1.0, is_max ? 1.0 : 0.0}}));
+    }
+}

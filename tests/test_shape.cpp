@@ -115,3 +115,38 @@ TEST_CASE("shape ops: bad arguments are clear errors") {
     CHECK_THROWS_WITH_AS(x + range({3, 2}), "add: shapes (2,3) and (3,2) do not broadcast (dimension 0: 2 vs 3)",
                          tg::Error);
 }
+
+TEST_CASE("sizes that wrap are errors naming the function and the sizes") {
+    const std::size_t two63 = std::size_t(1) << 63, two32 = std::size_t(1) << 32;
+    // the product 2^64 + 6 wraps to 6: accepted before, and index_select on it crashed
+    check_error([&] { tg::reshape(tg::arange<double>(0.0, 6.0), tg::Shape{two63 + 3, 2}); },
+                "reshape: shape (9223372036854775811,2) is too large");
+    check_error([&] { tg::reshape(tg::arange<double>(0.0, 6.0), {std::ptrdiff_t(two32), std::ptrdiff_t(two32), -1}); },
+                "reshape: the product of the given dimensions = 4294967296 * 4294967296 does not fit in 64 bits");
+    // 2^64 elements wrapped to 0: ones() had no element and summed to 0
+    check_error([&] { tg::ones<double>({two32, two32}); }, "ones: shape (4294967296,4294967296) is too large");
+    check_error([&] { tg::zeros<float>({two32, two32, 2}); }, "zeros: shape (4294967296,4294967296,2)");
+    check_error([&] { tg::randn<double>({two32, two32}); }, "randn: shape");
+    // (2^61 - 1) doubles: the allocator's size rounding wrapped to 0 bytes, and the tensor was used
+    check_error([&] { tg::zeros<double>({(std::size_t(1) << 61) - 1}); },
+                "zeros: cannot allocate 18446744073709551608 bytes");
+    check_error([&] { tg::full<float>({std::size_t(1) << 62}, 1.0f); }, "full: cannot allocate more than 2^64 bytes");
+    // no elements, but dimensions whose product wraps (xtensor's strides would overflow)
+    check_error([&] { tg::zeros<double>({0, two32, two32}); }, "zeros: shape (0,4294967296,4294967296) is too large");
+    const V empty = tg::zeros<double>({0, two32, two32 / 4});  // 2^62: fine
+    CHECK(empty.size() == 0);
+    check_error([&] { tg::concat(std::vector<V>{empty, empty}, 2); },
+                "concat: shape (0,4294967296,2147483648) is too large");
+    check_error([&] { tg::reshape(empty, tg::Shape{0, two63}); }, "reshape: shape (0,9223372036854775808) is too large");
+    check_error([&] { tg::concat(std::vector<V>{tg::zeros<double>({0, two63 / 2}), tg::zeros<double>({0, two63 / 2})},
+                                 1); },
+                "concat: shape (0,9223372036854775808) is too large");
+    check_error([&] { tg::broadcast_to(tg::zeros<double>({1}), tg::Shape{two32, two32}); }, "broadcast_to: shape");
+}
+
+TEST_CASE("values with no elements but large dimensions reduce and reshape") {
+    const std::size_t two32 = std::size_t(1) << 32;
+    const V empty = tg::zeros<double>({0, two32, 4});
+    CHECK(tg::sum(empty, 1).shape() == tg::Shape{0, 4});
+    CHECK(tg::reshape(empty, tg::Shape{4, 0, two32}).size() == 0);
+}

@@ -3,6 +3,7 @@
 #include <tapegrad/autograd/threads.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cblas.h>
 
 namespace tapegrad {
@@ -15,15 +16,24 @@ namespace kernels {
 namespace {
 blasint as_int(std::size_t v) { return blasint(v); }
 
+// Relaxed: a count, not a synchronisation; one uncontended add next to a GEMM costs nothing.
+std::atomic<std::uint64_t> sgemm_calls{0}, dgemm_calls{0};
+
 void call_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, blasint m, blasint n, blasint k, float alpha, const float* a,
                blasint lda, const float* b, blasint ldb, float beta, float* c, blasint ldc) {
+    sgemm_calls.fetch_add(1, std::memory_order_relaxed);
     cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 void call_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, blasint m, blasint n, blasint k, double alpha, const double* a,
                blasint lda, const double* b, blasint ldb, double beta, double* c, blasint ldc) {
+    dgemm_calls.fetch_add(1, std::memory_order_relaxed);
     cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 }  // namespace
+
+GemmCounts gemm_counts() noexcept {
+    return {sgemm_calls.load(std::memory_order_relaxed), dgemm_calls.load(std::memory_order_relaxed)};
+}
 
 template <class T>
 void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a,

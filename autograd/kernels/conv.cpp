@@ -16,7 +16,7 @@ std::string ConvGeom::describe() const {
 }
 
 namespace {
-ConvGeom make_geom(const Shape& x, const Shape& w, const Conv2dOptions& opt) {
+ConvGeom make_geom(const char* fn, const Shape& x, const Shape& w, const Conv2dOptions& opt) {
     ConvGeom g;
     g.n = x[0], g.c = x[1], g.h = x[2], g.w = x[3];
     g.o = w[0], g.kh = w[2], g.kw = w[3];
@@ -24,8 +24,8 @@ ConvGeom make_geom(const Shape& x, const Shape& w, const Conv2dOptions& opt) {
     g.sh = opt.stride().h, g.sw = opt.stride().w;
     g.ph = opt.padding().h, g.pw = opt.padding().w;
     g.dh = opt.dilation().h, g.dw = opt.dilation().w;
-    g.oh = window_count(g.h, g.ph, g.kh, g.dh, g.sh);
-    g.ow = window_count(g.w, g.pw, g.kw, g.dw, g.sw);
+    g.oh = window_count(fn, "height", g.h, g.ph, g.kh, g.dh, g.sh);
+    g.ow = window_count(fn, "width", g.w, g.pw, g.kw, g.dw, g.sw);
     return g;
 }
 
@@ -59,10 +59,12 @@ ConvGeom check_conv(const char* fn, const Shape& x, const Shape& w, const Conv2d
     if (x.size() != 4 || x[1] != w[1] * groups)
         throw Error(fmt::format("{}: expected input (N,{},H,W) for weight {} and groups={}, got {}", fn,
                                 w[1] * groups, shape_string(w), groups, shape_string(x)));
-    ConvGeom g = make_geom(x, w, opt);
+    ConvGeom g = make_geom(fn, x, w, opt);
     if (g.oh == 0 || g.ow == 0)
         throw Error(fmt::format("{}: input {} with padding ({},{}) is smaller than the dilated kernel ({},{})", fn,
                                 shape_string(x), g.ph, g.pw, g.dh * (g.kh - 1) + 1, g.dw * (g.kw - 1) + 1));
+    shape_size(g.output_shape(), fn);
+    if (!g.pointwise()) shape_size(Shape{g.k(), g.p()}, fn);  // the column buffer
     return g;
 }
 

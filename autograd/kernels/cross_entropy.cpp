@@ -28,6 +28,10 @@ Tensor<T> cross_entropy(const Tensor<T>& x, const Indices& labels, const CrossEn
         }
         const T inv = T(1) / total;
         for (std::size_t k = 0; k < c; ++k) p[k] *= inv;
+        if (target.ignored(labels[i])) {
+            losses.data()[i] = T(0);
+            continue;
+        }
         const T log_total = std::log(total);  // logsumexp - m
         // -(on x_y + off sum_k x_k) + logsumexp, written relative to m so large logits cancel exactly.
         const T at_label = row[labels[i]] - m;
@@ -40,7 +44,7 @@ Tensor<T> cross_entropy(const Tensor<T>& x, const Indices& labels, const CrossEn
         double s = 0;
         for (std::size_t i = 0; i < n; ++i) s += double(losses.data()[i]);
         y = Tensor<T>::from_shape({});
-        y() = T(reduction == LossReduction::mean ? s / double(n) : s);
+        y() = T(reduction == LossReduction::mean ? s / double(target.active) : s);  // 0 / 0 = NaN if all are ignored
     }
     return y;
 }
@@ -55,10 +59,15 @@ Tensor<T> cross_entropy_grad(const Tensor<T>& probs, const Indices& labels, cons
     T* d = dx.data();
     const T off = T(target.off), on = T(target.on);
     for (std::size_t i = 0; i < n; ++i) {
-        const T w = reduction == LossReduction::none ? g[i]
-                     : (reduction == LossReduction::mean ? g[0] / T(n) : g[0]);
-        const T* pr = p + i * c;
         T* dr = d + i * c;
+        if (target.ignored(labels[i])) {
+            std::fill(dr, dr + c, T(0));
+            continue;
+        }
+        const T w = reduction == LossReduction::none
+                        ? g[i]
+                        : (reduction == LossReduction::mean ? g[0] / T(target.active) : g[0]);
+        const T* pr = p + i * c;
 #pragma omp simd
         for (std::size_t k = 0; k < c; ++k) dr[k] = (pr[k] - off) * w;
         dr[labels[i]] -= (on - off) * w;

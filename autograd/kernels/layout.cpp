@@ -35,6 +35,7 @@ std::size_t check_concat(const std::vector<Shape>& shapes, int axis) {
     if (shapes.empty()) throw Error("concat: no values given");
     const Shape& first = shapes[0];
     const std::size_t a = normalize_axis("concat", axis, first.size());
+    std::size_t total = 0;
     for (std::size_t k = 0; k < shapes.size(); ++k) {
         const Shape& s = shapes[k];
         bool ok = s.size() == first.size();
@@ -42,7 +43,9 @@ std::size_t check_concat(const std::vector<Shape>& shapes, int axis) {
         if (!ok)
             throw Error(fmt::format("concat: value {} has shape {}, which does not match {} outside axis {}", k,
                                     shape_string(s), shape_string(first), axis));
+        total = checked_add("concat", "the joined dimension", total, s[a]);
     }
+    shape_size(with_axis(first, a, total), "concat");
     return a;
 }
 

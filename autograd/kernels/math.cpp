@@ -1,27 +1,294 @@
-// Vectorised math functions over whole tensors, through xtensor's xsimd kernels.
+// Vectorised exp, log, tanh, erf, sqrt and pow: xsimd where it is right, std:: where it is not.
 #include <tapegrad/autograd/kernels/math.hpp>
 
-#include <xtensor/xmath.hpp>
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include <xsimd/xsimd.hpp>
+
+#include <tapegrad/autograd/kernels/broadcast.hpp>
+#include <tapegrad/autograd/kernels/shape.hpp>
 
 namespace tapegrad::kernels {
+namespace {
+
+using std::size_t;
+template <class T>
+using Batch = xsimd::batch<T>;
 
 template <class T>
-Tensor<T> exp(const Tensor<T>& x) { return xt::exp(x); }
+constexpr T min_normal = std::numeric_limits<T>::min();
 template <class T>
-Tensor<T> log(const Tensor<T>& x) { return xt::log(x); }
-template <class T>
-Tensor<T> sqrt(const Tensor<T>& x) { return xt::sqrt(x); }
-template <class T>
-Tensor<T> tanh(const Tensor<T>& x) { return xt::tanh(x); }
-template <class T>
-Tensor<T> erf(const Tensor<T>& x) { return xt::erf(x); }
+constexpr T max_finite = std::numeric_limits<T>::max();
 
-#define TAPEGRAD_INSTANTIATE(T)                 \
-    template Tensor<T> exp(const Tensor<T>&);   \
-    template Tensor<T> log(const Tensor<T>&);   \
-    template Tensor<T> sqrt(const Tensor<T>&);  \
-    template Tensor<T> tanh(const Tensor<T>&);  \
-    template Tensor<T> erf(const Tensor<T>&);
+/// x in [lo, hi], for a batch (NaN fails).
+template <class B, class T>
+auto within(const B& x, T lo, T hi) {
+    return (x >= B(lo)) & (x <= B(hi));
+}
+
+// Each kernel: fast (xsimd on a batch), ok (on a batch and on one value: the inputs `fast` is
+// known to get right, where std:: agrees within a few ulp), exact (std::), and pad (an ordinary
+// input that fills the tail batch).
+
+template <class T>
+struct Exp {
+    // Results that would overflow or be subnormal are left to std:: (xsimd's float exp gives inf
+    // from 88.5 on, and both flush subnormal results to 0).
+    static constexpr T lo = sizeof(T) == 8 ? T(-708) : T(-87), hi = sizeof(T) == 8 ? T(709) : T(88);
+    static constexpr T pad = T(0);
+    static Batch<T> fast(const Batch<T>& x) { return xsimd::exp(x); }
+    static auto ok(const Batch<T>& x) { return within(x, lo, hi); }
+    static bool ok(T x) { return x >= lo && x <= hi; }
+    static T exact(T x) { return std::exp(x); }
+};
+
+template <class T>
+struct Log {
+    // xsimd's log treats subnormals as normal numbers (log(1e-310) = -746.5, not -713.8).
+    static constexpr T pad = T(1);
+    static Batch<T> fast(const Batch<T>& x) { return xsimd::log(x); }
+    static auto ok(const Batch<T>& x) { return within(x, min_normal<T>, max_finite<T>); }
+    static bool ok(T x) { return x >= min_normal<T> && x <= max_finite<T>; }
+    static T exact(T x) { return std::log(x); }
+};
+
+template <class T>
+struct Tanh {
+    static constexpr T pad = T(1);
+    static Batch<T> fast(const Batch<T>& x) { return xsimd::tanh(x); }
+    static auto ok(const Batch<T>& x) { return within(xsimd::abs(x), min_normal<T>, max_finite<T>); }
+    static bool ok(T x) { return std::abs(x) >= min_normal<T> && std::abs(x) <= max_finite<T>; }
+    static T exact(T x) { return std::tanh(x); }
+};
+
+template <class T>
+struct Erf {
+    // xsimd's erf is NaN once x * x overflows; erf is +-1 to the last bit beyond 6 anyway.
+    static constexpr T pad = T(1);
+    static Batch<T> fast(const Batch<T>& x) { return xsimd::erf(x); }
+    static auto ok(const Batch<T>& x) { return within(xsimd::abs(x), min_normal<T>, T(6)); }
+    static bool ok(T x) { return std::abs(x) >= min_normal<T> && std::abs(x) <= T(6); }
+    static T exact(T x) { return std::erf(x); }
+};
+
+/// Correctly rounded everywhere (one instruction), -0 and negatives included: nothing to fix.
+template <class T>
+struct Sqrt {
+    static constexpr T pad = T(1);
+    static Batch<T> fast(const Batch<T>& x) { return xsimd::sqrt(x); }
+    static auto ok(const Batch<T>&) { return xsimd::batch_bool<T>(true); }
+    static bool ok(T) { return true; }
+    static T exact(T x) { return std::sqrt(x); }
+};
+
+/// x ** 0.5: the square root, with pow's own values at -0 (+0) and -inf (+inf).
+template <class T>
+struct PowHalf {
+    static constexpr T pad = T(1);
+    static Batch<T> fast(const Batch<T>& x) {
+        const Batch<T> inf(std::numeric_limits<T>::infinity());
+        return xsimd::select(x == -inf, inf, xsimd::sqrt(x) + Batch<T>(T(0)));
+    }
+    static auto ok(const Batch<T>&) { return xsimd::batch_bool<T>(true); }
+    static bool ok(T) { return true; }
+    static T exact(T x) { return std::pow(x, T(0.5)); }
+};
+
+/// y = K::fast(x) in full batches (the tail padded into one), lanes that fail K::ok redone with K::exact.
+template <class K, class T>
+void unary(const T* x, T* y, size_t n) {
+    constexpr size_t W = Batch<T>::size;
+    alignas(64) T in[W], out[W];
+    auto fix = [&](size_t m) {  // in[0, m) holds the inputs, out the fast results
+        for (size_t k = 0; k < m; ++k)
+            if (!K::ok(in[k])) out[k] = K::exact(in[k]);
+    };
+    size_t i = 0;
+    for (; i + W <= n; i += W) {
+        const Batch<T> b = Batch<T>::load_unaligned(x + i);
+        const Batch<T> r = K::fast(b);
+        if (xsimd::all(K::ok(b))) {
+            r.store_unaligned(y + i);
+        } else {
+            b.store_aligned(in);
+            r.store_aligned(out);
+            fix(W);
+            std::copy(out, out + W, y + i);
+        }
+    }
+    if (i < n) {
+        const size_t m = n - i;
+        std::fill(in, in + W, K::pad);
+        std::copy(x + i, x + n, in);
+        K::fast(Batch<T>::load_aligned(in)).store_aligned(out);
+        fix(m);
+        std::copy(out, out + m, y + i);
+    }
+}
+
+// ---------------------------------------------------------------- pow
+//
+// xsimd's pow is exp(b log|a|) in working precision, so its error grows with |b log a| (107 ulp
+// at 1e300 ** 1), and it is wrong at 0, inf and NaN. Here float goes through double (log and exp
+// in double make the float result correctly rounded but for rare ties) and double through std::pow.
+
+/// Float lanes whose result the double path gets right: a positive normal base and a normal result.
+inline auto pow_ok(const Batch<double>& a, const Batch<double>& t) {
+    return within(a, double(min_normal<float>), double(max_finite<float>)) & (t > Batch<double>(-87.3)) &
+           (t < Batch<double>(88.7));
+}
+
+/// a ** b for float, b one value per element (step 1) or one for all (step 0). Chunks are widened
+/// to double in bulk (the conversions vectorise), and inputs are read before y is written, so y may
+/// alias a or b.
+void pow_float(const float* a, const float* b, size_t b_step, float* y, size_t n) {
+    using B = Batch<double>;
+    constexpr size_t W = B::size, C = 256;
+    if (n == 0) return;
+    alignas(64) double da[C], db[C], dr[C];
+    const B b_all = B(double(b[0]));
+    for (size_t i = 0; i < n; i += C) {
+        const size_t m = std::min(C, n - i), padded = (m + W - 1) / W * W;
+        for (size_t k = 0; k < m; ++k) da[k] = double(a[i + k]);
+        std::fill(da + m, da + padded, 1.0);
+        if (b_step) {
+            for (size_t k = 0; k < m; ++k) db[k] = double(b[i + k]);
+            std::fill(db + m, db + padded, 1.0);
+        }
+        bool all_ok = true;
+        for (size_t k = 0; k < padded; k += W) {
+            const B x = B::load_aligned(da + k), e = b_step ? B::load_aligned(db + k) : b_all;
+            const B t = e * xsimd::log(x);
+            xsimd::exp(t).store_aligned(dr + k);
+            all_ok = all_ok && xsimd::all(pow_ok(x, t));
+        }
+        for (size_t k = 0; k < m; ++k) y[i + k] = float(dr[k]);
+        if (!all_ok)
+            for (size_t k = 0; k < m; ++k) {
+                const float ak = float(da[k]), bk = b_step ? float(db[k]) : b[0];
+                const double t = double(bk) * std::log(double(ak));
+                if (!(ak >= min_normal<float> && ak <= max_finite<float> && t > -87.3 && t < 88.7))
+                    y[i + k] = std::pow(ak, bk);
+            }
+    }
+}
+
+}  // namespace
+
+template <class T>
+void exp_n(const T* x, T* y, size_t n) { unary<Exp<T>>(x, y, n); }
+template <class T>
+void log_n(const T* x, T* y, size_t n) { unary<Log<T>>(x, y, n); }
+template <class T>
+void tanh_n(const T* x, T* y, size_t n) { unary<Tanh<T>>(x, y, n); }
+template <class T>
+void erf_n(const T* x, T* y, size_t n) { unary<Erf<T>>(x, y, n); }
+
+template <class T>
+void sqrt_n(const T* x, T* y, size_t n) { unary<Sqrt<T>>(x, y, n); }
+
+template <class T>
+T pow_one(T a, T b) {
+    return std::pow(a, b);
+}
+
+template <class T>
+void pow_n(const T* a, const T* b, T* y, size_t n) {
+    if constexpr (sizeof(T) == 4) {
+        pow_float(a, b, 1, y, n);
+    } else {
+        for (size_t i = 0; i < n; ++i) y[i] = std::pow(a[i], b[i]);
+    }
+}
+
+template <class T>
+void pow_n(const T* a, T p, T* y, size_t n) {
+    if (p == T(2)) {  // the common square: exact in one multiplication
+#pragma omp simd
+        for (size_t i = 0; i < n; ++i) y[i] = a[i] * a[i];
+    } else if (p == T(1)) {
+        std::copy(a, a + n, y);
+    } else if (p == T(0.5)) {  // as PyTorch: the correctly rounded square root
+        unary<PowHalf<T>>(a, y, n);
+    } else if constexpr (sizeof(T) == 4) {
+        pow_float(a, &p, 0, y, n);
+    } else {
+        for (size_t i = 0; i < n; ++i) y[i] = std::pow(a[i], p);
+    }
+}
+
+template <class T>
+Tensor<T> exp(const Tensor<T>& x) {
+    Tensor<T> y = Tensor<T>::from_shape(x.shape());
+    exp_n(x.data(), y.data(), x.size());
+    return y;
+}
+template <class T>
+Tensor<T> log(const Tensor<T>& x) {
+    Tensor<T> y = Tensor<T>::from_shape(x.shape());
+    log_n(x.data(), y.data(), x.size());
+    return y;
+}
+template <class T>
+Tensor<T> tanh(const Tensor<T>& x) {
+    Tensor<T> y = Tensor<T>::from_shape(x.shape());
+    tanh_n(x.data(), y.data(), x.size());
+    return y;
+}
+template <class T>
+Tensor<T> erf(const Tensor<T>& x) {
+    Tensor<T> y = Tensor<T>::from_shape(x.shape());
+    erf_n(x.data(), y.data(), x.size());
+    return y;
+}
+template <class T>
+Tensor<T> sqrt(const Tensor<T>& x) {
+    Tensor<T> y = Tensor<T>::from_shape(x.shape());
+    sqrt_n(x.data(), y.data(), x.size());
+    return y;
+}
+
+template <class T>
+Tensor<T> pow(const Tensor<T>& a, const Tensor<T>& b, const char* op) {
+    const Shape out = broadcast_shape(op, a.shape(), b.shape());
+    Tensor<T> y = Tensor<T>::from_shape(out);
+    const bool a_full = shape_equal(a.shape(), out);
+    if (a_full && shape_equal(b.shape(), out)) {
+        pow_n(a.data(), b.data(), y.data(), y.size());
+    } else if (a_full && b.size() == 1) {
+        pow_n(a.data(), b.data()[0], y.data(), y.size());
+    } else {
+        const Tensor<T> ab = broadcast_to(a, out), bb = broadcast_to(b, out);
+        pow_n(ab.data(), bb.data(), y.data(), y.size());
+    }
+    return y;
+}
+
+template <class T>
+Tensor<T> pow(const Tensor<T>& x, T p) {
+    Tensor<T> y = Tensor<T>::from_shape(x.shape());
+    pow_n(x.data(), p, y.data(), x.size());
+    return y;
+}
+
+#define TAPEGRAD_INSTANTIATE(T)                                          \
+    template void exp_n(const T*, T*, size_t);                           \
+    template void log_n(const T*, T*, size_t);                           \
+    template void tanh_n(const T*, T*, size_t);                          \
+    template void erf_n(const T*, T*, size_t);                           \
+    template void sqrt_n(const T*, T*, size_t);                          \
+    template void pow_n(const T*, const T*, T*, size_t);                 \
+    template void pow_n(const T*, T, T*, size_t);                        \
+    template T pow_one(T, T);                                            \
+    template Tensor<T> exp(const Tensor<T>&);                            \
+    template Tensor<T> log(const Tensor<T>&);                            \
+    template Tensor<T> tanh(const Tensor<T>&);                           \
+    template Tensor<T> erf(const Tensor<T>&);                            \
+    template Tensor<T> sqrt(const Tensor<T>&);                           \
+    template Tensor<T> pow(const Tensor<T>&, const Tensor<T>&, const char*); \
+    template Tensor<T> pow(const Tensor<T>&, T);
 TAPEGRAD_INSTANTIATE(float)
 TAPEGRAD_INSTANTIATE(double)
 #undef TAPEGRAD_INSTANTIATE

@@ -32,6 +32,7 @@ Tensor<T> batched_matmul(const Tensor<T>& a, bool ta, const Tensor<T>& b, bool t
     Shape out_shape = batch;
     out_shape.push_back(m);
     out_shape.push_back(n);
+    shape_size(out_shape, "matmul");
     Tensor<T> y = Tensor<T>::from_shape(out_shape);
     const std::size_t batches = shape_size(batch);
     if (batches == 0) return y;
@@ -66,6 +67,7 @@ Tensor<T> linear(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* b) {
     const std::size_t out = w.shape()[0], in = w.shape()[1];
     Shape out_shape = x.shape();
     out_shape.back() = out;
+    shape_size(out_shape, "linear");
     Tensor<T> y = Tensor<T>::from_shape(out_shape);
     const std::size_t rows = leading_rows(x.shape());
     T* py = y.data();

@@ -26,11 +26,13 @@ PoolGeom check_pool(const char* fn, const Shape& x, const Pool2dOptions& opt, bo
                                 k.w));
     if (x.size() != 4) throw Error(fmt::format("{}: expected input (N,C,H,W), got {}", fn, shape_string(x)));
     PoolGeom g{x[0], x[1], x[2], x[3], k.h, k.w, s.h, s.w, p.h, p.w, d.h, d.w, 0, 0, opt.count_include_pad()};
-    g.oh = window_count(g.h, g.ph, g.kh, g.dh, g.sh);
-    g.ow = window_count(g.w, g.pw, g.kw, g.dw, g.sw);
+    g.oh = window_count(fn, "height", g.h, g.ph, g.kh, g.dh, g.sh);
+    g.ow = window_count(fn, "width", g.w, g.pw, g.kw, g.dw, g.sw);
     if (g.oh == 0 || g.ow == 0)
         throw Error(fmt::format("{}: input {} with padding ({},{}) is smaller than the window ({},{})", fn,
                                 shape_string(x), g.ph, g.pw, g.dh * (g.kh - 1) + 1, g.dw * (g.kw - 1) + 1));
+    shape_size(g.output_shape(), fn);
+    checked_mul(fn, "the window size kernel_h * kernel_w", g.kh, g.kw);  // the divisor of average pooling
     return g;
 }
 

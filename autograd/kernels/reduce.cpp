@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 #include <limits>
 
-#include <xtensor/xmath.hpp>
+#include <tapegrad/autograd/kernels/math.hpp>
 
 #include <tapegrad/autograd/kernels/broadcast.hpp>
 #include <tapegrad/autograd/kernels/elementwise.hpp>
@@ -131,7 +131,7 @@ Tensor<T> logsumexp(const Tensor<T>& x, const std::vector<std::size_t>& axes, bo
         if (!std::isfinite(m.data()[i])) m.data()[i] = T(0);
     const Tensor<T> mb = broadcast_to(m, x.shape());
     Tensor<T> e = broadcast_binary(x, mb, x.shape(), [](T u, T v) { return u - v; });
-    e = xt::exp(e);
+    exp_n(e.data(), e.data(), e.size());
     Tensor<T> y = reduce_sum(e, axes, true);
     for (std::size_t i = 0; i < y.size(); ++i) y.data()[i] = std::log(y.data()[i]) + m.data()[i];
     if (!keepdims) y.reshape(reduced_shape(x.shape(), axes, false));

@@ -41,6 +41,7 @@ Shape broadcast_shape(const char* op, const Shape& a, const Shape& b) {
                                     shape_string(a), shape_string(b), i, da, db));
         out[i] = da == 1 ? db : da;
     }
+    shape_size(out, op);  // (2^40, 1) and (1, 2^40) broadcast to more elements than fit
     return out;
 }
 
@@ -61,6 +62,8 @@ Shape reduced_shape(const Shape& shape, const std::vector<std::size_t>& axes, bo
         else if (keepdims)
             out.push_back(1);
     }
+    // Removing a 0 dimension can leave dimensions whose product wraps: (0, 2^32, 2^32) summed over axis 0.
+    shape_size(out, "reduction");
     return out;
 }
 
@@ -111,7 +114,7 @@ Shape infer_shape(const char* op, const Shape& from, const std::vector<std::ptrd
             throw Error(fmt::format("{}: dimension {} is negative", op, d));
         } else {
             out.push_back(std::size_t(d));
-            known *= std::size_t(d);
+            known = checked_mul(op, "the product of the given dimensions", known, std::size_t(d));
         }
     }
     const std::size_t total = shape_size(from);
@@ -132,8 +135,8 @@ Shape flattened_shape(const Shape& shape, int start_axis, int end_axis) {
     if (s > e) throw Error(fmt::format("flatten: start axis {} comes after end axis {}", start_axis, end_axis));
     Shape out;
     for (std::size_t i = 0; i < s; ++i) out.push_back(shape[i]);
-    std::size_t merged = 1;
-    for (std::size_t i = s; i <= e; ++i) merged *= shape[i];
+    std::size_t merged = 1;  // may wrap when another dimension is 0
+    for (std::size_t i = s; i <= e; ++i) merged = checked_mul("flatten", "the merged dimension", merged, shape[i]);
     out.push_back(merged);
     for (std::size_t i = e + 1; i < nd; ++i) out.push_back(shape[i]);
     return out;

@@ -14,11 +14,7 @@ template <class T>
 struct Tanh {
     static constexpr const char* name = "tanh";
     static constexpr const char* formula = "y = tanh(x)   dx = g (1 - y^2)";
-    Tensor<T> forward(const Tensor<T>& x) const {
-        // Below a few simd lanes the plain loop is faster than setting up the vector kernel.
-        if (x.size() < 16) return kernels::map(x, [](T v) { return std::tanh(v); });
-        return kernels::tanh(x);
-    }
+    Tensor<T> forward(const Tensor<T>& x) const { return kernels::tanh(x); }
     template <class G>
     void backward(VjpArgs<G>& a) const {
         a.dx[0] = vjp::pointwise([](const auto& g, const auto& y) { return g * (T(1) - y * y); }, a.g, a.y);
@@ -44,13 +40,14 @@ struct Sigmoid {
 template <class T>
 struct Relu {
     static constexpr const char* name = "relu";
-    static constexpr const char* formula = "y = max(x, 0)   dx = g [y > 0]";
+    static constexpr const char* formula = "y = max(x, 0), NaN for NaN   dx = g [not y <= 0]";
     Tensor<T> forward(const Tensor<T>& x) const {
-        return kernels::map(x, [](T v) { return v > 0 ? v : T(0); });
+        // v < 0 rather than v <= 0: NaN and -0 pass through, as in PyTorch
+        return kernels::map(x, [](T v) { return v < 0 ? T(0) : v; });
     }
     template <class G>
-    void backward(VjpArgs<G>& a) const {
-        a.dx[0] = vjp::scaled(a.g, vjp::value(a.y), [](T y) { return T(y > 0); });
+    void backward(VjpArgs<G>& a) const {  // PyTorch's threshold rule: the gradient passes at NaN
+        a.dx[0] = vjp::scaled(a.g, vjp::value(a.y), [](T y) { return T(!(y <= 0)); });
     }
 };
 
@@ -79,7 +76,7 @@ struct Elu {
     }
     template <class G>
     void backward(VjpArgs<G>& a) const {
-        const Mask positive = vjp::value(a.x(0)) > T(0);
+        const Mask positive = !(vjp::value(a.x(0)) <= T(0));  // 1 at NaN, as PyTorch
         a.dx[0] = vjp::where<G>(positive, a.g, a.g * (a.y + alpha));
     }
     std::string describe() const { return detail::message("alpha=", alpha); }
@@ -137,6 +134,7 @@ Variable<T> tanh(const Variable<T>& x) { return apply(Tanh<T>{}, x); }
 /// 1 / (1 + exp(-x)), computed without overflow for any x.
 template <class T>
 Variable<T> sigmoid(const Variable<T>& x) { return apply(Sigmoid<T>{}, x); }
+/// max(x, 0); NaN stays NaN and its gradient passes (PyTorch's rule).
 template <class T>
 Variable<T> relu(const Variable<T>& x) { return apply(Relu<T>{}, x); }
 template <class T>

@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include <tapegrad/autograd/kernels/elementwise.hpp>
+#include <tapegrad/autograd/kernels/math.hpp>
 #include <tapegrad/autograd/ops/broadcast.hpp>
 #include <tapegrad/autograd/ops/where.hpp>
 
@@ -74,75 +75,91 @@ struct Div {
     }
 };
 
+/// Elementwise pred(a, b) over the broadcast shape of a and b, as a mask.
+template <class T, class P>
+Mask mask_of(const Tensor<T>& a, const Tensor<T>& b, P pred) {
+    const Tensor<T> w = kernels::binary("pow", a, b, [pred](T u, T v) { return T(pred(u, v)); });
+    Mask m = Mask::from_shape(w.shape());
+    for (std::size_t i = 0; i < w.size(); ++i) m.data()[i] = w.data()[i] != T(0);
+    return m;
+}
+
+// PyTorch 1.13's rules: da is 0 where b == 0 (never 0 * inf = NaN), db is 0 where a == 0 and b >= 0,
+// and NaN where a < 0 (as log(a) is). The masked entries read log(1), so that their second
+// derivatives are 0 too, not 0 * log(0) = NaN.
 template <class T>
 struct Pow {
     static constexpr const char* name = "pow";
-    static constexpr const char* formula = "y = a ** b   da = g b a^(b-1), db = g y log(a) (0 where a <= 0)";
-    Tensor<T> forward(const Tensor<T>& a, const Tensor<T>& b) const {
-        return kernels::binary(name, a, b, [](T u, T v) { return std::pow(u, v); });
-    }
+    static constexpr const char* formula =
+        "y = a ** b   da = g b a^(b-1) (0 where b = 0), db = g y log(a) (0 where a = 0, b >= 0)";
+    Tensor<T> forward(const Tensor<T>& a, const Tensor<T>& b) const { return kernels::pow(a, b, name); }
     template <class G>
     void backward(VjpArgs<G>& a) const {
         const G& base = a.x(0);
         const G& e = a.x(1);
-        if (a.want(0))
-            a.dx[0] = vjp::sum_to(vjp::pointwise(
-                                      [](const auto& g, const auto& b, const auto& p) {
-                                          using std::pow;
-                                          return g * p * pow(b, p - T(1));
-                                      },
-                                      a.g, base, e),
-                                  base.shape());
+        if (a.want(0)) {
+            const Mask zero_exponent = mask_of(vjp::value(base), vjp::value(e), [](T, T v) { return v == T(0); });
+            const G slope = vjp::pointwise(
+                [](const auto& b, const auto& p) {
+                    using std::pow;
+                    return p * pow(b, p - T(1));
+                },
+                base, e);
+            a.dx[0] = vjp::sum_to(a.g * vjp::where<G>(zero_exponent, T(0), slope), base.shape());
+        }
         if (a.want(1)) {
-            // log of 1 where a <= 0 keeps the masked entries (and their second derivatives) at 0.
-            const Mask positive = vjp::value(base) > T(0);
-            const G safe_base = vjp::where<G>(positive, base, T(1));
-            a.dx[1] = vjp::sum_to(vjp::pointwise(
-                                      [](const auto& g, const auto& y, const auto& b) {
-                                          using std::log;
-                                          return g * y * log(b);
-                                      },
-                                      a.g, a.y, safe_base),
-                                  e.shape());
+            const Mask masked =
+                mask_of(vjp::value(base), vjp::value(e), [](T u, T v) { return u == T(0) && v >= T(0); });
+            const G log_base = vjp::pointwise(
+                [](const auto& y, const auto& b) {
+                    using std::log;
+                    return y * log(b);
+                },
+                a.y, vjp::where<G>(masked, T(1), base));
+            a.dx[1] = vjp::sum_to(a.g * vjp::where<G>(masked, T(0), log_base), e.shape());
         }
     }
 };
 
-/// Weight of `a` in max(a, b) (or min): 1 where it wins, 1/2 at ties, 0 where it loses.
+/// Weight of `a` in max(a, b) (or min): 0 where it loses, 1/2 at ties, 1 elsewhere, which
+/// includes a NaN on either side (PyTorch 1.13: both sides then get the whole gradient).
 template <class T>
 Tensor<T> winner_weight(const Tensor<T>& a, const Tensor<T>& b, bool is_max) {
     return kernels::binary(is_max ? "maximum" : "minimum", a, b, [is_max](T u, T v) {
-        return u == v ? T(0.5) : ((is_max ? u > v : u < v) ? T(1) : T(0));
+        return u == v ? T(0.5) : ((is_max ? u < v : u > v) ? T(0) : T(1));
     });
 }
 
 template <class T>
 struct Maximum {
     static constexpr const char* name = "maximum";
-    static constexpr const char* formula = "y = max(a, b)   da = g w, db = g (1 - w), w = [a > b] + [a == b] / 2";
+    static constexpr const char* formula =
+        "y = max(a, b), NaN if either is   da = g w(a, b), db = g w(b, a), w = 0 losing, 1/2 tied, else 1";
     Tensor<T> forward(const Tensor<T>& a, const Tensor<T>& b) const {
-        return kernels::binary(name, a, b, [](T u, T v) { return u >= v ? u : v; });
+        // u != u: a NaN in a wins (a NaN in b already does: the comparison is false)
+        return kernels::binary(name, a, b, [](T u, T v) { return u >= v || u != u ? u : v; });
     }
     template <class G>
     void backward(VjpArgs<G>& a) const {
-        Tensor<T> w = winner_weight(vjp::value(a.x(0)), vjp::value(a.x(1)), true);
-        if (a.want(1)) a.dx[1] = vjp::sum_to(a.g * vjp::constant<G>(Tensor<T>(T(1) - w)), a.x(1).shape());
-        if (a.want(0)) a.dx[0] = vjp::sum_to(a.g * vjp::constant<G>(std::move(w)), a.x(0).shape());
+        const Tensor<T>&x = vjp::value(a.x(0)), &z = vjp::value(a.x(1));
+        if (a.want(1)) a.dx[1] = vjp::sum_to(a.g * vjp::constant<G>(winner_weight(z, x, true)), a.x(1).shape());
+        if (a.want(0)) a.dx[0] = vjp::sum_to(a.g * vjp::constant<G>(winner_weight(x, z, true)), a.x(0).shape());
     }
 };
 
 template <class T>
 struct Minimum {
     static constexpr const char* name = "minimum";
-    static constexpr const char* formula = "y = min(a, b)   da = g w, db = g (1 - w), w = [a < b] + [a == b] / 2";
+    static constexpr const char* formula =
+        "y = min(a, b), NaN if either is   da = g w(a, b), db = g w(b, a), w = 0 losing, 1/2 tied, else 1";
     Tensor<T> forward(const Tensor<T>& a, const Tensor<T>& b) const {
-        return kernels::binary(name, a, b, [](T u, T v) { return u <= v ? u : v; });
+        return kernels::binary(name, a, b, [](T u, T v) { return u <= v || u != u ? u : v; });
     }
     template <class G>
     void backward(VjpArgs<G>& a) const {
-        Tensor<T> w = winner_weight(vjp::value(a.x(0)), vjp::value(a.x(1)), false);
-        if (a.want(1)) a.dx[1] = vjp::sum_to(a.g * vjp::constant<G>(Tensor<T>(T(1) - w)), a.x(1).shape());
-        if (a.want(0)) a.dx[0] = vjp::sum_to(a.g * vjp::constant<G>(std::move(w)), a.x(0).shape());
+        const Tensor<T>&x = vjp::value(a.x(0)), &z = vjp::value(a.x(1));
+        if (a.want(1)) a.dx[1] = vjp::sum_to(a.g * vjp::constant<G>(winner_weight(z, x, false)), a.x(1).shape());
+        if (a.want(0)) a.dx[0] = vjp::sum_to(a.g * vjp::constant<G>(winner_weight(x, z, false)), a.x(0).shape());
     }
 };
 
@@ -156,10 +173,13 @@ template <class T>
 Variable<T> mul(const Variable<T>& a, const Variable<T>& b) { return apply(Mul<T>{}, a, b); }
 template <class T>
 Variable<T> div(const Variable<T>& a, const Variable<T>& b) { return apply(Div<T>{}, a, b); }
-/// a ** b elementwise; the gradient with respect to b is taken as 0 where a <= 0.
+/// a ** b elementwise, with std::pow's values at 0, +-inf and NaN. Gradients as PyTorch 1.13:
+/// b a^(b-1) for a, but 0 where b == 0; y log(a) for b, but 0 where a == 0 and b >= 0 (NaN where
+/// a < 0, as log(a) is).
 template <class T>
 Variable<T> pow(const Variable<T>& a, const Variable<T>& b) { return apply(Pow<T>{}, a, b); }
-/// Elementwise larger value; at ties each side gets half of the gradient.
+/// Elementwise larger value, NaN if either is; at ties each side gets half of the gradient, and
+/// where either is NaN both get all of it (as PyTorch).
 template <class T>
 Variable<T> maximum(const Variable<T>& a, const Variable<T>& b) { return apply(Maximum<T>{}, a, b); }
 template <class T>
@@ -237,16 +257,13 @@ struct RDivScalar {
 template <class T>
 struct PowScalar {
     static constexpr const char* name = "pow_scalar";
-    static constexpr const char* formula = "y = x ** p   dx = g p x^(p-1)";
+    static constexpr const char* formula = "y = x ** p   dx = g p x^(p-1), 0 for p = 0";
     T p;
-    Tensor<T> forward(const Tensor<T>& x) const {
-        if (p == T(2)) return kernels::map(x, [](T v) { return v * v; });
-        return kernels::map(x, [p = p](T v) { return std::pow(v, p); });
-    }
+    Tensor<T> forward(const Tensor<T>& x) const { return kernels::pow(x, p); }
     template <class G>
     void backward(VjpArgs<G>& a) const {
-        if (p == T(0))
-            a.dx[0] = a.g * T(0);
+        if (p == T(0))  // as PyTorch 1.13: 0 even where g is inf or NaN
+            a.dx[0] = vjp::constant<G>(Tensor<T>(a.x(0).shape(), T(0)));
         else if (p == T(1))
             a.dx[0] = std::move(a.g);
         else if (p == T(2))
@@ -285,7 +302,9 @@ Variable<T> rsub(const Variable<T>& x, T s) { return apply(RSubScalar<T>{s}, x);
 /// s / x
 template <class T>
 Variable<T> rdiv(const Variable<T>& x, T s) { return apply(RDivScalar<T>{s}, x); }
-/// x ** p
+/// x ** p, with std::pow's values (p = 0.5 is the square root, but +0 at -0 and +inf at -inf);
+/// the gradient p x^(p-1) is 0 for p = 0. Unlike PyTorch, whose pow(x, +-0.5) takes sqrt/rsqrt,
+/// the value and gradient at -0 and -inf are pow's own (as for a tensor exponent).
 template <class T>
 Variable<T> pow(const Variable<T>& x, T p) { return apply(PowScalar<T>{p}, x); }
 template <class T>

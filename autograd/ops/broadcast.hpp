@@ -19,6 +19,7 @@ struct BroadcastTo {
         if (!kernels::broadcasts_to(x.shape(), shape))
             throw Error(detail::message("broadcast_to: shape ", shape_string(x.shape()), " does not broadcast to ",
                                         shape_string(shape)));
+        shape_size(shape, name);
         return kernels::broadcast_to(x, shape);
     }
     template <class G>
@@ -34,6 +35,7 @@ struct SumTo {
         if (!kernels::broadcasts_to(shape, x.shape()))
             throw Error(detail::message("sum_to: shape ", shape_string(shape), " does not broadcast to the input's shape ",
                                         shape_string(x.shape())));
+        shape_size(shape, name);  // (0, 2^32, 2^32) summed to (2^32, 2^32)
         return kernels::sum_to(x, shape);
     }
     template <class G>

@@ -59,7 +59,9 @@ struct IndexSelect {
     std::size_t axis;
     std::shared_ptr<const Indices> indices;
     Tensor<T> forward(const Tensor<T>& x) const {
-        return kernels::take_rows(x, axis, *indices, kernels::with_axis(x.shape(), axis, indices->size()));
+        const Shape out = kernels::with_axis(x.shape(), axis, indices->size());
+        shape_size(out, name);
+        return kernels::take_rows(x, axis, *indices, out);
     }
     template <class G>
     void backward(VjpArgs<G>& a) const { a.dx[0] = vjp::apply(IndexAdd<T>{axis, indices, a.x(0).shape()}, a.g); }

@@ -9,6 +9,8 @@
 #include <memory>
 
 #include <tapegrad/autograd/kernels/pool.hpp>
+#include <xtensor/xoperation.hpp>
+
 #include <tapegrad/autograd/ops/arithmetic.hpp>
 #include <tapegrad/autograd/ops/window_options.hpp>
 
@@ -110,7 +112,11 @@ Variable<T> lp_pool2d(const Variable<T>& x, double p, const Pool2dOptions& optio
     sum_options.count_include_pad(true);
     const kernels::PoolGeom g = kernels::check_pool("lp_pool2d", x.shape(), sum_options, false);
     const Variable<T> powered = p == 1 ? x : pow(x, T(p));
-    const Variable<T> sums = mul(apply(AvgPool2d<T>{g}, powered), T(g.kh * g.kw));
+    Variable<T> sums = mul(apply(AvgPool2d<T>{g}, powered), T(g.kh * g.kw));
+    // As PyTorch: no gradient through a window whose sum is exactly 0, where the root's derivative
+    // is infinite (its inf would meet p x^(p-1) = 0 and give NaN).
+    const Mask nonzero = xt::not_equal(sums.value(), T(0));
+    if (!xt::all(nonzero)) sums = tapegrad::where(nonzero, sums, T(0));
     return p == 1 ? sums : pow(sums, T(1.0 / p));
 }
 

@@ -58,11 +58,13 @@ struct Sum {
     std::string describe() const { return r.describe(); }
 };
 
-/// Where x attains its extreme y, each position's share of the gradient: 1/count of ties.
+/// Where x attains its extreme y, each position's share of the gradient: 1/count of ties. A NaN
+/// extreme is attained at the NaNs (as PyTorch's max: they share the gradient).
 template <class T>
 Tensor<T> tie_weights(const Tensor<T>& x, const Tensor<T>& y, const Reduction& r) {
     const Tensor<T> yb = r.expand(Tensor<T>(y), x.shape());
-    Tensor<T> mask = kernels::broadcast_binary(x, yb, x.shape(), [](T u, T v) { return T(u == v); });
+    Tensor<T> mask =
+        kernels::broadcast_binary(x, yb, x.shape(), [](T u, T v) { return T(u == v || (u != u && v != v)); });
     const Tensor<T> count = kernels::broadcast_to(kernels::reduce_sum(mask, r.axes, true), x.shape());
     T* m = mask.data();
     const T* c = count.data();

@@ -26,10 +26,10 @@ struct Reshape {
     static constexpr const char* formula = "y = x in another shape   dx = g in x's shape";
     Shape shape;
     Tensor<T> forward(const Tensor<T>& x) const {
-        if (shape_size(shape) != x.size())
+        const std::size_t size = shape_size(shape, name);
+        if (size != x.size())
             throw Error(detail::message("reshape: cannot reshape ", shape_string(x.shape()), " (", x.size(),
-                                        " elements) into ", shape_string(shape), " (", shape_size(shape),
-                                        " elements)"));
+                                        " elements) into ", shape_string(shape), " (", size, " elements)"));
         Tensor<T> y = x;
         y.reshape(shape);
         return y;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace tapegrad::kernels {
 
@@ -11,5 +12,12 @@ namespace tapegrad::kernels {
 template <class T>
 void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a,
           std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc);
+
+/// GEMM calls handed to OpenBLAS so far by the whole process, by precision: a test hook, so that
+/// tests can check which routine an op used (a float op must run sgemm, not dgemm).
+struct GemmCounts {
+    std::uint64_t sgemm = 0, dgemm = 0;
+};
+GemmCounts gemm_counts() noexcept;
 
 }  // namespace tapegrad::kernels
