@@ -47,6 +47,9 @@ case "$mode" in
     ./build/examples/mlp_fashion --nielsen-epochs 1 --epochs 1 --out build/demo
     ;;
   test)
+    # The packages above were just installed: a test that finds its tool (Graphviz, NumPy, PyTorch,
+    # the data set) missing now fails instead of being reported as skipped.
+    export TAPEGRAD_REQUIRE_TOOLS=1
     echo "== running the test suite"
     ctest --test-dir build --output-on-failure -j"$jobs"
     echo "== checking that an outside project can use the installed package"

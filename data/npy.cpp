@@ -145,6 +145,24 @@ std::size_t npy_preamble_length(const unsigned char* bytes, std::size_t have, co
     return prefix + header;
 }
 
+void check_npy_shape(const std::vector<std::size_t>& shape, NpyDtype dtype, const std::string& at, std::size_t& count,
+                     std::size_t& payload_bytes) {
+    const char* descr = dtype == NpyDtype::f4 ? "<f4" : "<f8";
+    if (shape.size() > npy_max_dimensions)
+        throw FileError(fmt::format("{}: shape {} has {} dimensions; a .npy holds at most {}", at, shape_string(shape),
+                                    shape.size(), npy_max_dimensions));
+    if (!checked_product(shape, count) || !checked_mul(count, npy_item_size(dtype), payload_bytes))
+        throw FileError(fmt::format("{}: shape {} of '{}' overflows a size_t", at, shape_string(shape), descr));
+    // An array with a zero extent holds nothing, but its strides still multiply the other
+    // extents (as signed numbers): (0, 2^40, 2^40) must be refused as well.
+    std::size_t span = npy_item_size(dtype);
+    for (std::size_t d : shape)
+        if (d != 0 && !checked_mul(span, d, span)) span = SIZE_MAX;
+    if (span > std::size_t(PTRDIFF_MAX))
+        throw FileError(fmt::format("{}: shape {} of '{}' is too large: its non-zero extents span more than {} bytes",
+                                    at, shape_string(shape), descr, PTRDIFF_MAX));
+}
+
 NpyHeader parse_npy_header(const std::string& dict, const std::string& at) {
     DictParser p(dict, at);
     NpyHeader h;
@@ -196,16 +214,7 @@ NpyHeader parse_npy_header(const std::string& dict, const std::string& at) {
         throw FileError(fmt::format("{}: unsupported dtype '{}'; expected '<f4' (float32) or '<f8' (float64)", at,
                                     descr));
     }
-    if (!checked_product(h.shape, h.count) || !checked_mul(h.count, npy_item_size(h.dtype), h.payload_bytes))
-        throw FileError(fmt::format("{}: shape {} of '{}' overflows a size_t", at, shape_string(h.shape), descr));
-    // An array with a zero extent holds nothing, but its strides still multiply the other
-    // extents (as signed numbers): (0, 2^40, 2^40) must be refused as well.
-    std::size_t span = npy_item_size(h.dtype);
-    for (std::size_t d : h.shape)
-        if (d != 0 && !checked_mul(span, d, span)) span = SIZE_MAX;
-    if (span > std::size_t(PTRDIFF_MAX))
-        throw FileError(fmt::format("{}: shape {} of '{}' is too large: its non-zero extents span more than {} bytes",
-                                    at, shape_string(h.shape), descr, PTRDIFF_MAX));
+    check_npy_shape(h.shape, h.dtype, at, h.count, h.payload_bytes);
     return h;
 }
 

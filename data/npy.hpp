@@ -37,6 +37,12 @@ struct NpyHeader {
 /// npy_prefix_max. `at` starts every error message. Throws FileError.
 std::size_t npy_preamble_length(const unsigned char* bytes, std::size_t have, const std::string& at);
 
+/// Checks a shape as the reader does (at most npy_max_dimensions extents, a byte count that
+/// fits a size_t, non-zero extents spanning at most PTRDIFF_MAX bytes) and gives its element
+/// and byte counts; the writer checks the same before writing. Throws FileError.
+void check_npy_shape(const std::vector<std::size_t>& shape, NpyDtype dtype, const std::string& at, std::size_t& count,
+                     std::size_t& payload_bytes);
+
 /// Parses and checks the header dictionary (the bytes after the prefix): exactly the keys
 /// descr ('<f4' or '<f8'), fortran_order (False) and shape (a tuple of at most
 /// npy_max_dimensions extents whose product, in bytes, fits a size_t, and whose non-zero extents

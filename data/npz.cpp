@@ -1,7 +1,9 @@
-// save_npz / load_npz: libzip for the container, npy.hpp for each member, AtomicFile for the write.
+// save_npz / load_npz: libzip writes the container, ZipArchive reads it strictly; npy.hpp for each member, AtomicFile for the write.
 #include <tapegrad/data/npz.hpp>
 
 #include <algorithm>
+#include <limits>
+#include <new>
 #include <cerrno>
 #include <cstring>
 #include <set>
@@ -14,6 +16,9 @@
 #include <tapegrad/autograd/error.hpp>
 #include <tapegrad/data/atomic_file.hpp>
 #include <tapegrad/data/npy.hpp>
+#include <tapegrad/data/regular_file.hpp>
+#include <tapegrad/data/value_check.hpp>
+#include <tapegrad/data/zip_reader.hpp>
 
 namespace tapegrad::data {
 
@@ -36,14 +41,6 @@ std::string check_name(const std::string& name) {
     return {};
 }
 
-std::string zip_message(int code) {
-    zip_error_t e;
-    zip_error_init_with_code(&e, code);
-    std::string s = zip_error_strerror(&e);
-    zip_error_fini(&e);
-    return s;
-}
-
 // The libzip objects of one save, released on every path out.
 struct ZipWriter {
     zip_source_t* mem = nullptr;
@@ -64,7 +61,7 @@ const unsigned char empty_zip[22] = {'P', 'K', 5, 6};
 }  // namespace
 
 template <class T>
-void save_npz(const std::string& path, const NamedTensors<T>& arrays) {
+void save_npz(const std::string& path, const NamedTensors<T>& arrays, const SaveOptions& options) {
     if (path.empty()) throw Error("save_npz: empty path; expected the name of a file");
     std::set<std::string> names;
     for (const auto& [name, tensor] : arrays) {
@@ -75,6 +72,22 @@ void save_npz(const std::string& path, const NamedTensors<T>& arrays) {
                                     path, name, bad, max_name));
         if (!names.insert(name).second)
             throw Error(fmt::format("save_npz: '{}': array name '{}' given twice; expected unique names", path, name));
+        // What load_npz would refuse is refused here, before the file is touched.
+        const std::string at = fmt::format("save_npz: '{}': array '{}'", path, name);
+        std::vector<std::size_t> shape(tensor.shape().begin(), tensor.shape().end());
+        std::size_t count = 0, bytes = 0;
+        try {
+            detail::check_npy_shape(shape, dtype_of<T>(), at, count, bytes);
+        } catch (const FileError& e) {
+            throw Error(std::string(e.what()) + " (load_npz could not read it back)");
+        }
+        if (!options.allow_non_finite()) {
+            const std::size_t i = detail::first_non_finite(tensor.data(), tensor.size());
+            if (i != tensor.size())
+                throw Error(fmt::format("{}: {} is not finite; expected finite values (SaveOptions::"
+                                        "allow_non_finite(true) writes NaN and infinity)",
+                                        at, detail::element_text(tensor.data(), i)));
+        }
     }
 
     detail::AtomicFile out(path, "save_npz");
@@ -145,154 +158,100 @@ void save_npz(const std::string& path, const NamedTensors<T>& arrays) {
     out.commit();
 }
 
-namespace {
-
-// One member being read: exact reads, every failure naming the member.
-struct MemberReader {
-    zip_file_t* zf = nullptr;
-    std::string at;
-    ~MemberReader() {
-        if (zf) zip_fclose(zf);
-    }
-    void read_exact(void* dst, std::size_t n, const char* what) {
-        auto* p = static_cast<char*>(dst);
-        std::size_t done = 0;
-        while (done < n) {
-            zip_int64_t got = zip_fread(zf, p + done, n - done);
-            if (got < 0) throw FileError(fmt::format("{}: corrupt member: {}", at, zip_file_strerror(zf)));
-            if (got == 0)
-                throw FileError(fmt::format("{}: truncated member: {} of the {} bytes of its {}", at, done, n, what));
-            done += std::size_t(got);
-        }
-    }
-    // Reading past the end is where libzip compares the CRC-32.
-    void expect_end() {
-        char extra;
-        zip_int64_t got = zip_fread(zf, &extra, 1);
-        if (got < 0) throw FileError(fmt::format("{}: corrupt member: {}", at, zip_file_strerror(zf)));
-        if (got > 0) throw FileError(fmt::format("{}: trailing bytes after the payload", at));
-    }
-};
-
-template <class T, class S>
-void convert(const S* src, T* dst, std::size_t n) {
-    std::transform(src, src + n, dst, [](S v) { return T(v); });
-}
-
-}  // namespace
-
 template <class T>
-NamedTensors<T> load_npz(const std::string& path) {
+NamedTensors<T> load_npz(const std::string& path, const LoadOptions& options) {
     if (path.empty()) throw Error("load_npz: empty path; expected the name of a file");
     const std::string at = fmt::format("load_npz: '{}'", path);
-    struct stat st {};
-    if (stat(path.c_str(), &st) != 0) {
-        int e = errno;
-        if (e == ENOENT) throw FileError(at + ": file not found");
-        throw FileError(fmt::format("{}: cannot open: {}", at, std::strerror(e)));
-    }
-    if (!S_ISREG(st.st_mode)) throw FileError(at + ": not a regular file");
-    const std::uint64_t file_size = std::uint64_t(st.st_size);
-    // libzip takes an empty file for an empty archive; a checkpoint cut to nothing is not one.
-    if (file_size < 22)
-        throw FileError(fmt::format("{}: truncated: {} bytes; expected a zip archive (at least 22 bytes)", at,
-                                    file_size));
+    std::string allocating = "the archive's directory";
+    try {
+        detail::RegularFile file(path, at);
+        // An empty file is no archive, whatever a zip library would make of it.
+        if (file.size() < 22)
+            throw FileError(fmt::format("{}: truncated: {} bytes; expected a zip archive (at least 22 bytes)", at,
+                                        file.size()));
+        const detail::ZipArchive zip(file.fd(), file.size(), at);
 
-    int code = 0;
-    zip_t* za = zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code);
-    if (!za) {
-        // libzip refuses an archive naming a member twice with this code.
-        if (code == ZIP_ER_EXISTS)
-            throw FileError(at + ": not a valid zip archive: duplicate member names (a name is stored twice)");
-        throw FileError(fmt::format("{}: not a valid zip archive ({})", at, zip_message(code)));
-    }
-    struct Closer {
-        zip_t* za;
-        ~Closer() { zip_discard(za); }
-    } closer{za};
+        // Deflated members must fit the bound together, checked before a byte is inflated (each
+        // member is held to its declared size, so the declared sum bounds the real output).
+        std::uint64_t inflated = 0;
+        for (const auto& e : zip.entries())
+            if (e.method != 0) inflated += e.size;
+        if (inflated > options.max_inflated_bytes())
+            throw FileError(fmt::format("{}: its deflated members expand to {} bytes in total, more than the limit "
+                                        "of {} bytes (LoadOptions::max_inflated_bytes; raise it to read this file)",
+                                        at, inflated, options.max_inflated_bytes()));
 
-    const zip_int64_t n = zip_get_num_entries(za, 0);
-    if (n < 0) throw FileError(fmt::format("{}: cannot list the zip archive: {}", at, zip_strerror(za)));
-    NamedTensors<T> out;
-    out.reserve(std::size_t(n));
-    std::set<std::string> seen;
-    for (zip_int64_t i = 0; i < n; ++i) {
-        zip_stat_t zs;
-        zip_stat_init(&zs);
-        const zip_uint64_t needed = ZIP_STAT_NAME | ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE | ZIP_STAT_COMP_METHOD;
-        if (zip_stat_index(za, zip_uint64_t(i), 0, &zs) != 0 || (zs.valid & needed) != needed)
-            throw FileError(fmt::format("{}: cannot read zip entry {}: {}", at, i, zip_strerror(za)));
-        const std::string member = zs.name;
-        MemberReader r;
-        r.at = fmt::format("{}: member '{}'", at, member);
-        const std::string suffix = ".npy";
-        if (member.size() <= suffix.size() || member.compare(member.size() - suffix.size(), suffix.size(), suffix) != 0)
-            throw FileError(fmt::format("{}: not a .npy array (expected members named <name>.npy)", r.at));
-        std::string name = member.substr(0, member.size() - suffix.size());
-        if (!seen.insert(name).second)
-            throw FileError(fmt::format("{}: duplicate name '{}': stored twice in the archive", r.at, name));
-        if ((zs.valid & ZIP_STAT_ENCRYPTION_METHOD) && zs.encryption_method != ZIP_EM_NONE)
-            throw FileError(r.at + ": encrypted; expected a plain member");
+        NamedTensors<T> out;
+        out.reserve(zip.entries().size());
+        for (const auto& e : zip.entries()) {
+            const std::string& member = e.name;
+            const std::string member_at = fmt::format("{}: member '{}'", at, member);
+            const std::string suffix = ".npy";
+            if (member.size() <= suffix.size() ||
+                member.compare(member.size() - suffix.size(), suffix.size(), suffix) != 0)
+                throw FileError(fmt::format("{}: not a .npy array (expected members named <name>.npy)", member_at));
+            std::string name = member.substr(0, member.size() - suffix.size());
+            detail::ZipMemberReader r(zip, e, member_at);
 
-        // Bound the declared size by what the archive can hold before reading a byte of it.
-        if (zs.comp_size > file_size)
-            throw FileError(fmt::format("{}: compressed size {} exceeds the {}-byte archive", r.at, zs.comp_size,
-                                        file_size));
-        if (zs.comp_method == ZIP_CM_STORE) {
-            if (zs.size != zs.comp_size)
-                throw FileError(fmt::format("{}: stored member of {} bytes claims {} uncompressed", r.at,
-                                            zs.comp_size, zs.size));
-        } else if (zs.comp_method == ZIP_CM_DEFLATE) {
-            if (zs.size > zs.comp_size * 1032 + 1024)
-                throw FileError(fmt::format("{}: claims {} bytes from {} deflated ones, more than deflate can expand",
-                                            r.at, zs.size, zs.comp_size));
-        } else {
-            throw FileError(fmt::format("{}: unsupported compression method {}; expected stored (0) or deflate (8)",
-                                        r.at, zs.comp_method));
+            unsigned char prefix[detail::npy_prefix_max];
+            const std::size_t have = std::size_t(std::min<std::uint64_t>(e.size, 10));
+            r.read_exact(prefix, have, ".npy prefix");
+            std::size_t prefix_len = have;
+            if (have == 10 && (prefix[6] == 2 || prefix[6] == 3) && e.size >= 12) {
+                r.read_exact(prefix + 10, 2, ".npy prefix");
+                prefix_len = 12;
+            }
+            const std::size_t preamble = detail::npy_preamble_length(prefix, prefix_len, member_at);
+            if (preamble > e.size)
+                throw FileError(fmt::format("{}: {} bytes, shorter than its {}-byte .npy header", member_at, e.size,
+                                            preamble));
+            std::string dict(preamble - prefix_len, '\0');
+            r.read_exact(dict.data(), dict.size(), ".npy header");
+            const detail::NpyHeader h = detail::parse_npy_header(dict, member_at);
+            if (e.size - preamble != h.payload_bytes)
+                throw FileError(fmt::format("{}: payload of {} bytes; shape {} of {} needs exactly {}", member_at,
+                                            e.size - preamble, shape_string(h.shape),
+                                            h.dtype == NpyDtype::f4 ? "float32" : "float64", h.payload_bytes));
+
+            allocating = fmt::format("member '{}' ({} bytes for shape {})", member, h.payload_bytes,
+                                     shape_string(h.shape));
+            Tensor<T> t = Tensor<T>::from_shape(h.shape);
+            std::size_t bad = h.count;
+            if (h.dtype == dtype_of<T>()) {
+                r.read_exact(t.data(), h.payload_bytes, "payload");
+            } else if (h.dtype == NpyDtype::f4) {
+                std::vector<float> tmp(h.count);
+                r.read_exact(tmp.data(), h.payload_bytes, "payload");
+                detail::convert_checked(tmp.data(), t.data(), h.count);
+            } else {
+                std::vector<double> tmp(h.count);
+                r.read_exact(tmp.data(), h.payload_bytes, "payload");
+                bad = detail::convert_checked(tmp.data(), t.data(), h.count);
+                if (bad != h.count)
+                    throw FileError(fmt::format("{}: {} does not fit float32 (largest {}); expected values a float "
+                                                "model can hold",
+                                                member_at, detail::element_text(tmp.data(), bad),
+                                                double(std::numeric_limits<float>::max())));
+            }
+            r.expect_end();
+            if (!options.allow_non_finite()) {
+                bad = detail::first_non_finite(t.data(), h.count);
+                if (bad != h.count)
+                    throw FileError(fmt::format("{}: {} is not finite; expected finite values "
+                                                "(LoadOptions::allow_non_finite(true) accepts NaN and infinity)",
+                                                member_at, detail::element_text(t.data(), bad)));
+            }
+            out.emplace_back(std::move(name), std::move(t));
         }
-
-        r.zf = zip_fopen_index(za, zip_uint64_t(i), 0);
-        if (!r.zf) throw FileError(fmt::format("{}: cannot open: {}", r.at, zip_strerror(za)));
-        unsigned char prefix[detail::npy_prefix_max];
-        const std::size_t have = std::size_t(std::min<zip_uint64_t>(zs.size, 10));
-        r.read_exact(prefix, have, ".npy prefix");
-        std::size_t prefix_len = have;
-        if (have == 10 && (prefix[6] == 2 || prefix[6] == 3) && zs.size >= 12) {
-            r.read_exact(prefix + 10, 2, ".npy prefix");
-            prefix_len = 12;
-        }
-        const std::size_t preamble = detail::npy_preamble_length(prefix, prefix_len, r.at);
-        if (preamble > zs.size)
-            throw FileError(fmt::format("{}: {} bytes, shorter than its {}-byte .npy header", r.at, zs.size, preamble));
-        std::string dict(preamble - prefix_len, '\0');
-        r.read_exact(dict.data(), dict.size(), ".npy header");
-        const detail::NpyHeader h = detail::parse_npy_header(dict, r.at);
-        if (zs.size - preamble != h.payload_bytes)
-            throw FileError(fmt::format("{}: payload of {} bytes; shape {} of {} needs exactly {}", r.at,
-                                        zs.size - preamble, shape_string(h.shape),
-                                        h.dtype == NpyDtype::f4 ? "float32" : "float64", h.payload_bytes));
-
-        Tensor<T> t = Tensor<T>::from_shape(h.shape);
-        if (h.dtype == dtype_of<T>()) {
-            r.read_exact(t.data(), h.payload_bytes, "payload");
-        } else if (h.dtype == NpyDtype::f4) {
-            std::vector<float> tmp(h.count);
-            r.read_exact(tmp.data(), h.payload_bytes, "payload");
-            convert(tmp.data(), t.data(), h.count);
-        } else {
-            std::vector<double> tmp(h.count);
-            r.read_exact(tmp.data(), h.payload_bytes, "payload");
-            convert(tmp.data(), t.data(), h.count);
-        }
-        r.expect_end();
-        out.emplace_back(std::move(name), std::move(t));
+        return out;
+    } catch (const std::bad_alloc&) {
+        throw FileError(fmt::format("{}: out of memory while allocating {}", at, allocating));
     }
-    return out;
 }
 
-template void save_npz<float>(const std::string&, const NamedTensors<float>&);
-template void save_npz<double>(const std::string&, const NamedTensors<double>&);
-template NamedTensors<float> load_npz<float>(const std::string&);
-template NamedTensors<double> load_npz<double>(const std::string&);
+template void save_npz<float>(const std::string&, const NamedTensors<float>&, const SaveOptions&);
+template void save_npz<double>(const std::string&, const NamedTensors<double>&, const SaveOptions&);
+template NamedTensors<float> load_npz<float>(const std::string&, const LoadOptions&);
+template NamedTensors<double> load_npz<double>(const std::string&, const LoadOptions&);
 
 }  // namespace tapegrad::data

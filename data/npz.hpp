@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <tapegrad/autograd/tensor.hpp>
+#include <tapegrad/data/file_options.hpp>
 
 namespace tapegrad::data {
 
@@ -14,22 +15,29 @@ template <class T>
 using NamedTensors = std::vector<std::pair<std::string, Tensor<T>>>;
 
 /// Writes the arrays as an uncompressed .npz (a zip archive with one <name>.npy per array,
-/// as numpy.savez writes it; numpy.load reads it). Names are 1 to 200 printable ASCII
-/// characters without spaces, '/' or '\', and unique; checked before anything is written.
-/// The archive is written to a temporary file beside `path`, synced and renamed over it:
-/// on failure the previous file at `path`, if any, is unchanged. Members carry a fixed
-/// date, so equal arrays give byte-identical files.
-/// Throws Error on a bad name or path, FileError when writing fails.
+/// as numpy.savez writes it; numpy.load reads it). Before anything is written, everything
+/// load_npz would refuse is refused: names must be 1 to 200 printable ASCII characters without
+/// spaces, '/' or '\', and unique; shapes have at most 32 dimensions; NaN and infinite
+/// values need SaveOptions::allow_non_finite. The archive is written to a temporary file
+/// beside `path` (see AtomicFile: symlinks are written through, the mode is kept), synced and
+/// renamed over it: on failure the previous file at `path`, if any, is unchanged. Members
+/// carry a fixed date, so equal arrays give byte-identical files.
+/// Throws Error on a bad name, shape, value or path, FileError when writing fails.
 template <class T>
-void save_npz(const std::string& path, const NamedTensors<T>& arrays);
+void save_npz(const std::string& path, const NamedTensors<T>& arrays, const SaveOptions& options = {});
 
 /// Reads every array of an .npz, in the order stored, as written by save_npz, numpy.savez
 /// or numpy.savez_compressed. Elements must be little-endian float32 or float64 in C order;
-/// either converts to T (float64 to float rounds to nearest). Every member's header is
-/// checked, and the payload length must match its shape exactly, before anything is
-/// allocated from it. Throws FileError on a missing, truncated, corrupt or hostile file,
-/// a member that is not .npy, or a name stored twice.
+/// either converts to T (float64 to float rounds to nearest; a finite value too large for
+/// float is refused, naming the array and the element). NaN and infinite values are refused
+/// unless LoadOptions::allow_non_finite. The archive must be one plain zip archive that
+/// every reader reads alike (see ZipArchive: nothing appended or prepended, members that do
+/// not overlap). Every member's header is checked, and the payload length must match its
+/// shape exactly, before anything is allocated from it; deflated members may expand to
+/// LoadOptions::max_inflated_bytes in total. Throws FileError on a missing, truncated,
+/// corrupt or hostile file, a member that is not .npy, a name stored twice, or memory that
+/// cannot be allocated.
 template <class T>
-NamedTensors<T> load_npz(const std::string& path);
+NamedTensors<T> load_npz(const std::string& path, const LoadOptions& options = {});
 
 }  // namespace tapegrad::data

@@ -1,6 +1,8 @@
 // save / load: module state to and from .npz, on data::save_npz / data::load_npz.
 #include <tapegrad/nn/serialize.hpp>
 
+#include <new>
+
 #include <fmt/format.h>
 
 #include <tapegrad/data/npz.hpp>
@@ -8,40 +10,48 @@
 namespace tapegrad::nn {
 
 template <class T>
-void save(const NamedVariables<T>& state, const std::string& path) {
+void save(const NamedVariables<T>& state, const std::string& path, const data::SaveOptions& options) {
     data::NamedTensors<T> arrays;
     arrays.reserve(state.size());
     for (const auto& [name, v] : state) {
         if (!v.defined()) throw Error(fmt::format("save('{}'): '{}' is an empty Variable", path, name));
         arrays.emplace_back(name, v.value());
     }
-    data::save_npz<T>(path, arrays);
+    data::save_npz<T>(path, arrays, options);
 }
 
 template <class T>
-void save(const Module<T>& module, const std::string& path) {
-    save(module.state(), path);
+void save(const Module<T>& module, const std::string& path, const data::SaveOptions& options) {
+    save(module.state(), path, options);
 }
 
 template <class T>
-NamedVariables<T> load(const std::string& path) {
-    data::NamedTensors<T> arrays = data::load_npz<T>(path);
-    NamedVariables<T> state;
-    state.reserve(arrays.size());
-    for (auto& [name, t] : arrays) state.emplace_back(std::move(name), Variable<T>(std::move(t)));
-    return state;
+NamedVariables<T> load(const std::string& path, const data::LoadOptions& options) {
+    data::NamedTensors<T> arrays = data::load_npz<T>(path, options);
+    try {
+        NamedVariables<T> state;
+        state.reserve(arrays.size());
+        for (auto& [name, t] : arrays) state.emplace_back(std::move(name), Variable<T>(std::move(t)));
+        return state;
+    } catch (const std::bad_alloc&) {
+        throw FileError(fmt::format("load('{}'): out of memory while loading", path));
+    }
 }
 
 template <class T>
-void load(Module<T>& module, const std::string& path) {
-    module.load_state(load<T>(path), fmt::format("load('{}')", path));
+void load(Module<T>& module, const std::string& path, const data::LoadOptions& options) {
+    try {
+        module.load_state(load<T>(path, options), fmt::format("load('{}')", path));
+    } catch (const std::bad_alloc&) {
+        throw FileError(fmt::format("load('{}'): out of memory while loading", path));
+    }
 }
 
 #define TAPEGRAD_INSTANTIATE(T)                                                 \
-    template void save(const NamedVariables<T>&, const std::string&);           \
-    template void save(const Module<T>&, const std::string&);                   \
-    template NamedVariables<T> load(const std::string&);                        \
-    template void load(Module<T>&, const std::string&);
+    template void save(const NamedVariables<T>&, const std::string&, const data::SaveOptions&); \
+    template void save(const Module<T>&, const std::string&, const data::SaveOptions&);         \
+    template NamedVariables<T> load(const std::string&, const data::LoadOptions&);              \
+    template void load(Module<T>&, const std::string&, const data::LoadOptions&);
 TAPEGRAD_INSTANTIATE(float)
 TAPEGRAD_INSTANTIATE(double)
 #undef TAPEGRAD_INSTANTIATE

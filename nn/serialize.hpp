@@ -3,29 +3,34 @@
 
 #include <string>
 
+#include <tapegrad/data/file_options.hpp>
 #include <tapegrad/nn/module.hpp>
 
 namespace tapegrad::nn {
 
 /// Writes module.state() — every parameter and buffer under its dotted name ("0.weight",
-/// "bn.running_mean") — as an uncompressed .npz that numpy.load reads. The file is written
-/// to a temporary file beside `path`, flushed and renamed over it, so a failed save never
-/// leaves a half-written checkpoint in place of a good one. Throws FileError if writing fails.
+/// "bn.running_mean") — as an uncompressed .npz that numpy.load reads. Whatever load() would
+/// refuse is refused first, before the file is touched (names over 200 characters, more than
+/// 32 dimensions, NaN or infinite values unless SaveOptions::allow_non_finite). The file is
+/// written to a temporary file beside `path`, flushed and renamed over it, so a failed save
+/// never leaves a half-written checkpoint in place of a good one. Throws Error for state that
+/// cannot be saved, FileError if writing fails.
 template <class T>
-void save(const Module<T>& module, const std::string& path);
+void save(const Module<T>& module, const std::string& path, const data::SaveOptions& options = {});
 /// As above, for named Variables (e.g. a state() or parameters given names by hand).
 template <class T>
-void save(const NamedVariables<T>& state, const std::string& path);
+void save(const NamedVariables<T>& state, const std::string& path, const data::SaveOptions& options = {});
 
 /// Sets the module's parameters and buffers from an .npz written by save() or by
 /// numpy.savez / numpy.savez_compressed (float32 or float64 arrays; either converts to T).
 /// Every name must be there with the module's shape, and nothing else: the Error names the
 /// first that is missing, unexpected or of another shape, and the module is then unchanged.
-/// A missing, truncated or corrupt file, another dtype or an absurd header is a FileError.
+/// A missing, truncated, corrupt or hostile file, another dtype, an absurd header, a value
+/// that does not fit T, or NaN / infinity (unless LoadOptions::allow_non_finite) is a FileError.
 template <class T>
-void load(Module<T>& module, const std::string& path);
+void load(Module<T>& module, const std::string& path, const data::LoadOptions& options = {});
 /// Every array of an .npz as named Variables (leaves without grad), in the order stored.
 template <class T>
-NamedVariables<T> load(const std::string& path);
+NamedVariables<T> load(const std::string& path, const data::LoadOptions& options = {});
 
 }  // namespace tapegrad::nn

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include <tapegrad/data/file_options.hpp>
 #include <tapegrad/optim/optimizer.hpp>
 
 namespace tapegrad::optim {
@@ -10,17 +11,19 @@ namespace tapegrad::optim {
 /// Writes optimizer.state_dict() to an .npz file at `path`. The file is replaced atomically:
 /// if saving fails, a previous file at `path` is unchanged. Throws FileError when writing fails.
 template <class T>
-void save(const Optimizer<T>& optimizer, const std::string& path);
+void save(const Optimizer<T>& optimizer, const std::string& path, const data::SaveOptions& options = {});
 
 /// Reads an .npz written by save() and loads it into the optimizer, which must be over
-/// parameters of the same shapes. Throws FileError for a missing or corrupt file and Error for
-/// state that does not fit the optimizer; in either case the optimizer is unchanged.
+/// parameters of the same shapes. Every entry is checked (load_state_dict: shapes, and values
+/// such as a step count that must be a whole number >= 0). Throws FileError for a missing,
+/// corrupt or hostile file and Error for state that does not fit the optimizer; in either case
+/// the optimizer is unchanged.
 template <class T>
-void load(Optimizer<T>& optimizer, const std::string& path);
+void load(Optimizer<T>& optimizer, const std::string& path, const data::LoadOptions& options = {});
 
-extern template void save(const Optimizer<float>&, const std::string&);
-extern template void save(const Optimizer<double>&, const std::string&);
-extern template void load(Optimizer<float>&, const std::string&);
-extern template void load(Optimizer<double>&, const std::string&);
+extern template void save(const Optimizer<float>&, const std::string&, const data::SaveOptions&);
+extern template void save(const Optimizer<double>&, const std::string&, const data::SaveOptions&);
+extern template void load(Optimizer<float>&, const std::string&, const data::LoadOptions&);
+extern template void load(Optimizer<double>&, const std::string&, const data::LoadOptions&);
 
 }  // namespace tapegrad::optim

@@ -25,6 +25,9 @@ std::vector<fs::path> corpus(const std::string& kind) {
 
 bool valid(const fs::path& p) { return p.filename().string().rfind("valid", 0) == 0; }
 
+/// The limit the fuzzers read with too (fuzz/fuzz_*.cpp): the corpus's bombs stay a few kB.
+const tgd::LoadOptions corpus_limits = tgd::LoadOptions().max_inflated_bytes(1 << 20);
+
 /// Loads `file` with `load`; checks that a valid file loads and anything else is refused with
 /// a FileError whose message starts with `who: 'path'`.
 template <class Load>
@@ -48,15 +51,15 @@ void replay(const fs::path& file, const std::string& who, Load load) {
 TEST_CASE("the IDX seed corpus: valid files load, hostile ones are refused with FileError") {
     const auto files = corpus("idx");
     CHECK(files.size() >= 20);
-    for (const auto& f : files) replay(f, "read_idx", [](const std::string& p) { tgd::read_idx(p); });
+    for (const auto& f : files) replay(f, "read_idx", [](const std::string& p) { tgd::read_idx(p, corpus_limits); });
 }
 
 TEST_CASE("the checkpoint seed corpus: valid archives load, hostile ones are refused with FileError") {
     const auto files = corpus("npz");
     CHECK(files.size() >= 20);
     for (const auto& f : files) {
-        replay(f, "load_npz", [](const std::string& p) { tgd::load_npz<double>(p); });
-        replay(f, "load_npz", [](const std::string& p) { tgd::load_npz<float>(p); });
+        replay(f, "load_npz", [](const std::string& p) { tgd::load_npz<double>(p, corpus_limits); });
+        replay(f, "load_npz", [](const std::string& p) { tgd::load_npz<float>(p, corpus_limits); });
     }
 }
 
