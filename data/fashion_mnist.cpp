@@ -61,7 +61,7 @@ bool fashion_mnist_available(const std::string& dir) {
 namespace {
 
 ImageDataset load_idx_images_unguarded(const std::string& images_path, const std::string& labels_path,
-                                       std::size_t classes, const LoadOptions& options) {
+                                       std::size_t classes, const io::LoadOptions& options) {
     if (classes == 0 || classes > 256)
         throw Error(fmt::format("load_idx_images: {} classes; expected 1 to 256 (labels are bytes)", classes));
     IdxArray images = read_idx(images_path, options);
@@ -96,7 +96,7 @@ ImageDataset load_idx_images_unguarded(const std::string& images_path, const std
 }  // namespace
 
 ImageDataset load_idx_images(const std::string& images_path, const std::string& labels_path, std::size_t classes,
-                             const LoadOptions& options) {
+                             const io::LoadOptions& options) {
     try {
         return load_idx_images_unguarded(images_path, labels_path, classes, options);
     } catch (const std::bad_alloc&) {
@@ -105,7 +105,7 @@ ImageDataset load_idx_images(const std::string& images_path, const std::string& 
     }
 }
 
-ImageDataset load_fashion_mnist(Split split, const std::string& dir, const LoadOptions& options) {
+ImageDataset load_fashion_mnist(Split split, const std::string& dir, const io::LoadOptions& options) {
     if (split != Split::train && split != Split::test)
         throw Error("load_fashion_mnist: unknown split; expected Split::train or Split::test");
     if (!is_dir(dir))

@@ -7,8 +7,8 @@
 
 #include <tapegrad/autograd/error.hpp>
 #include <tapegrad/autograd/tensor.hpp>
-#include <tapegrad/data/byte_reader.hpp>
-#include <tapegrad/data/checked_size.hpp>
+#include <tapegrad/io/detail/byte_reader.hpp>
+#include <tapegrad/io/detail/checked_size.hpp>
 
 namespace tapegrad::data {
 
@@ -34,8 +34,8 @@ std::uint32_t big_endian_u32(const unsigned char* p) {
 
 namespace {
 
-IdxArray read_idx_unguarded(const std::string& path, const LoadOptions& options) {
-    detail::ByteReader in(path, "read_idx", options.max_inflated_bytes());
+IdxArray read_idx_unguarded(const std::string& path, const io::LoadOptions& options) {
+    io::detail::ByteReader in(path, "read_idx", options.max_inflated_bytes());
     const std::string& at = in.context();
 
     // Magic: two zero bytes, the element type, the number of dimensions.
@@ -68,7 +68,7 @@ IdxArray read_idx_unguarded(const std::string& path, const LoadOptions& options)
     out.shape.resize(rank);
     for (std::size_t i = 0; i < rank; ++i) out.shape[i] = big_endian_u32(dims + 4 * i);
     std::size_t count = 0;
-    if (!detail::checked_product(out.shape, count))
+    if (!io::detail::checked_product(out.shape, count))
         throw FileError(fmt::format("{}: dimensions {} overflow a size_t", at, shape_string(out.shape)));
 
     const std::size_t header = 4 + 4 * rank;
@@ -111,7 +111,7 @@ IdxArray read_idx_unguarded(const std::string& path, const LoadOptions& options)
 
 }  // namespace
 
-IdxArray read_idx(const std::string& path, const LoadOptions& options) {
+IdxArray read_idx(const std::string& path, const io::LoadOptions& options) {
     try {
         return read_idx_unguarded(path, options);
     } catch (const std::bad_alloc&) {

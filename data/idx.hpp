@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include <tapegrad/data/file_options.hpp>
+#include <tapegrad/io/options.hpp>
 
 namespace tapegrad::data {
 
@@ -26,6 +26,6 @@ constexpr std::size_t idx_max_dimensions = 8;
 /// size_t and the file (and, for gzip, LoadOptions::max_inflated_bytes); the payload must then
 /// have exactly that many bytes. Throws FileError on a missing, truncated, corrupt or hostile
 /// file, or when the memory for its payload cannot be allocated.
-IdxArray read_idx(const std::string& path, const LoadOptions& options = {});
+IdxArray read_idx(const std::string& path, const io::LoadOptions& options = {});
 
 }  // namespace tapegrad::data

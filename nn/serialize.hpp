@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include <tapegrad/data/file_options.hpp>
+#include <tapegrad/io/options.hpp>
 #include <tapegrad/nn/module.hpp>
 
 namespace tapegrad::nn {
@@ -16,10 +16,10 @@ namespace tapegrad::nn {
 /// never leaves a half-written checkpoint in place of a good one. Throws Error for state that
 /// cannot be saved, FileError if writing fails.
 template <class T>
-void save(const Module<T>& module, const std::string& path, const data::SaveOptions& options = {});
+void save(const Module<T>& module, const std::string& path, const io::SaveOptions& options = {});
 /// As above, for named Variables (e.g. a state() or parameters given names by hand).
 template <class T>
-void save(const NamedVariables<T>& state, const std::string& path, const data::SaveOptions& options = {});
+void save(const NamedVariables<T>& state, const std::string& path, const io::SaveOptions& options = {});
 
 /// Sets the module's parameters and buffers from an .npz written by save() or by
 /// numpy.savez / numpy.savez_compressed (float32 or float64 arrays; either converts to T).
@@ -28,9 +28,9 @@ void save(const NamedVariables<T>& state, const std::string& path, const data::S
 /// A missing, truncated, corrupt or hostile file, another dtype, an absurd header, a value
 /// that does not fit T, or NaN / infinity (unless LoadOptions::allow_non_finite) is a FileError.
 template <class T>
-void load(Module<T>& module, const std::string& path, const data::LoadOptions& options = {});
+void load(Module<T>& module, const std::string& path, const io::LoadOptions& options = {});
 /// Every array of an .npz as named Variables (leaves without grad), in the order stored.
 template <class T>
-NamedVariables<T> load(const std::string& path, const data::LoadOptions& options = {});
+NamedVariables<T> load(const std::string& path, const io::LoadOptions& options = {});
 
 }  // namespace tapegrad::nn

@@ -1,9 +1,9 @@
-// save / load: an optimizer's state to and from an .npz checkpoint (data/npz, the format nn uses).
+// save / load: an optimizer's state to and from a checkpoint file (io/checkpoint, the format nn uses).
 #pragma once
 
 #include <string>
 
-#include <tapegrad/data/file_options.hpp>
+#include <tapegrad/io/options.hpp>
 #include <tapegrad/optim/optimizer.hpp>
 
 namespace tapegrad::optim {
@@ -11,7 +11,7 @@ namespace tapegrad::optim {
 /// Writes optimizer.state_dict() to an .npz file at `path`. The file is replaced atomically:
 /// if saving fails, a previous file at `path` is unchanged. Throws FileError when writing fails.
 template <class T>
-void save(const Optimizer<T>& optimizer, const std::string& path, const data::SaveOptions& options = {});
+void save(const Optimizer<T>& optimizer, const std::string& path, const io::SaveOptions& options = {});
 
 /// Reads an .npz written by save() and loads it into the optimizer, which must be over
 /// parameters of the same shapes. Every entry is checked (load_state_dict: shapes, and values
@@ -19,11 +19,11 @@ void save(const Optimizer<T>& optimizer, const std::string& path, const data::Sa
 /// corrupt or hostile file and Error for state that does not fit the optimizer; in either case
 /// the optimizer is unchanged.
 template <class T>
-void load(Optimizer<T>& optimizer, const std::string& path, const data::LoadOptions& options = {});
+void load(Optimizer<T>& optimizer, const std::string& path, const io::LoadOptions& options = {});
 
-extern template void save(const Optimizer<float>&, const std::string&, const data::SaveOptions&);
-extern template void save(const Optimizer<double>&, const std::string&, const data::SaveOptions&);
-extern template void load(Optimizer<float>&, const std::string&, const data::LoadOptions&);
-extern template void load(Optimizer<double>&, const std::string&, const data::LoadOptions&);
+extern template void save(const Optimizer<float>&, const std::string&, const io::SaveOptions&);
+extern template void save(const Optimizer<double>&, const std::string&, const io::SaveOptions&);
+extern template void load(Optimizer<float>&, const std::string&, const io::LoadOptions&);
+extern template void load(Optimizer<double>&, const std::string&, const io::LoadOptions&);
 
 }  // namespace tapegrad::optim

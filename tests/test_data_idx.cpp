@@ -17,6 +17,7 @@
 #include "test_data_helpers.hpp"
 
 namespace tgd = tapegrad::data;
+namespace tgio = tapegrad::io;
 using tapegrad::FileError;
 using namespace data_test;
 
@@ -270,11 +271,11 @@ TEST_CASE("read_idx: LoadOptions::max_inflated_bytes bounds gzip output, and a r
     TempDir dir;
     const Bytes payload = pattern(5000);
     const std::string gz = write_temp(dir, "a.gz", gzip_stored(idx_bytes(0x08, {5000}, payload)));
-    CHECK_THROWS_WITH_AS(tgd::read_idx(gz, tgd::LoadOptions().max_inflated_bytes(4096)),
+    CHECK_THROWS_WITH_AS(tgd::read_idx(gz, tgio::LoadOptions().max_inflated_bytes(4096)),
                          doctest::Contains("more than the limit of 4096 bytes"), FileError);
-    CHECK(tgd::read_idx(gz, tgd::LoadOptions().max_inflated_bytes(5008)).data.size() == 5000);
+    CHECK(tgd::read_idx(gz, tgio::LoadOptions().max_inflated_bytes(5008)).data.size() == 5000);
     const std::string raw = write_temp(dir, "a.idx", idx_bytes(0x08, {5000}, payload));
-    CHECK(tgd::read_idx(raw, tgd::LoadOptions().max_inflated_bytes(0)).data.size() == 5000);
+    CHECK(tgd::read_idx(raw, tgio::LoadOptions().max_inflated_bytes(0)).data.size() == 5000);
 }
 
 #if !defined(__SANITIZE_ADDRESS__)

@@ -9,7 +9,7 @@
 
 #include <stdlib.h>
 
-#include <tapegrad/data/npz.hpp>
+#include <tapegrad/io/npz.hpp>
 
 using namespace tgtest;
 
@@ -161,7 +161,7 @@ TEST_CASE("Adam: a step count of -3, NaN or 2.5, and impossible moments, are ref
     std::string dir = (std::filesystem::temp_directory_path() / "tapegrad-optim-XXXXXX").string();
     REQUIRE(mkdtemp(dir.data()));
     const std::string path = dir + "/adam.npz";
-    tg::data::save_npz(path, replaced(good, "state.0.step", scalar(-3)));
+    tg::io::save_npz(path, replaced(good, "state.0.step", scalar(-3)));
     CHECK(error_of([&] { opt::load(adam, path); }).find("entry 'state.0.step' holds -3") != std::string::npos);
     first_order_step(adam, a, b);
     CHECK(std::isfinite(a.value()(0)));

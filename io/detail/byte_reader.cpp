@@ -1,5 +1,5 @@
 // ByteReader: sequential raw or gzip reading with zlib's inflate, every failure a FileError.
-#include <tapegrad/data/byte_reader.hpp>
+#include <tapegrad/io/detail/byte_reader.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -13,9 +13,9 @@
 #include <fmt/format.h>
 
 #include <tapegrad/autograd/error.hpp>
-#include <tapegrad/data/regular_file.hpp>
+#include <tapegrad/io/detail/regular_file.hpp>
 
-namespace tapegrad::data::detail {
+namespace tapegrad::io::detail {
 
 struct ByteReader::Inflater {
     z_stream s{};
@@ -130,4 +130,4 @@ std::size_t ByteReader::read_gzip(void* dst, std::size_t n) {
     return done;
 }
 
-}  // namespace tapegrad::data::detail
+}  // namespace tapegrad::io::detail

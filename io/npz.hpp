@@ -6,9 +6,9 @@
 #include <vector>
 
 #include <tapegrad/autograd/tensor.hpp>
-#include <tapegrad/data/file_options.hpp>
+#include <tapegrad/io/options.hpp>
 
-namespace tapegrad::data {
+namespace tapegrad::io {
 
 /// Named arrays, in order: what a checkpoint holds.
 template <class T>
@@ -40,4 +40,4 @@ void save_npz(const std::string& path, const NamedTensors<T>& arrays, const Save
 template <class T>
 NamedTensors<T> load_npz(const std::string& path, const LoadOptions& options = {});
 
-}  // namespace tapegrad::data
+}  // namespace tapegrad::io

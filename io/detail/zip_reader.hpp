@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace tapegrad::data::detail {
+namespace tapegrad::io::detail {
 
 /// One member as the central directory describes it, checked against its local header.
 struct ZipEntry {
@@ -83,4 +83,4 @@ private:
     std::unique_ptr<Inflater> z_;
 };
 
-}  // namespace tapegrad::data::detail
+}  // namespace tapegrad::io::detail

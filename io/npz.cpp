@@ -1,5 +1,5 @@
 // save_npz / load_npz: libzip writes the container, ZipArchive reads it strictly; npy.hpp for each member, AtomicFile for the write.
-#include <tapegrad/data/npz.hpp>
+#include <tapegrad/io/npz.hpp>
 
 #include <algorithm>
 #include <limits>
@@ -14,13 +14,13 @@
 #include <fmt/format.h>
 
 #include <tapegrad/autograd/error.hpp>
-#include <tapegrad/data/atomic_file.hpp>
-#include <tapegrad/data/npy.hpp>
-#include <tapegrad/data/regular_file.hpp>
-#include <tapegrad/data/value_check.hpp>
-#include <tapegrad/data/zip_reader.hpp>
+#include <tapegrad/io/detail/atomic_file.hpp>
+#include <tapegrad/io/detail/npy.hpp>
+#include <tapegrad/io/detail/regular_file.hpp>
+#include <tapegrad/io/detail/value_check.hpp>
+#include <tapegrad/io/detail/zip_reader.hpp>
 
-namespace tapegrad::data {
+namespace tapegrad::io {
 
 namespace {
 
@@ -254,4 +254,4 @@ template void save_npz<double>(const std::string&, const NamedTensors<double>&, 
 template NamedTensors<float> load_npz<float>(const std::string&, const LoadOptions&);
 template NamedTensors<double> load_npz<double>(const std::string&, const LoadOptions&);
 
-}  // namespace tapegrad::data
+}  // namespace tapegrad::io

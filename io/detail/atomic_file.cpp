@@ -1,5 +1,5 @@
 // AtomicFile: symlinks resolved, an exclusive locked temporary beside the target, full writes, fsync, rename, fsync of the directory.
-#include <tapegrad/data/atomic_file.hpp>
+#include <tapegrad/io/detail/atomic_file.hpp>
 
 #include <atomic>
 #include <cerrno>
@@ -19,7 +19,7 @@
 
 #include <tapegrad/autograd/error.hpp>
 
-namespace tapegrad::data::detail {
+namespace tapegrad::io::detail {
 
 namespace {
 
@@ -236,4 +236,4 @@ void AtomicFile::commit() {
     }
 }
 
-}  // namespace tapegrad::data::detail
+}  // namespace tapegrad::io::detail

@@ -6,7 +6,7 @@
 
 #include <sys/types.h>
 
-namespace tapegrad::data::detail {
+namespace tapegrad::io::detail {
 
 /// Bytes written go to a temporary file beside the target (same directory, so the rename
 /// is atomic); commit() flushes them to disk and renames the file over the target. Until
@@ -57,4 +57,4 @@ std::string temp_prefix(const std::string& base, std::size_t name_max);
 /// returns how many were removed. Never throws.
 std::size_t remove_stale_temporaries(const std::string& dir, const std::string& base, std::size_t name_max);
 
-}  // namespace tapegrad::data::detail
+}  // namespace tapegrad::io::detail

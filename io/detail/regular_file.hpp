@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-namespace tapegrad::data::detail {
+namespace tapegrad::io::detail {
 
 /// Opens `path` read-only without blocking (O_NONBLOCK: opening a FIFO with no writer would
 /// otherwise wait for ever), then checks with fstat on the open descriptor (no race with a
@@ -27,4 +27,4 @@ private:
     std::uint64_t size_ = 0;
 };
 
-}  // namespace tapegrad::data::detail
+}  // namespace tapegrad::io::detail

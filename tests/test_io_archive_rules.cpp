@@ -10,12 +10,12 @@
 #include <zlib.h>
 
 #include <tapegrad/autograd/error.hpp>
-#include <tapegrad/data/npz.hpp>
+#include <tapegrad/io/npz.hpp>
 
 #include "test_data_helpers.hpp"
 
 namespace tg = tapegrad;
-namespace tgd = tapegrad::data;
+namespace tgio = tapegrad::io;
 using tapegrad::FileError;
 using tg::Tensor;
 using namespace data_test;
@@ -97,7 +97,7 @@ Bytes f8_member(const std::vector<double>& v) {
 
 std::string error_of(const std::string& path) {
     try {
-        tgd::load_npz<double>(path);
+        tgio::load_npz<double>(path);
     } catch (const FileError& e) {
         return e.what();
     }
@@ -110,7 +110,7 @@ TEST_CASE("two archives concatenated are refused: NumPy would read the second, a
     TempDir dir;
     write_file(dir / "a.npz", plain_archive({{"a.npy", f8_member({1, 2})}}));
     write_file(dir / "b.npz", plain_archive({{"b.npy", f8_member({3, 4})}}));
-    CHECK(tgd::load_npz<double>(dir / "a.npz")[0].first == "a");
+    CHECK(tgio::load_npz<double>(dir / "a.npz")[0].first == "a");
     write_file(dir / "ab.npz", read_file(dir / "a.npz") + read_file(dir / "b.npz"));
     const std::string e = error_of(dir / "ab.npz");
     CHECK(e.find("not a valid zip archive") != std::string::npos);
@@ -208,7 +208,7 @@ TEST_CASE("a member name that is not ASCII must be marked UTF-8 (else readers de
         if (flags == 0) {
             CHECK(error_of(dir / "u.npz").find("not ASCII and not marked UTF-8") != std::string::npos);
         } else {
-            const auto arrays = tgd::load_npz<double>(dir / "u.npz");
+            const auto arrays = tgio::load_npz<double>(dir / "u.npz");
             REQUIRE(arrays.size() == 1);
             CHECK(arrays[0].first == "caf\xc3\xa9");
         }
@@ -249,11 +249,11 @@ TEST_CASE("a zip64 end record is read, and must agree with the plain one") {
         return body + cd + rec + loc + end;
     };
     write_file(dir / "z64.npz", zip64(1, 0xffff));
-    const auto arrays = tgd::load_npz<double>(dir / "z64.npz");
+    const auto arrays = tgio::load_npz<double>(dir / "z64.npz");
     REQUIRE(arrays.size() == 1);
     CHECK(arrays[0].second == Tensor<double>{1, 2, 3});
     write_file(dir / "z64-2.npz", zip64(1, 1));
-    CHECK(tgd::load_npz<double>(dir / "z64-2.npz").size() == 1);
+    CHECK(tgio::load_npz<double>(dir / "z64-2.npz").size() == 1);
     write_file(dir / "z64-bad.npz", zip64(1, 2));
     CHECK(error_of(dir / "z64-bad.npz").find("the end record and the zip64 end record disagree") != std::string::npos);
 }
@@ -272,7 +272,7 @@ TEST_CASE("a member with a data descriptor (as a streaming writer makes) is read
         const Bytes body = zip_local_header("a.npy", 0, 0, 0, 0, 0x08) + a + desc;
         const Bytes cd = zip_central_entry("a.npy", 0, crc32(a), n, n, 0, 0x08);
         write_file(dir / "d.npz", body + cd + zip_end_record(1, cd.size(), body.size()));
-        const auto arrays = tgd::load_npz<double>(dir / "d.npz");
+        const auto arrays = tgio::load_npz<double>(dir / "d.npz");
         REQUIRE(arrays.size() == 1);
         CHECK(arrays[0].second == Tensor<double>{4, 5});
     }
@@ -324,18 +324,18 @@ TEST_CASE("LoadOptions::max_inflated_bytes bounds all deflated members together,
         body += zip_local_header(name, 8, crc, std::uint32_t(z.size()), usize) + z;
     }
     write_file(dir / "two.npz", body + cd + zip_end_record(2, cd.size(), body.size()));
-    const auto one_mib = tgd::LoadOptions().max_inflated_bytes(1 << 20);
-    CHECK_THROWS_WITH_AS(tgd::load_npz<double>(dir / "two.npz", one_mib),
+    const auto one_mib = tgio::LoadOptions().max_inflated_bytes(1 << 20);
+    CHECK_THROWS_WITH_AS(tgio::load_npz<double>(dir / "two.npz", one_mib),
                          doctest::Contains(("expand to " + std::to_string(2 * usize) +
                                             " bytes in total, more than the limit of 1048576 bytes")
                                                .c_str()),
                          FileError);
-    const auto arrays = tgd::load_npz<double>(dir / "two.npz", tgd::LoadOptions().max_inflated_bytes(2 << 20));
+    const auto arrays = tgio::load_npz<double>(dir / "two.npz", tgio::LoadOptions().max_inflated_bytes(2 << 20));
     REQUIRE(arrays.size() == 2);
     CHECK(arrays[1].second.size() == n);
     // Stored members are bounded by the file itself and do not count.
     write_file(dir / "stored.npz", plain_archive({{"s.npy", f8_member(std::vector<double>(1 << 16, 1.0))}}));
-    CHECK(tgd::load_npz<double>(dir / "stored.npz", tgd::LoadOptions().max_inflated_bytes(0)).size() == 1);
+    CHECK(tgio::load_npz<double>(dir / "stored.npz", tgio::LoadOptions().max_inflated_bytes(0)).size() == 1);
 }
 
 #if !defined(__SANITIZE_ADDRESS__)
@@ -365,7 +365,7 @@ TEST_CASE("memory that cannot be allocated is a FileError naming the file, never
         lim.rlim_cur = lim.rlim_max = rlim_t(vm_kb + (64 << 10)) * 1024;
         if (setrlimit(RLIMIT_AS, &lim) != 0) _exit(10);
         try {
-            tgd::load_npz<double>(path);
+            tgio::load_npz<double>(path);
             _exit(1);  // loaded: the limit did not bite
         } catch (const FileError& e) {
             const std::string m = e.what();

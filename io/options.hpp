@@ -3,7 +3,7 @@
 
 #include <cstdint>
 
-namespace tapegrad::data {
+namespace tapegrad::io {
 
 /// Default bound on the bytes decompression may produce from one file: 256 MiB.
 constexpr std::uint64_t default_max_inflated_bytes = std::uint64_t(256) << 20;
@@ -44,4 +44,4 @@ private:
     bool allow_non_finite_ = false;
 };
 
-}  // namespace tapegrad::data
+}  // namespace tapegrad::io

@@ -1,5 +1,5 @@
 // ZipArchive and ZipMemberReader: the end record, the central directory and the local headers checked against each other.
-#include <tapegrad/data/zip_reader.hpp>
+#include <tapegrad/io/detail/zip_reader.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -15,7 +15,7 @@
 
 #include <tapegrad/autograd/error.hpp>
 
-namespace tapegrad::data::detail {
+namespace tapegrad::io::detail {
 
 namespace {
 
@@ -416,4 +416,4 @@ void ZipMemberReader::expect_end() {
                                     entry_.crc));
 }
 
-}  // namespace tapegrad::data::detail
+}  // namespace tapegrad::io::detail

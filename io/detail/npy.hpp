@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-namespace tapegrad::data::detail {
+namespace tapegrad::io::detail {
 
 /// The two element types a checkpoint may hold: little-endian float32 ('<f4') and float64 ('<f8').
 enum class NpyDtype { f4, f8 };
@@ -49,4 +49,4 @@ void check_npy_shape(const std::vector<std::size_t>& shape, NpyDtype dtype, cons
 /// span at most PTRDIFF_MAX bytes, so that even an empty array has valid strides). Throws FileError.
 NpyHeader parse_npy_header(const std::string& dict, const std::string& at);
 
-}  // namespace tapegrad::data::detail
+}  // namespace tapegrad::io::detail

@@ -1,5 +1,5 @@
 // .npy headers: the writer mirrors numpy.save; the reader is a strict parser of the header dictionary.
-#include <tapegrad/data/npy.hpp>
+#include <tapegrad/io/detail/npy.hpp>
 
 #include <cstdint>
 #include <cstring>
@@ -8,12 +8,12 @@
 
 #include <tapegrad/autograd/error.hpp>
 #include <tapegrad/autograd/tensor.hpp>
-#include <tapegrad/data/checked_size.hpp>
+#include <tapegrad/io/detail/checked_size.hpp>
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "the .npy code writes and reads the host's bytes as little-endian");
 
-namespace tapegrad::data::detail {
+namespace tapegrad::io::detail {
 
 namespace {
 
@@ -218,4 +218,4 @@ NpyHeader parse_npy_header(const std::string& dict, const std::string& at) {
     return h;
 }
 
-}  // namespace tapegrad::data::detail
+}  // namespace tapegrad::io::detail

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace tapegrad::data::detail {
+namespace tapegrad::io::detail {
 
 /// Sequential reader over a regular file, raw or gzip (detected by its magic bytes). The file
 /// is checked to be a regular file before anything blocks on it (see RegularFile).
@@ -54,4 +54,4 @@ private:
     std::unique_ptr<Inflater> z_;
 };
 
-}  // namespace tapegrad::data::detail
+}  // namespace tapegrad::io::detail

@@ -1,5 +1,5 @@
 // RegularFile: open(O_NONBLOCK), fstat, refuse anything but a regular file, then plain blocking reads.
-#include <tapegrad/data/regular_file.hpp>
+#include <tapegrad/io/detail/regular_file.hpp>
 
 #include <cerrno>
 #include <cstring>
@@ -12,7 +12,7 @@
 
 #include <tapegrad/autograd/error.hpp>
 
-namespace tapegrad::data::detail {
+namespace tapegrad::io::detail {
 
 RegularFile::RegularFile(const std::string& path, const std::string& at) {
     if (path.empty()) throw FileError(at + ": empty path; expected the name of a file");
@@ -44,4 +44,4 @@ int RegularFile::release() {
     return fd;
 }
 
-}  // namespace tapegrad::data::detail
+}  // namespace tapegrad::io::detail

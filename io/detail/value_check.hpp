@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-namespace tapegrad::data::detail {
+namespace tapegrad::io::detail {
 
 /// The index of the first NaN or infinite value of data[0..n), or n if there is none.
 template <class T>
@@ -35,4 +35,4 @@ std::string element_text(const T* data, std::size_t i) {
     return fmt::format("element {} ({})", i, double(data[i]));
 }
 
-}  // namespace tapegrad::data::detail
+}  // namespace tapegrad::io::detail
