@@ -19,7 +19,8 @@ ImageDataset::ImageDataset(std::vector<std::uint8_t> pixels, Indices labels, std
       width_(width),
       classes_(classes) {
     std::size_t per_image = 0, total = 0;
-    if (channels == 0 || height == 0 || width == 0 || !io::detail::checked_product(Indices{channels, height, width}, per_image))
+    if (channels == 0 || height == 0 || width == 0 ||
+        !io::detail::checked_product(Indices{channels, height, width}, per_image))
         throw Error(fmt::format("ImageDataset: image shape ({},{},{}); expected positive extents whose product fits a size_t",
                                 channels, height, width));
     if (classes == 0) throw Error("ImageDataset: 0 classes; expected at least 1");

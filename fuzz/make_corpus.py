@@ -48,7 +48,7 @@ def f4(values):
     return b"".join(struct.pack("<f", v) for v in values)
 
 
-for kind in ("idx", "npz", "npy"):
+for kind in ("idx", "npz", "npy", "safetensors"):
     shutil.rmtree(os.path.join("corpus", kind), ignore_errors=True)
     os.makedirs(os.path.join("corpus", kind))
 
@@ -231,3 +231,44 @@ put("npy", "header-length-0.npy", b"\x93NUMPY\x01\x00\x00\x00")
 put("npy", "missing-key.npy", b"\x93NUMPY\x01\x00\x20\x00{'descr': '<f8', 'shape': (1,)}\n")
 put("npy", "extra-key.npy", npy("<f8", (1,), b"").replace(b"'shape'", b"'extra': 1, 'shape'"))
 put("npy", "unterminated-string.npy", b"\x93NUMPY\x01\x00\x10\x00{'descr: <f8   \n")
+
+# ------------------------------------------------------------------ safetensors
+def st(header, buffer=b""):
+    text = header.encode() if isinstance(header, str) else header
+    return struct.pack("<Q", len(text)) + text + buffer
+
+
+def st_entry(name, dtype, shape, begin, end):
+    return '"%s":{"dtype":"%s","shape":%s,"data_offsets":[%d,%d]}' % (name, dtype, shape, begin, end)
+
+
+two = f4([1.5, -2.0])
+put("safetensors", "valid-two-floats.safetensors", st("{" + st_entry("w", "F32", "[2]", 0, 8) + "}", two))
+put("safetensors", "valid-every-dtype.safetensors",
+    st("{" + ",".join([st_entry("a", "F64", "[]", 0, 8), st_entry("b", "I64", "[2]", 8, 24),
+                       st_entry("c", "F32", "[0,3]", 24, 24), st_entry("d", "F32", "[1]", 24, 28)]) +
+       ',"__metadata__":{"format":"pt"}}  ',
+       f8([3.25]) + struct.pack("<qq", -1, 7) + f4([2.0])))
+put("safetensors", "valid-empty.safetensors", st("{}"))
+put("safetensors", "duplicate-key.safetensors",
+    st("{" + st_entry("w", "F32", "[2]", 0, 8) + "," + st_entry("w", "F32", "[2]", 0, 8) + "}", two))
+put("safetensors", "overlap.safetensors",
+    st("{" + st_entry("a", "F32", "[2]", 0, 8) + "," + st_entry("b", "F32", "[1]", 4, 8) + "}", two))
+put("safetensors", "gap.safetensors", st("{" + st_entry("a", "F32", "[1]", 4, 8) + "}", two))
+put("safetensors", "trailing-data.safetensors", st("{" + st_entry("a", "F32", "[1]", 0, 4) + "}", two))
+put("safetensors", "size-mismatch.safetensors", st("{" + st_entry("a", "F32", "[3]", 0, 8) + "}", two))
+put("safetensors", "offsets-past-end.safetensors", st("{" + st_entry("a", "F32", "[2]", 0, 1 << 40) + "}", two))
+put("safetensors", "dtype-bf16.safetensors", st("{" + st_entry("a", "BF16", "[4]", 0, 8) + "}", two))
+put("safetensors", "dtype-unknown.safetensors", st("{" + st_entry("a", "X9", "[2]", 0, 8) + "}", two))
+put("safetensors", "extra-key.safetensors",
+    st('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"more":1}}', two))
+put("safetensors", "header-length-huge.safetensors", struct.pack("<Q", 1 << 62) + b"{}")
+put("safetensors", "header-length-past-end.safetensors", struct.pack("<Q", 4096) + b"{}")
+put("safetensors", "not-json.safetensors", st("{this is not json}", two))
+put("safetensors", "nested-deep.safetensors", st('{"a":' + "[" * 64 + "]" * 64 + "}"))
+put("safetensors", "shape-33-dims.safetensors", st("{" + st_entry("a", "F32", "[" + ",".join(["1"] * 33) + "]", 0, 4) + "}", f4([1])))
+put("safetensors", "shape-overflow.safetensors",
+    st("{" + st_entry("a", "F64", "[4294967296,4294967296]", 0, 8) + "}", f8([1])))
+put("safetensors", "nan-value.safetensors", st("{" + st_entry("a", "F64", "[1]", 0, 8) + "}", f8([float("nan")])))
+put("safetensors", "metadata-not-string.safetensors", st('{"__metadata__":{"k":5}}'))
+put("safetensors", "truncated.safetensors", b"\x10\x00\x00")

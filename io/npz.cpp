@@ -1,4 +1,4 @@
-// save_npz / load_npz: libzip writes the container, ZipArchive reads it strictly; npy.hpp for each member, AtomicFile for the write.
+// save_npz / read_npz: libzip writes the archive, ZipArchive reads it strictly, npy.hpp does each member.
 #include <tapegrad/io/npz.hpp>
 
 #include <algorithm>
@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include <tapegrad/autograd/error.hpp>
+#include <tapegrad/io/detail/array_check.hpp>
 #include <tapegrad/io/detail/atomic_file.hpp>
 #include <tapegrad/io/detail/npy.hpp>
 #include <tapegrad/io/detail/regular_file.hpp>
@@ -23,23 +24,6 @@
 namespace tapegrad::io {
 
 namespace {
-
-using detail::NpyDtype;
-
-template <class T>
-constexpr NpyDtype dtype_of() {
-    return sizeof(T) == 4 ? NpyDtype::f4 : NpyDtype::f8;
-}
-
-constexpr std::size_t max_name = 200;
-
-std::string check_name(const std::string& name) {
-    if (name.empty() || name.size() > max_name) return fmt::format("{} characters", name.size());
-    for (char c : name)
-        if (c <= 0x20 || c >= 0x7f || c == '/' || c == '\\')
-            return fmt::format("character 0x{:02x}", unsigned(static_cast<unsigned char>(c)));
-    return {};
-}
 
 // The libzip objects of one save, released on every path out.
 struct ZipWriter {
@@ -58,37 +42,31 @@ constexpr time_t fixed_mtime = 315662400;
 // deletes an archive left empty rather than writing one, and numpy.savez() writes this.
 const unsigned char empty_zip[22] = {'P', 'K', 5, 6};
 
+// The payload of a member whose header is h, read into an array of its own element type.
+Array read_payload(detail::ZipMemberReader& r, std::string name, const detail::NpyHeader& h) {
+    switch (h.dtype) {
+        case Dtype::float32: {
+            Tensor<float> t = Tensor<float>::from_shape(h.shape);
+            r.read_exact(t.data(), h.payload_bytes, "payload");
+            return Array(std::move(name), std::move(t));
+        }
+        case Dtype::float64: {
+            Tensor<double> t = Tensor<double>::from_shape(h.shape);
+            r.read_exact(t.data(), h.payload_bytes, "payload");
+            return Array(std::move(name), std::move(t));
+        }
+        case Dtype::int64: break;
+    }
+    Tensor<std::int64_t> t = Tensor<std::int64_t>::from_shape(h.shape);
+    r.read_exact(t.data(), h.payload_bytes, "payload");
+    return Array(std::move(name), std::move(t));
+}
+
 }  // namespace
 
-template <class T>
-void save_npz(const std::string& path, const NamedTensors<T>& arrays, const SaveOptions& options) {
-    if (path.empty()) throw Error("save_npz: empty path; expected the name of a file");
-    std::set<std::string> names;
-    for (const auto& [name, tensor] : arrays) {
-        std::string bad = check_name(name);
-        if (!bad.empty())
-            throw Error(fmt::format("save_npz: '{}': bad array name '{}' ({}); expected 1 to {} printable ASCII "
-                                    "characters without spaces, '/' or '\\'",
-                                    path, name, bad, max_name));
-        if (!names.insert(name).second)
-            throw Error(fmt::format("save_npz: '{}': array name '{}' given twice; expected unique names", path, name));
-        // What load_npz would refuse is refused here, before the file is touched.
-        const std::string at = fmt::format("save_npz: '{}': array '{}'", path, name);
-        std::vector<std::size_t> shape(tensor.shape().begin(), tensor.shape().end());
-        std::size_t count = 0, bytes = 0;
-        try {
-            detail::check_npy_shape(shape, dtype_of<T>(), at, count, bytes);
-        } catch (const FileError& e) {
-            throw Error(std::string(e.what()) + " (load_npz could not read it back)");
-        }
-        if (!options.allow_non_finite()) {
-            const std::size_t i = detail::first_non_finite(tensor.data(), tensor.size());
-            if (i != tensor.size())
-                throw Error(fmt::format("{}: {} is not finite; expected finite values (SaveOptions::"
-                                        "allow_non_finite(true) writes NaN and infinity)",
-                                        at, detail::element_text(tensor.data(), i)));
-        }
-    }
+void save_npz(const std::string& path, const Arrays& arrays, const SaveOptions& options) {
+    // What the reader would refuse is refused here, before the file is touched.
+    detail::check_arrays_for_save(arrays, options, "save_npz", path);
 
     detail::AtomicFile out(path, "save_npz");
     if (arrays.empty()) {
@@ -118,14 +96,13 @@ void save_npz(const std::string& path, const NamedTensors<T>& arrays, const Save
 
     std::vector<std::string> preambles;
     preambles.reserve(arrays.size());
-    for (const auto& [name, tensor] : arrays) {
-        std::vector<std::size_t> shape(tensor.shape().begin(), tensor.shape().end());
-        preambles.push_back(detail::npy_preamble(dtype_of<T>(), shape));
+    for (const Array& a : arrays) {
+        const std::string& name = a.name();
+        preambles.push_back(detail::npy_preamble(a.dtype(), a.shape()));
         zip_buffer_fragment_t parts[2] = {{reinterpret_cast<zip_uint8_t*>(preambles.back().data()),
                                            preambles.back().size()},
-                                          {reinterpret_cast<zip_uint8_t*>(const_cast<T*>(tensor.data())),
-                                           tensor.size() * sizeof(T)}};
-        zip_source_t* src = zip_source_buffer_fragment_create(parts, tensor.size() ? 2 : 1, 0, &err);
+                                          {reinterpret_cast<zip_uint8_t*>(const_cast<void*>(a.data())), a.bytes()}};
+        zip_source_t* src = zip_source_buffer_fragment_create(parts, a.size() ? 2 : 1, 0, &err);
         if (!src) zip_fail(fmt::format("cannot add '{}'", name));
         zip_int64_t index = zip_file_add(w.za, (name + ".npy").c_str(), src, ZIP_FL_ENC_UTF_8);
         if (index < 0) {
@@ -159,7 +136,14 @@ void save_npz(const std::string& path, const NamedTensors<T>& arrays, const Save
 }
 
 template <class T>
-NamedTensors<T> load_npz(const std::string& path, const LoadOptions& options) {
+void save_npz(const std::string& path, const NamedTensors<T>& arrays, const SaveOptions& options) {
+    Arrays views;
+    views.reserve(arrays.size());
+    for (const auto& [name, tensor] : arrays) views.push_back(Array::view(name, tensor));
+    save_npz(path, views, options);
+}
+
+Arrays read_npz(const std::string& path, const LoadOptions& options) {
     if (path.empty()) throw Error("load_npz: empty path; expected the name of a file");
     const std::string at = fmt::format("load_npz: '{}'", path);
     std::string allocating = "the archive's directory";
@@ -181,7 +165,7 @@ NamedTensors<T> load_npz(const std::string& path, const LoadOptions& options) {
                                         "of {} bytes (LoadOptions::max_inflated_bytes; raise it to read this file)",
                                         at, inflated, options.max_inflated_bytes()));
 
-        NamedTensors<T> out;
+        Arrays out;
         out.reserve(zip.entries().size());
         for (const auto& e : zip.entries()) {
             const std::string& member = e.name;
@@ -210,42 +194,33 @@ NamedTensors<T> load_npz(const std::string& path, const LoadOptions& options) {
             const detail::NpyHeader h = detail::parse_npy_header(dict, member_at);
             if (e.size - preamble != h.payload_bytes)
                 throw FileError(fmt::format("{}: payload of {} bytes; shape {} of {} needs exactly {}", member_at,
-                                            e.size - preamble, shape_string(h.shape),
-                                            h.dtype == NpyDtype::f4 ? "float32" : "float64", h.payload_bytes));
+                                            e.size - preamble, shape_string(h.shape), dtype_name(h.dtype),
+                                            h.payload_bytes));
 
             allocating = fmt::format("member '{}' ({} bytes for shape {})", member, h.payload_bytes,
                                      shape_string(h.shape));
-            Tensor<T> t = Tensor<T>::from_shape(h.shape);
-            std::size_t bad = h.count;
-            if (h.dtype == dtype_of<T>()) {
-                r.read_exact(t.data(), h.payload_bytes, "payload");
-            } else if (h.dtype == NpyDtype::f4) {
-                std::vector<float> tmp(h.count);
-                r.read_exact(tmp.data(), h.payload_bytes, "payload");
-                detail::convert_checked(tmp.data(), t.data(), h.count);
-            } else {
-                std::vector<double> tmp(h.count);
-                r.read_exact(tmp.data(), h.payload_bytes, "payload");
-                bad = detail::convert_checked(tmp.data(), t.data(), h.count);
-                if (bad != h.count)
-                    throw FileError(fmt::format("{}: {} does not fit float32 (largest {}); expected values a float "
-                                                "model can hold",
-                                                member_at, detail::element_text(tmp.data(), bad),
-                                                double(std::numeric_limits<float>::max())));
-            }
+            Array array = read_payload(r, std::move(name), h);
             r.expect_end();
-            if (!options.allow_non_finite()) {
-                bad = detail::first_non_finite(t.data(), h.count);
-                if (bad != h.count)
-                    throw FileError(fmt::format("{}: {} is not finite; expected finite values "
-                                                "(LoadOptions::allow_non_finite(true) accepts NaN and infinity)",
-                                                member_at, detail::element_text(t.data(), bad)));
-            }
-            out.emplace_back(std::move(name), std::move(t));
+            detail::check_values_read(array, options, member_at);
+            out.push_back(std::move(array));
         }
         return out;
     } catch (const std::bad_alloc&) {
         throw FileError(fmt::format("{}: out of memory while allocating {}", at, allocating));
+    }
+}
+
+template <class T>
+NamedTensors<T> load_npz(const std::string& path, const LoadOptions& options) {
+    const Arrays arrays = read_npz(path, options);
+    const std::string at = fmt::format("load_npz: '{}'", path);
+    try {
+        NamedTensors<T> out;
+        out.reserve(arrays.size());
+        for (const Array& a : arrays) out.emplace_back(a.name(), a.to<T>(at));
+        return out;
+    } catch (const std::bad_alloc&) {
+        throw FileError(fmt::format("{}: out of memory while converting the arrays", at));
     }
 }
 

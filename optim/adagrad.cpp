@@ -17,7 +17,8 @@ enum : std::size_t { kStep, kSum };
 
 template <class T>
 Adagrad<T>::Adagrad(std::vector<Variable<T>> params, const AdagradOptions& options)
-    : GroupedOptimizer<T, AdagradOptions>({{"step", true, detail::Values::count}, {"sum", false, detail::Values::nonnegative}}) {
+    : GroupedOptimizer<T, AdagradOptions>(
+          {{"step", true, detail::Values::count}, {"sum", false, detail::Values::nonnegative}}) {
     this->add_param_group(std::move(params), options);
 }
 

@@ -24,6 +24,22 @@ void load(Optimizer<T>& optimizer, const std::string& path, const io::LoadOption
     }
 }
 
+void save(const LRScheduler& scheduler, const std::string& path, const io::SaveOptions& options) {
+    io::save_arrays(path, scheduler.state_dict(), options);
+}
+
+void save(const ReduceLROnPlateau& scheduler, const std::string& path, const io::SaveOptions& options) {
+    io::save_arrays(path, scheduler.state_dict(), options);
+}
+
+void load(LRScheduler& scheduler, const std::string& path, const io::LoadOptions& options) {
+    scheduler.load_state_dict(io::load_arrays(path, options));
+}
+
+void load(ReduceLROnPlateau& scheduler, const std::string& path, const io::LoadOptions& options) {
+    scheduler.load_state_dict(io::load_arrays(path, options));
+}
+
 template void save(const Optimizer<float>&, const std::string&, const io::SaveOptions&);
 template void save(const Optimizer<double>&, const std::string&, const io::SaveOptions&);
 template void load(Optimizer<float>&, const std::string&, const io::LoadOptions&);

@@ -4,6 +4,7 @@
 #include <string>
 
 #include <tapegrad/io/options.hpp>
+#include <tapegrad/optim/lr_scheduler.hpp>
 #include <tapegrad/optim/optimizer.hpp>
 
 namespace tapegrad::optim {
@@ -20,6 +21,17 @@ void save(const Optimizer<T>& optimizer, const std::string& path, const io::Save
 /// the optimizer is unchanged.
 template <class T>
 void load(Optimizer<T>& optimizer, const std::string& path, const io::LoadOptions& options = {});
+
+/// Writes a scheduler's state_dict() (its epoch and base learning rates; ReduceLROnPlateau's best
+/// value, patience and cooldown counts and learning rates) as a checkpoint file, .npz or
+/// .safetensors by the extension, replaced atomically.
+void save(const LRScheduler& scheduler, const std::string& path, const io::SaveOptions& options = {});
+void save(const ReduceLROnPlateau& scheduler, const std::string& path, const io::SaveOptions& options = {});
+/// Restores a scheduler's state written by save() and sets its optimizer's learning rates from it:
+/// load the optimizer's state first, then the scheduler's. Throws FileError for a missing or bad
+/// file and Error for state that does not fit; the scheduler is then unchanged.
+void load(LRScheduler& scheduler, const std::string& path, const io::LoadOptions& options = {});
+void load(ReduceLROnPlateau& scheduler, const std::string& path, const io::LoadOptions& options = {});
 
 extern template void save(const Optimizer<float>&, const std::string&, const io::SaveOptions&);
 extern template void save(const Optimizer<double>&, const std::string&, const io::SaveOptions&);

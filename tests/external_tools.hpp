@@ -1,4 +1,4 @@
-// Tests that need an outside tool (Graphviz, NumPy, PyTorch, a data set): failed under CI when it is missing, skipped elsewhere.
+// Tests needing an outside tool (Graphviz, NumPy, PyTorch, a data set): failed under CI when missing, else skipped.
 //
 // Such a test case is tagged `* doctest::test_suite("external")`; tests/CMakeLists.txt registers
 // those cases as their own ctest test, <binary>_external. When the tool is missing the case calls
@@ -36,7 +36,8 @@ inline bool tools_required() {
 /// a failure under CI, a skip (exit code 77) elsewhere.
 inline void missing_tool(const std::string& what) {
     if (tools_required()) {
-        FAIL_CHECK("required tool missing: " << what << " (CI=true / TAPEGRAD_REQUIRE_TOOLS=1: nothing may be skipped)");
+        FAIL_CHECK("required tool missing: " << what
+                                              << " (CI=true / TAPEGRAD_REQUIRE_TOOLS=1: nothing may be skipped)");
     } else {
         MESSAGE("SKIPPED: " << what);
         skipped_flag() = true;
@@ -51,7 +52,8 @@ inline std::string python_with(const std::string& modules) {
         while (start < modules.size()) {
             std::size_t end = modules.find(' ', start);
             if (end == std::string::npos) end = modules.size();
-            if (end > start) imports += (imports.empty() ? "import " : "; import ") + modules.substr(start, end - start);
+            if (end > start)
+                imports += (imports.empty() ? "import " : "; import ") + modules.substr(start, end - start);
             start = end + 1;
         }
         const std::string cmd = std::string(py) + " -c '" + imports + "' >/dev/null 2>&1";

@@ -1,4 +1,4 @@
-// Hostile .npz archives: concatenated, overlapping or gapped members, decompression bombs, names readers decode differently, memory that runs out.
+// Hostile .npz archives: concatenated, overlapping or gapped members, bombs, ambiguous names, memory that runs out.
 #include <doctest/doctest.h>
 
 #include <cstring>

@@ -393,7 +393,6 @@ TEST_CASE("load_npz: unsupported dtypes") {
     };
     for (const Case& c : std::vector<Case>{{">f8", "big-endian dtype '>f8'"},
                                            {">f4", "big-endian dtype '>f4'"},
-                                           {"<i8", "unsupported dtype '<i8'"},
                                            {"|u1", "unsupported dtype '|u1'"},
                                            {"|O", "unsupported dtype '|O'"},
                                            {"<c16", "unsupported dtype '<c16'"},
@@ -463,4 +462,34 @@ TEST_CASE("load_npz: corrupt member data") {
     TempDir dir;
     write_file(dir / "crc.npz", zip_stored({{"x.npy", npy_bytes(f8_23, Bytes(48, '\0')), std::nullopt, true}}));
     CHECK_THROWS_WITH_AS(tgio::load_npz<double>(dir / "crc.npz"), doctest::Contains("corrupt member"), FileError);
+}
+
+TEST_CASE("int64 arrays (counters) go through .npz exactly, and are not taken for floating-point values") {
+    TempDir dir;
+    tgio::Arrays arrays;
+    Tensor<std::int64_t> counts = {std::numeric_limits<std::int64_t>::min(), -1, 0,
+                                   std::numeric_limits<std::int64_t>::max()};
+    arrays.emplace_back("counts", counts);
+    Tensor<std::int64_t> tracked = Tensor<std::int64_t>::from_shape({});
+    tracked() = 42;
+    arrays.emplace_back("num_batches_tracked", tracked);
+    arrays.emplace_back("w", Tensor<float>{0.5f, 0.25f});
+    tgio::save_npz(dir / "c.npz", arrays);
+    const auto back = tgio::read_npz(dir / "c.npz");
+    REQUIRE(back.size() == 3);
+    CHECK(back[0].dtype() == tgio::Dtype::int64);
+    CHECK(back[0].to<std::int64_t>("test") == counts);
+    CHECK(back[1].shape().empty());
+    CHECK(back[1].to<std::int64_t>("test")() == 42);
+    CHECK(back[2].dtype() == tgio::Dtype::float32);
+    CHECK_THROWS_WITH_AS(tgio::load_npz<double>(dir / "c.npz"),
+                         doctest::Contains("array 'counts' holds int64 values; expected floating-point values"),
+                         FileError);
+    CHECK_THROWS_WITH_AS(back[2].to<std::int64_t>("test"),
+                         doctest::Contains("array 'w' holds float32 values; expected integers (int64)"), FileError);
+    // Other integer types are refused by name.
+    CHECK_THROWS_WITH_AS(
+        tgio::read_npz(one_member(dir, "{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }", Bytes(8, '\0'))),
+        doctest::Contains("unsupported dtype '<i4'; expected '<f4' (float32), '<f8' (float64) or '<i8' (int64)"),
+        FileError);
 }

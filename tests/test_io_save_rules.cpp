@@ -1,4 +1,4 @@
-// What saving does to the file system (long names, symlinks, modes, stale temporaries) and what it refuses before touching it.
+// What saving does to the file system (long names, symlinks, modes, stale temporaries) and what it refuses.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -239,7 +239,7 @@ TEST_CASE("float64 values that do not fit a float model are refused, naming the 
     nn::save(big, dir / "big.npz");
     nn::Linear<float> lin(2, 1);
     CHECK_THROWS_WITH_AS(nn::load(lin, dir / "big.npz"),
-                         doctest::Contains("member 'weight.npy': element 1 (1e+300) does not fit float32"), FileError);
+                         doctest::Contains("array 'weight': element 1 (1e+300) does not fit float32"), FileError);
     // Values at the edge of float's range still fit (they round to the largest float).
     nn::NamedVariables<double> edge{{"weight", tg::Variable<double>(Tensor<double>{{3.4028235e38, -1e-50}})},
                                     {"bias", tg::Variable<double>(Tensor<double>{0.0})}};

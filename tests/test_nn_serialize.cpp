@@ -121,7 +121,7 @@ TEST_CASE("numpy reads what nn::save writes, and nn::load reads what numpy write
     REQUIRE(std::system((py + " -c \"" + script + "\" > " + out).c_str()) == 0);
     CHECK(read_bytes(out) ==
           "0.weight:float32:2x1x3x3 0.bias:float32:2 1.weight:float32:2 1.bias:float32:2 1.running_mean:float32:2 "
-          "1.running_var:float32:2 4.weight:float32:3x8 4.bias:float32:3\n");
+          "1.running_var:float32:2 4.weight:float32:3x8 4.bias:float32:3 1.num_batches_tracked:int64:\n");
     // and a file numpy writes now, in float64
     const std::string made = dir.file("made.npz");
     REQUIRE(std::system((py + " -c \"import numpy as np; np.savez('" + made +

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include <tapegrad/io/detail/npy.hpp>
+#include <tapegrad/io/safetensors.hpp>
 
 #include "helpers.hpp"
 #include "test_data_helpers.hpp"
@@ -62,6 +63,13 @@ TEST_CASE("the checkpoint seed corpus: valid archives load, hostile ones are ref
         replay(f, "load_npz", [](const std::string& p) { tgio::load_npz<double>(p, corpus_limits); });
         replay(f, "load_npz", [](const std::string& p) { tgio::load_npz<float>(p, corpus_limits); });
     }
+}
+
+TEST_CASE("the safetensors seed corpus: valid files load, hostile ones are refused with FileError") {
+    const auto files = corpus("safetensors");
+    CHECK(files.size() >= 15);
+    for (const auto& f : files)
+        replay(f, "load_safetensors", [](const std::string& p) { tgio::read_safetensors(p, corpus_limits); });
 }
 
 TEST_CASE("the .npy header seed corpus: valid headers parse, hostile ones are refused with FileError") {

@@ -1,4 +1,4 @@
-// AtomicFile: symlinks resolved, an exclusive locked temporary beside the target, full writes, fsync, rename, fsync of the directory.
+// AtomicFile: symlinks resolved, a locked temporary beside the target, full writes, fsync, rename, directory fsync.
 #include <tapegrad/io/detail/atomic_file.hpp>
 
 #include <atomic>

@@ -102,12 +102,16 @@ private:
 
 }  // namespace
 
+const char* npy_descr(NpyDtype d) {
+    return d == Dtype::float32 ? "<f4" : d == Dtype::float64 ? "<f8" : "<i8";
+}
+
 std::string npy_preamble(NpyDtype dtype, const std::vector<std::size_t>& shape) {
     std::string dims;
     for (std::size_t d : shape) dims += (dims.empty() ? "" : " ") + std::to_string(d) + ",";
     if (shape.size() > 1) dims.pop_back();  // (2, 3) but (3,)
     std::string dict = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': ({}), }}",
-                                   dtype == NpyDtype::f4 ? "<f4" : "<f8", dims);
+                                   npy_descr(dtype), dims);
     // Pad with spaces and a final newline so the data starts at a multiple of 64 bytes.
     std::size_t total = 10 + dict.size() + 1;
     dict.append((64 - total % 64) % 64, ' ');
@@ -147,7 +151,7 @@ std::size_t npy_preamble_length(const unsigned char* bytes, std::size_t have, co
 
 void check_npy_shape(const std::vector<std::size_t>& shape, NpyDtype dtype, const std::string& at, std::size_t& count,
                      std::size_t& payload_bytes) {
-    const char* descr = dtype == NpyDtype::f4 ? "<f4" : "<f8";
+    const char* descr = npy_descr(dtype);
     if (shape.size() > npy_max_dimensions)
         throw FileError(fmt::format("{}: shape {} has {} dimensions; a .npy holds at most {}", at, shape_string(shape),
                                     shape.size(), npy_max_dimensions));
@@ -203,16 +207,19 @@ NpyHeader parse_npy_header(const std::string& dict, const std::string& at) {
         p.fail("missing key (expected descr, fortran_order and shape)");
 
     if (descr == "<f4") {
-        h.dtype = NpyDtype::f4;
+        h.dtype = Dtype::float32;
     } else if (descr == "<f8") {
-        h.dtype = NpyDtype::f8;
-    } else if (descr == ">f4" || descr == ">f8") {
-        throw FileError(fmt::format("{}: big-endian dtype '{}' is not supported; expected '<f4' (float32) or '<f8' "
-                                    "(float64)",
+        h.dtype = Dtype::float64;
+    } else if (descr == "<i8") {
+        h.dtype = Dtype::int64;
+    } else if (descr == ">f4" || descr == ">f8" || descr == ">i8") {
+        throw FileError(fmt::format("{}: big-endian dtype '{}' is not supported; expected '<f4' (float32), '<f8' "
+                                    "(float64) or '<i8' (int64)",
                                     at, descr));
     } else {
-        throw FileError(fmt::format("{}: unsupported dtype '{}'; expected '<f4' (float32) or '<f8' (float64)", at,
-                                    descr));
+        throw FileError(fmt::format("{}: unsupported dtype '{}'; expected '<f4' (float32), '<f8' (float64) or '<i8' "
+                                    "(int64)",
+                                    at, descr));
     }
     check_npy_shape(h.shape, h.dtype, at, h.count, h.payload_bytes);
     return h;

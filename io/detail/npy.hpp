@@ -5,12 +5,17 @@
 #include <string>
 #include <vector>
 
+#include <tapegrad/io/array.hpp>
+
 namespace tapegrad::io::detail {
 
-/// The two element types a checkpoint may hold: little-endian float32 ('<f4') and float64 ('<f8').
-enum class NpyDtype { f4, f8 };
+/// The element types a checkpoint may hold, as .npy writes them: little-endian float32 ('<f4'),
+/// float64 ('<f8') and int64 ('<i8').
+using NpyDtype = Dtype;
 
-inline std::size_t npy_item_size(NpyDtype d) { return d == NpyDtype::f4 ? 4 : 8; }
+inline std::size_t npy_item_size(NpyDtype d) { return dtype_size(d); }
+/// "<f4", "<f8" or "<i8".
+const char* npy_descr(NpyDtype d);
 
 /// Longest header dictionary accepted (NumPy's own bound).
 constexpr std::size_t npy_max_header = 10000;
@@ -25,7 +30,7 @@ std::string npy_preamble(NpyDtype dtype, const std::vector<std::size_t>& shape);
 
 /// A checked header: the payload that follows it is exactly payload_bytes long.
 struct NpyHeader {
-    NpyDtype dtype = NpyDtype::f8;
+    NpyDtype dtype = Dtype::float64;
     std::vector<std::size_t> shape;
     std::size_t count = 0;          // elements
     std::size_t payload_bytes = 0;  // count * item size
@@ -44,7 +49,7 @@ void check_npy_shape(const std::vector<std::size_t>& shape, NpyDtype dtype, cons
                      std::size_t& payload_bytes);
 
 /// Parses and checks the header dictionary (the bytes after the prefix): exactly the keys
-/// descr ('<f4' or '<f8'), fortran_order (False) and shape (a tuple of at most
+/// descr ('<f4', '<f8' or '<i8'), fortran_order (False) and shape (a tuple of at most
 /// npy_max_dimensions extents whose product, in bytes, fits a size_t, and whose non-zero extents
 /// span at most PTRDIFF_MAX bytes, so that even an empty array has valid strides). Throws FileError.
 NpyHeader parse_npy_header(const std::string& dict, const std::string& at);

@@ -1,4 +1,4 @@
-// RegularFile: a file opened for reading only once it is known to be a regular file (a FIFO or a device never blocks us).
+// RegularFile: a file opened for reading only as a regular file (a FIFO or a device never blocks us).
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-// ZipArchive and ZipMemberReader: the end record, the central directory and the local headers checked against each other.
+// ZipArchive and ZipMemberReader: end record, central directory and local headers checked against each other.
 #include <tapegrad/io/detail/zip_reader.hpp>
 
 #include <algorithm>

@@ -1,4 +1,4 @@
-// ZipArchive: a strict reader of zip archives (the .npz container) that refuses anything two readers could read differently.
+// ZipArchive: a strict reader of zip archives (.npz) refusing anything two readers could read differently.
 #pragma once
 
 #include <cstddef>
