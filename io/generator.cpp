@@ -23,7 +23,7 @@ void set_generator(Generator& generator, const Array& array, const std::string& 
         throw FileError(fmt::format("{}: generator state '{}' of shape {}; expected one dimension", at, array.name(),
                                     shape_string(t.shape())));
     std::vector<std::uint64_t> words(t.size());
-    std::memcpy(words.data(), t.data(), words.size() * sizeof(std::uint64_t));
+    if (!words.empty()) std::memcpy(words.data(), t.data(), words.size() * sizeof(std::uint64_t));
     try {
         generator.set_state(words);
     } catch (const Error& e) {

@@ -56,11 +56,10 @@ public:
         if (v < least) fail(fmt::format("entry '{}' holds {}; expected at least {}", name, v, least));
         return long(v);
     }
-    /// A float64 vector of n finite values >= 0 (`allow_empty`: or none at all).
-    std::vector<double> values(const char* name, std::size_t n, bool allow_empty = false) const {
+    /// A float64 vector of n finite values >= 0.
+    std::vector<double> values(const char* name, std::size_t n) const {
         const io::Array& a = *by_name_.at(name);
-        const bool empty_ok = allow_empty && a.size() == 0;
-        if (a.dtype() != io::Dtype::float64 || a.shape().size() != 1 || (a.size() != n && !empty_ok))
+        if (a.dtype() != io::Dtype::float64 || a.shape().size() != 1 || a.size() != n)
             fail(fmt::format("entry '{}' is {} of shape {}; expected float64 of shape ({},)", name,
                              io::dtype_name(a.dtype()), shape_string(a.shape()), n));
         const auto* p = static_cast<const double*>(a.data());
