@@ -7,11 +7,12 @@ cd "$(dirname "$0")"
 mode=${1:-demo}
 
 packages=(build-essential cmake libxtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev doctest-dev
-          libfmt-dev zlib1g-dev libzip-dev dataset-fashion-mnist
+          libfmt-dev zlib1g-dev libzip-dev nlohmann-json3-dev dataset-fashion-mnist
           gnuplot-nox)  # the lessons draw their curves as PNG with gnuplot (without it: CSV only)
 if [ "$mode" = test ]; then
-  # tests also read .npz files written by NumPy and check DOT output with Graphviz
-  packages+=(python3-numpy graphviz)
+  # tests also read .npz files written by NumPy, check DOT output with Graphviz, and load every
+  # module's state dict into PyTorch and back (strict load_state_dict, .npz and .safetensors)
+  packages+=(python3-numpy graphviz python3-torch)
   # reliability: libFuzzer targets are built with clang and its sanitizer runtimes
   packages+=(clang libclang-rt-14-dev)
   # distributed/ and its tests (run through mpirun): Open MPI
@@ -49,6 +50,9 @@ case "$mode" in
     ./build/examples/mlp_fashion --nielsen-epochs 1 --epochs 1 --out build/demo
     ;;
   test)
+    # The packages above were just installed: a test that finds its tool (Graphviz, NumPy, PyTorch,
+    # the data set) missing now fails instead of being reported as skipped.
+    export TAPEGRAD_REQUIRE_TOOLS=1
     echo "== running the test suite"
     ctest --test-dir build --output-on-failure -j"$jobs"
     echo "== checking that an outside project can use the installed package"

@@ -30,7 +30,12 @@
 #include <tapegrad/data/fashion_mnist.hpp>
 #include <tapegrad/data/idx.hpp>
 #include <tapegrad/data/loader.hpp>
-#include <tapegrad/data/npz.hpp>
+#include <tapegrad/io/array.hpp>
+#include <tapegrad/io/checkpoint.hpp>
+#include <tapegrad/io/generator.hpp>
+#include <tapegrad/io/npz.hpp>
+#include <tapegrad/io/options.hpp>
+#include <tapegrad/io/safetensors.hpp>
 #include <tapegrad/optim/adagrad.hpp>
 #include <tapegrad/optim/adam.hpp>
 #include <tapegrad/optim/bfgs.hpp>

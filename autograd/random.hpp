@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <random>
+#include <vector>
 
 namespace tapegrad {
 
@@ -16,6 +17,15 @@ public:
     double uniform(double lo = 0.0, double hi = 1.0);
     /// Normal with the given mean and standard deviation.
     double normal(double mean = 0.0, double stddev = 1.0);
+
+    /// The engine's whole state (std::mt19937_64 written out as the standard library writes it:
+    /// with GCC's libstdc++ its 312 words, then the position in them). A generator given it by
+    /// set_state draws the same numbers from then on: what a checkpoint needs to resume a run
+    /// with dropout bit for bit.
+    std::vector<std::uint64_t> state() const;
+    /// Restores a state() of this build. Throws Error (and changes nothing) for a vector of the
+    /// wrong length, a position out of range, or words that are all zero.
+    void set_state(const std::vector<std::uint64_t>& state);
 
 private:
     std::mt19937_64 engine_;

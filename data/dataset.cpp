@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 
 #include <tapegrad/autograd/error.hpp>
-#include <tapegrad/data/checked_size.hpp>
+#include <tapegrad/io/detail/checked_size.hpp>
 
 namespace tapegrad::data {
 
@@ -19,11 +19,12 @@ ImageDataset::ImageDataset(std::vector<std::uint8_t> pixels, Indices labels, std
       width_(width),
       classes_(classes) {
     std::size_t per_image = 0, total = 0;
-    if (channels == 0 || height == 0 || width == 0 || !detail::checked_product(Indices{channels, height, width}, per_image))
+    if (channels == 0 || height == 0 || width == 0 ||
+        !io::detail::checked_product(Indices{channels, height, width}, per_image))
         throw Error(fmt::format("ImageDataset: image shape ({},{},{}); expected positive extents whose product fits a size_t",
                                 channels, height, width));
     if (classes == 0) throw Error("ImageDataset: 0 classes; expected at least 1");
-    if (!detail::checked_mul(per_image, labels_.size(), total) || total != pixels_.size())
+    if (!io::detail::checked_mul(per_image, labels_.size(), total) || total != pixels_.size())
         throw Error(fmt::format("ImageDataset: {} pixel bytes for {} labels; expected {} images of {} bytes",
                                 pixels_.size(), labels_.size(), labels_.size(), per_image));
     auto bad = std::find_if(labels_.begin(), labels_.end(), [&](std::size_t l) { return l >= classes; });
@@ -56,7 +57,7 @@ ImageDataset ImageDataset::select(const Indices& rows) const {
     if (channels_ == 0 && rows.empty()) return ImageDataset();
     const std::size_t bytes = image_size();
     std::size_t total = 0;
-    if (!detail::checked_mul(rows.size(), bytes, total))
+    if (!io::detail::checked_mul(rows.size(), bytes, total))
         throw Error(fmt::format("ImageDataset::select: {} rows of {} bytes overflow a size_t", rows.size(), bytes));
     std::vector<std::uint8_t> pixels(total);
     Indices labels(rows.size());

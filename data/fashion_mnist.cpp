@@ -2,6 +2,7 @@
 #include <tapegrad/data/fashion_mnist.hpp>
 
 #include <cstdlib>
+#include <new>
 
 #include <sys/stat.h>
 
@@ -57,10 +58,13 @@ bool fashion_mnist_available(const std::string& dir) {
     return true;
 }
 
-ImageDataset load_idx_images(const std::string& images_path, const std::string& labels_path, std::size_t classes) {
+namespace {
+
+ImageDataset load_idx_images_unguarded(const std::string& images_path, const std::string& labels_path,
+                                       std::size_t classes, const io::LoadOptions& options) {
     if (classes == 0 || classes > 256)
         throw Error(fmt::format("load_idx_images: {} classes; expected 1 to 256 (labels are bytes)", classes));
-    IdxArray images = read_idx(images_path);
+    IdxArray images = read_idx(images_path, options);
     if (images.shape.size() != 3)
         throw FileError(fmt::format("load_idx_images: '{}': image array of shape {}; expected 3 dimensions "
                                     "(images, height, width)",
@@ -68,7 +72,11 @@ ImageDataset load_idx_images(const std::string& images_path, const std::string& 
     if (images.shape[1] == 0 || images.shape[2] == 0)
         throw FileError(fmt::format("load_idx_images: '{}': image array of shape {}; expected images of at least 1x1",
                                     images_path, shape_string(images.shape)));
-    IdxArray labels = read_idx(labels_path);
+    if (images.shape[0] == 0)
+        throw FileError(fmt::format("load_idx_images: '{}': image array of shape {} holds no images; expected at "
+                                    "least 1",
+                                    images_path, shape_string(images.shape)));
+    IdxArray labels = read_idx(labels_path, options);
     if (labels.shape.size() != 1)
         throw FileError(fmt::format("load_idx_images: '{}': label array of shape {}; expected 1 dimension",
                                     labels_path, shape_string(labels.shape)));
@@ -85,7 +93,19 @@ ImageDataset load_idx_images(const std::string& images_path, const std::string& 
     return ImageDataset(std::move(images.data), std::move(label_values), 1, images.shape[1], images.shape[2], classes);
 }
 
-ImageDataset load_fashion_mnist(Split split, const std::string& dir) {
+}  // namespace
+
+ImageDataset load_idx_images(const std::string& images_path, const std::string& labels_path, std::size_t classes,
+                             const io::LoadOptions& options) {
+    try {
+        return load_idx_images_unguarded(images_path, labels_path, classes, options);
+    } catch (const std::bad_alloc&) {
+        throw FileError(fmt::format("load_idx_images: '{}' and '{}': out of memory while loading", images_path,
+                                    labels_path));
+    }
+}
+
+ImageDataset load_fashion_mnist(Split split, const std::string& dir, const io::LoadOptions& options) {
     if (split != Split::train && split != Split::test)
         throw Error("load_fashion_mnist: unknown split; expected Split::train or Split::test");
     if (!is_dir(dir))
@@ -94,7 +114,7 @@ ImageDataset load_fashion_mnist(Split split, const std::string& dir) {
     for (const auto& name : names)
         if (!is_file(join(dir, name)))
             throw FileError(fmt::format("load_fashion_mnist: '{}' not found in '{}'; {}", name, dir, install_hint));
-    ImageDataset data = load_idx_images(join(dir, names[0]), join(dir, names[1]), fashion_mnist_classes);
+    ImageDataset data = load_idx_images(join(dir, names[0]), join(dir, names[1]), fashion_mnist_classes, options);
     if (data.height() != 28 || data.width() != 28)
         throw FileError(fmt::format("load_fashion_mnist: '{}': images of {}x{}; expected 28x28", join(dir, names[0]),
                                     data.height(), data.width()));

@@ -6,6 +6,7 @@
 #include <string>
 
 #include <tapegrad/data/dataset.hpp>
+#include <tapegrad/io/options.hpp>
 
 namespace tapegrad::data {
 
@@ -31,11 +32,14 @@ bool fashion_mnist_available(const std::string& dir = fashion_mnist_default_dir(
 /// The 60000 training or 10000 test images (1 x 28 x 28 bytes each) with labels 0..9, from
 /// train-*-idx?-ubyte.gz or t10k-*-idx?-ubyte.gz in dir. Throws FileError when the directory
 /// or a file is missing (saying which package to install) or a file is bad.
-ImageDataset load_fashion_mnist(Split split, const std::string& dir = fashion_mnist_default_dir());
+ImageDataset load_fashion_mnist(Split split, const std::string& dir = fashion_mnist_default_dir(),
+                                const io::LoadOptions& options = {});
 
 /// Any MNIST-format pair: an IDX image file (n, height, width) and an IDX label file (n,)
 /// with labels below classes; either may be gzip-compressed. Throws FileError on a count
-/// mismatch or a label out of range.
-ImageDataset load_idx_images(const std::string& images_path, const std::string& labels_path, std::size_t classes);
+/// mismatch, a label out of range, or no images at all (n = 0: an empty data set is refused
+/// here rather than training on nothing).
+ImageDataset load_idx_images(const std::string& images_path, const std::string& labels_path, std::size_t classes,
+                             const io::LoadOptions& options = {});
 
 }  // namespace tapegrad::data

@@ -1,12 +1,14 @@
 // read_idx: header checks first, then one exact allocation for the payload.
 #include <tapegrad/data/idx.hpp>
 
+#include <new>
+
 #include <fmt/format.h>
 
 #include <tapegrad/autograd/error.hpp>
 #include <tapegrad/autograd/tensor.hpp>
-#include <tapegrad/data/byte_reader.hpp>
-#include <tapegrad/data/checked_size.hpp>
+#include <tapegrad/io/detail/byte_reader.hpp>
+#include <tapegrad/io/detail/checked_size.hpp>
 
 namespace tapegrad::data {
 
@@ -30,8 +32,10 @@ std::uint32_t big_endian_u32(const unsigned char* p) {
 
 }  // namespace
 
-IdxArray read_idx(const std::string& path) {
-    detail::ByteReader in(path, "read_idx");
+namespace {
+
+IdxArray read_idx_unguarded(const std::string& path, const io::LoadOptions& options) {
+    io::detail::ByteReader in(path, "read_idx", options.max_inflated_bytes());
     const std::string& at = in.context();
 
     // Magic: two zero bytes, the element type, the number of dimensions.
@@ -64,7 +68,7 @@ IdxArray read_idx(const std::string& path) {
     out.shape.resize(rank);
     for (std::size_t i = 0; i < rank; ++i) out.shape[i] = big_endian_u32(dims + 4 * i);
     std::size_t count = 0;
-    if (!detail::checked_product(out.shape, count))
+    if (!io::detail::checked_product(out.shape, count))
         throw FileError(fmt::format("{}: dimensions {} overflow a size_t", at, shape_string(out.shape)));
 
     const std::size_t header = 4 + 4 * rank;
@@ -80,9 +84,19 @@ IdxArray read_idx(const std::string& path) {
     } else if (std::uint64_t(count) > in.max_content_size() - header) {
         throw FileError(fmt::format("{}: dimensions {} need {} bytes, more than a {}-byte gzip file can hold", at,
                                     shape_string(out.shape), count, in.file_size()));
+    } else if (std::uint64_t(count) + header > options.max_inflated_bytes()) {
+        throw FileError(fmt::format("{}: dimensions {} need {} bytes from a {}-byte gzip file, more than the limit "
+                                    "of {} bytes (LoadOptions::max_inflated_bytes; raise it to read this file)",
+                                    at, shape_string(out.shape), count + header, in.file_size(),
+                                    options.max_inflated_bytes()));
     }
 
-    out.data.resize(count);
+    try {
+        out.data.resize(count);
+    } catch (const std::bad_alloc&) {
+        throw FileError(fmt::format("{}: out of memory while allocating {} bytes for dimensions {}", at, count,
+                                    shape_string(out.shape)));
+    }
     got = in.read(out.data.data(), count);
     if (got < count)
         throw FileError(fmt::format("{}: payload short: {} bytes; dimensions {} need {}", at, got,
@@ -93,6 +107,16 @@ IdxArray read_idx(const std::string& path) {
         throw FileError(fmt::format("{}: trailing bytes after the {} payload bytes of dimensions {}", at, count,
                                     shape_string(out.shape)));
     return out;
+}
+
+}  // namespace
+
+IdxArray read_idx(const std::string& path, const io::LoadOptions& options) {
+    try {
+        return read_idx_unguarded(path, options);
+    } catch (const std::bad_alloc&) {
+        throw FileError(fmt::format("read_idx: '{}': out of memory while reading", path));
+    }
 }
 
 }  // namespace tapegrad::data

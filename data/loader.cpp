@@ -122,7 +122,21 @@ void Epoch<T>::fill(std::size_t i, Batch<T>& out) const {
 }
 
 template <class T>
-DataLoader<T>::DataLoader(const ImageDataset& data, const LoaderOptions& options) : data_(&data), options_(options) {}
+DataLoader<T>::DataLoader(const ImageDataset& data, const LoaderOptions& options) : data_(&data), options_(options) {
+    // A loader that yields nothing would make a training loop run zero steps without a word.
+    if (batches_per_epoch() == 0) {
+        std::string why;
+        if (data.empty())
+            why = "the dataset is empty";
+        else if (images_per_epoch() == 0)
+            why = fmt::format("{} images shared among {} ranks leave none to rank {}", data.size(), options.world(),
+                              options.rank());
+        else
+            why = fmt::format("drop_last drops the only, partial batch: {} images per epoch, batch_size {}",
+                              images_per_epoch(), options.batch_size());
+        throw Error(fmt::format("DataLoader: 0 batches per epoch: {}; expected at least one batch", why));
+    }
+}
 
 template <class T>
 Epoch<T> DataLoader<T>::epoch(std::size_t e) const {

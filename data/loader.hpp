@@ -129,6 +129,8 @@ private:
 template <class T>
 class DataLoader {
 public:
+    /// Throws Error when an epoch would have no batch at all (an empty dataset, drop_last with
+    /// fewer images than batch_size, more ranks than images): a silent empty loop is a bug.
     explicit DataLoader(const ImageDataset& data, const LoaderOptions& options = {});
     /// The loader would outlive a temporary dataset: keep the dataset in a variable.
     DataLoader(ImageDataset&& data, const LoaderOptions& options = {}) = delete;

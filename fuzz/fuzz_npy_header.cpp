@@ -5,10 +5,10 @@
 #include <string>
 
 #include <tapegrad/autograd/error.hpp>
-#include <tapegrad/data/checked_size.hpp>
-#include <tapegrad/data/npy.hpp>
+#include <tapegrad/io/detail/checked_size.hpp>
+#include <tapegrad/io/detail/npy.hpp>
 
-namespace npy = tapegrad::data::detail;
+namespace npy = tapegrad::io::detail;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     try {

@@ -48,7 +48,7 @@ def f4(values):
     return b"".join(struct.pack("<f", v) for v in values)
 
 
-for kind in ("idx", "npz", "npy"):
+for kind in ("idx", "npz", "npy", "safetensors"):
     shutil.rmtree(os.path.join("corpus", kind), ignore_errors=True)
     os.makedirs(os.path.join("corpus", kind))
 
@@ -127,6 +127,93 @@ bad_crc[data_start + 100] ^= 0xFF  # payload byte changed under its CRC
 put("npz", "bad-crc.npz", bytes(bad_crc))
 put("npz", "not-a-zip.npz", b"this is not a zip archive at all, just text")
 
+# Hostile archives of issue 12 (the fuzzers and the corpus replay read with a 1 MiB inflate limit,
+# so these bombs stay a few kB and fast to fuzz).
+def local(name, method, crc, csize, usize, flags=0, extra=b""):
+    return struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, flags, method, 0, 0x21, crc, csize, usize, len(name),
+                       len(extra)) + name + extra
+
+
+def central(name, method, crc, csize, usize, offset, flags=0, extra=b""):
+    return struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, flags, method, 0, 0x21, crc, csize, usize,
+                       len(name), len(extra), 0, 0, 0, 0, offset) + name + extra
+
+
+def end(count, cd_size, cd_offset):
+    return struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, count, count, cd_size, cd_offset, 0)
+
+
+def raw_deflate(data):
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return c.compress(data) + c.flush()
+
+
+def laid_out(members):
+    """Members (name, method, content, stored bytes) end to end, then the central directory."""
+    body, cd = b"", b""
+    for name, method, content, data in members:
+        crc = zlib.crc32(content)
+        cd += central(name, method, crc, len(data), len(content), len(body))
+        body += local(name, method, crc, len(data), len(content)) + data
+    return body + cd + end(len(members), len(cd), len(body))
+
+
+small = npy("<f8", (2,), f8([1, 2]))
+put("npz", "concatenated-archives.npz", npz([("a.npy", small)]) + npz([("b.npy", small)]))
+put("npz", "data-prepended.npz", b"#!/bin/sh\n" + npz([("a.npy", small)]))
+put("npz", "data-appended.npz", npz([("a.npy", small)]) + b"trailing")
+bomb_content = npy("<f8", (2 << 17,), b"\0" * (2 << 20))  # 2 MiB of zeros in ~2 kB
+put("npz", "bomb-deflate-2mib.npz", laid_out([(b"z.npy", 8, bomb_content, raw_deflate(bomb_content))]))
+# ten names for one local header: ten times the output of one deflated block
+shared = raw_deflate(npy("<f8", (1 << 15,), b"\0" * (1 << 18)))
+shared_content = npy("<f8", (1 << 15,), b"\0" * (1 << 18))
+body = local(b"m0.npy", 8, zlib.crc32(shared_content), len(shared), len(shared_content)) + shared
+cd = b"".join(central(b"m%d.npy" % i, 8, zlib.crc32(shared_content), len(shared), len(shared_content), 0)
+              for i in range(10))
+put("npz", "bomb-shared-local-header.npz", body + cd + end(10, len(cd), len(body)))
+# one member stored inside another: its bytes are read twice
+inner = local(b"inner.npy", 0, zlib.crc32(small), len(small), len(small)) + small
+outer = local(b"outer.npy", 0, zlib.crc32(inner), len(inner), len(inner))
+cd = central(b"outer.npy", 0, zlib.crc32(inner), len(inner), len(inner), 0) + \
+    central(b"inner.npy", 0, zlib.crc32(small), len(small), len(small), len(outer))
+put("npz", "nested-members.npz", outer + inner + cd + end(2, len(cd), len(outer + inner)))
+# bytes between members that belong to none
+la = local(b"a.npy", 0, zlib.crc32(small), len(small), len(small)) + small
+hidden = b"PK hidden"
+lb = local(b"b.npy", 0, zlib.crc32(small), len(small), len(small)) + small
+cd = central(b"a.npy", 0, zlib.crc32(small), len(small), len(small), 0) + \
+    central(b"b.npy", 0, zlib.crc32(small), len(small), len(small), len(la + hidden))
+put("npz", "gap-between-members.npz", la + hidden + lb + cd + end(2, len(cd), len(la + hidden + lb)))
+# a name only one kind of reader decodes as written (not ASCII, not flagged UTF-8)
+put("npz", "name-not-ascii-not-utf8.npz", laid_out([("caf\u00e9.npy".encode(), 0, small, small)]))
+# the local header names another member than the central directory
+wrong = local(b"b.npy", 0, zlib.crc32(small), len(small), len(small)) + small
+cd = central(b"a.npy", 0, zlib.crc32(small), len(small), len(small), 0)
+put("npz", "local-name-differs.npz", wrong + cd + end(1, len(cd), len(wrong)))
+# a deflated member whose stream goes on past its declared size
+longer = npy("<f8", (2,), f8([1, 2]))
+put("npz", "deflate-longer-than-declared.npz",
+    laid_out([(b"a.npy", 8, longer, raw_deflate(longer + b"\0" * 64))]).replace(
+        struct.pack("<I", len(longer) + 64), struct.pack("<I", len(longer))))
+put("npz", "nan-weights.npz", npz([("w.npy", npy("<f8", (2,), f8([1, float("nan")])))]))
+# zip64: an end record pointing at a zip64 end record (valid), and one that disagrees with it
+z_body = local(b"a.npy", 0, zlib.crc32(small), len(small), len(small)) + small
+z_cd = central(b"a.npy", 0, zlib.crc32(small), len(small), len(small), 0)
+def zip64(count16):
+    rec = struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, 1, 1, len(z_cd), len(z_body))
+    loc = struct.pack("<IIQI", 0x07064B50, 0, len(z_body + z_cd), 1)
+    e = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, count16, count16, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    return z_body + z_cd + rec + loc + e
+put("npz", "valid-zip64-end-record.npz", zip64(0xFFFF))
+put("npz", "zip64-end-records-disagree.npz", zip64(2))
+# a data descriptor after the data, as a streaming writer leaves it
+desc = struct.pack("<IIII", 0x08074B50, zlib.crc32(small), len(small), len(small))
+d_body = local(b"a.npy", 0, 0, 0, 0, flags=8) + small + desc
+d_cd = central(b"a.npy", 0, zlib.crc32(small), len(small), len(small), 0, flags=8)
+put("npz", "valid-data-descriptor.npz", d_body + d_cd + end(1, len(d_cd), len(d_body)))
+
+put("idx", "bomb-2mib.gz", gzip.compress(idx(8, [2 << 20], b"\0" * (2 << 20)), mtime=0))
+
 # ------------------------------------------------------------------ .npy headers alone
 put("npy", "valid-v1.npy", npy("<f8", (2, 3), f8(range(6))))
 put("npy", "valid-v2.npy", npy("<f4", (3,), f4([1, 2, 3]), version=2))
@@ -144,3 +231,44 @@ put("npy", "header-length-0.npy", b"\x93NUMPY\x01\x00\x00\x00")
 put("npy", "missing-key.npy", b"\x93NUMPY\x01\x00\x20\x00{'descr': '<f8', 'shape': (1,)}\n")
 put("npy", "extra-key.npy", npy("<f8", (1,), b"").replace(b"'shape'", b"'extra': 1, 'shape'"))
 put("npy", "unterminated-string.npy", b"\x93NUMPY\x01\x00\x10\x00{'descr: <f8   \n")
+
+# ------------------------------------------------------------------ safetensors
+def st(header, buffer=b""):
+    text = header.encode() if isinstance(header, str) else header
+    return struct.pack("<Q", len(text)) + text + buffer
+
+
+def st_entry(name, dtype, shape, begin, end):
+    return '"%s":{"dtype":"%s","shape":%s,"data_offsets":[%d,%d]}' % (name, dtype, shape, begin, end)
+
+
+two = f4([1.5, -2.0])
+put("safetensors", "valid-two-floats.safetensors", st("{" + st_entry("w", "F32", "[2]", 0, 8) + "}", two))
+put("safetensors", "valid-every-dtype.safetensors",
+    st("{" + ",".join([st_entry("a", "F64", "[]", 0, 8), st_entry("b", "I64", "[2]", 8, 24),
+                       st_entry("c", "F32", "[0,3]", 24, 24), st_entry("d", "F32", "[1]", 24, 28)]) +
+       ',"__metadata__":{"format":"pt"}}  ',
+       f8([3.25]) + struct.pack("<qq", -1, 7) + f4([2.0])))
+put("safetensors", "valid-empty.safetensors", st("{}"))
+put("safetensors", "duplicate-key.safetensors",
+    st("{" + st_entry("w", "F32", "[2]", 0, 8) + "," + st_entry("w", "F32", "[2]", 0, 8) + "}", two))
+put("safetensors", "overlap.safetensors",
+    st("{" + st_entry("a", "F32", "[2]", 0, 8) + "," + st_entry("b", "F32", "[1]", 4, 8) + "}", two))
+put("safetensors", "gap.safetensors", st("{" + st_entry("a", "F32", "[1]", 4, 8) + "}", two))
+put("safetensors", "trailing-data.safetensors", st("{" + st_entry("a", "F32", "[1]", 0, 4) + "}", two))
+put("safetensors", "size-mismatch.safetensors", st("{" + st_entry("a", "F32", "[3]", 0, 8) + "}", two))
+put("safetensors", "offsets-past-end.safetensors", st("{" + st_entry("a", "F32", "[2]", 0, 1 << 40) + "}", two))
+put("safetensors", "dtype-bf16.safetensors", st("{" + st_entry("a", "BF16", "[4]", 0, 8) + "}", two))
+put("safetensors", "dtype-unknown.safetensors", st("{" + st_entry("a", "X9", "[2]", 0, 8) + "}", two))
+put("safetensors", "extra-key.safetensors",
+    st('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"more":1}}', two))
+put("safetensors", "header-length-huge.safetensors", struct.pack("<Q", 1 << 62) + b"{}")
+put("safetensors", "header-length-past-end.safetensors", struct.pack("<Q", 4096) + b"{}")
+put("safetensors", "not-json.safetensors", st("{this is not json}", two))
+put("safetensors", "nested-deep.safetensors", st('{"a":' + "[" * 64 + "]" * 64 + "}"))
+put("safetensors", "shape-33-dims.safetensors", st("{" + st_entry("a", "F32", "[" + ",".join(["1"] * 33) + "]", 0, 4) + "}", f4([1])))
+put("safetensors", "shape-overflow.safetensors",
+    st("{" + st_entry("a", "F64", "[4294967296,4294967296]", 0, 8) + "}", f8([1])))
+put("safetensors", "nan-value.safetensors", st("{" + st_entry("a", "F64", "[1]", 0, 8) + "}", f8([float("nan")])))
+put("safetensors", "metadata-not-string.safetensors", st('{"__metadata__":{"k":5}}'))
+put("safetensors", "truncated.safetensors", b"\x10\x00\x00")

@@ -14,7 +14,8 @@ cmake --build "$build" -j"$(nproc)" >/dev/null
 
 status=0
 # target, seed directory, dictionary, largest input
-for spec in "idx idx idx.dict 16384" "npz npz npz.dict 16384" "npy_header npy npz.dict 10012"; do
+for spec in "idx idx idx.dict 16384" "npz npz npz.dict 16384" "npy_header npy npz.dict 10012" \
+            "safetensors safetensors safetensors.dict 16384"; do
   read -r target seeds dict max_len <<<"$spec"
   work="$build/corpus-$target"  # what the fuzzer finds goes here, the committed seeds stay as they are
   mkdir -p "$work"

@@ -41,7 +41,7 @@ void Module<T>::check_name(const char* fn, const std::string& name) const {
             if (entry.first == name) return true;
         return false;
     };
-    if (used(params_) || used(buffers_) || used(children_))
+    if (used(params_) || used(buffers_) || used(counters_) || used(children_))
         throw Error(fmt::format("{}: {}: name '{}' is already used in this module", label(), fn, name));
 }
 
@@ -65,6 +65,27 @@ Variable<T> Module<T>::register_buffer(const std::string& name, Variable<T> valu
     value.set_requires_grad(false);
     buffers_.emplace_back(name, value);
     return value;
+}
+
+template <class T>
+std::shared_ptr<std::int64_t> Module<T>::register_counter(const std::string& name, std::int64_t initial) {
+    check_name("register_counter", name);
+    auto counter = std::make_shared<std::int64_t>(initial);
+    counters_.emplace_back(name, counter);
+    return counter;
+}
+
+template <class T>
+void Module<T>::collect_counters(const std::string& prefix, NamedCounters& out) const {
+    for (const auto& [n, c] : counters_) out.emplace_back(prefix + n, c);
+    for (const auto& [n, child] : children_) child->collect_counters(prefix + n + ".", out);
+}
+
+template <class T>
+NamedCounters Module<T>::named_counters() const {
+    NamedCounters out;
+    collect_counters("", out);
+    return out;
 }
 
 template <class T>

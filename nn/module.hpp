@@ -1,6 +1,7 @@
 // Module<T>: the base of every layer — parameters, buffers, children, train/eval, zero_grad, printout.
 #pragma once
 
+#include <cstdint>
 #include <iosfwd>
 #include <memory>
 #include <string>
@@ -15,6 +16,10 @@ namespace tapegrad::nn {
 /// Variables with their dotted names, e.g. {"0.weight", W}, in registration order.
 template <class T>
 using NamedVariables = std::vector<std::pair<std::string, Variable<T>>>;
+
+/// Integer counters with their dotted names, e.g. {"1.num_batches_tracked", c}: shared, so
+/// setting *c sets the module's counter.
+using NamedCounters = std::vector<std::pair<std::string, std::shared_ptr<std::int64_t>>>;
 
 /// A layer or a model: it owns parameters (Variables that require grad), buffers (state
 /// that is saved but not trained, like batch-norm running statistics) and child modules,
@@ -59,6 +64,9 @@ public:
     /// missing, extra or of another shape, and nothing is changed then. `context` starts the
     /// error messages (nn::load passes the file's name).
     void load_state(const NamedVariables<T>& state, const std::string& context = "load_state");
+    /// Integer counters of this module and its children (own first), with dotted names: saved
+    /// with the state as int64 (a batch norm's "num_batches_tracked", as PyTorch saves it).
+    NamedCounters named_counters() const;
     /// The direct children with their names.
     const std::vector<std::pair<std::string, std::shared_ptr<Module<T>>>>& named_children() const { return children_; }
 
@@ -93,6 +101,9 @@ protected:
     Variable<T> register_parameter(const std::string& name, Variable<T> value);
     /// Adds a buffer (a leaf that does not require grad) and returns it.
     Variable<T> register_buffer(const std::string& name, Variable<T> value);
+    /// Adds an integer counter saved with the state (as int64) and returns it; copies of the
+    /// module share it.
+    std::shared_ptr<std::int64_t> register_counter(const std::string& name, std::int64_t initial = 0);
     /// Adds a child module, given by shared_ptr or by value, and returns the shared_ptr.
     template <class M>
     std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
@@ -116,10 +127,12 @@ private:
     void add_child(const std::string& name, std::shared_ptr<Module<T>> child);
     void collect(const std::string& prefix, NamedVariables<T>* params, NamedVariables<T>* buffers,
                  NamedVariables<T>* state) const;
+    void collect_counters(const std::string& prefix, NamedCounters& out) const;
     void print(std::string& out, const std::string& indent) const;
 
     NamedVariables<T> params_;
     NamedVariables<T> buffers_;
+    NamedCounters counters_;
     std::vector<std::pair<std::string, std::shared_ptr<Module<T>>>> children_;
     bool training_ = true;
 };

@@ -25,6 +25,7 @@ BatchNorm<T>::BatchNorm(std::size_t num_features, double eps, double momentum, b
     }
     this->register_buffer("running_mean", zeros<T>({num_features}));
     this->register_buffer("running_var", ones<T>({num_features}));
+    batches_ = this->register_counter("num_batches_tracked");
 }
 
 template <class T>
@@ -62,6 +63,7 @@ Variable<T> BatchNorm<T>::forward(const Variable<T>& x) {
                 rm.data()[c] = (T(1) - m) * rm.data()[c] + m * bm[c];
                 rv.data()[c] = (T(1) - m) * rv.data()[c] + m * bv[c] * unbias;
             }
+            ++*batches_;
         }
     } else {
         const Variable<T> mean = reshape(running_mean(), channel_shape);

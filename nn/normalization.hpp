@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <memory>
 
 #include <tapegrad/nn/module.hpp>
 
@@ -10,7 +12,9 @@ namespace tapegrad::nn {
 /// y = (x - mean) / sqrt(var + eps) * weight + bias per channel (axis 1). In training mode
 /// mean and var are the batch's (var biased), and the buffers running_mean / running_var
 /// move towards them: running = (1 - momentum) running + momentum batch (running_var takes
-/// the unbiased batch variance). In evaluation mode the running statistics are used.
+/// the unbiased batch variance), and the counter num_batches_tracked counts the batch. In
+/// evaluation mode the running statistics are used. The state is PyTorch's: weight, bias,
+/// running_mean, running_var and num_batches_tracked (int64).
 /// Built from differentiable ops: its gradient (of any order) needs no code of its own.
 template <class T>
 class BatchNorm : public Module<T> {
@@ -22,6 +26,8 @@ public:
     Variable<T> bias() const { return affine_ ? this->parameter(1) : Variable<T>(); }
     const Variable<T>& running_mean() const { return this->buffer(0); }
     const Variable<T>& running_var() const { return this->buffer(1); }
+    /// Training batches seen (PyTorch's num_batches_tracked, saved with the state as int64).
+    std::int64_t num_batches_tracked() const { return *batches_; }
     std::size_t num_features() const { return features_; }
     double eps() const { return eps_; }
     double momentum() const { return momentum_; }
@@ -40,6 +46,7 @@ private:
     bool affine_;
     std::size_t min_rank_, max_rank_;
     const char* layer_name_;
+    std::shared_ptr<std::int64_t> batches_;
 };
 
 /// Batch norm over (N, C) or (N, C, L) inputs.

@@ -17,7 +17,8 @@ enum : std::size_t { kStep, kSum };
 
 template <class T>
 Adagrad<T>::Adagrad(std::vector<Variable<T>> params, const AdagradOptions& options)
-    : GroupedOptimizer<T, AdagradOptions>({{"step", true}, {"sum", false}}) {
+    : GroupedOptimizer<T, AdagradOptions>(
+          {{"step", true, detail::Values::count}, {"sum", false, detail::Values::nonnegative}}) {
     this->add_param_group(std::move(params), options);
 }
 
@@ -32,6 +33,7 @@ void Adagrad<T>::check(const AdagradOptions& o) const {
 
 template <class T>
 void Adagrad<T>::update() {
+    this->check_shapes();
     std::size_t k = 0;
     for (std::size_t group = 0; group < this->groups_.size(); ++group) {
         const AdagradOptions& o = this->options_[group];

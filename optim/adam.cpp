@@ -25,7 +25,10 @@ namespace detail {
 template <class T, class Options>
 AdamFamily<T, Options>::AdamFamily()
     : GroupedOptimizer<T, Options>(
-          {{"step", true}, {"exp_avg", false}, {"exp_avg_sq", false}, {"max_exp_avg_sq", false}}) {}
+          {{"step", true, Values::count},
+           {"exp_avg", false, Values::finite},
+           {"exp_avg_sq", false, Values::nonnegative},
+           {"max_exp_avg_sq", false, Values::nonnegative}}) {}
 
 template <class T, class Options>
 void AdamFamily<T, Options>::check(const Options& o) const {
@@ -40,6 +43,7 @@ void AdamFamily<T, Options>::check(const Options& o) const {
 template <class T, class Options>
 void AdamFamily<T, Options>::update() {
     constexpr bool decoupled = std::is_same_v<Options, AdamWOptions>;
+    this->check_shapes();
     std::size_t k = 0;
     for (std::size_t group = 0; group < this->groups_.size(); ++group) {
         const Options& o = this->options_[group];

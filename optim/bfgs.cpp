@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <tapegrad/optim/flat.hpp>
+#include <tapegrad/optim/state_check.hpp>
 
 namespace tapegrad::optim {
 
@@ -88,6 +89,8 @@ void BFGS<T>::load_curvature(const std::vector<std::pair<std::string_view, const
     if (h->shape() != Shape{n, n})
         this->fail(fmt::format("load_state_dict: entry 'state.0.H' has shape {}, expected ({},{})",
                                shape_string(h->shape()), n, n));
+    const std::string bad = detail::bad_values(*h, detail::Values::finite);
+    if (!bad.empty()) this->fail(fmt::format("load_state_dict: entry 'state.0.H' {}", bad));
     h_.assign(h->begin(), h->end());
 }
 

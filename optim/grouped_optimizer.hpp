@@ -5,6 +5,7 @@
 #include <vector>
 
 #include <tapegrad/optim/optimizer.hpp>
+#include <tapegrad/optim/state_check.hpp>
 
 namespace tapegrad::optim {
 
@@ -34,16 +35,20 @@ public:
 
 protected:
     /// A named piece of per-parameter state: 0-d if `scalar` (a step count), else of the
-    /// parameter's shape.
+    /// parameter's shape; `values` says what load_state_dict accepts in it.
     struct Slot {
         const char* name;
         bool scalar;
+        detail::Values values = detail::Values::finite;
     };
 
     explicit GroupedOptimizer(std::vector<Slot> slots) : slots_(std::move(slots)) {}
 
     /// Throws if the options are out of range.
     virtual void check(const Options& options) const = 0;
+    /// Throws, before update() changes anything, if a parameter's value or gradient no longer
+    /// has the shape of its state (its value was replaced by one of another shape after a step).
+    void check_shapes() const;
 
     /// The state of parameter `k` in slot `s`; created (filled with `init`) if missing.
     Tensor<T>& slot(std::size_t k, std::size_t s, const Variable<T>& p, T init = T(0));

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <charconv>
+#include <cmath>
 #include <cstring>
 #include <set>
 #include <string_view>
@@ -43,6 +44,26 @@ Tensor<T>& GroupedOptimizer<T, Options>::slot(std::size_t k, std::size_t s, cons
         std::fill(t->begin(), t->end(), init);
     }
     return *t;
+}
+
+template <class T, class Options>
+void GroupedOptimizer<T, Options>::check_shapes() const {
+    std::size_t k = 0;
+    for (const auto& group : this->groups_)
+        for (const auto& p : group) {
+            const std::size_t idx = k++;
+            if (p.has_grad() && p.grad().shape() != p.shape())
+                this->fail(fmt::format("step: parameter {} has shape {} but its gradient has shape {}", idx,
+                                       shape_string(p.shape()), shape_string(p.grad().shape())));
+            for (std::size_t s = 0; s < slots_.size(); ++s) {
+                const auto& t = state_[idx][s];
+                if (!t || slots_[s].scalar || t->shape() == p.shape()) continue;
+                this->fail(fmt::format("step: parameter {} now has shape {}, but its state '{}' has shape {} (its "
+                                       "value was replaced by one of another shape after a step); make a new "
+                                       "optimizer for it, or load_state_dict a state of the new shape",
+                                       idx, shape_string(p.shape()), slots_[s].name, shape_string(t->shape())));
+            }
+        }
 }
 
 template <class T, class Options>
@@ -107,6 +128,8 @@ void GroupedOptimizer<T, Options>::load_state_dict(const StateDict<T>& state) {
                                        shape_string(value.shape())));
             const double lr = double(value.data()[0]);
             if (!(lr >= 0)) this->fail(fmt::format("load_state_dict: entry '{}' holds lr {}, must be >= 0", name, lr));
+            if (!std::isfinite(lr))
+                this->fail(fmt::format("load_state_dict: entry '{}' holds lr {}, must be finite", name, lr));
             // Stored as T: keep the current (double) lr when it rounds to the stored value.
             if (T(lrs[index]) != value.data()[0]) lrs[index] = lr;
             continue;
@@ -127,6 +150,8 @@ void GroupedOptimizer<T, Options>::load_state_dict(const StateDict<T>& state) {
         if (value.shape() != expected)
             this->fail(fmt::format("load_state_dict: entry '{}' has shape {}, expected {}", name,
                                    shape_string(value.shape()), shape_string(expected)));
+        const std::string bad = detail::bad_values(value, slots_[s].values);
+        if (!bad.empty()) this->fail(fmt::format("load_state_dict: entry '{}' {}", name, bad));
         new_state[index][s] = value;
     }
     state_ = std::move(new_state);

@@ -7,6 +7,7 @@
 
 #include <tapegrad/optim/check.hpp>
 #include <tapegrad/optim/flat.hpp>
+#include <tapegrad/optim/state_check.hpp>
 
 namespace tapegrad::optim {
 
@@ -124,6 +125,12 @@ void LBFGS<T>::load_curvature(const std::vector<std::pair<std::string_view, cons
     if (h->dimension() != 0)
         this->fail(fmt::format("load_state_dict: entry 'state.0.H_diag' has shape {}, expected ()",
                                shape_string(h->shape())));
+    // ro = 1 / y.s and H_diag = y.s / y.y with y.s > 0: both positive (a NaN or a negative one
+    // would turn every later direction into NaN or an ascent).
+    for (const auto& [key, t] : {std::pair<const char*, const Tensor<T>*>{"state.0.ro", ro}, {"state.0.H_diag", h}}) {
+        const std::string bad = detail::bad_values(*t, detail::Values::positive);
+        if (!bad.empty()) this->fail(fmt::format("load_state_dict: entry '{}' {}", key, bad));
+    }
     const std::size_t m = ro->size();
     if (m > std::size_t(options_.history_size()))
         this->fail(fmt::format("load_state_dict: {} stored pairs exceed history_size {}", m,
@@ -140,6 +147,8 @@ void LBFGS<T>::load_curvature(const std::vector<std::pair<std::string_view, cons
         if (value->shape() != Shape{n})
             this->fail(fmt::format("load_state_dict: entry 'state.0.{}' has shape {}, expected ({},)", name,
                                    shape_string(value->shape()), n));
+        const std::string bad = detail::bad_values(*value, detail::Values::finite);
+        if (!bad.empty()) this->fail(fmt::format("load_state_dict: entry 'state.0.{}' {}", name, bad));
         std::vector<bool>& have = dir ? have_dir : have_stp;
         if (have[k]) this->fail(fmt::format("load_state_dict: entry 'state.0.{}' appears twice", name));
         have[k] = true;

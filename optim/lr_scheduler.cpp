@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -25,6 +26,89 @@ void LRScheduler::set_epoch(long epoch) {
     for (std::size_t g = 0; g < base_lrs_.size(); ++g) {
         last_lr_[g] = lr_at(epoch, base_lrs_[g]);
         optimizer_.set_lr(g, last_lr_[g]);
+    }
+}
+
+namespace {
+
+// The entries of a scheduler's state dict by name, each checked for its type and shape.
+class Entries {
+public:
+    Entries(const io::Arrays& state, const char* who, std::vector<const char*> names) : who_(who) {
+        for (const io::Array& a : state) {
+            if (std::find_if(names.begin(), names.end(), [&](const char* n) { return a.name() == n; }) == names.end())
+                fail(fmt::format("unexpected entry '{}'", a.name()));
+            if (!by_name_.emplace(a.name(), &a).second) fail(fmt::format("entry '{}' appears twice", a.name()));
+        }
+        for (const char* n : names)
+            if (!by_name_.count(n)) fail(fmt::format("entry '{}' is missing", n));
+    }
+    [[noreturn]] void fail(const std::string& what) const {
+        throw Error(fmt::format("{}: load_state_dict: {}", who_, what));
+    }
+    /// A 0-d int64 entry, at least `least`.
+    long count(const char* name, long least = 0) const {
+        const io::Array& a = *by_name_.at(name);
+        if (a.dtype() != io::Dtype::int64 || !a.shape().empty())
+            fail(fmt::format("entry '{}' is {} of shape {}; expected one int64", name, io::dtype_name(a.dtype()),
+                             shape_string(a.shape())));
+        const std::int64_t v = *static_cast<const std::int64_t*>(a.data());
+        if (v < least) fail(fmt::format("entry '{}' holds {}; expected at least {}", name, v, least));
+        return long(v);
+    }
+    /// A float64 vector of n finite values >= 0.
+    std::vector<double> values(const char* name, std::size_t n) const {
+        const io::Array& a = *by_name_.at(name);
+        if (a.dtype() != io::Dtype::float64 || a.shape().size() != 1 || a.size() != n)
+            fail(fmt::format("entry '{}' is {} of shape {}; expected float64 of shape ({},)", name,
+                             io::dtype_name(a.dtype()), shape_string(a.shape()), n));
+        const auto* p = static_cast<const double*>(a.data());
+        std::vector<double> out(p, p + a.size());
+        for (double v : out)
+            if (!(std::isfinite(v) && v >= 0)) fail(fmt::format("entry '{}' holds {}; expected finite values >= 0",
+                                                                name, v));
+        return out;
+    }
+    const io::Array& at(const char* name) const { return *by_name_.at(name); }
+
+private:
+    const char* who_;
+    std::map<std::string, const io::Array*> by_name_;
+};
+
+io::Array int64_entry(const char* name, long v) {
+    Tensor<std::int64_t> t = Tensor<std::int64_t>::from_shape({});
+    t() = v;
+    return io::Array(name, std::move(t));
+}
+
+io::Array float64_entry(const char* name, const std::vector<double>& v) {
+    Tensor<double> t = Tensor<double>::from_shape({v.size()});
+    std::copy(v.begin(), v.end(), t.begin());
+    return io::Array(name, std::move(t));
+}
+
+}  // namespace
+
+io::Arrays LRScheduler::state_dict() const {
+    return {int64_entry("last_epoch", last_epoch_), float64_entry("base_lrs", base_lrs_)};
+}
+
+void LRScheduler::load_state_dict(const io::Arrays& state) {
+    const Entries e(state, "LRScheduler", {"last_epoch", "base_lrs"});
+    const long epoch = e.count("last_epoch");
+    std::vector<double> base = e.values("base_lrs", base_lrs_.size());
+    // The optimizer may refuse an lr (LBFGS takes none of 0): then nothing is changed.
+    const std::vector<double> old_base = base_lrs_, old_last = last_lr_;
+    const long old_epoch = last_epoch_;
+    base_lrs_ = std::move(base);
+    try {
+        set_epoch(epoch);
+    } catch (...) {
+        base_lrs_ = old_base;
+        set_epoch(old_epoch);
+        last_lr_ = old_last;
+        throw;
     }
 }
 
@@ -117,6 +201,47 @@ void ReduceLROnPlateau::step(double metric) {
         cooldown_counter_ = options_.cooldown();
         num_bad_epochs_ = 0;
     }
+}
+
+io::Arrays ReduceLROnPlateau::state_dict() const {
+    // Before the first step best is +-infinity, which a checkpoint would refuse: store none.
+    const std::vector<double> best = std::isfinite(best_) ? std::vector<double>{best_} : std::vector<double>{};
+    return {int64_entry("last_epoch", last_epoch_), int64_entry("num_bad_epochs", num_bad_epochs_),
+            int64_entry("cooldown_counter", cooldown_counter_), float64_entry("best", best),
+            float64_entry("last_lr", last_lr())};
+}
+
+void ReduceLROnPlateau::load_state_dict(const io::Arrays& state) {
+    const Entries e(state, "ReduceLROnPlateau",
+                    {"last_epoch", "num_bad_epochs", "cooldown_counter", "best", "last_lr"});
+    const long epoch = e.count("last_epoch"), bad = e.count("num_bad_epochs"), cooldown = e.count("cooldown_counter");
+    if (bad > options_.patience())
+        e.fail(fmt::format("entry 'num_bad_epochs' holds {}; expected at most patience {}", bad, options_.patience()));
+    if (cooldown > options_.cooldown())
+        e.fail(fmt::format("entry 'cooldown_counter' holds {}; expected at most cooldown {}", cooldown,
+                           options_.cooldown()));
+    const io::Array& b = e.at("best");
+    if (b.dtype() != io::Dtype::float64 || b.shape().size() != 1 || b.size() > 1)
+        e.fail(fmt::format("entry 'best' is {} of shape {}; expected float64 of shape (1,) or (0,)",
+                           io::dtype_name(b.dtype()), shape_string(b.shape())));
+    double best = options_.mode() == PlateauMode::Min ? std::numeric_limits<double>::infinity()
+                                                      : -std::numeric_limits<double>::infinity();
+    if (b.size() == 1) {
+        best = *static_cast<const double*>(b.data());
+        if (!std::isfinite(best)) e.fail(fmt::format("entry 'best' holds {}; expected a finite value", best));
+    }
+    const std::vector<double> lrs = e.values("last_lr", optimizer_.num_param_groups());
+    const std::vector<double> old = last_lr();
+    try {
+        for (std::size_t g = 0; g < lrs.size(); ++g) optimizer_.set_lr(g, lrs[g]);
+    } catch (...) {
+        for (std::size_t g = 0; g < old.size(); ++g) optimizer_.set_lr(g, old[g]);
+        throw;
+    }
+    last_epoch_ = epoch;
+    num_bad_epochs_ = bad;
+    cooldown_counter_ = cooldown;
+    best_ = best;
 }
 
 std::vector<double> ReduceLROnPlateau::last_lr() const {

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <vector>
 
+#include <tapegrad/io/array.hpp>
 #include <tapegrad/optim/optimizer.hpp>
 
 namespace tapegrad::optim {
@@ -29,6 +30,14 @@ public:
     const std::vector<double>& last_lr() const noexcept { return last_lr_; }
     /// The learning rates the groups had when the scheduler was made.
     const std::vector<double>& base_lrs() const noexcept { return base_lrs_; }
+
+    /// Everything that decides the next learning rates: "last_epoch" (int64) and "base_lrs"
+    /// (float64, one per group). optim::save writes it.
+    io::Arrays state_dict() const;
+    /// Restores what state_dict() gave, for an optimizer with as many groups, and sets each
+    /// group's lr to the schedule's at that epoch (exactly: load it after the optimizer's state).
+    /// Throws Error (and changes nothing) for a missing, unexpected or impossible entry.
+    void load_state_dict(const io::Arrays& state);
 
 protected:
     explicit LRScheduler(OptimizerBase& optimizer);
@@ -148,6 +157,15 @@ public:
     long last_epoch() const noexcept { return last_epoch_; }
     /// The learning rates after the last step, one per group.
     std::vector<double> last_lr() const;
+
+    /// Everything that decides the next reductions: "last_epoch", "num_bad_epochs",
+    /// "cooldown_counter" (int64), "best" (float64; shape (0,) before the first step) and
+    /// "last_lr" (float64, one per group). optim::save writes it.
+    io::Arrays state_dict() const;
+    /// Restores what state_dict() gave, for an optimizer with as many groups, and sets each
+    /// group's lr to the stored one (exactly: load it after the optimizer's state). Throws Error
+    /// (and changes nothing) for a missing, unexpected or impossible entry.
+    void load_state_dict(const io::Arrays& state);
 
 private:
     bool is_better(double a) const;

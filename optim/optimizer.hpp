@@ -17,7 +17,7 @@ namespace tapegrad::optim {
 using Closure = std::function<double()>;
 
 /// An optimizer's state as named arrays ("state.0.momentum_buffer", "state.0.step", ...):
-/// the checkpoint format of nn and data/npz.
+/// what optim::save writes through io/checkpoint.
 template <class T>
 using StateDict = std::vector<std::pair<std::string, Tensor<T>>>;
 

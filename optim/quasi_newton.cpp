@@ -11,6 +11,7 @@
 #include <tapegrad/optim/check.hpp>
 #include <tapegrad/optim/flat.hpp>
 #include <tapegrad/optim/line_search.hpp>
+#include <tapegrad/optim/state_check.hpp>
 
 namespace tapegrad::optim {
 
@@ -37,7 +38,10 @@ std::string QuasiNewtonReport::summary() const {
 template <class T>
 void QuasiNewton<T>::init(std::vector<Variable<T>> params) {
     this->add_params(std::move(params));
-    for (const auto& p : this->groups_[0]) numel_ += p.size();
+    for (const auto& p : this->groups_[0]) {
+        numel_ += p.size();
+        shapes_.push_back(p.shape());
+    }
     const Settings o = settings();
     const char* who = this->name();
     detail::check_positive(who, "lr", o.lr);
@@ -67,7 +71,38 @@ void QuasiNewton<T>::update() {
 }
 
 template <class T>
+bool QuasiNewton<T>::same_shapes() const {
+    const auto& params = this->groups_[0];
+    for (std::size_t k = 0; k < params.size(); ++k)
+        if (params[k].shape() != shapes_[k]) return false;
+    return true;
+}
+
+template <class T>
+void QuasiNewton<T>::check_shapes() const {
+    const auto& params = this->groups_[0];
+    for (std::size_t k = 0; k < params.size(); ++k) {
+        const Variable<T>& p = params[k];
+        if (p.shape() != shapes_[k])
+            this->fail(fmt::format("step: parameter {} now has shape {}, but it had shape {} when the optimizer was "
+                                   "made (its value was replaced by one of another shape); the flattened state no "
+                                   "longer fits: make a new optimizer",
+                                   k, shape_string(p.shape()), shape_string(shapes_[k])));
+        if (p.has_grad() && p.grad().shape() != p.shape())
+            this->fail(fmt::format("step: parameter {} has shape {} but its gradient has shape {}", k,
+                                   shape_string(p.shape()), shape_string(p.grad().shape())));
+    }
+}
+
+template <class T>
 double QuasiNewton<T>::evaluate(const Closure& closure) {
+    const double loss = evaluate_unchecked(closure);
+    check_shapes();  // the closure may have replaced a value, or made a gradient of another shape
+    return loss;
+}
+
+template <class T>
+double QuasiNewton<T>::evaluate_unchecked(const Closure& closure) {
     GradModeGuard recording(true);
     return closure();
 }
@@ -117,6 +152,7 @@ void QuasiNewton<T>::set_params(const std::vector<T>& x) {
 template <class T>
 double QuasiNewton<T>::run(const Closure& closure) {
     const Settings o = settings();
+    check_shapes();
     report_ = QuasiNewtonReport();
 
     const double orig_loss = evaluate(closure);
@@ -181,7 +217,9 @@ double QuasiNewton<T>::run(const Closure& closure) {
                 try {
                     f = evaluate(closure);
                 } catch (...) {
-                    set_params(x_init);  // a throwing closure leaves the parameters where they were
+                    // A throwing closure leaves the parameters where they were (unless it gave
+                    // one another shape: then there is no "where they were" to go back to).
+                    if (same_shapes()) set_params(x_init);
                     throw;
                 }
                 gather_flat_grad(grad);
@@ -317,12 +355,24 @@ void QuasiNewton<T>::load_state_dict(const StateDict<T>& state) {
     if (lr && !(double(lr->data()[0]) > 0))
         this->fail(fmt::format("load_state_dict: entry 'param_groups.0.lr' holds lr {}, must be > 0",
                                double(lr->data()[0])));
+    if (lr && !std::isfinite(double(lr->data()[0])))
+        this->fail(fmt::format("load_state_dict: entry 'param_groups.0.lr' holds lr {}, must be finite",
+                               double(lr->data()[0])));
     const Shape flat{numel_};
     const bool started = n_iter > 0;
-    const Tensor<T>* d = get("state.0.d", flat, started);
-    const Tensor<T>* t = get("state.0.t", Shape{}, started);
-    const Tensor<T>* prev_grad = get("state.0.prev_flat_grad", flat, started);
-    const Tensor<T>* prev_loss = get("state.0.prev_loss", Shape{}, started);
+    // Each entry with what its values must be (a NaN direction would make every later step NaN).
+    auto checked = [&](std::string_view key, const Shape& shape, detail::Values kind) {
+        const Tensor<T>* v = get(key, shape, started);
+        if (v) {
+            const std::string bad = detail::bad_values(*v, kind);
+            if (!bad.empty()) this->fail(fmt::format("load_state_dict: entry '{}' {}", key, bad));
+        }
+        return v;
+    };
+    const Tensor<T>* d = checked("state.0.d", flat, detail::Values::finite);
+    const Tensor<T>* t = checked("state.0.t", Shape{}, detail::Values::nonnegative);
+    const Tensor<T>* prev_grad = checked("state.0.prev_flat_grad", flat, detail::Values::finite);
+    const Tensor<T>* prev_loss = checked("state.0.prev_loss", Shape{}, detail::Values::finite);
     if (!started && (d || t || prev_grad || prev_loss || !curvature.empty()))
         this->fail("load_state_dict: state.0.n_iter is 0 but there are entries of a started run");
 

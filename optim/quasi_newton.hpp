@@ -159,13 +159,18 @@ private:
     void update() override;
     double run(const Closure& closure) override;
 
+    /// Throws if a parameter's value or gradient no longer has the shape it had at construction.
+    void check_shapes() const;
+    bool same_shapes() const;
     double evaluate(const Closure& closure);
+    double evaluate_unchecked(const Closure& closure);
     void gather_flat_grad(std::vector<T>& out) const;
     void add_to_params(double t, const std::vector<T>& d);
     void copy_params(std::vector<T>& out) const;
     void set_params(const std::vector<T>& x);
 
     std::size_t numel_ = 0;
+    std::vector<Shape> shapes_;  // the parameters' shapes at construction: the flat vectors' layout
     // PyTorch's LBFGS state (the part that is not the curvature).
     std::vector<T> d_;
     std::vector<T> prev_flat_grad_;

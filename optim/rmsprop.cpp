@@ -18,7 +18,10 @@ enum : std::size_t { kStep, kSquareAvg, kMomentumBuffer, kGradAvg };
 template <class T>
 RMSprop<T>::RMSprop(std::vector<Variable<T>> params, const RMSpropOptions& options)
     : GroupedOptimizer<T, RMSpropOptions>(
-          {{"step", true}, {"square_avg", false}, {"momentum_buffer", false}, {"grad_avg", false}}) {
+          {{"step", true, detail::Values::count},
+           {"square_avg", false, detail::Values::nonnegative},
+           {"momentum_buffer", false, detail::Values::finite},
+           {"grad_avg", false, detail::Values::finite}}) {
     this->add_param_group(std::move(params), options);
 }
 
@@ -33,6 +36,7 @@ void RMSprop<T>::check(const RMSpropOptions& o) const {
 
 template <class T>
 void RMSprop<T>::update() {
+    this->check_shapes();
     std::size_t k = 0;
     for (std::size_t group = 0; group < this->groups_.size(); ++group) {
         const RMSpropOptions& o = this->options_[group];

@@ -11,7 +11,7 @@ enum : std::size_t { kMomentumBuffer };
 
 template <class T>
 SGD<T>::SGD(std::vector<Variable<T>> params, const SGDOptions& options)
-    : GroupedOptimizer<T, SGDOptions>({{"momentum_buffer", false}}) {
+    : GroupedOptimizer<T, SGDOptions>({{"momentum_buffer", false, detail::Values::finite}}) {
     this->add_param_group(std::move(params), options);
 }
 
@@ -28,6 +28,7 @@ void SGD<T>::check(const SGDOptions& o) const {
 
 template <class T>
 void SGD<T>::update() {
+    this->check_shapes();
     std::size_t k = 0;
     for (std::size_t group = 0; group < this->groups_.size(); ++group) {
         const SGDOptions& o = this->options_[group];

@@ -9,6 +9,7 @@
 #include <tapegrad/data/fashion_mnist.hpp>
 #include <tapegrad/data/loader.hpp>
 
+#include "external_tools.hpp"
 #include "test_data_helpers.hpp"
 
 namespace tg = tapegrad;
@@ -50,6 +51,15 @@ TEST_CASE("load_idx_images: image and label counts differ") {
     write_file(dir / "labels", idx_bytes(0x08, {4}, Bytes(4, '\1')));
     CHECK_THROWS_WITH_AS(tgd::load_idx_images(fixture("tiny-images-idx3-ubyte.gz"), dir / "labels", 10),
                          doctest::Contains("count mismatch: 5 images in"), FileError);
+}
+
+TEST_CASE("load_idx_images: a set of zero images is refused, not loaded as an empty data set") {
+    TempDir dir;
+    write_file(dir / "images", idx_bytes(0x08, {0, 28, 28}, ""));
+    write_file(dir / "labels", idx_bytes(0x08, {0}, ""));
+    CHECK_THROWS_WITH_AS(tgd::load_idx_images(dir / "images", dir / "labels", 10),
+                         doctest::Contains("image array of shape (0,28,28) holds no images; expected at least 1"),
+                         FileError);
 }
 
 TEST_CASE("load_idx_images: a label out of range") {
@@ -101,12 +111,10 @@ TEST_CASE("load_fashion_mnist reads a directory of the four files, and checks 28
                          doctest::Contains("images of 4x3; expected 28x28"), FileError);
 }
 
-TEST_CASE("the real Fashion-MNIST, when dataset-fashion-mnist is installed") {
+TEST_CASE("the real Fashion-MNIST (dataset-fashion-mnist)" * doctest::test_suite("external")) {
     const std::string dir = tgd::fashion_mnist_default_dir();
-    if (!tgd::fashion_mnist_available(dir)) {
-        MESSAGE("Fashion-MNIST not found in " << dir << " (apt-get install dataset-fashion-mnist): skipped");
-        return;
-    }
+    if (!tgd::fashion_mnist_available(dir))
+        return tgtest::missing_tool("Fashion-MNIST in " + dir + " (apt-get install dataset-fashion-mnist)");
     using clock = std::chrono::steady_clock;
     auto t0 = clock::now();
     auto train = tgd::load_fashion_mnist(tgd::Split::train);

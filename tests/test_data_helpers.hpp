@@ -186,13 +186,63 @@ inline Bytes zip_stored(const std::vector<ZipMember>& members) {
     return out;
 }
 
-/// A python3 that can import numpy, or an empty string.
-inline std::string python_with_numpy() {
-    for (const char* py : {"/usr/bin/python3", "python3"}) {
-        std::string cmd = std::string(py) + " -c 'import numpy' >/dev/null 2>&1";
-        if (std::system(cmd.c_str()) == 0) return py;
-    }
-    return {};
+// ---- zip pieces, for archives laid out by hand (overlaps, gaps, zip64, descriptors) ----
+
+/// A local file header (30 bytes, the name, the extra field).
+inline Bytes zip_local_header(const std::string& name, int method, std::uint32_t crc, std::uint32_t csize,
+                              std::uint32_t usize, std::uint16_t flags = 0, const Bytes& extra = "") {
+    Bytes b;
+    put_le(b, 0x04034b50, 4);
+    put_le(b, 20, 2);
+    put_le(b, flags, 2);
+    put_le(b, std::uint64_t(method), 2);
+    put_le(b, 0, 2);
+    put_le(b, 0x21, 2);
+    put_le(b, crc, 4);
+    put_le(b, csize, 4);
+    put_le(b, usize, 4);
+    put_le(b, name.size(), 2);
+    put_le(b, extra.size(), 2);
+    return b + name + extra;
+}
+
+/// A central directory entry (46 bytes, the name, the extra field).
+inline Bytes zip_central_entry(const std::string& name, int method, std::uint32_t crc, std::uint32_t csize,
+                               std::uint32_t usize, std::uint32_t offset, std::uint16_t flags = 0,
+                               const Bytes& extra = "") {
+    Bytes b;
+    put_le(b, 0x02014b50, 4);
+    put_le(b, 20, 2);
+    put_le(b, 20, 2);
+    put_le(b, flags, 2);
+    put_le(b, std::uint64_t(method), 2);
+    put_le(b, 0, 2);
+    put_le(b, 0x21, 2);
+    put_le(b, crc, 4);
+    put_le(b, csize, 4);
+    put_le(b, usize, 4);
+    put_le(b, name.size(), 2);
+    put_le(b, extra.size(), 2);
+    put_le(b, 0, 2);
+    put_le(b, 0, 2);
+    put_le(b, 0, 2);
+    put_le(b, 0, 4);
+    put_le(b, offset, 4);
+    return b + name + extra;
+}
+
+/// The end of central directory record.
+inline Bytes zip_end_record(std::uint64_t count, std::uint64_t cd_size, std::uint64_t cd_offset) {
+    Bytes b;
+    put_le(b, 0x06054b50, 4);
+    put_le(b, 0, 2);
+    put_le(b, 0, 2);
+    put_le(b, count, 2);
+    put_le(b, count, 2);
+    put_le(b, cd_size, 4);
+    put_le(b, cd_offset, 4);
+    put_le(b, 0, 2);
+    return b;
 }
 
 }  // namespace data_test

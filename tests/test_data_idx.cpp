@@ -1,12 +1,23 @@
 // Tests of read_idx: good raw and gzip files, and one test per kind of hostile file.
 #include <doctest/doctest.h>
 
+#include <csignal>
+#include <cstdio>
+#include <vector>
+
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+
 #include <tapegrad/autograd/error.hpp>
 #include <tapegrad/data/idx.hpp>
 
 #include "test_data_helpers.hpp"
 
 namespace tgd = tapegrad::data;
+namespace tgio = tapegrad::io;
 using tapegrad::FileError;
 using namespace data_test;
 
@@ -186,3 +197,128 @@ TEST_CASE("read_idx: data after the end of the gzip stream") {
     CHECK_THROWS_WITH_AS(tgd::read_idx(write_temp(dir, "after.gz", b)),
                          doctest::Contains("unexpected data after the end of the gzip stream"), FileError);
 }
+
+TEST_CASE("read_idx on a FIFO is refused at once instead of blocking for ever") {
+    TempDir dir;
+    const std::string fifo = dir / "images.idx";
+    REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+    // In a child process, so that a read_idx that blocks is killed rather than hanging the suite.
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        try {
+            tgd::read_idx(fifo);
+            _exit(1);
+        } catch (const FileError& e) {
+            _exit(std::string(e.what()) == "read_idx: '" + fifo + "': not a regular file" ? 0 : 2);
+        } catch (...) {
+            _exit(3);
+        }
+    }
+    int status = 0;
+    bool done = false;
+    for (int i = 0; i < 200 && !done; ++i) {  // up to 20 s: ample for a call that should not wait at all
+        done = waitpid(pid, &status, WNOHANG) == pid;
+        if (!done) usleep(100000);
+    }
+    if (!done) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    CHECK_MESSAGE(done, "read_idx blocked on a FIFO");
+    CHECK((done && WIFEXITED(status) && WEXITSTATUS(status) == 0));
+}
+
+TEST_CASE("read_idx: a gzip file expanding past the limit (256 MiB by default) is refused before inflating") {
+    // 300 MiB of zero pixels from about 300 kB of gzip.
+    TempDir dir;
+    const std::uint32_t n = 300u << 20;
+    z_stream s{};
+    REQUIRE(deflateInit2(&s, 9, Z_DEFLATED, 16 + MAX_WBITS, 9, Z_DEFAULT_STRATEGY) == Z_OK);
+    const Bytes head = idx_bytes(0x08, {n}, "");
+    const std::vector<char> zeros(1 << 20, '\0');
+    std::vector<char> buf(1 << 16);
+    Bytes gz;
+    auto feed = [&](const char* p, std::size_t len, int flush) {
+        s.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(p));
+        s.avail_in = uInt(len);
+        do {
+            s.next_out = reinterpret_cast<Bytef*>(buf.data());
+            s.avail_out = uInt(buf.size());
+            deflate(&s, flush);
+            gz.append(buf.data(), buf.size() - s.avail_out);
+        } while (s.avail_out == 0);
+    };
+    feed(head.data(), head.size(), Z_NO_FLUSH);
+    for (std::size_t left = n; left > 0;) {
+        const std::size_t k = std::min<std::size_t>(left, zeros.size());
+        left -= k;
+        feed(zeros.data(), k, left == 0 ? Z_FINISH : Z_NO_FLUSH);
+    }
+    deflateEnd(&s);
+    const std::string path = write_temp(dir, "bomb-idx1-ubyte.gz", gz);
+    CHECK(gz.size() < 400000);
+    CHECK_THROWS_WITH_AS(tgd::read_idx(path),
+                         doctest::Contains(("need " + std::to_string(n + 8) + " bytes from a " +
+                                            std::to_string(gz.size()) +
+                                            "-byte gzip file, more than the limit of 268435456 bytes "
+                                            "(LoadOptions::max_inflated_bytes")
+                                               .c_str()),
+                         FileError);
+}
+
+TEST_CASE("read_idx: LoadOptions::max_inflated_bytes bounds gzip output, and a raw file is not bound by it") {
+    TempDir dir;
+    const Bytes payload = pattern(5000);
+    const std::string gz = write_temp(dir, "a.gz", gzip_stored(idx_bytes(0x08, {5000}, payload)));
+    CHECK_THROWS_WITH_AS(tgd::read_idx(gz, tgio::LoadOptions().max_inflated_bytes(4096)),
+                         doctest::Contains("more than the limit of 4096 bytes"), FileError);
+    CHECK(tgd::read_idx(gz, tgio::LoadOptions().max_inflated_bytes(5008)).data.size() == 5000);
+    const std::string raw = write_temp(dir, "a.idx", idx_bytes(0x08, {5000}, payload));
+    CHECK(tgd::read_idx(raw, tgio::LoadOptions().max_inflated_bytes(0)).data.size() == 5000);
+}
+
+#if !defined(__SANITIZE_ADDRESS__)
+// (AddressSanitizer reserves terabytes of address space: a limit on it cannot run there.)
+TEST_CASE("read_idx: memory that cannot be allocated is a FileError naming the file, never std::bad_alloc") {
+    TempDir dir;
+    const std::uint32_t n = 200u << 20;
+    const std::string path = dir / "big.idx";
+    {
+        std::FILE* f = std::fopen(path.c_str(), "wb");
+        REQUIRE(f);
+        const Bytes head = idx_bytes(0x08, {n}, "");
+        std::fwrite(head.data(), 1, head.size(), f);
+        std::fclose(f);
+        REQUIRE(truncate(path.c_str(), off_t(head.size() + n)) == 0);  // a sparse file of zeros
+    }
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        long vm_kb = 0;
+        if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
+            long pages = 0;
+            if (std::fscanf(f, "%ld", &pages) == 1) vm_kb = pages * (sysconf(_SC_PAGESIZE) / 1024);
+            std::fclose(f);
+        }
+        rlimit lim{};
+        lim.rlim_cur = lim.rlim_max = rlim_t(vm_kb + (64 << 10)) * 1024;
+        if (setrlimit(RLIMIT_AS, &lim) != 0) _exit(10);
+        try {
+            tgd::read_idx(path);
+            _exit(1);
+        } catch (const FileError& e) {
+            const std::string m = e.what();
+            _exit(m.find("read_idx: '" + path + "': out of memory while allocating 209715200 bytes") == 0 ? 0 : 3);
+        } catch (const std::bad_alloc&) {
+            _exit(2);
+        } catch (...) {
+            _exit(4);
+        }
+    }
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);  // 2: std::bad_alloc escaped
+}
+#endif

@@ -199,3 +199,16 @@ TEST_CASE("a custom row list (sampler hook) is checked and batched") {
     CHECK(e.batch(1).labels == Indices{1});
     CHECK_THROWS_WITH_AS(loader.over({0, 10}), doctest::Contains("row 10 (entry 1) of a dataset of 10"), tg::Error);
 }
+
+TEST_CASE("a DataLoader that would give 0 batches says so instead of yielding nothing") {
+    const tgd::ImageDataset empty;
+    CHECK_THROWS_WITH_AS(tgd::DataLoader<float>{empty},
+                         doctest::Contains("DataLoader: 0 batches per epoch: the dataset is empty"), tg::Error);
+    const auto three = small_dataset(3);
+    CHECK_THROWS_WITH_AS(tgd::DataLoader<float>(three, tgd::LoaderOptions().batch_size(4).drop_last(true)),
+                         doctest::Contains("drop_last drops the only, partial batch: 3 images per epoch, batch_size 4"),
+                         tg::Error);
+    CHECK_THROWS_WITH_AS(tgd::DataLoader<float>(three, tgd::LoaderOptions().shard(3, 4)),
+                         doctest::Contains("3 images shared among 4 ranks leave none to rank 3"), tg::Error);
+    CHECK(tgd::DataLoader<float>(three, tgd::LoaderOptions().batch_size(4)).batches_per_epoch() == 1);
+}

@@ -7,7 +7,7 @@
 
 #include <stdlib.h>
 
-#include <tapegrad/data/npz.hpp>
+#include <tapegrad/io/npz.hpp>
 
 using namespace tgtest;
 
@@ -44,7 +44,7 @@ enum class Through { Memory, File };
 /// Training 10 steps equals training 5, checkpointing, restoring into a new optimizer over new
 /// parameters, and training 5 more — bit for bit. In memory: state_dict / load_state_dict, the
 /// parameter values copied. Through files: optim::save / optim::load, and the parameters through
-/// data::save_npz / load_npz (as a model checkpoint). `make(params)` builds the optimizer;
+/// io::save_npz / load_npz (as a model checkpoint). `make(params)` builds the optimizer;
 /// `step(opt, net)` does one step.
 template <class Make, class Step>
 void check_resume(Make make, Step step, Through through) {
@@ -61,10 +61,10 @@ void check_resume(Make make, Step step, Through through) {
         c.load_state_dict(b.state_dict());
     } else {
         TempDir dir;
-        tg::data::save_npz<double>(dir.file("model.npz"),
+        tg::io::save_npz<double>(dir.file("model.npz"),
                                    {{"W1", first_half.W1.value()}, {"W2", first_half.W2.value()}});
         opt::save(b, dir.file("optimizer.npz"));
-        const auto model = tg::data::load_npz<double>(dir.file("model.npz"));
+        const auto model = tg::io::load_npz<double>(dir.file("model.npz"));
         REQUIRE(model.size() == 2);
         resumed.W1.set_value(model[0].second);
         resumed.W2.set_value(model[1].second);

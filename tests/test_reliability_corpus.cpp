@@ -4,13 +4,15 @@
 // regression test of those findings, run by the ordinary and the sanitizer test suites.
 #include <filesystem>
 
-#include <tapegrad/data/npy.hpp>
+#include <tapegrad/io/detail/npy.hpp>
+#include <tapegrad/io/safetensors.hpp>
 
 #include "helpers.hpp"
 #include "test_data_helpers.hpp"
 
 using namespace tgtest;
 namespace tgd = tapegrad::data;
+namespace tgio = tapegrad::io;
 namespace fs = std::filesystem;
 
 namespace {
@@ -24,6 +26,9 @@ std::vector<fs::path> corpus(const std::string& kind) {
 }
 
 bool valid(const fs::path& p) { return p.filename().string().rfind("valid", 0) == 0; }
+
+/// The limit the fuzzers read with too (fuzz/fuzz_*.cpp): the corpus's bombs stay a few kB.
+const tgio::LoadOptions corpus_limits = tgio::LoadOptions().max_inflated_bytes(1 << 20);
 
 /// Loads `file` with `load`; checks that a valid file loads and anything else is refused with
 /// a FileError whose message starts with `who: 'path'`.
@@ -48,20 +53,27 @@ void replay(const fs::path& file, const std::string& who, Load load) {
 TEST_CASE("the IDX seed corpus: valid files load, hostile ones are refused with FileError") {
     const auto files = corpus("idx");
     CHECK(files.size() >= 20);
-    for (const auto& f : files) replay(f, "read_idx", [](const std::string& p) { tgd::read_idx(p); });
+    for (const auto& f : files) replay(f, "read_idx", [](const std::string& p) { tgd::read_idx(p, corpus_limits); });
 }
 
 TEST_CASE("the checkpoint seed corpus: valid archives load, hostile ones are refused with FileError") {
     const auto files = corpus("npz");
     CHECK(files.size() >= 20);
     for (const auto& f : files) {
-        replay(f, "load_npz", [](const std::string& p) { tgd::load_npz<double>(p); });
-        replay(f, "load_npz", [](const std::string& p) { tgd::load_npz<float>(p); });
+        replay(f, "load_npz", [](const std::string& p) { tgio::load_npz<double>(p, corpus_limits); });
+        replay(f, "load_npz", [](const std::string& p) { tgio::load_npz<float>(p, corpus_limits); });
     }
 }
 
+TEST_CASE("the safetensors seed corpus: valid files load, hostile ones are refused with FileError") {
+    const auto files = corpus("safetensors");
+    CHECK(files.size() >= 15);
+    for (const auto& f : files)
+        replay(f, "load_safetensors", [](const std::string& p) { tgio::read_safetensors(p, corpus_limits); });
+}
+
 TEST_CASE("the .npy header seed corpus: valid headers parse, hostile ones are refused with FileError") {
-    namespace npy = tgd::detail;
+    namespace npy = tgio::detail;
     const auto files = corpus("npy");
     CHECK(files.size() >= 10);
     for (const auto& f : files) {
@@ -83,7 +95,7 @@ TEST_CASE("an empty array whose other extents multiply past any array size is re
     const auto it = std::find_if(file.begin(), file.end(),
                                  [](const fs::path& p) { return p.filename() == "zero-extent-huge-strides.npz"; });
     REQUIRE(it != file.end());
-    CHECK_THROWS_WITH_AS(tgd::load_npz<double>(it->string()),
+    CHECK_THROWS_WITH_AS(tgio::load_npz<double>(it->string()),
                          ("load_npz: '" + it->string() +
                           "': member 'z.npy': shape (0,1099511627776,1099511627776) of '<f8' is too large: its non-zero "
                           "extents span more than 9223372036854775807 bytes")

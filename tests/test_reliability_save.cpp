@@ -18,15 +18,15 @@
 #include "test_data_helpers.hpp"
 
 using namespace tgtest;
-namespace tgd = tapegrad::data;
+namespace tgio = tapegrad::io;
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
 /// A checkpoint of about 2 MB whose every element is k.
-tgd::NamedTensors<double> checkpoint(double k) {
-    tgd::NamedTensors<double> arrays;
+tgio::NamedTensors<double> checkpoint(double k) {
+    tgio::NamedTensors<double> arrays;
     arrays.emplace_back("layer1.weight", tg::Tensor<double>(tg::Shape{256, 512}, k));
     arrays.emplace_back("layer1.bias", tg::Tensor<double>(tg::Shape{256}, k));
     arrays.emplace_back("layer2.weight", tg::Tensor<double>(tg::Shape{10, 256}, k));
@@ -35,7 +35,7 @@ tgd::NamedTensors<double> checkpoint(double k) {
 }
 
 /// The k a loaded checkpoint holds everywhere, or -1 if it is not one of ours, whole.
-double uniform_value(const tgd::NamedTensors<double>& arrays) {
+double uniform_value(const tgio::NamedTensors<double>& arrays) {
     const auto expected = checkpoint(0);
     if (arrays.size() != expected.size()) return -1;
     const double k = arrays[0].second.data()[0];
@@ -58,7 +58,7 @@ struct Message {
         Message m{k, 0};
         if (write(out, &m, sizeof m) != sizeof m) _exit(3);
         try {
-            tgd::save_npz(path, checkpoint(k));
+            tgio::save_npz(path, checkpoint(k));
         } catch (...) {
             _exit(2);
         }
@@ -79,12 +79,12 @@ std::size_t temp_files_in(const std::filesystem::path& dir) {
 TEST_CASE("killing a process in the middle of a save leaves the previous checkpoint intact and loadable") {
     data_test::TempDir dir;
     const std::string path = dir / "model.npz";
-    tgd::save_npz(path, checkpoint(0));
+    tgio::save_npz(path, checkpoint(0));
     // How long one save takes here (the fastest of three), to aim the kills inside one.
     long save_us = 1L << 30;
     for (int i = 0; i < 3; ++i) {
         const auto t0 = Clock::now();
-        tgd::save_npz(path, checkpoint(0));
+        tgio::save_npz(path, checkpoint(0));
         save_us = std::min<long>(save_us, std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
     }
     save_us = std::max<long>(save_us, 100);
@@ -123,7 +123,7 @@ TEST_CASE("killing a process in the middle of a save leaves the previous checkpo
         double k = -1;
         std::string error;
         try {
-            k = uniform_value(tgd::load_npz<double>(path));
+            k = uniform_value(tgio::load_npz<double>(path));
         } catch (const std::exception& e) {
             error = e.what();
         }
@@ -133,7 +133,7 @@ TEST_CASE("killing a process in the middle of a save leaves the previous checkpo
         CHECK((k == finished || k == started));
         (k == finished ? kept_previous : took_new) += 1;
         // Start the next round from a checkpoint of this one.
-        tgd::save_npz(path, checkpoint(0));
+        tgio::save_npz(path, checkpoint(0));
     }
     MESSAGE(rounds << " children killed during saves of " << save_us << " us: " << mid_save
                    << " left a half-written temporary file; the checkpoint loaded whole every time (" << kept_previous

@@ -1,5 +1,5 @@
 // ByteReader: sequential raw or gzip reading with zlib's inflate, every failure a FileError.
-#include <tapegrad/data/byte_reader.hpp>
+#include <tapegrad/io/detail/byte_reader.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -13,8 +13,9 @@
 #include <fmt/format.h>
 
 #include <tapegrad/autograd/error.hpp>
+#include <tapegrad/io/detail/regular_file.hpp>
 
-namespace tapegrad::data::detail {
+namespace tapegrad::io::detail {
 
 struct ByteReader::Inflater {
     z_stream s{};
@@ -24,22 +25,14 @@ struct ByteReader::Inflater {
     }
 };
 
-ByteReader::ByteReader(const std::string& path, std::string who)
-    : context_(fmt::format("{}: '{}'", who, path)) {
+ByteReader::ByteReader(const std::string& path, std::string who, std::uint64_t max_inflated)
+    : context_(fmt::format("{}: '{}'", who, path)), max_inflated_(max_inflated) {
     if (path.empty()) throw FileError(who + ": empty path; expected the name of a file");
-    file_ = std::fopen(path.c_str(), "rb");
-    if (!file_) {
-        int e = errno;
-        if (e == ENOENT) throw FileError(context_ + ": file not found");
-        throw FileError(fmt::format("{}: cannot open: {}", context_, std::strerror(e)));
-    }
-    struct stat st {};
-    if (fstat(fileno(file_), &st) != 0 || !S_ISREG(st.st_mode)) {
-        std::fclose(file_);
-        file_ = nullptr;
-        throw FileError(context_ + ": not a regular file");
-    }
-    file_size_ = std::uint64_t(st.st_size);
+    RegularFile regular(path, context_);
+    file_ = fdopen(regular.fd(), "rb");
+    if (!file_) throw FileError(fmt::format("{}: cannot open: {}", context_, std::strerror(errno)));
+    file_size_ = regular.size();
+    regular.release();
 
     unsigned char magic[2] = {0, 0};
     std::size_t got = std::fread(magic, 1, 2, file_);
@@ -128,8 +121,13 @@ std::size_t ByteReader::read_gzip(void* dst, std::size_t n) {
                 throw FileError(context_ + ": truncated gzip stream (the file ends before the compressed data does)");
         }
         done += chunk - s.avail_out;
+        inflated_ += chunk - s.avail_out;
+        if (inflated_ > max_inflated_)
+            throw FileError(fmt::format("{}: the gzip data expands past {} bytes, the limit "
+                                        "(LoadOptions::max_inflated_bytes; raise it to read this file)",
+                                        context_, max_inflated_));
     }
     return done;
 }
 
-}  // namespace tapegrad::data::detail
+}  // namespace tapegrad::io::detail

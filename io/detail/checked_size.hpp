@@ -3,7 +3,7 @@
 
 #include <cstddef>
 
-namespace tapegrad::data::detail {
+namespace tapegrad::io::detail {
 
 /// a * b, or false when it would not fit in a size_t.
 inline bool checked_mul(std::size_t a, std::size_t b, std::size_t& out) {
@@ -25,4 +25,4 @@ bool checked_product(const S& shape, std::size_t& out) {
     return true;
 }
 
-}  // namespace tapegrad::data::detail
+}  // namespace tapegrad::io::detail

@@ -1,5 +1,5 @@
 // .npy headers: the writer mirrors numpy.save; the reader is a strict parser of the header dictionary.
-#include <tapegrad/data/npy.hpp>
+#include <tapegrad/io/detail/npy.hpp>
 
 #include <cstdint>
 #include <cstring>
@@ -8,12 +8,12 @@
 
 #include <tapegrad/autograd/error.hpp>
 #include <tapegrad/autograd/tensor.hpp>
-#include <tapegrad/data/checked_size.hpp>
+#include <tapegrad/io/detail/checked_size.hpp>
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "the .npy code writes and reads the host's bytes as little-endian");
 
-namespace tapegrad::data::detail {
+namespace tapegrad::io::detail {
 
 namespace {
 
@@ -102,12 +102,16 @@ private:
 
 }  // namespace
 
+const char* npy_descr(NpyDtype d) {
+    return d == Dtype::float32 ? "<f4" : d == Dtype::float64 ? "<f8" : "<i8";
+}
+
 std::string npy_preamble(NpyDtype dtype, const std::vector<std::size_t>& shape) {
     std::string dims;
     for (std::size_t d : shape) dims += (dims.empty() ? "" : " ") + std::to_string(d) + ",";
     if (shape.size() > 1) dims.pop_back();  // (2, 3) but (3,)
     std::string dict = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': ({}), }}",
-                                   dtype == NpyDtype::f4 ? "<f4" : "<f8", dims);
+                                   npy_descr(dtype), dims);
     // Pad with spaces and a final newline so the data starts at a multiple of 64 bytes.
     std::size_t total = 10 + dict.size() + 1;
     dict.append((64 - total % 64) % 64, ' ');
@@ -143,6 +147,24 @@ std::size_t npy_preamble_length(const unsigned char* bytes, std::size_t have, co
     if (header == 0 || header > npy_max_header)
         throw FileError(fmt::format("{}: .npy header length {}; expected 1 to {}", at, header, npy_max_header));
     return prefix + header;
+}
+
+void check_npy_shape(const std::vector<std::size_t>& shape, NpyDtype dtype, const std::string& at, std::size_t& count,
+                     std::size_t& payload_bytes) {
+    const char* descr = npy_descr(dtype);
+    if (shape.size() > npy_max_dimensions)
+        throw FileError(fmt::format("{}: shape {} has {} dimensions; a .npy holds at most {}", at, shape_string(shape),
+                                    shape.size(), npy_max_dimensions));
+    if (!checked_product(shape, count) || !checked_mul(count, npy_item_size(dtype), payload_bytes))
+        throw FileError(fmt::format("{}: shape {} of '{}' overflows a size_t", at, shape_string(shape), descr));
+    // An array with a zero extent holds nothing, but its strides still multiply the other
+    // extents (as signed numbers): (0, 2^40, 2^40) must be refused as well.
+    std::size_t span = npy_item_size(dtype);
+    for (std::size_t d : shape)
+        if (d != 0 && !checked_mul(span, d, span)) span = SIZE_MAX;
+    if (span > std::size_t(PTRDIFF_MAX))
+        throw FileError(fmt::format("{}: shape {} of '{}' is too large: its non-zero extents span more than {} bytes",
+                                    at, shape_string(shape), descr, PTRDIFF_MAX));
 }
 
 NpyHeader parse_npy_header(const std::string& dict, const std::string& at) {
@@ -185,28 +207,22 @@ NpyHeader parse_npy_header(const std::string& dict, const std::string& at) {
         p.fail("missing key (expected descr, fortran_order and shape)");
 
     if (descr == "<f4") {
-        h.dtype = NpyDtype::f4;
+        h.dtype = Dtype::float32;
     } else if (descr == "<f8") {
-        h.dtype = NpyDtype::f8;
-    } else if (descr == ">f4" || descr == ">f8") {
-        throw FileError(fmt::format("{}: big-endian dtype '{}' is not supported; expected '<f4' (float32) or '<f8' "
-                                    "(float64)",
+        h.dtype = Dtype::float64;
+    } else if (descr == "<i8") {
+        h.dtype = Dtype::int64;
+    } else if (descr == ">f4" || descr == ">f8" || descr == ">i8") {
+        throw FileError(fmt::format("{}: big-endian dtype '{}' is not supported; expected '<f4' (float32), '<f8' "
+                                    "(float64) or '<i8' (int64)",
                                     at, descr));
     } else {
-        throw FileError(fmt::format("{}: unsupported dtype '{}'; expected '<f4' (float32) or '<f8' (float64)", at,
-                                    descr));
+        throw FileError(fmt::format("{}: unsupported dtype '{}'; expected '<f4' (float32), '<f8' (float64) or '<i8' "
+                                    "(int64)",
+                                    at, descr));
     }
-    if (!checked_product(h.shape, h.count) || !checked_mul(h.count, npy_item_size(h.dtype), h.payload_bytes))
-        throw FileError(fmt::format("{}: shape {} of '{}' overflows a size_t", at, shape_string(h.shape), descr));
-    // An array with a zero extent holds nothing, but its strides still multiply the other
-    // extents (as signed numbers): (0, 2^40, 2^40) must be refused as well.
-    std::size_t span = npy_item_size(h.dtype);
-    for (std::size_t d : h.shape)
-        if (d != 0 && !checked_mul(span, d, span)) span = SIZE_MAX;
-    if (span > std::size_t(PTRDIFF_MAX))
-        throw FileError(fmt::format("{}: shape {} of '{}' is too large: its non-zero extents span more than {} bytes",
-                                    at, shape_string(h.shape), descr, PTRDIFF_MAX));
+    check_npy_shape(h.shape, h.dtype, at, h.count, h.payload_bytes);
     return h;
 }
 
-}  // namespace tapegrad::data::detail
+}  // namespace tapegrad::io::detail
