@@ -87,9 +87,9 @@ case "$mode" in
       t=$SECONDS
       TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 OPENBLAS_NUM_THREADS=1 \
         ctest --test-dir build-tsan -L threads --output-on-failure
-      echo "== fuzzing the IDX and checkpoint readers, 60 s per target (the TSan run took $((SECONDS - t)) s)"
+      echo "== fuzzing the IDX, .npz, .npy and safetensors readers, 30 s per target (the TSan run took $((SECONDS - t)) s)"
       t=$SECONDS
-      fuzz/run.sh 60
+      fuzz/run.sh 30
       echo "== reliability checks passed (fuzzing took $((SECONDS - t)) s)"
     fi
     # ---- end of reliability ------------------------------------------------------------------------
