@@ -3,8 +3,8 @@
 
 #include <cmath>
 
-#include <tapegrad/optim/grouped_optimizer_impl.hpp>
-#include <tapegrad/optim/simd.hpp>
+#include <tapegrad/optim/detail/grouped_optimizer_impl.hpp>
+#include <tapegrad/optim/detail/simd.hpp>
 
 namespace tapegrad::optim {
 

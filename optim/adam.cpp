@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include <tapegrad/optim/grouped_optimizer_impl.hpp>
-#include <tapegrad/optim/simd.hpp>
+#include <tapegrad/optim/detail/grouped_optimizer_impl.hpp>
+#include <tapegrad/optim/detail/simd.hpp>
 
 namespace tapegrad::optim {
 

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include <tapegrad/optim/optimizer.hpp>
-#include <tapegrad/optim/state_check.hpp>
+#include <tapegrad/optim/state_values.hpp>
 
 namespace tapegrad::optim {
 
@@ -39,7 +39,7 @@ protected:
     struct Slot {
         const char* name;
         bool scalar;
-        detail::Values values = detail::Values::finite;
+        StateValues values = StateValues::finite;
     };
 
     explicit GroupedOptimizer(std::vector<Slot> slots) : slots_(std::move(slots)) {}

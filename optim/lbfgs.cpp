@@ -6,8 +6,8 @@
 #include <fmt/format.h>
 
 #include <tapegrad/optim/check.hpp>
-#include <tapegrad/optim/flat.hpp>
-#include <tapegrad/optim/state_check.hpp>
+#include <tapegrad/optim/detail/flat.hpp>
+#include <tapegrad/optim/detail/state_check.hpp>
 
 namespace tapegrad::optim {
 

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <limits>
 
-#include <tapegrad/optim/flat.hpp>
+#include <tapegrad/optim/detail/flat.hpp>
 
 namespace tapegrad::optim {
 

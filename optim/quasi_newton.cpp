@@ -9,9 +9,9 @@
 
 #include <tapegrad/autograd/grad_mode.hpp>
 #include <tapegrad/optim/check.hpp>
-#include <tapegrad/optim/flat.hpp>
+#include <tapegrad/optim/detail/flat.hpp>
 #include <tapegrad/optim/line_search.hpp>
-#include <tapegrad/optim/state_check.hpp>
+#include <tapegrad/optim/detail/state_check.hpp>
 
 namespace tapegrad::optim {
 

@@ -1,7 +1,7 @@
 // SGD: option checks and the update loop.
 #include <tapegrad/optim/sgd.hpp>
 
-#include <tapegrad/optim/grouped_optimizer_impl.hpp>
+#include <tapegrad/optim/detail/grouped_optimizer_impl.hpp>
 
 namespace tapegrad::optim {
 

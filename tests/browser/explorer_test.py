@@ -48,23 +48,43 @@ class WebDriver:
         self.process = subprocess.Popen([chromedriver, f"--port={self.port}"], stdout=self.log,
                                         stderr=subprocess.STDOUT)
         self.session = None
-        deadline = time.time() + 30
-        while True:
-            try:
-                self.call("GET", "/status")
-                break
-            except (urllib.error.URLError, ConnectionError):
-                if time.time() > deadline or self.process.poll() is not None:
-                    raise RuntimeError("chromedriver did not start (see chromedriver.log)")
+        self.browser = None
+        try:
+            deadline = time.time() + 30
+            while True:
+                try:
+                    self.call("GET", "/status")
+                    break
+                except (urllib.error.URLError, ConnectionError):
+                    if time.time() > deadline or self.process.poll() is not None:
+                        raise RuntimeError("chromedriver did not start (see chromedriver.log)")
+                    time.sleep(0.1)
+            # Chromium is started here, not by chromedriver: chromedriver would reach it at "localhost",
+            # which a minimal root without /etc/hosts cannot resolve ("unable to connect to renderer").
+            # Started by us, it listens on 127.0.0.1 at a port it picks and names in DevToolsActivePort.
+            data_dir = os.path.join(profile, "chromium")
+            os.makedirs(data_dir, exist_ok=True)
+            args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--disable-extensions", "--hide-scrollbars", "--force-device-scale-factor=1",
+                    f"--window-size={WINDOW[0]},{WINDOW[1]}", "--user-data-dir=" + data_dir,
+                    "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "about:blank"]
+            self.browser_log = open(os.path.join(profile, "chromium.log"), "w")
+            self.browser = subprocess.Popen([chromium] + args, stdout=self.browser_log, stderr=subprocess.STDOUT)
+            active_port = os.path.join(data_dir, "DevToolsActivePort")
+            deadline = time.time() + 60
+            while not (os.path.exists(active_port) and open(active_port).read().strip()):
+                if time.time() > deadline or self.browser.poll() is not None:
+                    raise RuntimeError("chromium did not start its DevTools port (see chromium.log)")
                 time.sleep(0.1)
-        args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-extensions", "--hide-scrollbars", "--force-device-scale-factor=1",
-                f"--window-size={WINDOW[0]},{WINDOW[1]}", "--user-data-dir=" + os.path.join(profile, "chromium")]
-        caps = {"capabilities": {"alwaysMatch": {
-            "browserName": "chrome", "goog:loggingPrefs": {"browser": "ALL"},
-            "goog:chromeOptions": {"binary": chromium, "args": args}}}}
-        self.session = self.call("POST", "/session", caps)["sessionId"]
+            debug_port = int(open(active_port).read().split()[0])
+            caps = {"capabilities": {"alwaysMatch": {
+                "browserName": "chrome", "goog:loggingPrefs": {"browser": "ALL"},
+                "goog:chromeOptions": {"debuggerAddress": f"127.0.0.1:{debug_port}"}}}}
+            self.session = self.call("POST", "/session", caps)["sessionId"]
+        except BaseException:
+            self.quit()  # the processes started so far do not outlive the failure
+            raise
 
     def call(self, method, path, body=None):
         data = None if body is None else json.dumps(body).encode()
@@ -119,12 +139,17 @@ class WebDriver:
             if self.session:
                 self.s("DELETE", "")
         finally:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+            for process in (self.process, self.browser):
+                if process is None:
+                    continue
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
             self.log.close()
+            if self.browser is not None:
+                self.browser_log.close()
 
 
 NUMBER = re.compile(r"-?(?:inf|nan)|-?\d+(?:\.\d*)?(?:e[-+]?\d+)?")

@@ -11,6 +11,7 @@
 
 #include <tapegrad/optim/check.hpp>
 #include <tapegrad/optim/grouped_optimizer.hpp>
+#include <tapegrad/optim/detail/state_check.hpp>
 
 namespace tapegrad::optim {
 

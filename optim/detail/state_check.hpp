@@ -8,16 +8,11 @@
 #include <fmt/format.h>
 
 #include <tapegrad/autograd/tensor.hpp>
+#include <tapegrad/optim/state_values.hpp>
 
 namespace tapegrad::optim::detail {
 
-/// What the values of a state entry must be.
-enum class Values {
-    finite,       // momentum buffers, first moments, directions
-    nonnegative,  // second moments and sums of squares: finite and >= 0
-    positive,     // curvature scales (LBFGS's ro and H_diag): finite and > 0
-    count,        // step counts: a whole number >= 0
-};
+using Values = StateValues;
 
 /// "" when every value of `t` is as `kind` says; otherwise what is wrong, e.g.
 /// "element 1 is -0.5; expected finite values >= 0".
