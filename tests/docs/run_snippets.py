@@ -9,6 +9,7 @@ usage: run_snippets.py --prefix <install prefix> --out <build dir> FILE.md...
 import argparse
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 
@@ -48,7 +49,9 @@ def main() -> int:
     (out / "CMakeLists.txt").write_text("\n".join(cmake) + "\n")
     build = out / "build"
     subprocess.run(["cmake", "-S", str(out), "-B", str(build), f"-DCMAKE_PREFIX_PATH={pathlib.Path(args.prefix).resolve()}",
-                    "-DCMAKE_BUILD_TYPE=Release"], check=True, stdout=subprocess.DEVNULL)
+                    "-DCMAKE_BUILD_TYPE=Release"]
+                   + (["-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"] if shutil.which("ccache") else []),
+                   check=True, stdout=subprocess.DEVNULL)
     failed = []
     for name, where in targets:
         b = subprocess.run(["cmake", "--build", str(build), "--target", name], capture_output=True, text=True)
