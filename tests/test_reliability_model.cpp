@@ -123,8 +123,7 @@ TEST_CASE("loading a checkpoint into a model of another shape names the tensor a
     // and a model with fewer layers: the first name it lacks is reported
     nn::Sequential<double> shorter{nn::Conv2d<double>(1, 2, 3)};
     CHECK_THROWS_WITH_AS(nn::load(shorter, path),
-                         ("load('" + path + "'): unexpected '1.weight' (shape (2,)): Sequential() has no parameter or "
-                                            "buffer of that name")
+                         ("load('" + path + "'): unexpected '1.weight' (shape (2,)): Sequential() has no layer '1'")
                              .c_str(),
                          tg::Error);
 }
