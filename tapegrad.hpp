@@ -1,6 +1,11 @@
 // The whole public API of tapegrad in one include.
 #pragma once
 
+// What the docs and most programs use beside tapegrad itself: xtensor's views and slices
+// (xt::view, xt::all, xt::range) and its sorting and arg-reductions (xt::argmax, xt::sort).
+#include <xtensor/xsort.hpp>
+#include <xtensor/xview.hpp>
+
 #include <tapegrad/autograd/engine.hpp>
 #include <tapegrad/autograd/factories.hpp>
 #include <tapegrad/autograd/grad_mode.hpp>

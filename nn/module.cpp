@@ -10,6 +10,48 @@
 
 namespace tapegrad::nn {
 
+namespace {
+
+// Which layer holds the dotted state name, and what it is called there: "parameter 'weight' of
+// layer 6, Linear(...)" for "6.weight" in a Sequential, so that a load error points at the layer
+// to fix rather than at the whole model. `found` is false when no module has that name.
+template <class T>
+std::string owner_of(const Module<T>& root, const std::string& name, bool& found) {
+    const Module<T>* module = &root;
+    std::string path, rest = name;
+    for (std::size_t dot; (dot = rest.find('.')) != std::string::npos;) {
+        const Module<T>* child = nullptr;
+        for (const auto& [n, c] : module->named_children())
+            if (n == rest.substr(0, dot)) child = c.get();
+        if (!child) break;
+        path += (path.empty() ? "" : ".") + rest.substr(0, dot);
+        module = child;
+        rest.erase(0, dot + 1);
+    }
+    const std::string layer = path.empty() ? module->describe() : "layer " + path + ", " + module->describe() + ",";
+    auto own = [&](const NamedVariables<T>& entries) {
+        for (const auto& [n, v] : entries)
+            if (n == rest) return true;
+        return false;
+    };
+    found = rest.find('.') == std::string::npos && (own(module->named_parameters()) || own(module->named_buffers()));
+    if (!found) {
+        const std::size_t dot = rest.find('.');
+        return dot == std::string::npos
+                   ? fmt::format("{} has no parameter or buffer '{}'", layer, rest)
+                   : fmt::format("{} has no layer '{}'", layer, rest.substr(0, dot));
+    }
+    return fmt::format("{} '{}' of {}", own(module->named_parameters()) ? "parameter" : "buffer", rest, layer);
+}
+
+// "layer 6, Linear(...)," ends with a comma inside a sentence; at the end of one it goes.
+std::string end_of_sentence(std::string s) {
+    if (!s.empty() && s.back() == ',') s.pop_back();
+    return s;
+}
+
+}  // namespace
+
 template <class T>
 Variable<T> Module<T>::forward(const Variable<T>&) {
     throw Error(fmt::format("{}: forward(x) is not defined for this module; override forward or call the "
@@ -154,21 +196,23 @@ void Module<T>::load_state(const NamedVariables<T>& state, const std::string& co
         if (!v.defined()) throw Error(fmt::format("{}: '{}' is an empty Variable", context, n));
     }
     std::set<std::string> wanted;
+    bool found = false;
     for (const auto& [n, v] : mine) {
         wanted.insert(n);
         if (!given.count(n))
-            throw Error(fmt::format("{}: '{}' (shape {}) of {} is missing", context, n, shape_string(v.shape()),
-                                    describe()));
+            throw Error(fmt::format("{}: '{}' (shape {}) is missing: {}", context, n, shape_string(v.shape()),
+                                    end_of_sentence(owner_of(*this, n, found))));
     }
     for (const auto& [n, v] : state)
         if (!wanted.count(n))
-            throw Error(fmt::format("{}: unexpected '{}' (shape {}): {} has no parameter or buffer of that name",
-                                    context, n, shape_string(v.shape()), describe()));
+            throw Error(fmt::format("{}: unexpected '{}' (shape {}): {}", context, n, shape_string(v.shape()),
+                                    owner_of(*this, n, found)));
     for (const auto& [n, v] : state)
         for (const auto& [m, target] : mine)
             if (m == n && v.shape() != target.shape())
                 throw Error(fmt::format("{}: '{}' has shape {}, but {} expects {}", context, n,
-                                        shape_string(v.shape()), describe(), shape_string(target.shape())));
+                                        shape_string(v.shape()), owner_of(*this, n, found),
+                                        shape_string(target.shape())));
     // Everything checked: now copy (nothing is changed if any check fails).
     for (const auto& [n, v] : state)
         for (const auto& [m, target] : mine)
@@ -220,7 +264,8 @@ std::string Module<T>::to_string() const {
 
 template <class T>
 std::ostream& operator<<(std::ostream& os, const Module<T>& module) {
-    return os << module.to_string();
+    // One module tree per line, like any other printed value: `std::cout << net` needs no endl.
+    return os << module.to_string() << '\n';
 }
 
 template class Module<float>;

@@ -116,16 +116,49 @@ TEST_CASE("load_state copies values and names what is missing, extra or mismatch
     auto state = a.state();
     state.pop_back();
     check_error([&] { b.load_state(state); },
-                "load_state: '1.running_var' (shape (2,)) of Sequential() is missing");
+                "load_state: '1.running_var' (shape (2,)) is missing: buffer 'running_var' of layer 1, "
+                "BatchNorm1d(2, eps=1e-05, momentum=0.1, affine=true)");
     state = a.state();
     state.emplace_back("2.weight", tg::zeros<double>({1}));
-    check_error([&] { b.load_state(state); }, "load_state: unexpected '2.weight' (shape (1,)): Sequential() has no parameter or buffer of that name");
+    check_error([&] { b.load_state(state); }, "load_state: unexpected '2.weight' (shape (1,)): Sequential() has no layer '2'");
     state = a.state();
     state[0].second = tg::zeros<double>({2, 2});
-    check_error([&] { b.load_state(state); }, "load_state: '0.weight' has shape (2,2), but Sequential() expects (2,3)");
+    check_error([&] { b.load_state(state); },
+                "load_state: '0.weight' has shape (2,2), but parameter 'weight' of layer 0, "
+                "Linear(in_features=3, out_features=2, bias=true), expects (2,3)");
     state = a.state();
     state.push_back(state[0]);
     check_error([&] { b.load_state(state); }, "load_state: '0.weight' is given twice");
+}
+
+TEST_CASE("load_state errors name the layer and the parameter or buffer, at any depth") {
+    Net a, b;
+    auto state = a.state();
+    for (auto& [n, v] : state)
+        if (n == "fc.weight") v = tg::zeros<double>({3, 7});
+    check_error([&] { b.load_state(state); },
+                "load_state: 'fc.weight' has shape (3,7), but parameter 'weight' of layer fc, "
+                "Linear(in_features=8, out_features=3, bias=false), expects (3,8)");
+    state = a.state();
+    state.erase(state.begin() + 4);  // scale, steps, conv1.weight, conv1.bias, bn.weight, ...
+    check_error([&] { b.load_state(state); }, "load_state: 'bn.weight' (shape (2,)) is missing: parameter 'weight' of "
+                                              "layer bn, BatchNorm2d(2, eps=1e-05, momentum=0.1, affine=true)");
+    state = a.state();
+    state.emplace_back("bn.running_max", tg::zeros<double>({2}));
+    check_error([&] { b.load_state(state); }, "load_state: unexpected 'bn.running_max' (shape (2,)): layer bn, "
+                                              "BatchNorm2d(2, eps=1e-05, momentum=0.1, affine=true), has no "
+                                              "parameter or buffer 'running_max'");
+    state = a.state();
+    state[0].second = tg::zeros<double>({4});  // the module's own parameter: no layer to name
+    check_error([&] { b.load_state(state); }, "load_state: 'scale' has shape (4,), but parameter 'scale' of Net() "
+                                              "expects (3,)");
+
+    // Nested Sequentials: the dotted path of the layer.
+    nn::Sequential<double> outer{nn::Linear<double>(2, 2), nn::Sequential<double>{nn::Sigmoid{}, nn::Linear<double>(2, 4)}};
+    nn::Sequential<double> other{nn::Linear<double>(2, 2), nn::Sequential<double>{nn::Sigmoid{}, nn::Linear<double>(2, 5)}};
+    check_error([&] { other.load_state(outer.state()); },
+                "load_state: '1.1.weight' has shape (4,2), but parameter 'weight' of layer 1.1, "
+                "Linear(in_features=2, out_features=5, bias=true), expects (5,2)");
 }
 
 TEST_CASE("printout with parameter counts") {
@@ -141,7 +174,7 @@ TEST_CASE("printout with parameter counts") {
     CHECK(net.to_string() == expected);
     std::ostringstream os;
     os << net;
-    CHECK(os.str() == expected);
+    CHECK(os.str() == expected + "\n");  // a printed module ends its line, as std::cout << net expects
 
     Net user;
     const std::string s = user.to_string();

@@ -136,15 +136,16 @@ TEST_CASE("load names what is missing, unexpected or mismatched, and leaves the 
     const auto before = lin.weight().value();
     nn::Sequential<double> wrapped{nn::Linear<double>(3, 2)};
     check_throws<tg::Error>([&] { nn::load(wrapped, fixture("numpy_linear_2x3.npz")); },
-                            "'0.weight' (shape (2,3)) of Sequential() is missing");
+                            "'0.weight' (shape (2,3)) is missing: parameter 'weight' of layer 0");
     nn::save(nn::NamedVariables<double>{{"weight", lin.weight()}, {"bias", lin.bias()}, {"extra", lin.bias()}},
              dir.file("extra.npz"));
     check_throws<tg::Error>([&] { nn::load(lin, dir.file("extra.npz")); },
                             "unexpected 'extra' (shape (2,)): Linear(in_features=3, out_features=2, bias=true) has no "
-                            "parameter or buffer of that name");
+                            "parameter or buffer 'extra'");
     nn::Linear<double> other(2, 2);
     check_throws<tg::Error>([&] { nn::load(other, fixture("numpy_linear_2x3.npz")); },
-                            "'weight' has shape (2,3), but Linear(in_features=2, out_features=2, bias=true) expects (2,2)");
+                            "'weight' has shape (2,3), but parameter 'weight' of Linear(in_features=2, out_features=2, bias=true) "
+                            "expects (2,2)");
     const std::string name = fixture("numpy_linear_2x3.npz");
     check_throws<tg::Error>([&] { nn::load(other, name); }, "load('" + name + "'): 'weight' has shape");
     CHECK(close(lin.weight().value(), before, 0));

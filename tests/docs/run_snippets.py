@@ -2,13 +2,15 @@
 """Builds every C++ program shown in the docs against an installed tapegrad, as a user would, and runs it.
 
 A ```cpp block that defines `int main(` is a whole program: it is compiled with find_package(tapegrad)
-and must exit with 0. Other C++ blocks are fragments; they are listed, not built.
+and must exit with 0. It is optimised as in Release but with assert() active (no NDEBUG), so that the
+asserts a page uses to show its results are checked. Other C++ blocks are fragments; they are listed, not built.
 
 usage: run_snippets.py --prefix <install prefix> --out <build dir> FILE.md...
 """
 import argparse
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 
@@ -48,7 +50,9 @@ def main() -> int:
     (out / "CMakeLists.txt").write_text("\n".join(cmake) + "\n")
     build = out / "build"
     subprocess.run(["cmake", "-S", str(out), "-B", str(build), f"-DCMAKE_PREFIX_PATH={pathlib.Path(args.prefix).resolve()}",
-                    "-DCMAKE_BUILD_TYPE=Release"], check=True, stdout=subprocess.DEVNULL)
+                    "-DCMAKE_BUILD_TYPE=Release", "-DCMAKE_CXX_FLAGS_RELEASE=-O2"]
+                   + (["-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"] if shutil.which("ccache") else []),
+                   check=True, stdout=subprocess.DEVNULL)
     failed = []
     for name, where in targets:
         b = subprocess.run(["cmake", "--build", str(build), "--target", name], capture_output=True, text=True)
