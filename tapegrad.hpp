@@ -1,6 +1,7 @@
 // The whole public API of tapegrad in one include.
 #pragma once
 
+#include <tapegrad/autograd/build_info.hpp>
 #include <tapegrad/autograd/engine.hpp>
 #include <tapegrad/autograd/factories.hpp>
 #include <tapegrad/autograd/grad_mode.hpp>
