@@ -3,6 +3,7 @@
 
 #include <tapegrad/autograd/kernels/detail/blas.hpp>
 #include <tapegrad/autograd/kernels/detail/dispatch.hpp>
+#include <tapegrad/autograd/kernels/detail/math_avx2.hpp>
 #include <tapegrad/autograd/threads.hpp>
 
 #ifndef TAPEGRAD_CXX_FLAGS
@@ -78,7 +79,8 @@ std::string BuildInfo::to_string() const {
     std::string s;
     s += "tapegrad: " + version + ", " + compiler + ", flags: " + (compile_flags.empty() ? "(none)" : compile_flags) +
          " (no -march)\n";
-    s += "own kernels: clones for " + join(dispatch_targets) + "; this CPU runs " + dispatch_chosen + "\n";
+    s += "own kernels: loops cloned for " + join(dispatch_targets) + ", this CPU runs " + dispatch_chosen +
+         "; exp/log/tanh/erf/sqrt: " + (kernels::avx2::avx2_math() ? "AVX2+FMA build" : "baseline (SSE2) build") + "\n";
     s += "cpu features: " + join(cpu_features) + "\n";
     s += "float gemm: " + float_gemm + "\n";
     s += "double gemm: " + double_gemm + "\n";

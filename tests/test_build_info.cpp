@@ -1,9 +1,17 @@
 // build_info() names the GEMM libraries and kernels in use; set_num_threads reaches them; OpenBLAS's core
-// fits the CPU; float GEMM on oneDNN computes what the definition says.
+// fits the CPU; float GEMM on oneDNN computes what the definition says; the math kernels' baseline (SSE2)
+// build, compiled here from the same header with this file's baseline flags, agrees with std:: and with
+// the build the library dispatches to (AVX2 + FMA on CPUs that have them).
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
+#include <limits>
+#include <string>
+#include <vector>
 
 #include <tapegrad/autograd/kernels/detail/blas.hpp>
+#include <tapegrad/autograd/kernels/detail/math_simd.hpp>
+#include <tapegrad/autograd/kernels/math.hpp>
 
 #include "helpers.hpp"
 
@@ -98,4 +106,56 @@ TEST_CASE("float GEMM with beta = 0 ignores NaN already in C") {
     std::vector<float> a{1, 2, 3, 4}, b{1, 0, 0, 1}, c(4, std::numeric_limits<float>::quiet_NaN());
     tg::kernels::gemm<float>(false, false, 2, 2, 2, 1.0f, a.data(), 2, b.data(), 2, 0.0f, c.data(), 2);
     CHECK(c == std::vector<float>{1, 2, 3, 4});
+}
+
+namespace {
+
+/// Within `ulps` units in the last place (NaN matches NaN; zeros and infinities must match with their sign).
+template <class T>
+bool close(T got, T want, double ulps) {
+    if (std::isnan(want)) return std::isnan(got);
+    if (got == want) return std::signbit(got) == std::signbit(want);
+    const T ulp = std::max(std::numeric_limits<T>::epsilon() * std::abs(want), std::numeric_limits<T>::denorm_min());
+    return std::isfinite(want) && std::abs(got - want) <= T(ulps) * ulp;
+}
+
+template <class T>
+std::vector<T> edge_inputs() {
+    using L = std::numeric_limits<T>;
+    std::vector<T> v{T(0), -T(0), L::denorm_min(), -L::denorm_min(), L::min(), L::max(), -L::max(), L::infinity(),
+                     -L::infinity(), L::quiet_NaN(), T(1), T(-1), T(0.5), T(6.5), T(-7), T(80), T(88.5), T(700),
+                     T(-700), T(1e-3), T(1e30)};
+    for (int i = -300; i <= 300; ++i) v.push_back(T(i) / 37);  // ordinary values, in full batches and a tail
+    return v;
+}
+
+/// The baseline build of kernel K (this file's flags), the dispatched entry and std:: agree on every input.
+template <template <class> class K, class T>
+void check_builds(void (*dispatched)(const T*, T*, std::size_t), const std::string& name, double ulps = 4) {
+    const std::vector<T> x = edge_inputs<T>();
+    std::vector<T> base(x.size()), lib(x.size());
+    tg::kernels::unary<K<T>>(x.data(), base.data(), x.size());
+    dispatched(x.data(), lib.data(), x.size());
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        INFO(name, "(", x[i], ") baseline ", base[i], ", library ", lib[i], ", std:: ", K<T>::exact(x[i]));
+        CHECK(close(base[i], K<T>::exact(x[i]), ulps));
+        CHECK(close(lib[i], K<T>::exact(x[i]), ulps));
+    }
+}
+
+template <class T>
+void check_all_builds() {
+    namespace k = tg::kernels;
+    check_builds<k::Exp, T>(&k::exp_n<T>, "exp");
+    check_builds<k::Log, T>(&k::log_n<T>, "log");
+    check_builds<k::Tanh, T>(&k::tanh_n<T>, "tanh");
+    check_builds<k::Erf, T>(&k::erf_n<T>, "erf", sizeof(T) == 8 ? 40 : 4);  // as test_edge_values: xsimd's erf
+    check_builds<k::Sqrt, T>(&k::sqrt_n<T>, "sqrt");
+}
+
+}  // namespace
+
+TEST_CASE("math kernels: the baseline build and the dispatched one agree with std:: on edge values") {
+    check_all_builds<float>();
+    check_all_builds<double>();
 }
