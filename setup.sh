@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 mode=${1:-demo}
 
-packages=(build-essential cmake libxtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev doctest-dev
+packages=(build-essential cmake libxtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev libdnnl-dev doctest-dev
           libfmt-dev zlib1g-dev libzip-dev nlohmann-json3-dev dataset-fashion-mnist
           gnuplot-nox)  # the lessons draw their curves as PNG with gnuplot (without it: CSV only)
 if [ "$mode" = test ]; then

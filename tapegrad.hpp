@@ -6,6 +6,7 @@
 #include <xtensor/xsort.hpp>
 #include <xtensor/xview.hpp>
 
+#include <tapegrad/autograd/build_info.hpp>
 #include <tapegrad/autograd/engine.hpp>
 #include <tapegrad/autograd/factories.hpp>
 #include <tapegrad/autograd/grad_mode.hpp>

@@ -104,6 +104,11 @@ std::string format_table(const RunInfo& info, const std::vector<Row>& rows, bool
       << ", " << info.host << (info.load.empty() ? "" : ", load average " + info.load) << (info.real_data ? "" : ", SYNTHETIC DATA (Fashion-MNIST not installed)")
       << (info.libtorch ? "" : ", libtorch not found: tapegrad only") << "\n";
     if (!info.versions.empty()) o << (markdown ? "" : "# ") << info.versions << "\n";
+    if (!info.build.empty()) {  // what tapegrad runs on, one line each
+        if (markdown) o << "\n";
+        std::istringstream lines(info.build);
+        for (std::string l; std::getline(lines, l);) o << (markdown ? "- " : "# ") << l << "\n";
+    }
     if (markdown) {
         o << "\n|";
         for (const auto& h : head) o << " " << h << " |";
@@ -156,7 +161,8 @@ void write_json(const std::string& path, const RunInfo& info, const std::vector<
     f << "{\n  \"date\": " << json_string(info.date) << ",\n  \"threads\": " << info.threads
       << ",\n  \"host\": " << json_string(info.host) << ",\n  \"load_average\": " << json_string(info.load) << ",\n  \"libtorch\": " << (info.libtorch ? "true" : "false")
       << ",\n  \"real_data\": " << (info.real_data ? "true" : "false")
-      << ",\n  \"versions\": " << json_string(info.versions) << ",\n  \"rows\": [\n";
+      << ",\n  \"versions\": " << json_string(info.versions) << ",\n  \"build\": " << json_string(info.build)
+      << ",\n  \"rows\": [\n";
     for (std::size_t i = 0; i < rows.size(); ++i) {
         const Row& r = rows[i];
         f << "    {\"workload\": " << json_string(r.workload) << ", \"unit\": " << json_string(r.unit)

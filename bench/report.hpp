@@ -37,6 +37,7 @@ struct RunInfo {
     bool libtorch = false;
     bool real_data = false;
     std::string versions;  // libtorch / OpenBLAS
+    std::string build;     // tapegrad::build_info(), one "key: value" a line
 };
 
 /// The table as text for the terminal (and as Markdown when `markdown`).

@@ -1,5 +1,9 @@
-// The reference: sgemm called straight on OpenBLAS, for the "fraction of the machine's sgemm rate".
+// The reference: sgemm called straight on OpenBLAS and on oneDNN, for the "fraction of the machine's sgemm rate".
 #include <cblas.h>
+#include <omp.h>
+#include <oneapi/dnnl/dnnl.h>
+
+#include <tapegrad/autograd/threads.hpp>
 
 #include "sides.hpp"
 
@@ -47,7 +51,26 @@ private:
     std::vector<float> a_, b_, c_;
 };
 
+/// oneDNN (OpenMP runtime) threads by the calling thread's OpenMP count: the bench's --threads, as tapegrad does.
+class DnnlSquare final : public Runner {
+public:
+    explicit DnnlSquare(std::size_t n)
+        : n_(dnnl_dim_t(n)), a_(uniform_floats(n * n, -1, 1, 41)), b_(uniform_floats(n * n, -1, 1, 42)), c_(n * n) {}
+    void run(std::size_t iterations) override {
+        omp_set_num_threads(tapegrad::get_num_threads());
+        for (std::size_t it = 0; it < iterations; ++it)
+            dnnl_sgemm('N', 'N', n_, n_, n_, 1.f, a_.data(), n_, b_.data(), n_, 0.f, c_.data(), n_);
+    }
+    double probe() override { return c_[0]; }
+
+private:
+    dnnl_dim_t n_;
+    std::vector<float> a_, b_, c_;
+};
+
 }  // namespace
+
+std::unique_ptr<Runner> make_dnnl_sgemm_square(std::size_t n) { return std::make_unique<DnnlSquare>(n); }
 
 std::unique_ptr<Runner> make_sgemm_linear(std::size_t batch, std::size_t in, std::size_t out) {
     return std::make_unique<SgemmLinear>(batch, in, out);

@@ -10,10 +10,12 @@
 namespace bench {
 
 namespace tg {
-/// Threads for matrix products (OpenBLAS).
+/// Threads for matrix products (tapegrad::set_num_threads: oneDNN and OpenBLAS).
 void set_threads(int threads);
 /// e.g. "tapegrad 0.1.0".
 std::string version();
+/// tapegrad::build_info() as text: GEMM libraries, OpenBLAS core, CPU features, threads, flags.
+std::string build_info();
 /// Training steps (forward, backward, SGD update) of `model` on a fixed pool of `batches` batches
 /// of recipe.batch training images, from the shared initial weights. probe(): the last loss.
 /// Null when the side cannot build the model.
@@ -42,8 +44,10 @@ EpochResult run_epoch(Model model, const Recipe& recipe, std::size_t limit);
 /// The three products of a Linear(in -> out) forward and backward on `batch` rows (x W^T, g W,
 /// g^T x) called straight on OpenBLAS: what any framework could at best reach.
 std::unique_ptr<Runner> make_sgemm_linear(std::size_t batch, std::size_t in, std::size_t out);
-/// One square n x n x n sgemm: the machine's rate on a large, friendly shape.
+/// One square n x n x n sgemm: the machine's rate on a large, friendly shape (on OpenBLAS).
 std::unique_ptr<Runner> make_sgemm_square(std::size_t n);
+/// The same product on oneDNN's dnnl_sgemm: the reference is the faster of the two.
+std::unique_ptr<Runner> make_dnnl_sgemm_square(std::size_t n);
 /// OpenBLAS's build configuration and the kernel it picked for this CPU.
 std::string openblas_info();
 

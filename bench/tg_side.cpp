@@ -186,6 +186,8 @@ void set_threads(int threads) { tapegrad::set_num_threads(threads); }
 
 std::string version() { return "tapegrad (this tree)"; }
 
+std::string build_info() { return tapegrad::build_info().to_string(); }
+
 std::unique_ptr<Runner> make_step(Model model, const ImageSet& train, const Recipe& recipe, std::size_t batches) {
     return std::make_unique<Step>(model, train, recipe, batches);
 }

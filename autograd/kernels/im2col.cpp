@@ -1,6 +1,7 @@
 // im2col and col2im: a convolution's input unrolled into a column block, and its adjoint.
 #include <tapegrad/autograd/kernels/detail/im2col.hpp>
 
+#include <tapegrad/autograd/kernels/detail/dispatch.hpp>
 #include <tapegrad/autograd/kernels/detail/window.hpp>
 
 namespace tapegrad::kernels {
@@ -43,7 +44,7 @@ inline void copy_row(T* __restrict d, const T* __restrict s, size_t n) {
 }
 
 template <class T>
-__attribute__((optimize("no-tree-loop-distribute-patterns"))) void im2col_plain(const T* __restrict src,
+TAPEGRAD_HOT_LOOP __attribute__((optimize("no-tree-loop-distribute-patterns"))) void im2col_plain(const T* __restrict src,
                                                                                 T* __restrict col, size_t ld,
                                                                                 const ConvGeom& g) {
     const size_t OW = g.ow, OH = g.oh, W = g.w;
@@ -64,7 +65,7 @@ __attribute__((optimize("no-tree-loop-distribute-patterns"))) void im2col_plain(
 /// The taps are visited in the order of the column rows, so two consecutive adds never touch
 /// overlapping memory (overlapping read-after-write would stall store forwarding).
 template <class T>
-void col2im_plain(const T* __restrict col, size_t ld, T* __restrict dst, const ConvGeom& g) {
+TAPEGRAD_HOT_LOOP void col2im_plain(const T* __restrict col, size_t ld, T* __restrict dst, const ConvGeom& g) {
     const size_t OW = g.ow, OH = g.oh, W = g.w, full = OW / 8 * 8;
     for (size_t c = 0; c < g.cg; ++c) {
         T* plane = dst + c * g.h * g.w;

@@ -7,126 +7,14 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include <tapegrad/autograd/kernels/detail/math_avx2.hpp>
+#include <tapegrad/autograd/kernels/detail/math_simd.hpp>
+
 #include <tapegrad/autograd/kernels/broadcast.hpp>
 #include <tapegrad/autograd/kernels/shape.hpp>
 
 namespace tapegrad::kernels {
 namespace {
-
-using std::size_t;
-template <class T>
-using Batch = xsimd::batch<T>;
-
-template <class T>
-constexpr T min_normal = std::numeric_limits<T>::min();
-template <class T>
-constexpr T max_finite = std::numeric_limits<T>::max();
-
-/// x in [lo, hi], for a batch (NaN fails).
-template <class B, class T>
-auto within(const B& x, T lo, T hi) {
-    return (x >= B(lo)) & (x <= B(hi));
-}
-
-// Each kernel: fast (xsimd on a batch), ok (on a batch and on one value: the inputs `fast` is
-// known to get right, where std:: agrees within a few ulp), exact (std::), and pad (an ordinary
-// input that fills the tail batch).
-
-template <class T>
-struct Exp {
-    // Results that would overflow or be subnormal are left to std:: (xsimd's float exp gives inf
-    // from 88.5 on, and both flush subnormal results to 0).
-    static constexpr T lo = sizeof(T) == 8 ? T(-708) : T(-87), hi = sizeof(T) == 8 ? T(709) : T(88);
-    static constexpr T pad = T(0);
-    static Batch<T> fast(const Batch<T>& x) { return xsimd::exp(x); }
-    static auto ok(const Batch<T>& x) { return within(x, lo, hi); }
-    static bool ok(T x) { return x >= lo && x <= hi; }
-    static T exact(T x) { return std::exp(x); }
-};
-
-template <class T>
-struct Log {
-    // xsimd's log treats subnormals as normal numbers (log(1e-310) = -746.5, not -713.8).
-    static constexpr T pad = T(1);
-    static Batch<T> fast(const Batch<T>& x) { return xsimd::log(x); }
-    static auto ok(const Batch<T>& x) { return within(x, min_normal<T>, max_finite<T>); }
-    static bool ok(T x) { return x >= min_normal<T> && x <= max_finite<T>; }
-    static T exact(T x) { return std::log(x); }
-};
-
-template <class T>
-struct Tanh {
-    static constexpr T pad = T(1);
-    static Batch<T> fast(const Batch<T>& x) { return xsimd::tanh(x); }
-    static auto ok(const Batch<T>& x) { return within(xsimd::abs(x), min_normal<T>, max_finite<T>); }
-    static bool ok(T x) { return std::abs(x) >= min_normal<T> && std::abs(x) <= max_finite<T>; }
-    static T exact(T x) { return std::tanh(x); }
-};
-
-template <class T>
-struct Erf {
-    // xsimd's erf is NaN once x * x overflows; erf is +-1 to the last bit beyond 6 anyway.
-    static constexpr T pad = T(1);
-    static Batch<T> fast(const Batch<T>& x) { return xsimd::erf(x); }
-    static auto ok(const Batch<T>& x) { return within(xsimd::abs(x), min_normal<T>, T(6)); }
-    static bool ok(T x) { return std::abs(x) >= min_normal<T> && std::abs(x) <= T(6); }
-    static T exact(T x) { return std::erf(x); }
-};
-
-/// Correctly rounded everywhere (one instruction), -0 and negatives included: nothing to fix.
-template <class T>
-struct Sqrt {
-    static constexpr T pad = T(1);
-    static Batch<T> fast(const Batch<T>& x) { return xsimd::sqrt(x); }
-    static auto ok(const Batch<T>&) { return xsimd::batch_bool<T>(true); }
-    static bool ok(T) { return true; }
-    static T exact(T x) { return std::sqrt(x); }
-};
-
-/// x ** 0.5: the square root, with pow's own values at -0 (+0) and -inf (+inf).
-template <class T>
-struct PowHalf {
-    static constexpr T pad = T(1);
-    static Batch<T> fast(const Batch<T>& x) {
-        const Batch<T> inf(std::numeric_limits<T>::infinity());
-        return xsimd::select(x == -inf, inf, xsimd::sqrt(x) + Batch<T>(T(0)));
-    }
-    static auto ok(const Batch<T>&) { return xsimd::batch_bool<T>(true); }
-    static bool ok(T) { return true; }
-    static T exact(T x) { return std::pow(x, T(0.5)); }
-};
-
-/// y = K::fast(x) in full batches (the tail padded into one), lanes that fail K::ok redone with K::exact.
-template <class K, class T>
-void unary(const T* x, T* y, size_t n) {
-    constexpr size_t W = Batch<T>::size;
-    alignas(64) T in[W], out[W];
-    auto fix = [&](size_t m) {  // in[0, m) holds the inputs, out the fast results
-        for (size_t k = 0; k < m; ++k)
-            if (!K::ok(in[k])) out[k] = K::exact(in[k]);
-    };
-    size_t i = 0;
-    for (; i + W <= n; i += W) {
-        const Batch<T> b = Batch<T>::load_unaligned(x + i);
-        const Batch<T> r = K::fast(b);
-        if (xsimd::all(K::ok(b))) {
-            r.store_unaligned(y + i);
-        } else {
-            b.store_aligned(in);
-            r.store_aligned(out);
-            fix(W);
-            std::copy(out, out + W, y + i);
-        }
-    }
-    if (i < n) {
-        const size_t m = n - i;
-        std::fill(in, in + W, K::pad);
-        std::copy(x + i, x + n, in);
-        K::fast(Batch<T>::load_aligned(in)).store_aligned(out);
-        fix(m);
-        std::copy(out, out + m, y + i);
-    }
-}
 
 // ---------------------------------------------------------------- pow
 //
@@ -177,17 +65,19 @@ void pow_float(const float* a, const float* b, size_t b_step, float* y, size_t n
 
 }  // namespace
 
+// Each entry runs the AVX2 + FMA build of its kernel (math_avx2.cpp) when the CPU has those features, and
+// this file's baseline (SSE2) build otherwise: same algorithm, same std:: fix-ups, twice the lanes.
 template <class T>
-void exp_n(const T* x, T* y, size_t n) { unary<Exp<T>>(x, y, n); }
+void exp_n(const T* x, T* y, size_t n) { avx2::avx2_math() ? avx2::exp_n(x, y, n) : unary<Exp<T>>(x, y, n); }
 template <class T>
-void log_n(const T* x, T* y, size_t n) { unary<Log<T>>(x, y, n); }
+void log_n(const T* x, T* y, size_t n) { avx2::avx2_math() ? avx2::log_n(x, y, n) : unary<Log<T>>(x, y, n); }
 template <class T>
-void tanh_n(const T* x, T* y, size_t n) { unary<Tanh<T>>(x, y, n); }
+void tanh_n(const T* x, T* y, size_t n) { avx2::avx2_math() ? avx2::tanh_n(x, y, n) : unary<Tanh<T>>(x, y, n); }
 template <class T>
-void erf_n(const T* x, T* y, size_t n) { unary<Erf<T>>(x, y, n); }
+void erf_n(const T* x, T* y, size_t n) { avx2::avx2_math() ? avx2::erf_n(x, y, n) : unary<Erf<T>>(x, y, n); }
 
 template <class T>
-void sqrt_n(const T* x, T* y, size_t n) { unary<Sqrt<T>>(x, y, n); }
+void sqrt_n(const T* x, T* y, size_t n) { avx2::avx2_math() ? avx2::sqrt_n(x, y, n) : unary<Sqrt<T>>(x, y, n); }
 
 template <class T>
 T pow_one(T a, T b) {
@@ -211,7 +101,7 @@ void pow_n(const T* a, T p, T* y, size_t n) {
     } else if (p == T(1)) {
         std::copy(a, a + n, y);
     } else if (p == T(0.5)) {  // as PyTorch: the correctly rounded square root
-        unary<PowHalf<T>>(a, y, n);
+        avx2::avx2_math() ? avx2::pow_half_n(a, y, n) : unary<PowHalf<T>>(a, y, n);
     } else if constexpr (sizeof(T) == 4) {
         pow_float(a, &p, 0, y, n);
     } else {

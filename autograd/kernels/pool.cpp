@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <tapegrad/autograd/error.hpp>
+#include <tapegrad/autograd/kernels/detail/dispatch.hpp>
 #include <tapegrad/autograd/kernels/detail/window.hpp>
 
 namespace tapegrad::kernels {
@@ -40,7 +41,7 @@ namespace {
 
 /// The common case: 2x2 windows, stride 2, no padding, no dilation.
 template <class T>
-void max_pool_2x2(const T* px, T* py, PoolIndex* pi, const PoolGeom& g) {
+TAPEGRAD_HOT_LOOP void max_pool_2x2(const T* px, T* py, PoolIndex* pi, const PoolGeom& g) {
     const size_t W = g.w, HW = g.h * g.w, OW = g.ow;
     for (size_t nc = 0; nc < g.n * g.c; ++nc) {
         const T* plane = px + nc * HW;

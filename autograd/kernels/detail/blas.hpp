@@ -1,9 +1,10 @@
-// Matrix products on row-major buffers through the BLAS library the build links.
+// Matrix products on row-major buffers: float through oneDNN, double through OpenBLAS (core chosen from CPUID).
 // Internal (not installed): included by the library's own .cpp files only.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace tapegrad::kernels {
 
@@ -13,11 +14,19 @@ template <class T>
 void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a,
           std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc);
 
-/// GEMM calls handed to OpenBLAS so far by the whole process, by precision: a test hook, so that
-/// tests can check which routine an op used (a float op must run sgemm, not dgemm).
+/// GEMM calls made so far by the whole process, by precision (whichever library ran them): a test
+/// hook, so that tests can check which routine an op used (a float op must run sgemm, not dgemm).
 struct GemmCounts {
     std::uint64_t sgemm = 0, dgemm = 0;
 };
 GemmCounts gemm_counts() noexcept;
+
+/// Which libraries and kernels the GEMMs run on (for build_info()).
+struct GemmInfo {
+    std::string float_gemm, double_gemm;       // library, version, kernels
+    std::string openblas_core, openblas_core_origin;
+    std::string dnnl_isa;
+};
+GemmInfo gemm_info();
 
 }  // namespace tapegrad::kernels

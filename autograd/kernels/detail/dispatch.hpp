@@ -1,0 +1,39 @@
+// Hot loops compiled for several x86-64 levels, the best the CPU supports chosen at load time.
+// Internal (not installed). The library itself is built for baseline x86-64 (no -march).
+#pragma once
+
+#include <string>
+#include <vector>
+
+// GCC's target_clones: one copy per level and an ifunc resolver that picks by CPUID when the program
+// loads. Only on loops with no xsimd types inside (xsimd's batch width is fixed by the compile flags).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define TAPEGRAD_HOT_LOOP __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define TAPEGRAD_HOT_LOOP
+#endif
+
+namespace tapegrad::kernels {
+
+/// The levels TAPEGRAD_HOT_LOOP clones for, best first (just "default" where clones are off).
+inline std::vector<std::string> dispatch_targets() {
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+    return {"x86-64-v4", "x86-64-v3", "x86-64 (default)"};
+#else
+    return {"default"};
+#endif
+}
+
+/// The clone this CPU runs (the resolver's choice: the first level whose features it has).
+inline std::string dispatch_chosen() {
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("x86-64-v4")) return "x86-64-v4";
+    if (__builtin_cpu_supports("x86-64-v3")) return "x86-64-v3";
+    return "x86-64 (default)";
+#else
+    return "default";
+#endif
+}
+
+}  // namespace tapegrad::kernels
