@@ -17,6 +17,7 @@
 #include <tapegrad/nn/activation.hpp>
 #include <tapegrad/nn/conv.hpp>
 #include <tapegrad/nn/dropout.hpp>
+#include <tapegrad/nn/embedding.hpp>
 #include <tapegrad/nn/flatten.hpp>
 #include <tapegrad/nn/init.hpp>
 #include <tapegrad/nn/linear.hpp>
