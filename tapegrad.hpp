@@ -25,6 +25,7 @@
 #include <tapegrad/nn/module.hpp>
 #include <tapegrad/nn/normalization.hpp>
 #include <tapegrad/nn/pooling.hpp>
+#include <tapegrad/nn/rnn.hpp>
 #include <tapegrad/nn/sequential.hpp>
 #include <tapegrad/nn/serialize.hpp>
 #include <tapegrad/data/dataset.hpp>

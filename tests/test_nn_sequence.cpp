@@ -26,6 +26,48 @@ std::vector<std::string> names(const M& m) {
     return out;
 }
 
+// Printed by tests/fixtures/rnn_reference.py (PyTorch, float64; its output is tests/fixtures/rnn_reference.txt).
+const std::vector<double> lstm_output = {-0.0962359543078881, -0.23203391937767284, -0.11894431572341228, -0.30211293109779497, -0.11412062889795664, -0.3029323509359081, -0.11400683564443423, -0.3524278061336349, -0.12067311012247717, -0.339113603774086, -0.12357061690234099, -0.3672837027160609, -0.12673496478930937, -0.3556457149911032, -0.13444258259793251, -0.37440671873876286};
+const std::vector<double> lstm_h_n = {0.24080012167410753, 0.10573204593305882, 0.025233254105307443, 0.1287960029686916, -0.12673496478930937, -0.3556457149911032, -0.13444258259793251, -0.37440671873876286};
+const std::vector<double> lstm_c_n = {0.530150734302442, 0.2969960954335406, 0.05725510120537744, 0.5528097548627944, -0.2957987930915666, -0.556271843947197, -0.3102542423033056, -0.60661217187344};
+const std::vector<double> gru_output = {-0.3266957243258874, -0.40965410499231303, -0.20366180712911192, -0.4723270678023637, -0.13274989545393528, -0.5073346859728464, -0.051561005752437605, -0.5536067522930604, 0.011993018878621649, 0.041143501026841944, 0.030012684504561474, -0.21690133420202312, 0.045546037016070476, -0.36134171157603756, 0.04079693794831351, -0.4512264136444543};
+const std::vector<double> gru_h_n = {0.2679634115817498, 0.6360698429461243, -0.008781758231270115, 0.4582854404801579, -0.051561005752437605, -0.5536067522930604, 0.04079693794831351, -0.4512264136444543};
+const std::vector<double> rnn_output = {0.8480468186869771, -0.28993046746135964, 0.2790320412243007, 0.05572774319684539, 0.8099193101221507, 0.20010413353079065, 0.6557063721555533, -0.41735252075369594, 0.6797503401429096, 0.3375890334520958, 0.8197069339308488, -0.4302614092028014, 0.4815572918199101, 0.2636456495692351, 0.871649773198065, -0.22949079695829588};
+const std::vector<double> rnn_h_n = {0.4815572918199101, 0.2636456495692351, 0.871649773198065, -0.22949079695829588};
+const std::vector<double> lstm_nobias_output = {-0.15305994129347703, 0.05563255518637152, 0.002007672323354553, -0.023294235873422747, -0.1054892085774814, -0.03176476077696451, -0.015463395506381988, 0.05044150782381888, 0.03864062141510382, -0.11474761024187312, -0.06523568652200948, 0.022090700781573765, 0.056295137548079986, -0.14575982080475566, -0.13405960881452622, -0.009587603632331345};
+const std::vector<double> lstm_nobias_c_n = {-0.04227488636954288, 0.0812343807127889, -0.2673529302878798, -0.024428481263021662};
+const std::vector<double> lstm_cell_h = {-0.0399060384286398, 0.12226821764576505, 0.1952166768022661, 0.10569764350708218};
+const std::vector<double> lstm_cell_c = {-0.09846514028743773, 0.48504912101611014, 0.5038630065219667, 0.26107561235999877};
+const std::vector<double> gru_cell_h = {-0.008062432622694793, 0.5276968450360898, 0.4210377242361714, 0.14217763929033897};
+const std::vector<double> rnn_cell_h = {0.9074537564718266, -0.4533661524802135, 0.1539050170428717, 0.20193145675731078};
+
+/// The fixture's patterns: parameter k, element i: 0.4 sin(1.3 i + 0.7 k + 0.1).
+template <class M>
+void set_pattern_weights(M& m) {
+    std::size_t k = 0;
+    for (auto& [name, p] : m.named_parameters()) {
+        auto& v = tg::Variable<double>(p).mutable_value();
+        for (std::size_t i = 0; i < v.size(); ++i) v.data()[i] = 0.4 * std::sin(1.3 * double(i) + 0.7 * double(k) + 0.1);
+        ++k;
+    }
+}
+template <class F>
+V pattern(const tg::Shape& shape, F f, bool requires_grad = false) {
+    tg::Tensor<double> t = tg::Tensor<double>::from_shape(shape);
+    for (std::size_t i = 0; i < t.size(); ++i) t.data()[i] = f(double(i));
+    return V(std::move(t), requires_grad);
+}
+V x_of(const tg::Shape& s) { return pattern(s, [](double i) { return std::sin(0.9 * i + 0.3); }); }
+V h_of(const tg::Shape& s) { return pattern(s, [](double i) { return 0.5 * std::cos(0.8 * i); }); }
+V c_of(const tg::Shape& s) { return pattern(s, [](double i) { return 0.3 * std::sin(0.6 * i + 1.0); }); }
+
+bool matches(const V& v, const std::vector<double>& ref, const tg::Shape& shape) {
+    if (v.shape() != shape || v.size() != ref.size()) return false;
+    for (std::size_t i = 0; i < ref.size(); ++i)
+        if (!(std::abs(v.value().data()[i] - ref[i]) <= 1e-12)) return false;
+    return true;
+}
+
 }  // namespace
 
 TEST_CASE("Embedding: rows of weight, PyTorch's name and initialisation, gradient into the rows used") {
@@ -97,4 +139,101 @@ TEST_CASE("RMSNorm: x / sqrt(mean(x^2) + eps) * weight, PyTorch's default eps") 
     const V a = input({2, 2, 3}, 2);
     check_gradients([&] { return tg::sum(rms2(a) * a); }, with_params(a, rms2));
     check_error([&] { rms(tg::constant(xt::xarray<double>{{1.0, 2.0}})); }, "RMSNorm((3,)): expected input (...,3), got (1,2)");
+}
+
+TEST_CASE("LSTM, GRU, RNN and their cells: PyTorch's names, and its outputs for the same weights") {
+    const std::size_t I = 3, H = 2, L = 4, N = 2;
+    nn::LSTM<double> lstm(I, H, nn::RecurrentOptions().num_layers(2));
+    CHECK(names(lstm) == std::vector<std::string>{"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0",
+                                                 "weight_ih_l1", "weight_hh_l1", "bias_ih_l1", "bias_hh_l1"});
+    CHECK(lstm.named_parameters()[0].second.shape() == tg::Shape{4 * H, I});
+    CHECK(lstm.named_parameters()[5].second.shape() == tg::Shape{4 * H, H});
+    set_pattern_weights(lstm);
+    const auto lo = lstm(x_of({L, N, I}), {h_of({2, N, H}), c_of({2, N, H})});
+    CHECK(matches(lo.output, lstm_output, {L, N, H}));
+    CHECK(matches(lo.h_n, lstm_h_n, {2, N, H}));
+    CHECK(matches(lo.c_n, lstm_c_n, {2, N, H}));
+    CHECK(close(lstm.forward(x_of({L, N, I})).value(), lstm(x_of({L, N, I})).output.value()));
+
+    nn::GRU<double> gru(I, H, nn::RecurrentOptions().num_layers(2).batch_first(true));
+    CHECK(gru.named_parameters()[0].second.shape() == tg::Shape{3 * H, I});
+    set_pattern_weights(gru);
+    const auto go = gru(x_of({N, L, I}), h_of({2, N, H}));
+    CHECK(matches(go.output, gru_output, {N, L, H}));
+    CHECK(matches(go.h_n, gru_h_n, {2, N, H}));
+
+    nn::RNN<double> rnn(I, H);
+    set_pattern_weights(rnn);
+    const auto ro = rnn(x_of({L, N, I}));
+    CHECK(matches(ro.output, rnn_output, {L, N, H}));
+    CHECK(matches(ro.h_n, rnn_h_n, {1, N, H}));
+
+    nn::LSTM<double> nobias(I, H, nn::RecurrentOptions().bias(false).batch_first(true));
+    CHECK(names(nobias) == std::vector<std::string>{"weight_ih_l0", "weight_hh_l0"});
+    set_pattern_weights(nobias);
+    const auto no = nobias(x_of({N, L, I}));
+    CHECK(matches(no.output, lstm_nobias_output, {N, L, H}));
+    CHECK(matches(no.c_n, lstm_nobias_c_n, {1, N, H}));
+
+    nn::LSTMCell<double> lcell(I, H);
+    CHECK(names(lcell) == std::vector<std::string>{"weight_ih", "weight_hh", "bias_ih", "bias_hh"});
+    set_pattern_weights(lcell);
+    const auto ls = lcell(x_of({N, I}), {h_of({N, H}), c_of({N, H})});
+    CHECK(matches(ls.h, lstm_cell_h, {N, H}));
+    CHECK(matches(ls.c, lstm_cell_c, {N, H}));
+    nn::GRUCell<double> gcell(I, H);
+    set_pattern_weights(gcell);
+    CHECK(matches(gcell(x_of({N, I}), h_of({N, H})), gru_cell_h, {N, H}));
+    nn::RNNCell<double> rcell(I, H);
+    set_pattern_weights(rcell);
+    CHECK(matches(rcell(x_of({N, I}), h_of({N, H})), rnn_cell_h, {N, H}));
+}
+
+TEST_CASE("recurrent layers: gradcheck through a step and through time, the initial state gets its gradient") {
+    tg::manual_seed(5);
+    const V x = input({2, 3}, 1, -1.0, 1.0), h = input({2, 2}, 2, -1.0, 1.0), c = input({2, 2}, 3, -1.0, 1.0);
+    nn::LSTMCell<double> lcell(3, 2);
+    check_gradients([&] { const auto s = lcell(x, {h, c}); return tg::sum(s.h * s.c); }, [&] {
+        std::vector<V> all{x, h, c};
+        for (const auto& p : lcell.parameters()) all.push_back(p);
+        return all;
+    }());
+    nn::GRUCell<double> gcell(3, 2);
+    check_gradients([&] { return tg::sum(tg::tanh(gcell(x, h)) * gcell(x, h)); }, [&] {
+        std::vector<V> all{x, h};
+        for (const auto& p : gcell.parameters()) all.push_back(p);
+        return all;
+    }());
+    nn::RNNCell<double> rcell(3, 2, false);
+    check_gradients([&] { return tg::sum(rcell(x, h) * rcell(x, h)); }, with_params(x, rcell));
+    // through time: two layers, three steps, from a given state
+    const V xs = input({3, 2, 3}, 4, -1.0, 1.0), h0 = input({2, 2, 2}, 5, -1.0, 1.0), c0 = input({2, 2, 2}, 6, -1.0, 1.0);
+    nn::LSTM<double> lstm(3, 2, nn::RecurrentOptions().num_layers(2));
+    std::vector<V> all{xs, h0, c0};
+    for (const auto& p : lstm.parameters()) all.push_back(p);
+    check_gradients([&] {
+        const auto o = lstm(xs, {h0, c0});
+        return tg::sum(o.output * o.output) + tg::sum(o.c_n);
+    }, all, false);
+    nn::GRU<double> gru(3, 2, nn::RecurrentOptions().batch_first(true));
+    const V g0 = input({1, 3, 2}, 7, -1.0, 1.0);  // batch_first: xs is (N=3, L=2, 3)
+    std::vector<V> gall = with_params(xs, gru);
+    gall.push_back(g0);
+    check_gradients([&] { return tg::sum(gru(xs, g0).output) + tg::sum(gru(xs, g0).h_n); }, gall, false);
+}
+
+TEST_CASE("recurrent layers: errors name the layer, the shape got and the shape expected") {
+    nn::LSTM<double> lstm(3, 2, nn::RecurrentOptions().num_layers(2));
+    check_error([&] { lstm(tg::zeros<double>({4, 2, 5})); }, "LSTM(3, 2, num_layers=2): expected input (L,N,3) with L >= 1, got (4,2,5)");
+    check_error([&] { lstm(tg::zeros<double>({4, 3})); }, "got (4,3)");
+    check_error([&] { lstm(tg::zeros<double>({4, 2, 3}), {tg::zeros<double>({1, 2, 2}), {}}); },
+                "LSTM(3, 2, num_layers=2): expected h0 of shape (2,2,2), got (1,2,2)");
+    nn::GRU<double> gru(3, 2, nn::RecurrentOptions().batch_first(true));
+    check_error([&] { gru(tg::zeros<double>({2, 0, 3})); }, "expected input (N,L,3) (batch_first) with L >= 1");
+    nn::LSTMCell<double> cell(3, 2);
+    check_error([&] { cell(tg::zeros<double>({2, 4})); }, "LSTMCell(3, 2): expected input (N,3), got (2,4)");
+    check_error([&] { cell(tg::zeros<double>({2, 3}), {{}, tg::zeros<double>({2, 3})}); },
+                "LSTMCell(3, 2): expected c of shape (2,2), got (2,3)");
+    check_error([&] { nn::RNN<double>(3, 2, nn::RecurrentOptions().num_layers(0)); }, "RNN: num_layers must be at least 1, got 0");
+    check_error([&] { nn::GRUCell<double>(0, 2); }, "GRUCell: input_size and hidden_size must be at least 1, got 0 and 2");
 }
