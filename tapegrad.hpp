@@ -15,6 +15,7 @@
 #include <tapegrad/autograd/variable.hpp>
 #include <tapegrad/autograd/vjp.hpp>
 #include <tapegrad/nn/activation.hpp>
+#include <tapegrad/nn/attention.hpp>
 #include <tapegrad/nn/conv.hpp>
 #include <tapegrad/nn/dropout.hpp>
 #include <tapegrad/nn/embedding.hpp>

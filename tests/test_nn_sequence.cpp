@@ -40,6 +40,10 @@ const std::vector<double> lstm_cell_h = {-0.0399060384286398, 0.1222682176457650
 const std::vector<double> lstm_cell_c = {-0.09846514028743773, 0.48504912101611014, 0.5038630065219667, 0.26107561235999877};
 const std::vector<double> gru_cell_h = {-0.008062432622694793, 0.5276968450360898, 0.4210377242361714, 0.14217763929033897};
 const std::vector<double> rnn_cell_h = {0.9074537564718266, -0.4533661524802135, 0.1539050170428717, 0.20193145675731078};
+const std::vector<double> mha_self_output = {-0.20057217381760467, -0.6373224142379483, -0.3402092281685487, 0.4787325124780728, 0.5060780425312602, 0.2394521558698467, -0.22529243838196664, -0.2903611939750534, -0.5838331871887001, -0.770475543845984, -0.08171713691182259, 0.8541013503922579, 0.6871001701934674, 0.2391454669329801, -0.4066019438038246, -0.45994755694891987, -0.6746913816447762, -0.7073871362223493, 0.06825699901918691, 0.9315437086637168, 0.6645011935242389, 0.23955758723734177, -0.3836167966682465, -0.4388218280026607};
+const std::vector<double> mha_self_weights = {1.0, 0.0, 0.0, 0.38491316104759044, 0.6150868389524096, 0.0, 0.2599700772571092, 0.31597059196546307, 0.42405933077742786, 1.0, 0.0, 0.0, 0.4982115722271728, 0.5017884277728273, 0.0, 0.5623198769481745, 0.43768012305182535, 0.0};
+const std::vector<double> mha_cross_output = {0.272121139546896, -0.09146734388488462, -0.30141814038454806, -0.030774015225629663, -0.04446375970346006, -0.28431015445222385, -0.16553338451662997, 0.2893973423411123, 0.3042497010455542, -0.09907711933206005, -0.34067731520691424, -0.05995139559000334, 0.0665506597296272, -0.1777492614241993, -0.17669669416514588, 0.17237605595865163, 0.20071648172478107, -0.14173641181362717, -0.2771172753131272, 0.04226577352907633, 0.2188254150885574, -0.07048011045757245, -0.2284566784358728, 0.01660607391786305};
+const std::vector<double> mha_cross_weights = {0.3363301543598194, 0.10715521606009212, 0.23954214418416847, 0.1778158889512655, 0.13915659644465442, 0.18705762891477823, 0.22740247029220562, 0.17335347856450223, 0.231924563937936, 0.18026185829057803, 0.3010887285993011, 0.10441615169172948, 0.27401265487034615, 0.14301230888070776, 0.17747015595791565, 0.2709749824971189, 0.14982360897496833, 0.2194624475371501, 0.20112598599331905, 0.1586129749974437, 0.18500412390083826, 0.1682321118351796, 0.24288458457728232, 0.1402236983289989, 0.2636554813577009, 0.3032872982048943, 0.10615803293179032, 0.2752276584426554, 0.13994024433834246, 0.1753867660823175};
 
 /// The fixture's patterns: parameter k, element i: 0.4 sin(1.3 i + 0.7 k + 0.1).
 template <class M>
@@ -236,4 +240,84 @@ TEST_CASE("recurrent layers: errors name the layer, the shape got and the shape 
                 "LSTMCell(3, 2): expected c of shape (2,2), got (2,3)");
     check_error([&] { nn::RNN<double>(3, 2, nn::RecurrentOptions().num_layers(0)); }, "RNN: num_layers must be at least 1, got 0");
     check_error([&] { nn::GRUCell<double>(0, 2); }, "GRUCell: input_size and hidden_size must be at least 1, got 0 and 2");
+}
+
+TEST_CASE("MultiheadAttention: PyTorch's names and outputs, with causal and key-padding masks") {
+    const std::size_t E = 4, N = 2;
+    nn::MultiheadAttention<double> mha(E, 2);
+    CHECK(names(mha) == std::vector<std::string>{"in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"});
+    CHECK(mha.in_proj_weight().shape() == tg::Shape{3 * E, E});
+    CHECK(xt::all(xt::equal(mha.out_proj().bias().value(), 0.0)));  // PyTorch zeroes both biases
+    set_pattern_weights(mha);
+    const V x = x_of({3, N, E});
+    const tg::Mask padding = {{false, false, false}, {false, false, true}};
+    const auto so = mha(x, x, x, nn::AttentionOptions().is_causal(true).key_padding_mask(padding));
+    CHECK(matches(so.output, mha_self_output, {3, N, E}));
+    CHECK(matches(so.weights, mha_self_weights, {N, 3, 3}));
+    // the same causal mask given as attn_mask
+    const auto so2 = mha(x, x, x, nn::AttentionOptions().attn_mask(tg::causal_mask(3)).key_padding_mask(padding));
+    CHECK(matches(so2.output, mha_self_output, {3, N, E}));
+
+    nn::MultiheadAttention<double> cross(E, 2, 0.0, true, true);
+    set_pattern_weights(cross);
+    const V q = x_of({N, 3, E});
+    const V k = pattern({N, 5, E}, [](double i) { return std::sin(0.9 * (i + 100) + 0.3); });
+    const V v = pattern({N, 5, E}, [](double i) { return std::sin(0.9 * (i + 200) + 0.3); });
+    const auto co = cross(q, k, v);
+    CHECK(matches(co.output, mha_cross_output, {N, 3, E}));
+    CHECK(matches(co.weights, mha_cross_weights, {N, 3, 5}));
+    CHECK(!cross(q, k, v, nn::AttentionOptions().need_weights(false)).weights.defined());
+}
+
+TEST_CASE("MultiheadAttention: the gradient reaching a future position or a padded key is exactly 0") {
+    tg::manual_seed(7);
+    const std::size_t E = 4, L = 4, N = 2;
+    nn::MultiheadAttention<double> mha(E, 2, 0.0, true, true);
+    const V x = input({N, L, E}, 1);
+    const tg::Mask padding = {{false, false, false, false}, {false, false, true, true}};
+    for (std::size_t t = 0; t < L; ++t) {
+        const V xt = tg::parameter(x.value());
+        const auto o = mha(xt, xt, xt, nn::AttentionOptions().is_causal(true).key_padding_mask(padding));
+        tg::sum(tg::slice(o.output, 1, std::ptrdiff_t(t), std::ptrdiff_t(t) + 1)).backward();
+        for (std::size_t n = 0; n < N; ++n)
+            for (std::size_t s = 0; s < L; ++s) {
+                double norm = 0;
+                for (std::size_t e = 0; e < E; ++e) norm += std::abs(xt.grad()(n, s, e));
+                const bool reachable = s <= t && !padding(n, s);
+                if (s == t) CHECK(norm > 0);  // the query itself always reaches
+                else if (!reachable) CHECK(norm == 0.0);
+                else CHECK(norm > 0);
+            }
+    }
+    // a query whose keys are all padding: zero weights, zero output from attention, no NaN
+    const tg::Mask all_padded = {{true, true, true, true}, {false, false, false, false}};
+    const auto o = mha(x, x, x, nn::AttentionOptions().key_padding_mask(all_padded));
+    CHECK(xt::all(xt::equal(xt::view(o.weights.value(), 0), 0.0)));
+    CHECK(xt::all(xt::isfinite(o.output.value())));
+}
+
+TEST_CASE("MultiheadAttention: gradcheck in double, dropout only in training, errors") {
+    tg::manual_seed(8);
+    nn::MultiheadAttention<double> mha(4, 2);
+    const V q = input({3, 2, 4}, 1, -1.0, 1.0), kv = input({5, 2, 4}, 2, -1.0, 1.0);
+    std::vector<V> all{q, kv};
+    for (const auto& p : mha.parameters()) all.push_back(p);
+    const tg::Mask padding = {{false, false, false, true, true}, {false, false, false, false, false}};
+    check_gradients([&] {
+        const auto o = mha(q, kv, kv, nn::AttentionOptions().key_padding_mask(padding));
+        return tg::sum(o.output * o.output) + tg::sum(o.weights * o.weights);
+    }, all);
+    nn::MultiheadAttention<double> drop(4, 2, 0.5);
+    drop.eval();
+    CHECK(close(drop(q, q, q).output.value(), drop(q, q, q).output.value()));
+    drop.train();
+    CHECK(!close(drop(q, q, q).output.value(), drop(q, q, q).output.value()));
+    check_error([&] { nn::MultiheadAttention<double>(6, 4); },
+                "MultiheadAttention: embed_dim must be a positive multiple of num_heads, got embed_dim=6 and num_heads=4");
+    check_error([&] { mha(q, kv, tg::zeros<double>({5, 2, 3})); },
+                "MultiheadAttention(4, 2): expected value (L,N,E) with E = 4, got (5,2,3)");
+    check_error([&] { mha(q, kv, kv, nn::AttentionOptions().attn_mask(tg::causal_mask(3))); },
+                "MultiheadAttention(4, 2): expected attn_mask of shape (3,5), got (3,3)");
+    check_error([&] { mha(q, kv, kv, nn::AttentionOptions().key_padding_mask(padding).is_causal(true).key_padding_mask(tg::causal_mask(2))); },
+                "expected key_padding_mask of shape (2,5), got (2,2)");
 }
