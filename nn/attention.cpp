@@ -68,8 +68,8 @@ AttentionOutput<T> MultiheadAttention<T>::operator()(const Variable<T>& query, c
     }
     if (options.is_causal()) {
         const xt::xarray<bool> future = triu_mask(L, S, 1);
-        masked = masked || xt::broadcast(xt::xarray<bool>(xt::reshape_view(future, {std::size_t(1), std::size_t(1), L, S})),
-                                         masked.shape());
+        const xt::xarray<bool> future4 = xt::reshape_view(future, {std::size_t(1), std::size_t(1), L, S});
+        masked = masked || xt::broadcast(future4, masked.shape());
     }
     if (options.key_padding_mask().size() > 0) {
         const auto& m = options.key_padding_mask();

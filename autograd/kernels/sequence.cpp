@@ -49,7 +49,8 @@ Tensor<T> masked_softmax(const Tensor<T>& x, const xt::xarray<bool>& masked, std
                     out[k * s.inner] = mrow[k * s.inner] ? empty : row[k * s.inner] - lse;
             } else {
                 const T inv = T(1) / total;
-                for (std::size_t k = 0; k < s.n; ++k) out[k * s.inner] = mrow[k * s.inner] ? T(0) : out[k * s.inner] * inv;
+                for (std::size_t k = 0; k < s.n; ++k)
+                    out[k * s.inner] = mrow[k * s.inner] ? T(0) : out[k * s.inner] * inv;
             }
         }
     return y;
