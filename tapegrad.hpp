@@ -21,8 +21,10 @@
 #include <tapegrad/autograd/variable.hpp>
 #include <tapegrad/autograd/vjp.hpp>
 #include <tapegrad/nn/activation.hpp>
+#include <tapegrad/nn/attention.hpp>
 #include <tapegrad/nn/conv.hpp>
 #include <tapegrad/nn/dropout.hpp>
+#include <tapegrad/nn/embedding.hpp>
 #include <tapegrad/nn/flatten.hpp>
 #include <tapegrad/nn/init.hpp>
 #include <tapegrad/nn/linear.hpp>
@@ -30,6 +32,7 @@
 #include <tapegrad/nn/module.hpp>
 #include <tapegrad/nn/normalization.hpp>
 #include <tapegrad/nn/pooling.hpp>
+#include <tapegrad/nn/rnn.hpp>
 #include <tapegrad/nn/sequential.hpp>
 #include <tapegrad/nn/serialize.hpp>
 #include <tapegrad/data/dataset.hpp>

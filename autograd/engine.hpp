@@ -1,6 +1,7 @@
 // backward() and grad(): the reverse sweep over the recorded graph.
 #pragma once
 
+#include <initializer_list>
 #include <vector>
 
 #include <tapegrad/autograd/variable.hpp>
@@ -39,6 +40,24 @@ template <class T>
 std::vector<Variable<T>> grad(const Variable<T>& output, const std::vector<Variable<T>>& inputs,
                               const GradOptions& options = {}) {
     return grad(std::vector<Variable<T>>{output}, inputs, {}, options);
+}
+
+/// grad({y}, {x}) and grad({y, z}, {x, w}, {gy, gz}, options): braced lists, element type deduced.
+template <class T>
+std::vector<Variable<T>> grad(std::initializer_list<Variable<T>> outputs, std::initializer_list<Variable<T>> inputs,
+                              const std::vector<Variable<T>>& grad_outputs = {}, const GradOptions& options = {}) {
+    return grad(std::vector<Variable<T>>(outputs), std::vector<Variable<T>>(inputs), grad_outputs, options);
+}
+template <class T>
+std::vector<Variable<T>> grad(std::initializer_list<Variable<T>> outputs, std::initializer_list<Variable<T>> inputs,
+                              const GradOptions& options) {
+    return grad(std::vector<Variable<T>>(outputs), std::vector<Variable<T>>(inputs), {}, options);
+}
+/// grad({y}, params): a braced list of outputs, the inputs in a vector.
+template <class T>
+std::vector<Variable<T>> grad(std::initializer_list<Variable<T>> outputs, const std::vector<Variable<T>>& inputs,
+                              const std::vector<Variable<T>>& grad_outputs = {}, const GradOptions& options = {}) {
+    return grad(std::vector<Variable<T>>(outputs), inputs, grad_outputs, options);
 }
 
 /// Backward from several outputs at once, each with its upstream gradient (none given:

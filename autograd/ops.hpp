@@ -11,5 +11,6 @@
 #include <tapegrad/autograd/ops/math.hpp>
 #include <tapegrad/autograd/ops/pool.hpp>
 #include <tapegrad/autograd/ops/reduce.hpp>
+#include <tapegrad/autograd/ops/sequence.hpp>
 #include <tapegrad/autograd/ops/shape.hpp>
 #include <tapegrad/autograd/ops/where.hpp>

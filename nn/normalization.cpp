@@ -1,8 +1,9 @@
-// BatchNorm<T>: batch statistics in training (with the running-statistics update), running ones in evaluation.
+// BatchNorm<T> (batch statistics in training, running ones in evaluation), LayerNorm<T> and RMSNorm<T>.
 #include <tapegrad/nn/normalization.hpp>
 
 #include <cmath>
 #include <fmt/format.h>
+#include <limits>
 
 #include <tapegrad/autograd/factories.hpp>
 #include <tapegrad/autograd/grad_mode.hpp>
@@ -85,7 +86,90 @@ std::string BatchNorm<T>::label() const {
     return fmt::format("{}({})", layer_name_, features_);
 }
 
+namespace {
+/// The axes of the trailing `shape` in x, or an error naming `label`.
+Axes trailing_axes(const std::string& label, const Shape& x, const Shape& shape) {
+    bool ok = x.size() >= shape.size();
+    for (std::size_t i = 0; ok && i < shape.size(); ++i) ok = x[x.size() - shape.size() + i] == shape[i];
+    if (!ok) {
+        std::string dims;
+        for (std::size_t d : shape) dims += fmt::format(",{}", d);
+        throw Error(fmt::format("{}: expected input (...{}), got {}", label, dims, shape_string(x)));
+    }
+    Axes axes;
+    for (std::size_t i = 0; i < shape.size(); ++i) axes.push_back(int(x.size() - shape.size() + i));
+    return axes;
+}
+void check_norm_settings(const char* layer, const Shape& shape, double eps) {
+    if (shape.empty() || shape_size(shape, layer) == 0)
+        throw Error(fmt::format("{}: normalized_shape must be non-empty with no zero dimension, got {}", layer,
+                                shape_string(shape)));
+    if (!(eps >= 0)) throw Error(fmt::format("{}: eps must be >= 0, got {}", layer, eps));
+}
+}  // namespace
+
+template <class T>
+LayerNorm<T>::LayerNorm(Shape normalized_shape, double eps, bool elementwise_affine, bool bias)
+    : shape_(std::move(normalized_shape)), eps_(eps), affine_(elementwise_affine), bias_(bias) {
+    check_norm_settings("LayerNorm", shape_, eps);
+    if (affine_) {
+        this->register_parameter("weight", ones<T>(shape_));
+        if (bias_) this->register_parameter("bias", zeros<T>(shape_));
+    }
+}
+
+template <class T>
+Variable<T> LayerNorm<T>::forward(const Variable<T>& x) {
+    const Axes axes = trailing_axes(label(), x.shape(), shape_);
+    const Variable<T> centered = x - tapegrad::mean(x, axes, true);
+    const Variable<T> var = tapegrad::mean(centered * centered, axes, true);
+    Variable<T> y = centered / sqrt(var + T(eps_));
+    if (affine_) y = y * this->parameter(0);
+    if (affine_ && bias_) y = y + this->parameter(1);
+    return y;
+}
+
+template <class T>
+std::string LayerNorm<T>::settings() const {
+    return fmt::format("{}, eps={}, elementwise_affine={}, bias={}", shape_string(shape_), detail::format_number(eps_),
+                       affine_, bias_);
+}
+
+template <class T>
+std::string LayerNorm<T>::label() const {
+    return fmt::format("LayerNorm({})", shape_string(shape_));
+}
+
+template <class T>
+RMSNorm<T>::RMSNorm(Shape normalized_shape, std::optional<double> eps, bool elementwise_affine)
+    : shape_(std::move(normalized_shape)), eps_(eps ? *eps : double(std::numeric_limits<T>::epsilon())),
+      affine_(elementwise_affine) {
+    check_norm_settings("RMSNorm", shape_, eps_);
+    if (affine_) this->register_parameter("weight", ones<T>(shape_));
+}
+
+template <class T>
+Variable<T> RMSNorm<T>::forward(const Variable<T>& x) {
+    const Axes axes = trailing_axes(label(), x.shape(), shape_);
+    Variable<T> y = x / sqrt(tapegrad::mean(x * x, axes, true) + T(eps_));
+    return affine_ ? y * this->parameter(0) : y;
+}
+
+template <class T>
+std::string RMSNorm<T>::settings() const {
+    return fmt::format("{}, eps={}, elementwise_affine={}", shape_string(shape_), detail::format_number(eps_), affine_);
+}
+
+template <class T>
+std::string RMSNorm<T>::label() const {
+    return fmt::format("RMSNorm({})", shape_string(shape_));
+}
+
 template class BatchNorm<float>;
 template class BatchNorm<double>;
+template class LayerNorm<float>;
+template class LayerNorm<double>;
+template class RMSNorm<float>;
+template class RMSNorm<double>;
 
 }  // namespace tapegrad::nn

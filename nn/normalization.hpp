@@ -1,9 +1,10 @@
-// BatchNorm1d<T> and BatchNorm2d<T>: batch normalisation with running statistics for evaluation.
+// BatchNorm1d<T> and BatchNorm2d<T> (batch normalisation with running statistics), LayerNorm<T> and RMSNorm<T>.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include <tapegrad/nn/module.hpp>
 
@@ -67,7 +68,70 @@ public:
     std::string name() const override { return "BatchNorm2d"; }
 };
 
+/// y = (x - mean) / sqrt(var + eps) * weight + bias, the mean and (biased) variance taken over
+/// the last dimensions of x, those of `normalized_shape` (PyTorch's nn.LayerNorm: parameters
+/// weight and bias of normalized_shape, ones and zeros). No running statistics: the same in
+/// training and evaluation. Built from differentiable ops.
+template <class T>
+class LayerNorm : public Module<T> {
+public:
+    explicit LayerNorm(Shape normalized_shape, double eps = 1e-5, bool elementwise_affine = true, bool bias = true);
+    explicit LayerNorm(std::size_t normalized_size, double eps = 1e-5, bool elementwise_affine = true,
+                       bool bias = true)
+        : LayerNorm(Shape{normalized_size}, eps, elementwise_affine, bias) {}
+    Variable<T> forward(const Variable<T>& x) override;
+
+    /// The scale and shift, or empty Variables when the layer has none.
+    Variable<T> weight() const { return affine_ ? this->parameter(0) : Variable<T>(); }
+    Variable<T> bias() const { return affine_ && bias_ ? this->parameter(1) : Variable<T>(); }
+    const Shape& normalized_shape() const { return shape_; }
+    double eps() const { return eps_; }
+
+    std::string name() const override { return "LayerNorm"; }
+    std::string settings() const override;
+
+protected:
+    std::string label() const override;
+
+private:
+    Shape shape_;
+    double eps_;
+    bool affine_, bias_;
+};
+
+/// y = x / sqrt(mean(x^2) + eps) * weight, the mean over the last dimensions of x, those of
+/// `normalized_shape` (PyTorch's nn.RMSNorm: parameter weight, ones; eps by default the machine
+/// epsilon of T, as PyTorch's eps=None). Built from differentiable ops.
+template <class T>
+class RMSNorm : public Module<T> {
+public:
+    explicit RMSNorm(Shape normalized_shape, std::optional<double> eps = std::nullopt, bool elementwise_affine = true);
+    explicit RMSNorm(std::size_t normalized_size, std::optional<double> eps = std::nullopt,
+                     bool elementwise_affine = true)
+        : RMSNorm(Shape{normalized_size}, eps, elementwise_affine) {}
+    Variable<T> forward(const Variable<T>& x) override;
+
+    Variable<T> weight() const { return affine_ ? this->parameter(0) : Variable<T>(); }
+    const Shape& normalized_shape() const { return shape_; }
+    double eps() const { return eps_; }
+
+    std::string name() const override { return "RMSNorm"; }
+    std::string settings() const override;
+
+protected:
+    std::string label() const override;
+
+private:
+    Shape shape_;
+    double eps_;
+    bool affine_;
+};
+
 extern template class BatchNorm<float>;
 extern template class BatchNorm<double>;
+extern template class LayerNorm<float>;
+extern template class LayerNorm<double>;
+extern template class RMSNorm<float>;
+extern template class RMSNorm<double>;
 
 }  // namespace tapegrad::nn

@@ -71,6 +71,18 @@ std::vector<Case> cases() {
          "nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8), nn.Sigmoid(), nn.Linear(8, 5), nn.LeakyReLU(0.1), "
          "nn.Linear(5, 4), nn.ELU(), nn.GELU(), nn.Linear(4, 3), nn.Softplus(), nn.Softmax(dim=1))",
          {7, 6}, 3},
+        // sequence layers (issue 14); first(...) keeps the output of a torch module that returns a tuple
+        {"layernorm", [] { return std::make_shared<nn::LayerNorm<F>>(5); }, "nn.LayerNorm(5)", {4, 5}},
+        {"layernorm_2d_no_affine", [] { return std::make_shared<nn::LayerNorm<F>>(tg::Shape{3, 4}, 1e-3, false); },
+         "nn.LayerNorm((3, 4), eps=1e-3, elementwise_affine=False)", {2, 3, 4}},
+        {"lstm", [] { return std::make_shared<nn::LSTM<F>>(3, 4, nn::RecurrentOptions().num_layers(2)); },
+         "first(nn.LSTM)(3, 4, num_layers=2)", {5, 2, 3}},
+        {"gru_batch_first", [] { return std::make_shared<nn::GRU<F>>(3, 4, nn::RecurrentOptions().batch_first(true)); },
+         "first(nn.GRU)(3, 4, batch_first=True)", {2, 5, 3}},
+        {"rnn_no_bias", [] { return std::make_shared<nn::RNN<F>>(3, 4, nn::RecurrentOptions().bias(false)); },
+         "first(nn.RNN)(3, 4, bias=False)", {5, 2, 3}},
+        {"multihead_attention", [] { return std::make_shared<nn::MultiheadAttention<F>>(8, 2); },
+         "self_attention(8, 2)", {5, 2, 8}},
     };
 }
 
@@ -129,6 +141,14 @@ def read(path):
         return read_safetensors(path)
     z = np.load(path)
     return {k: z[k] for k in z.files}
+
+def first(cls):  # the module with forward(x) returning only the first of its outputs
+    return type(cls.__name__, (cls,), {"forward": lambda self, x: cls.forward(self, x)[0]})
+
+def self_attention(*args, **kwargs):  # forward(x): attention of x to itself, the output alone
+    mha = nn.MultiheadAttention
+    return type("MultiheadAttention", (mha,),
+                {"forward": lambda self, x: mha.forward(self, x, x, x, need_weights=False)[0]})(*args, **kwargs)
 
 d = sys.argv[1]
 failures = []

@@ -1,0 +1,5 @@
+// The sequence ops' nodes and VJPs, compiled once in the library for float and double.
+#include <tapegrad/autograd/detail/record_builtin.hpp>
+#include <tapegrad/autograd/ops/sequence.hpp>
+
+template std::vector<tapegrad::detail::AnyFunction> tapegrad::detail::instantiate_family<tapegrad::detail::OpFamily::sequence>();

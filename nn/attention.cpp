@@ -1,0 +1,117 @@
+// MultiheadAttention<T>: projections, masks combined into one boolean mask, masked softmax per head, out_proj.
+#include <tapegrad/nn/attention.hpp>
+
+#include <cmath>
+#include <fmt/format.h>
+
+#include <xtensor/xbroadcast.hpp>
+#include <xtensor/xoperation.hpp>
+#include <xtensor/xstrided_view.hpp>
+
+#include <tapegrad/autograd/factories.hpp>
+#include <tapegrad/autograd/ops.hpp>
+#include <tapegrad/nn/init.hpp>
+
+namespace tapegrad::nn {
+
+template <class T>
+MultiheadAttention<T>::MultiheadAttention(std::size_t embed_dim, std::size_t num_heads, double dropout, bool bias,
+                                          bool batch_first, Generator& gen)
+    : embed_(embed_dim), heads_(num_heads), dropout_p_(dropout), bias_(bias), batch_first_(batch_first) {
+    if (embed_dim == 0 || num_heads == 0 || embed_dim % num_heads != 0)
+        throw Error(fmt::format("MultiheadAttention: embed_dim must be a positive multiple of num_heads, got "
+                                "embed_dim={} and num_heads={}",
+                                embed_dim, num_heads));
+    if (!(dropout >= 0 && dropout < 1))
+        throw Error(fmt::format("MultiheadAttention: dropout must be in [0, 1), got {}", dropout));
+    Variable<T> w(Tensor<T>::from_shape({3 * embed_dim, embed_dim}));
+    init::xavier_uniform(w, 1.0, gen);
+    this->register_parameter("in_proj_weight", w);
+    if (bias) this->register_parameter("in_proj_bias", zeros<T>({3 * embed_dim}));
+    out_proj_ = this->register_module("out_proj", Linear<T>(embed_dim, embed_dim, bias, gen));
+    if (bias) init::zeros(out_proj_->bias());
+    dropout_ = this->register_module("dropout", Dropout<T>(dropout));
+}
+
+template <class T>
+AttentionOutput<T> MultiheadAttention<T>::operator()(const Variable<T>& query, const Variable<T>& key,
+                                                     const Variable<T>& value, const AttentionOptions& options) const {
+    const std::size_t E = embed_, h = heads_, d = E / h;
+    const char* layout = batch_first_ ? "(N,L,E)" : "(L,N,E)";
+    auto check = [&](const Variable<T>& v, const char* what) {
+        if (v.dim() != 3 || v.shape()[2] != E)
+            throw Error(fmt::format("{}: expected {} {} with E = {}, got {}", label(), what, layout, E,
+                                    shape_string(v.shape())));
+    };
+    check(query, "query");
+    check(key, "key");
+    check(value, "value");
+    // Everything below is batch first: (N, L, E).
+    const Variable<T> q_in = batch_first_ ? query : transpose(query, 0, 1);
+    const Variable<T> k_in = batch_first_ ? key : transpose(key, 0, 1);
+    const Variable<T> v_in = batch_first_ ? value : transpose(value, 0, 1);
+    const std::size_t N = q_in.shape()[0], L = q_in.shape()[1], S = k_in.shape()[1];
+    if (k_in.shape()[0] != N || !shape_equal(k_in.shape(), v_in.shape()))
+        throw Error(fmt::format("{}: key {} and value {} must have the same shape, with query's batch size {}", label(),
+                                shape_string(key.shape()), shape_string(value.shape()), N));
+
+    // The masks, as one (N, 1, L, S) boolean mask: true = left out.
+    xt::xarray<bool> masked = xt::xarray<bool>::from_shape({N, 1, L, S});
+    masked.fill(false);
+    if (options.attn_mask().size() > 0) {
+        const auto& m = options.attn_mask();
+        if (m.dimension() != 2 || m.shape()[0] != L || m.shape()[1] != S)
+            throw Error(fmt::format("{}: expected attn_mask of shape ({},{}), got {}", label(), L, S,
+                                    shape_string(m.shape())));
+        masked = masked || xt::broadcast(xt::xarray<bool>(xt::reshape_view(m, {std::size_t(1), std::size_t(1), L, S})),
+                                         masked.shape());
+    }
+    if (options.is_causal()) {
+        const xt::xarray<bool> future = triu_mask(L, S, 1);
+        const xt::xarray<bool> future4 = xt::reshape_view(future, {std::size_t(1), std::size_t(1), L, S});
+        masked = masked || xt::broadcast(future4, masked.shape());
+    }
+    if (options.key_padding_mask().size() > 0) {
+        const auto& m = options.key_padding_mask();
+        if (m.dimension() != 2 || m.shape()[0] != N || m.shape()[1] != S)
+            throw Error(fmt::format("{}: expected key_padding_mask of shape ({},{}), got {}", label(), N, S,
+                                    shape_string(m.shape())));
+        masked = masked || xt::broadcast(xt::xarray<bool>(xt::reshape_view(m, {N, std::size_t(1), std::size_t(1), S})),
+                                         masked.shape());
+    }
+
+    // q, k, v from the three row blocks of in_proj_weight, split into heads: (N, h, len, d).
+    const Variable<T>& w = in_proj_weight();
+    auto project = [&](const Variable<T>& x, std::size_t block, std::size_t len) {
+        const std::ptrdiff_t b = std::ptrdiff_t(block * E), e = std::ptrdiff_t((block + 1) * E);
+        const Variable<T> wb = slice(w, 0, b, e);
+        const Variable<T> y = bias_ ? linear(x, wb, slice(this->parameter(1), 0, b, e)) : linear(x, wb);
+        return permute(reshape(y, Shape{N, len, h, d}), {0, 2, 1, 3});
+    };
+    const Variable<T> q = project(q_in, 0, L), k = project(k_in, 1, S), v = project(v_in, 2, S);
+    const Variable<T> scores = matmul(q, k, MatmulOptions().transpose_b(true)) * T(1.0 / std::sqrt(double(d)));
+    Variable<T> attn = masked_softmax(scores, masked, -1);  // (N, h, L, S)
+    AttentionOutput<T> out;
+    if (options.need_weights()) out.weights = mean(attn, 1);
+    if (this->is_training() && dropout_p_ > 0) attn = (*dropout_)(attn);
+    const Variable<T> ctx = reshape(permute(matmul(attn, v), {0, 2, 1, 3}), Shape{N, L, E});
+    const Variable<T> y = (*out_proj_)(ctx);
+    out.output = batch_first_ ? y : transpose(y, 0, 1);
+    return out;
+}
+
+template <class T>
+std::string MultiheadAttention<T>::settings() const {
+    return fmt::format("embed_dim={}, num_heads={}, dropout={}, bias={}, batch_first={}", embed_, heads_, dropout_p_,
+                       bias_, batch_first_);
+}
+
+template <class T>
+std::string MultiheadAttention<T>::label() const {
+    return fmt::format("MultiheadAttention({}, {})", embed_, heads_);
+}
+
+template class MultiheadAttention<float>;
+template class MultiheadAttention<double>;
+
+}  // namespace tapegrad::nn

@@ -1,0 +1,255 @@
+// Recurrent cells and layers: PyTorch's parameters and gate equations, the time loop written as plain ops.
+#include <tapegrad/nn/rnn.hpp>
+
+#include <cmath>
+#include <fmt/format.h>
+#include <vector>
+
+#include <tapegrad/autograd/factories.hpp>
+#include <tapegrad/autograd/ops.hpp>
+#include <tapegrad/nn/init.hpp>
+
+namespace tapegrad::nn {
+
+namespace {
+
+using detail::RecurrentKind;
+
+std::size_t gates(RecurrentKind kind) {
+    return kind == RecurrentKind::lstm ? 4 : kind == RecurrentKind::gru ? 3 : 1;
+}
+
+/// One layer's (or cell's) parameters.
+template <class T>
+struct Weights {
+    Variable<T> w_ih, w_hh, b_ih, b_hh;  // biases empty without bias
+};
+
+template <class T>
+Variable<T> affine(const Variable<T>& x, const Variable<T>& w, const Variable<T>& b) {
+    return b.defined() ? linear(x, w, b) : linear(x, w);
+}
+
+/// One step from xi = x W_ih^T + b_ih (N, G*hidden), computed beforehand for the whole sequence.
+template <class T>
+LstmState<T> step(RecurrentKind kind, const Variable<T>& xi, const Variable<T>& h, const Variable<T>& c,
+                  const Weights<T>& w) {
+    const Variable<T> hh = affine(h, w.w_hh, w.b_hh);
+    switch (kind) {
+        case RecurrentKind::rnn:
+            return {tanh(xi + hh), Variable<T>()};
+        case RecurrentKind::lstm: {
+            const std::vector<Variable<T>> g = chunk(xi + hh, 4, -1);  // i, f, g, o
+            Variable<T> c2 = sigmoid(g[1]) * c + sigmoid(g[0]) * tanh(g[2]);
+            Variable<T> h2 = sigmoid(g[3]) * tanh(c2);
+            return {std::move(h2), std::move(c2)};
+        }
+        case RecurrentKind::gru: {
+            const std::vector<Variable<T>> a = chunk(xi, 3, -1), b = chunk(hh, 3, -1);  // r, z, n
+            const Variable<T> r = sigmoid(a[0] + b[0]);
+            const Variable<T> z = sigmoid(a[1] + b[1]);
+            const Variable<T> n = tanh(a[2] + r * b[2]);
+            return {n + z * (h - n), Variable<T>()};  // (1 - z) n + z h
+        }
+    }
+    return {};
+}
+
+template <class T>
+void init_uniform(const Variable<T>& v, std::size_t hidden, Generator& gen) {
+    const double k = 1.0 / std::sqrt(double(hidden));
+    init::uniform(v, -k, k, gen);
+}
+
+void check_sizes(const char* layer, std::size_t in, std::size_t hidden) {
+    if (in == 0 || hidden == 0)
+        throw Error(fmt::format("{}: input_size and hidden_size must be at least 1, got {} and {}", layer, in, hidden));
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------------------------ cells
+
+template <class T>
+RecurrentCell<T>::RecurrentCell(RecurrentKind kind, std::size_t input_size, std::size_t hidden_size, bool bias,
+                                Generator& gen)
+    : kind_(kind), in_(input_size), hidden_(hidden_size), bias_(bias) {
+    check_sizes(kind == RecurrentKind::lstm ? "LSTMCell" : kind == RecurrentKind::gru ? "GRUCell" : "RNNCell",
+                input_size, hidden_size);
+    const std::size_t g = gates(kind) * hidden_size;
+    const Shape shapes[4] = {{g, input_size}, {g, hidden_size}, {g}, {g}};
+    const char* names[4] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
+    for (std::size_t i = 0; i < (bias ? 4u : 2u); ++i) {
+        Variable<T> p(Tensor<T>::from_shape(shapes[i]));
+        init_uniform(p, hidden_size, gen);
+        this->register_parameter(names[i], p);
+    }
+}
+
+template <class T>
+Variable<T> RecurrentCell<T>::checked_state(const Variable<T>& x, const Variable<T>& h, const char* what) const {
+    if (x.dim() != 2 || x.shape()[1] != in_)
+        throw Error(fmt::format("{}: expected input (N,{}), got {}", label(), in_, shape_string(x.shape())));
+    const Shape want{x.shape()[0], hidden_};
+    if (!h.defined()) return zeros<T>(want);
+    if (!shape_equal(h.shape(), want))
+        throw Error(fmt::format("{}: expected {} of shape {}, got {}", label(), what, shape_string(want),
+                                shape_string(h.shape())));
+    return h;
+}
+
+template <class T>
+LstmState<T> RecurrentCell<T>::step(const Variable<T>& x, const Variable<T>& h, const Variable<T>& c) const {
+    Weights<T> w{this->parameter(0), this->parameter(1), bias_ ? this->parameter(2) : Variable<T>(),
+                 bias_ ? this->parameter(3) : Variable<T>()};
+    return nn::step(kind_, affine(x, w.w_ih, w.b_ih), h, c, w);
+}
+
+template <class T>
+std::string RecurrentCell<T>::settings() const {
+    return fmt::format("{}, {}, bias={}", in_, hidden_, bias_);
+}
+
+template <class T>
+std::string RecurrentCell<T>::label() const {
+    return fmt::format("{}({}, {})", this->name(), in_, hidden_);
+}
+
+template <class T>
+Variable<T> RNNCell<T>::operator()(const Variable<T>& x, const Variable<T>& h) const {
+    return this->step(x, this->checked_state(x, h, "h"), Variable<T>()).h;
+}
+
+template <class T>
+LstmState<T> LSTMCell<T>::operator()(const Variable<T>& x, const LstmState<T>& state) const {
+    return this->step(x, this->checked_state(x, state.h, "h"), this->checked_state(x, state.c, "c"));
+}
+
+template <class T>
+Variable<T> GRUCell<T>::operator()(const Variable<T>& x, const Variable<T>& h) const {
+    return this->step(x, this->checked_state(x, h, "h"), Variable<T>()).h;
+}
+
+// ------------------------------------------------------------------------------------ layers
+
+template <class T>
+Recurrent<T>::Recurrent(RecurrentKind kind, std::size_t input_size, std::size_t hidden_size,
+                        const RecurrentOptions& options, Generator& gen)
+    : kind_(kind), in_(input_size), hidden_(hidden_size), options_(options) {
+    const char* layer = kind == RecurrentKind::lstm ? "LSTM" : kind == RecurrentKind::gru ? "GRU" : "RNN";
+    check_sizes(layer, input_size, hidden_size);
+    if (options.num_layers() == 0) throw Error(fmt::format("{}: num_layers must be at least 1, got 0", layer));
+    const std::size_t g = gates(kind) * hidden_size;
+    for (std::size_t l = 0; l < options.num_layers(); ++l) {
+        const std::size_t in = l == 0 ? input_size : hidden_size;
+        const Shape shapes[4] = {{g, in}, {g, hidden_size}, {g}, {g}};
+        const char* names[4] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
+        for (std::size_t i = 0; i < (options.bias() ? 4u : 2u); ++i) {
+            Variable<T> p(Tensor<T>::from_shape(shapes[i]));
+            init_uniform(p, hidden_size, gen);
+            this->register_parameter(fmt::format("{}_l{}", names[i], l), p);
+        }
+    }
+}
+
+template <class T>
+LstmOutput<T> Recurrent<T>::run(const Variable<T>& input, const Variable<T>& h0, const Variable<T>& c0) const {
+    const bool bf = options_.batch_first();
+    if (input.dim() != 3 || input.shape()[2] != in_ || input.shape()[bf ? 1 : 0] == 0)
+        throw Error(fmt::format("{}: expected input {} with L >= 1, got {}", label(),
+                                bf ? fmt::format("(N,L,{}) (batch_first)", in_) : fmt::format("(L,N,{})", in_),
+                                shape_string(input.shape())));
+    const Variable<T> x = bf ? transpose(input, 0, 1) : input;
+    const std::size_t steps = x.shape()[0], batch = x.shape()[1], layers = options_.num_layers();
+    const Shape state_shape{layers, batch, hidden_};
+    auto checked = [&](const Variable<T>& s, const char* what) {
+        if (s.defined() && !shape_equal(s.shape(), state_shape))
+            throw Error(fmt::format("{}: expected {} of shape {}, got {}", label(), what, shape_string(state_shape),
+                                    shape_string(s.shape())));
+        return s;
+    };
+    checked(h0, "h0");
+    checked(c0, "c0");
+    const bool lstm = kind_ == RecurrentKind::lstm;
+    const std::size_t per_layer = options_.bias() ? 4 : 2;
+    std::vector<Variable<T>> h_n, c_n, outs;
+    Variable<T> seq = x;
+    for (std::size_t l = 0; l < layers; ++l) {
+        const std::size_t p = l * per_layer;
+        Weights<T> w{this->parameter(p), this->parameter(p + 1),
+                     options_.bias() ? this->parameter(p + 2) : Variable<T>(),
+                     options_.bias() ? this->parameter(p + 3) : Variable<T>()};
+        auto layer_state = [&](const Variable<T>& s) {
+            return s.defined() ? squeeze(slice(s, 0, std::ptrdiff_t(l), std::ptrdiff_t(l) + 1), 0)
+                               : zeros<T>({batch, hidden_});
+        };
+        Variable<T> h = layer_state(h0);
+        Variable<T> c = lstm ? layer_state(c0) : Variable<T>();
+        // The input half of every step at once: one matrix product over the whole sequence.
+        const Variable<T> xi = affine(seq, w.w_ih, w.b_ih);
+        const Shape step_shape{batch, xi.shape()[2]};
+        outs.clear();
+        for (std::size_t t = 0; t < steps; ++t) {
+            const Variable<T> xt = reshape(slice(xi, 0, std::ptrdiff_t(t), std::ptrdiff_t(t) + 1), step_shape);
+            LstmState<T> next = step(kind_, xt, h, c, w);
+            h = std::move(next.h);
+            c = std::move(next.c);
+            outs.push_back(h);
+        }
+        seq = stack(outs, 0);
+        h_n.push_back(h);
+        if (lstm) c_n.push_back(c);
+    }
+    LstmOutput<T> out;
+    out.output = bf ? transpose(seq, 0, 1) : seq;
+    out.h_n = stack(h_n, 0);
+    if (lstm) out.c_n = stack(c_n, 0);
+    return out;
+}
+
+template <class T>
+std::string Recurrent<T>::settings() const {
+    return fmt::format("{}, {}, num_layers={}, bias={}, batch_first={}", in_, hidden_, options_.num_layers(),
+                       options_.bias(), options_.batch_first());
+}
+
+template <class T>
+std::string Recurrent<T>::label() const {
+    return fmt::format("{}({}, {}, num_layers={})", this->name(), in_, hidden_, options_.num_layers());
+}
+
+template <class T>
+RnnOutput<T> RNN<T>::operator()(const Variable<T>& x, const Variable<T>& h0) const {
+    LstmOutput<T> r = this->run(x, h0, Variable<T>());
+    return {std::move(r.output), std::move(r.h_n)};
+}
+
+template <class T>
+LstmOutput<T> LSTM<T>::operator()(const Variable<T>& x, const LstmState<T>& state) const {
+    return this->run(x, state.h, state.c);
+}
+
+template <class T>
+RnnOutput<T> GRU<T>::operator()(const Variable<T>& x, const Variable<T>& h0) const {
+    LstmOutput<T> r = this->run(x, h0, Variable<T>());
+    return {std::move(r.output), std::move(r.h_n)};
+}
+
+template class RecurrentCell<float>;
+template class RecurrentCell<double>;
+template class RNNCell<float>;
+template class RNNCell<double>;
+template class LSTMCell<float>;
+template class LSTMCell<double>;
+template class GRUCell<float>;
+template class GRUCell<double>;
+template class Recurrent<float>;
+template class Recurrent<double>;
+template class RNN<float>;
+template class RNN<double>;
+template class LSTM<float>;
+template class LSTM<double>;
+template class GRU<float>;
+template class GRU<double>;
+
+}  // namespace tapegrad::nn
