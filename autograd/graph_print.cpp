@@ -129,7 +129,8 @@ std::string tape_listing(const Variable<T>& output) {
             line = fmt::format("%{} = {}", i, n->requires_grad ? "parameter" : "constant");
         } else {
             std::vector<std::string> args;
-            for (std::uint32_t k = 0; k < n->num_inputs; ++k) args.push_back(fmt::format("%{}", id[n->inputs[k].node()]));
+            for (std::uint32_t k = 0; k < n->num_inputs; ++k)
+                args.push_back(fmt::format("%{}", id[n->inputs[k].node()]));
             line = fmt::format("%{} = {}({})", i, n->op_name(), fmt::join(args, ", "));
             const std::string settings = n->describe();
             if (!settings.empty()) line += " [" + settings + "]";

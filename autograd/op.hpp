@@ -205,7 +205,8 @@ public:
                 throw_modified_in_place(Op::name, i, shape_string(n->value.shape()), in_.versions[i], n->version);
         }
         // The output too: many VJPs read it (tanh, exp, softmax, ...), and a node starts at version 0.
-        if (this->version != 0) throw_output_modified_in_place(Op::name, shape_string(this->value.shape()), this->version);
+        if (this->version != 0)
+            throw_output_modified_in_place(Op::name, shape_string(this->value.shape()), this->version);
     }
 
     void release() noexcept override {

@@ -1,5 +1,6 @@
 // tapegrad_bench: every workload on tapegrad and libtorch, alternating, and the table of results.
-//   tapegrad_bench [--threads N] [--only a,b] [--rounds R] [--epoch-runs K] [--quick] [--csv F] [--json F] [--markdown F]
+//   tapegrad_bench [--threads N] [--only a,b] [--rounds R] [--epoch-runs K] [--quick] [--csv F] [--json F] [--markdown
+//   F]
 #include <algorithm>
 #include <cmath>
 #include <cstdio>

@@ -94,14 +94,16 @@ std::ofstream open_for_writing(const std::string& path) {
 }  // namespace
 
 std::string format_table(const RunInfo& info, const std::vector<Row>& rows, bool markdown) {
-    const std::vector<std::string> head{"workload", "unit", "tapegrad", "libtorch", "tg/torch", "target", "met", "note"};
+    const std::vector<std::string> head{"workload", "unit",   "tapegrad", "libtorch",
+                                        "tg/torch", "target", "met",      "note"};
     std::vector<std::vector<std::string>> cells;
     for (const Row& r : rows)
         cells.push_back({r.workload, r.unit, cell(r.tapegrad), cell(r.libtorch), compare_cell(r), r.target,
                          met_cell(r), r.note});
     std::ostringstream o;
     o << (markdown ? "" : "# ") << info.date << ", " << info.threads << " thread" << (info.threads == 1 ? "" : "s")
-      << ", " << info.host << (info.load.empty() ? "" : ", load average " + info.load) << (info.real_data ? "" : ", SYNTHETIC DATA (Fashion-MNIST not installed)")
+      << ", " << info.host << (info.load.empty() ? "" : ", load average " + info.load)
+      << (info.real_data ? "" : ", SYNTHETIC DATA (Fashion-MNIST not installed)")
       << (info.libtorch ? "" : ", libtorch not found: tapegrad only") << "\n";
     if (!info.versions.empty()) o << (markdown ? "" : "# ") << info.versions << "\n";
     if (!info.build.empty()) {  // what tapegrad runs on, one line each
@@ -159,7 +161,8 @@ void write_csv(const std::string& path, const RunInfo& info, const std::vector<R
 void write_json(const std::string& path, const RunInfo& info, const std::vector<Row>& rows) {
     auto f = open_for_writing(path);
     f << "{\n  \"date\": " << json_string(info.date) << ",\n  \"threads\": " << info.threads
-      << ",\n  \"host\": " << json_string(info.host) << ",\n  \"load_average\": " << json_string(info.load) << ",\n  \"libtorch\": " << (info.libtorch ? "true" : "false")
+      << ",\n  \"host\": " << json_string(info.host) << ",\n  \"load_average\": " << json_string(info.load)
+      << ",\n  \"libtorch\": " << (info.libtorch ? "true" : "false")
       << ",\n  \"real_data\": " << (info.real_data ? "true" : "false")
       << ",\n  \"versions\": " << json_string(info.versions) << ",\n  \"build\": " << json_string(info.build)
       << ",\n  \"rows\": [\n";

@@ -69,7 +69,8 @@ public:
             Tensor x = Tensor::from_shape(batch_shape(net_, recipe.batch));
             batch_floats(train, order.data() + b * recipe.batch, recipe.batch, x.data());
             tapegrad::Indices labels(recipe.batch);
-            for (std::size_t k = 0; k < recipe.batch; ++k) labels[k] = std::size_t(train.labels[order[b * recipe.batch + k]]);
+            for (std::size_t k = 0; k < recipe.batch; ++k)
+                labels[k] = std::size_t(train.labels[order[b * recipe.batch + k]]);
             xs_.push_back(tapegrad::constant(std::move(x)));
             labels_.push_back(std::move(labels));
         }

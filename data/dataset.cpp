@@ -21,8 +21,9 @@ ImageDataset::ImageDataset(std::vector<std::uint8_t> pixels, Indices labels, std
     std::size_t per_image = 0, total = 0;
     if (channels == 0 || height == 0 || width == 0 ||
         !io::detail::checked_product(Indices{channels, height, width}, per_image))
-        throw Error(fmt::format("ImageDataset: image shape ({},{},{}); expected positive extents whose product fits a size_t",
-                                channels, height, width));
+        throw Error(
+            fmt::format("ImageDataset: image shape ({},{},{}); expected positive extents whose product fits a size_t",
+                        channels, height, width));
     if (classes == 0) throw Error("ImageDataset: 0 classes; expected at least 1");
     if (!io::detail::checked_mul(per_image, labels_.size(), total) || total != pixels_.size())
         throw Error(fmt::format("ImageDataset: {} pixel bytes for {} labels; expected {} images of {} bytes",

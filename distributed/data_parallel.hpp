@@ -1,4 +1,5 @@
-// DataParallel: a model wrapped for data-parallel training — same start on every rank, gradients averaged before each optimizer step.
+// DataParallel: a model wrapped for data-parallel training — same start on every rank, gradients averaged before each
+// optimizer step.
 #pragma once
 
 #include <cstddef>

@@ -1,4 +1,5 @@
-// The distributed part in one include: Session, collectives, broadcast, gradient averaging, DataParallel, the sampler, checkpoints.
+// The distributed part in one include: Session, collectives, broadcast, gradient averaging, DataParallel, the sampler,
+// checkpoints.
 #pragma once
 
 #include <tapegrad/distributed/broadcast.hpp>

@@ -1,4 +1,5 @@
-// GradientAverager: after backward, every rank's gradients replaced by their (sample-weighted) mean over ranks, in one flat bucketed allreduce.
+// GradientAverager: after backward, every rank's gradients replaced by their (sample-weighted) mean over ranks, in one
+// flat bucketed allreduce.
 #pragma once
 
 #include <cstddef>

@@ -1,4 +1,5 @@
-// DistributedSampler: each rank's disjoint, seeded, reshuffled-per-epoch share of a dataset, every row exactly once per epoch across ranks.
+// DistributedSampler: each rank's disjoint, seeded, reshuffled-per-epoch share of a dataset, every row exactly once per
+// epoch across ranks.
 #pragma once
 
 #include <cstddef>

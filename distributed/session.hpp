@@ -1,4 +1,5 @@
-// Session: the MPI job as an RAII object (init/finalize, rank, world size), and run(), which turns an exception on one rank into a prompt abort of the whole job.
+// Session: the MPI job as an RAII object (init/finalize, rank, world size), and run(), which turns an exception on one
+// rank into a prompt abort of the whole job.
 #pragma once
 
 #include <cstddef>

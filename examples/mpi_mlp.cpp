@@ -1,4 +1,5 @@
-// mpi_mlp: the Fashion-MNIST MLP (784-128-10) trained data-parallel over MPI, with per-rank throughput and the share of step time spent communicating.
+// mpi_mlp: the Fashion-MNIST MLP (784-128-10) trained data-parallel over MPI, with per-rank throughput and the share of
+// step time spent communicating.
 //
 //     mpirun -np 2 ./build/examples/mpi_mlp                  (as root: add --allow-run-as-root)
 //     ./build/examples/mpi_mlp                               (one process, for comparison)
@@ -145,7 +146,8 @@ void train(dist::Session& s, const Settings& settings) {
         }
         const double mean_loss = dist::all_sum(loss_sum) / dist::all_sum(seen);
         const double acc = accuracy(net, test, s);
-        if (s.is_root()) fmt::print("epoch {}: training loss {:.4f}, test accuracy {:.2f}%\n", e + 1, mean_loss, 100 * acc);
+        if (s.is_root())
+            fmt::print("epoch {}: training loss {:.4f}, test accuracy {:.2f}%\n", e + 1, mean_loss, 100 * acc);
     }
 
     const auto& st = ddp.stats();

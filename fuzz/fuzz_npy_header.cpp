@@ -13,7 +13,8 @@ namespace npy = tapegrad::io::detail;
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     try {
         // The same steps as load_npz: the prefix (10 or 12 bytes), then the dictionary it announces.
-        const std::size_t have = std::min<std::size_t>(size, data && size > 6 && (data[6] == 2 || data[6] == 3) ? 12 : 10);
+        const std::size_t have =
+            std::min<std::size_t>(size, data && size > 6 && (data[6] == 2 || data[6] == 3) ? 12 : 10);
         const std::size_t preamble = npy::npy_preamble_length(data, have, "fuzz");
         if (preamble > npy::npy_max_header + npy::npy_prefix_max) __builtin_trap();
         if (preamble > size) return 0;

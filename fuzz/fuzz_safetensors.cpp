@@ -1,4 +1,5 @@
-// libFuzzer target: read_safetensors (weights in the safetensors format) on arbitrary bytes must return or throw FileError.
+// libFuzzer target: read_safetensors (weights in the safetensors format) on arbitrary bytes must return or throw
+// FileError.
 #include <cstddef>
 #include <cstdint>
 

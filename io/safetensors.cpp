@@ -1,4 +1,5 @@
-// save_safetensors / read_safetensors: the header through nlohmann::json (duplicate keys caught while parsing), the data checked to tile the buffer.
+// save_safetensors / read_safetensors: the header through nlohmann::json (duplicate keys caught while parsing), the
+// data checked to tile the buffer.
 #include <tapegrad/io/safetensors.hpp>
 
 #include <algorithm>
@@ -160,15 +161,17 @@ std::vector<Entry> header_entries(const json& header, std::uint64_t buffer, cons
         std::size_t count = 0, bytes = 0;
         detail::check_npy_shape(e.shape, e.dtype, fmt::format("{}: {}", at, what), count, bytes);
         if (e.begin > e.end || e.end > buffer)
-            fail(fmt::format("{}: data_offsets [{}, {}] outside the {}-byte data buffer", what, e.begin, e.end, buffer));
+            fail(
+                fmt::format("{}: data_offsets [{}, {}] outside the {}-byte data buffer", what, e.begin, e.end, buffer));
         if (e.end - e.begin != bytes)
             fail(fmt::format("{}: data_offsets [{}, {}] hold {} bytes; shape {} of {} needs exactly {}", what, e.begin,
                              e.end, e.end - e.begin, shape_string(e.shape), d, bytes));
         entries.push_back(std::move(e));
     }
     // The data must cover the buffer exactly: no byte read twice, none hidden, nothing after.
-    std::stable_sort(entries.begin(), entries.end(),
-                     [](const Entry& a, const Entry& b) { return a.begin != b.begin ? a.begin < b.begin : a.end < b.end; });
+    std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+        return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+    });
     std::uint64_t expected = 0;
     for (std::size_t i = 0; i < entries.size(); ++i) {
         const Entry& e = entries[i];

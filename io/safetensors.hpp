@@ -1,4 +1,5 @@
-// save_safetensors / load_safetensors: named arrays in the safetensors format PyTorch and Hugging Face users exchange weights in.
+// save_safetensors / load_safetensors: named arrays in the safetensors format PyTorch and Hugging Face users exchange
+// weights in.
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,5 @@
-// MultiheadAttention<T>: PyTorch's nn.MultiheadAttention (in_proj_weight layout, causal and key-padding masks, dropout).
+// MultiheadAttention<T>: PyTorch's nn.MultiheadAttention (in_proj_weight layout, causal and key-padding masks,
+// dropout).
 #pragma once
 
 #include <cstddef>

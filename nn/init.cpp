@@ -10,7 +10,9 @@ namespace {
 template <class T, class F>
 void fill(const char* fn, const Variable<T>& w, F draw) {
     if (!w.defined()) throw Error(fmt::format("init::{}: the Variable is empty", fn));
-    if (!w.is_leaf()) throw Error(fmt::format("init::{}: only a leaf (a parameter) can be filled, not the output of '{}'", fn, w.op_name()));
+    if (!w.is_leaf())
+        throw Error(
+            fmt::format("init::{}: only a leaf (a parameter) can be filled, not the output of '{}'", fn, w.op_name()));
     Tensor<T>& v = Variable<T>(w).mutable_value();
     T* p = v.data();
     for (std::size_t i = 0; i < v.size(); ++i) p[i] = T(draw());

@@ -110,7 +110,8 @@ Variable<T> nll_loss(const Variable<T>& log_probs, const Indices& labels, const 
     for (std::size_t i = 0; i < n; ++i) {
         if (ignore && labels[i] == *ignore) continue;
         if (labels[i] >= c)
-            throw Error(fmt::format("nll_loss: label {} at position {} is out of range for {} classes", labels[i], i, c));
+            throw Error(
+                fmt::format("nll_loss: label {} at position {} is out of range for {} classes", labels[i], i, c));
         rows.push_back(i);
     }
     const std::size_t m = rows.size();

@@ -1,4 +1,5 @@
-// Loss functions and penalties: mse, the quadratic cost, l1, huber, binary cross-entropy, cross-entropy, nll, l1/l2 penalties.
+// Loss functions and penalties: mse, the quadratic cost, l1, huber, binary cross-entropy, cross-entropy, nll, l1/l2
+// penalties.
 //
 // All of them are made of differentiable ops (cross_entropy is one fused op), so their
 // gradients of any order come from the autograd core. `input` and `target` must have the

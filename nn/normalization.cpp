@@ -19,7 +19,8 @@ BatchNorm<T>::BatchNorm(std::size_t num_features, double eps, double momentum, b
       max_rank_(max_rank), layer_name_(layer_name) {
     if (num_features == 0) throw Error(fmt::format("{}: num_features must be at least 1", label()));
     if (!(eps > 0)) throw Error(fmt::format("{}: eps must be > 0, got {}", label(), eps));
-    if (!(momentum >= 0 && momentum <= 1)) throw Error(fmt::format("{}: momentum must be in [0, 1], got {}", label(), momentum));
+    if (!(momentum >= 0 && momentum <= 1))
+        throw Error(fmt::format("{}: momentum must be in [0, 1], got {}", label(), momentum));
     if (affine) {
         this->register_parameter("weight", ones<T>({num_features}));
         this->register_parameter("bias", zeros<T>({num_features}));

@@ -15,7 +15,8 @@ namespace detail {
 template <class F, class = void>
 struct has_name : std::false_type {};
 template <class F>
-struct has_name<F, std::void_t<decltype(std::declval<const F&>().name()), decltype(std::declval<const F&>().settings())>>
+struct has_name<F,
+                std::void_t<decltype(std::declval<const F&>().name()), decltype(std::declval<const F&>().settings())>>
     : std::true_type {};
 template <class P>
 struct is_shared_ptr : std::false_type {};

@@ -24,7 +24,8 @@ void instantiate_op(std::vector<AnyFunction>& keep) {
     using Tn = Tensor<T>;
     if constexpr (has_forward<O, std::tuple<std::vector<const Tn*>>>)
         keep.push_back(reinterpret_cast<AnyFunction>(&record_builtin<O, T, 0>));
-    if constexpr (has_forward<O, std::tuple<Tn>>) keep.push_back(reinterpret_cast<AnyFunction>(&record_builtin<O, T, 1>));
+    if constexpr (has_forward<O, std::tuple<Tn>>)
+        keep.push_back(reinterpret_cast<AnyFunction>(&record_builtin<O, T, 1>));
     if constexpr (has_forward<O, std::tuple<Tn, Tn>>)
         keep.push_back(reinterpret_cast<AnyFunction>(&record_builtin<O, T, 2>));
     if constexpr (has_forward<O, std::tuple<Tn, Tn, Tn>>)

@@ -86,7 +86,8 @@ Tensor<T> zip(F f, const Tensor<T>& first, const Rest&... rest) {
         return map(first, f);
     } else if constexpr (sizeof...(Rest) == 1) {
         const Tensor<T>& second = (rest, ...);
-        if (shape_equal(first.shape(), second.shape())) return broadcast_binary(first, second, first.shape(), f);  // no copy
+        if (shape_equal(first.shape(), second.shape()))
+            return broadcast_binary(first, second, first.shape(), f);  // no copy
         return broadcast_binary(first, second, broadcast_shape("zip", first.shape(), second.shape()), f);
     } else {
         Shape out = first.shape();

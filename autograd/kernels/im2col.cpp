@@ -44,9 +44,8 @@ inline void copy_row(T* __restrict d, const T* __restrict s, size_t n) {
 }
 
 template <class T>
-TAPEGRAD_HOT_LOOP __attribute__((optimize("no-tree-loop-distribute-patterns"))) void im2col_plain(const T* __restrict src,
-                                                                                T* __restrict col, size_t ld,
-                                                                                const ConvGeom& g) {
+TAPEGRAD_HOT_LOOP __attribute__((optimize("no-tree-loop-distribute-patterns"))) void im2col_plain(
+    const T* __restrict src, T* __restrict col, size_t ld, const ConvGeom& g) {
     const size_t OW = g.ow, OH = g.oh, W = g.w;
     for (size_t c = 0; c < g.cg; ++c) {
         const T* plane = src + c * g.h * g.w;

@@ -54,8 +54,8 @@ TAPEGRAD_HOT_LOOP void max_pool_2x2(const T* px, T* py, PoolIndex* pi, const Poo
             const PoolIndex row0 = base + PoolIndex(2 * oh * W), row1 = row0 + PoolIndex(W);
             for (size_t ow = 0; ow < OW; ++ow) {
                 const T v[4] = {r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1]};
-                const PoolIndex pos[4] = {row0 + PoolIndex(2 * ow), row0 + PoolIndex(2 * ow + 1), row1 + PoolIndex(2 * ow),
-                                      row1 + PoolIndex(2 * ow + 1)};
+                const PoolIndex pos[4] = {row0 + PoolIndex(2 * ow), row0 + PoolIndex(2 * ow + 1),
+                                          row1 + PoolIndex(2 * ow), row1 + PoolIndex(2 * ow + 1)};
                 // Branch-free (maxima are unpredictable): arithmetic selects the position.
                 T best = v[0];
                 PoolIndex at = pos[0];

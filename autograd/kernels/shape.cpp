@@ -152,7 +152,8 @@ Shape squeezed_shape(const Shape& shape) {
 Shape squeezed_shape(const Shape& shape, int axis) {
     const std::size_t a = normalize_axis("squeeze", axis, shape.size());
     if (shape[a] != 1)
-        throw Error(fmt::format("squeeze: axis {} of shape {} has size {}, not 1", axis, shape_string(shape), shape[a]));
+        throw Error(
+            fmt::format("squeeze: axis {} of shape {} has size {}, not 1", axis, shape_string(shape), shape[a]));
     Shape out = shape;
     out.erase(out.begin() + std::ptrdiff_t(a));
     return out;

@@ -138,7 +138,9 @@ Variable<T> sigmoid(const Variable<T>& x) { return apply(Sigmoid<T>{}, x); }
 template <class T>
 Variable<T> relu(const Variable<T>& x) { return apply(Relu<T>{}, x); }
 template <class T>
-Variable<T> leaky_relu(const Variable<T>& x, T negative_slope = T(0.01)) { return apply(LeakyRelu<T>{negative_slope}, x); }
+Variable<T> leaky_relu(const Variable<T>& x, T negative_slope = T(0.01)) {
+    return apply(LeakyRelu<T>{negative_slope}, x);
+}
 /// x for x > 0, alpha * (exp(x) - 1) otherwise.
 template <class T>
 Variable<T> elu(const Variable<T>& x, T alpha = T(1)) { return apply(Elu<T>{alpha}, x); }

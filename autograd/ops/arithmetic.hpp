@@ -69,9 +69,9 @@ struct Div {
             a.dx[0] = vjp::sum_to(vjp::pointwise([](const auto& g, const auto& b) { return g / b; }, a.g, a.x(1)),
                                   a.x(0).shape());
         if (a.want(1))
-            a.dx[1] = vjp::sum_to(
-                vjp::pointwise([](const auto& g, const auto& y, const auto& b) { return -g * y / b; }, a.g, a.y, a.x(1)),
-                a.x(1).shape());
+            a.dx[1] = vjp::sum_to(vjp::pointwise([](const auto& g, const auto& y, const auto& b) { return -g * y / b; },
+                                                 a.g, a.y, a.x(1)),
+                                  a.x(1).shape());
     }
 };
 
@@ -334,7 +334,8 @@ template <class T, class S, if_scalar<S> = 0> Variable<T> operator/(S s, const V
 /// The arithmetic ops whose nodes the library compiles (see detail::OpList in op.hpp).
 template <>
 struct detail::BuiltinOps<detail::OpFamily::arithmetic> {
-    using type = OpList<Add, Sub, Mul, Div, Pow, Maximum, Minimum, AddScalar, MulScalar, DivScalar, RSubScalar, RDivScalar, PowScalar, Neg>;
+    using type = OpList<Add, Sub, Mul, Div, Pow, Maximum, Minimum, AddScalar, MulScalar, DivScalar, RSubScalar,
+                        RDivScalar, PowScalar, Neg>;
 };
 
 }  // namespace tapegrad

@@ -33,8 +33,8 @@ struct SumTo {
     Shape shape;
     Tensor<T> forward(const Tensor<T>& x) const {
         if (!kernels::broadcasts_to(shape, x.shape()))
-            throw Error(detail::message("sum_to: shape ", shape_string(shape), " does not broadcast to the input's shape ",
-                                        shape_string(x.shape())));
+            throw Error(detail::message("sum_to: shape ", shape_string(shape),
+                                        " does not broadcast to the input's shape ", shape_string(x.shape())));
         shape_size(shape, name);  // (0, 2^32, 2^32) summed to (2^32, 2^32)
         return kernels::sum_to(x, shape);
     }

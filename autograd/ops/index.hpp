@@ -24,7 +24,8 @@ struct ScatterAdd;
 template <class T>
 struct Slice {
     static constexpr const char* name = "slice";
-    static constexpr const char* formula = "y = x[start : start + count*step : step] along axis   dx = g placed back into zeros";
+    static constexpr const char* formula =
+        "y = x[start : start + count*step : step] along axis   dx = g placed back into zeros";
     std::size_t axis, start, step, count;
     Tensor<T> forward(const Tensor<T>& x) const {
         return kernels::take_rows(x, axis, kernels::strided_rows(start, count, step),
@@ -40,7 +41,8 @@ struct Slice {
 template <class T>
 struct SliceScatter {
     static constexpr const char* name = "slice_scatter";
-    static constexpr const char* formula = "y = zeros(shape) with src at start, start+step, ... along axis   dsrc = slice of g";
+    static constexpr const char* formula =
+        "y = zeros(shape) with src at start, start+step, ... along axis   dsrc = slice of g";
     std::size_t axis, start, step;
     Shape shape;
     Tensor<T> forward(const Tensor<T>& src) const {

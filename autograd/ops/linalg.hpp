@@ -23,7 +23,8 @@ private:
 template <class T>
 struct MatMul {
     static constexpr const char* name = "matmul";
-    static constexpr const char* formula = "y = op(a) @ op(b)   da = g @ op(b)^T, db = op(a)^T @ g (op: transpose or not)";
+    static constexpr const char* formula =
+        "y = op(a) @ op(b)   da = g @ op(b)^T, db = op(a)^T @ g (op: transpose or not)";
     bool ta = false, tb = false;
     Tensor<T> forward(const Tensor<T>& a, const Tensor<T>& b) const { return kernels::batched_matmul(a, ta, b, tb); }
     template <class G>
@@ -32,11 +33,11 @@ struct MatMul {
         const G& w = a.x(1);
         // With op(a) = a^T the gradient of a is the transpose of g op(b)^T, i.e. op(b) g^T; likewise for b.
         if (a.want(0))
-            a.dx[0] = vjp::sum_to(ta ? vjp::apply(MatMul<T>{tb, true}, w, a.g) : vjp::apply(MatMul<T>{false, !tb}, a.g, w),
-                                  x.shape());
+            a.dx[0] = vjp::sum_to(
+                ta ? vjp::apply(MatMul<T>{tb, true}, w, a.g) : vjp::apply(MatMul<T>{false, !tb}, a.g, w), x.shape());
         if (a.want(1))
-            a.dx[1] = vjp::sum_to(tb ? vjp::apply(MatMul<T>{true, ta}, a.g, x) : vjp::apply(MatMul<T>{!ta, false}, x, a.g),
-                                  w.shape());
+            a.dx[1] = vjp::sum_to(
+                tb ? vjp::apply(MatMul<T>{true, ta}, a.g, x) : vjp::apply(MatMul<T>{!ta, false}, x, a.g), w.shape());
     }
     std::string describe() const {
         return detail::message("transpose_a=", ta ? "true" : "false", ", transpose_b=", tb ? "true" : "false");
@@ -53,7 +54,9 @@ struct Linear {
     static constexpr const char* name = "linear";
     static constexpr const char* formula = "y = x W^T (+ b)   dx = g W, dW = g^T x, db = sum of g's rows";
     bool has_bias = false;
-    Tensor<T> forward(const Tensor<T>& x, const Tensor<T>& w) { return kernels::linear(x, w, (const Tensor<T>*)nullptr); }
+    Tensor<T> forward(const Tensor<T>& x, const Tensor<T>& w) {
+        return kernels::linear(x, w, (const Tensor<T>*)nullptr);
+    }
     Tensor<T> forward(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>& b) {
         has_bias = true;
         return kernels::linear(x, w, &b);

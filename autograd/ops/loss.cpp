@@ -2,4 +2,5 @@
 #include <tapegrad/autograd/detail/record_builtin.hpp>
 #include <tapegrad/autograd/ops/loss.hpp>
 
-template std::vector<tapegrad::detail::AnyFunction> tapegrad::detail::instantiate_family<tapegrad::detail::OpFamily::loss>();
+template std::vector<tapegrad::detail::AnyFunction>
+tapegrad::detail::instantiate_family<tapegrad::detail::OpFamily::loss>();

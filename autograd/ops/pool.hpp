@@ -107,7 +107,8 @@ Variable<T> avg_pool2d(const Variable<T>& x, const Pool2dOptions& options) {
 /// whole window is 0, as for sqrt).
 template <class T>
 Variable<T> lp_pool2d(const Variable<T>& x, double p, const Pool2dOptions& options) {
-    if (!(p > 0) || !std::isfinite(p)) throw Error(detail::message("lp_pool2d: p must be positive and finite, got ", p));
+    if (!(p > 0) || !std::isfinite(p))
+        throw Error(detail::message("lp_pool2d: p must be positive and finite, got ", p));
     Pool2dOptions sum_options = options;
     sum_options.count_include_pad(true);
     const kernels::PoolGeom g = kernels::check_pool("lp_pool2d", x.shape(), sum_options, false);

@@ -101,7 +101,8 @@ inline Mask mask_to(const char* op, const Mask& mask, const Shape& shape) {
 inline std::size_t nonempty_axis(const char* op, const Shape& shape, int axis) {
     const std::size_t a = kernels::normalize_axis(op, axis, shape.size());
     if (shape[a] == 0)
-        throw Error(message(op, ": axis ", axis, " of shape ", shape_string(shape), " is empty (expected >= 1 element)"));
+        throw Error(
+            message(op, ": axis ", axis, " of shape ", shape_string(shape), " is empty (expected >= 1 element)"));
     return a;
 }
 }  // namespace detail
@@ -140,8 +141,8 @@ Variable<T> one_hot(const Tensor<std::size_t>& indices, std::size_t num_classes)
     std::size_t row = 0;
     for (std::size_t i : indices) {
         if (i >= num_classes)
-            throw Error(detail::message("one_hot: index ", i, " out of range for ", num_classes, " classes (expected < ",
-                                        num_classes, ")"));
+            throw Error(detail::message("one_hot: index ", i, " out of range for ", num_classes,
+                                        " classes (expected < ", num_classes, ")"));
         y.data()[row++ * num_classes + i] = T(1);
     }
     return Variable<T>(std::move(y));
@@ -282,8 +283,8 @@ Variable<T> triu(const Variable<T>& x, std::ptrdiff_t diagonal = 0) {
 template <class T>
 Variable<T> masked_softmax(const Variable<T>& x, const Mask& masked, int axis = -1) {
     const std::size_t a = kernels::normalize_axis("masked_softmax", axis, x.dim());
-    return apply(MaskedSoftmax<T>{a, std::make_shared<const Mask>(detail::mask_to("masked_softmax", masked, x.shape()))},
-                 x);
+    return apply(
+        MaskedSoftmax<T>{a, std::make_shared<const Mask>(detail::mask_to("masked_softmax", masked, x.shape()))}, x);
 }
 /// log_softmax along `axis` over the positions where `masked` is false; masked positions give
 /// -inf (the log of their probability, 0) and get no gradient; so does every position of a

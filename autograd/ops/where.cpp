@@ -2,4 +2,5 @@
 #include <tapegrad/autograd/detail/record_builtin.hpp>
 #include <tapegrad/autograd/ops/where.hpp>
 
-template std::vector<tapegrad::detail::AnyFunction> tapegrad::detail::instantiate_family<tapegrad::detail::OpFamily::where>();
+template std::vector<tapegrad::detail::AnyFunction>
+tapegrad::detail::instantiate_family<tapegrad::detail::OpFamily::where>();

@@ -1,4 +1,5 @@
-// Checks shared by every checkpoint format: what a writer refuses before touching the file, and the values a reader refuses.
+// Checks shared by every checkpoint format: what a writer refuses before touching the file, and the values a reader
+// refuses.
 #pragma once
 
 #include <cstddef>

@@ -256,7 +256,8 @@ TEST_CASE("the vectorised loops agree with the element-by-element ones") {
             a.zero_grad();
             b.zero_grad();
             tg::sum(tg::constant(c) * whole * whole).backward();
-            for (std::size_t i = 0; i < n; ++i) (c(i) * parts[i] * parts[i]).backward(tg::Tensor<double>(xt::ones<double>({1})));
+            for (std::size_t i = 0; i < n; ++i)
+                (c(i) * parts[i] * parts[i]).backward(tg::Tensor<double>(xt::ones<double>({1})));
             a.step();
             b.step();
         }
@@ -304,10 +305,13 @@ TEST_CASE("float parameters of many elements follow the double results") {
         [](std::vector<V> p) { return opt::Adam<double>(p, opt::AdamOptions(0.1).amsgrad(true)); });
     run([](std::vector<tg::Variable<float>> p) { return opt::AdamW<float>(p, opt::AdamWOptions(0.1)); },
         [](std::vector<V> p) { return opt::AdamW<double>(p, opt::AdamWOptions(0.1)); });
-    run([](std::vector<tg::Variable<float>> p) {
+    run(
+        [](std::vector<tg::Variable<float>> p) {
             return opt::RMSprop<float>(p, opt::RMSpropOptions(0.01).momentum(0.5).centered(true));
         },
-        [](std::vector<V> p) { return opt::RMSprop<double>(p, opt::RMSpropOptions(0.01).momentum(0.5).centered(true)); });
+        [](std::vector<V> p) {
+            return opt::RMSprop<double>(p, opt::RMSpropOptions(0.01).momentum(0.5).centered(true));
+        });
     run([](std::vector<tg::Variable<float>> p) { return opt::Adagrad<float>(p, opt::AdagradOptions(0.1)); },
         [](std::vector<V> p) { return opt::Adagrad<double>(p, opt::AdagradOptions(0.1)); });
     run([](std::vector<tg::Variable<float>> p) { return opt::SGD<float>(p, opt::SGDOptions(0.01).momentum(0.9)); },

@@ -1,4 +1,5 @@
-// Tests of save_safetensors / read_safetensors: files from a spec-exact writer, byte-identical output, round trips, and every kind of hostile file.
+// Tests of save_safetensors / read_safetensors: files from a spec-exact writer, byte-identical output, round trips, and
+// every kind of hostile file.
 //
 // Fixtures (tests/fixtures/safetensors, made by make_fixtures.py there with struct + json only):
 //   reference.safetensors            F32, F64 and I64 tensors, a 0-d and an empty one, __metadata__
@@ -67,7 +68,8 @@ TEST_CASE("read_safetensors reads the spec-exact writer's file: every dtype, 0-d
     // In the order of their data: the reference writer puts 8-byte types first, then by name.
     std::vector<std::string> names;
     for (const auto& a : arrays) names.push_back(a.name());
-    CHECK(names == std::vector<std::string>{"big", "counts", "num_batches_tracked", "scale", "bias", "empty", "weight"});
+    CHECK(names ==
+          std::vector<std::string>{"big", "counts", "num_batches_tracked", "scale", "bias", "empty", "weight"});
     const auto& weight = find(arrays, "weight");
     CHECK(weight.dtype() == tgio::Dtype::float32);
     CHECK(weight.shape() == std::vector<std::size_t>{2, 3});

@@ -137,7 +137,11 @@ TEST_CASE("sizes that wrap are errors naming the function and the sizes") {
     CHECK(empty.size() == 0);
     check_error([&] { tg::concat(std::vector<V>{empty, empty}, 2); },
                 "concat: shape (0,4294967296,2147483648) is too large");
-    check_error([&] { tg::reshape(empty, tg::Shape{0, two63}); }, "reshape: shape (0,9223372036854775808) is too large");
+    check_error(
+        [&] {
+            tg::reshape(empty, tg::Shape{0, two63});
+        },
+        "reshape: shape (0,9223372036854775808) is too large");
     check_error([&] { tg::concat(std::vector<V>{tg::zeros<double>({0, two63 / 2}), tg::zeros<double>({0, two63 / 2})},
                                  1); },
                 "concat: shape (0,9223372036854775808) is too large");

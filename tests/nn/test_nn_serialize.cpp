@@ -32,7 +32,9 @@ struct TempDir {
     std::string file(const std::string& name) const { return (path / name).string(); }
 };
 
-std::string fixture(const std::string& name) { return (fs::path(__FILE__).parent_path() / "fixtures" / name).string(); }
+std::string fixture(const std::string& name) {
+    return (fs::path(__FILE__).parent_path().parent_path() / "fixtures" / name).string();
+}
 
 std::string read_bytes(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -116,8 +118,9 @@ TEST_CASE("numpy reads what nn::save writes, and nn::load reads what numpy write
     auto net = make_net<float>();
     nn::save(net, dir.file("ours.npz"));
     const std::string out = dir.file("listing.txt");
-    const std::string script = "import numpy as np; d = np.load('" + dir.file("ours.npz") +
-                               "'); print(' '.join('%s:%s:%s' % (k, d[k].dtype, 'x'.join(map(str, d[k].shape))) for k in d.files))";
+    const std::string script =
+        "import numpy as np; d = np.load('" + dir.file("ours.npz") +
+        "'); print(' '.join('%s:%s:%s' % (k, d[k].dtype, 'x'.join(map(str, d[k].shape))) for k in d.files))";
     REQUIRE(std::system((py + " -c \"" + script + "\" > " + out).c_str()) == 0);
     CHECK(read_bytes(out) ==
           "0.weight:float32:2x1x3x3 0.bias:float32:2 1.weight:float32:2 1.bias:float32:2 1.running_mean:float32:2 "
@@ -143,9 +146,10 @@ TEST_CASE("load names what is missing, unexpected or mismatched, and leaves the 
                             "unexpected 'extra' (shape (2,)): Linear(in_features=3, out_features=2, bias=true) has no "
                             "parameter or buffer 'extra'");
     nn::Linear<double> other(2, 2);
-    check_throws<tg::Error>([&] { nn::load(other, fixture("numpy_linear_2x3.npz")); },
-                            "'weight' has shape (2,3), but parameter 'weight' of Linear(in_features=2, out_features=2, bias=true) "
-                            "expects (2,2)");
+    check_throws<tg::Error>(
+        [&] { nn::load(other, fixture("numpy_linear_2x3.npz")); },
+        "'weight' has shape (2,3), but parameter 'weight' of Linear(in_features=2, out_features=2, bias=true) "
+        "expects (2,2)");
     const std::string name = fixture("numpy_linear_2x3.npz");
     check_throws<tg::Error>([&] { nn::load(other, name); }, "load('" + name + "'): 'weight' has shape");
     CHECK(close(lin.weight().value(), before, 0));
@@ -178,12 +182,18 @@ TEST_CASE("save replaces a file whole, and a failed save leaves the old one in p
     CHECK(read_bytes(dir.file("ckpt.npz")) != first);
     nn::save(a, dir.file("ckpt.npz"));
     CHECK(read_bytes(dir.file("ckpt.npz")) == first);  // the same arrays give the same bytes
-    check_throws<tg::Error>([&] { nn::save(nn::NamedVariables<double>{{"bad/name", a.weight()}}, dir.file("ckpt.npz")); },
-                            "bad/name");
+    check_throws<tg::Error>(
+        [&] {
+            nn::save(nn::NamedVariables<double>{{"bad/name", a.weight()}}, dir.file("ckpt.npz"));
+        },
+        "bad/name");
     CHECK(read_bytes(dir.file("ckpt.npz")) == first);
     check_throws<tg::FileError>([&] { nn::save(a, dir.file("no/such/dir/ckpt.npz")); }, "ckpt.npz");
-    check_throws<tg::Error>([&] { nn::save(nn::NamedVariables<double>{{"w", tg::Variable<double>()}}, dir.file("x.npz")); },
-                            "save('" + dir.file("x.npz") + "'): 'w' is an empty Variable");
+    check_throws<tg::Error>(
+        [&] {
+            nn::save(nn::NamedVariables<double>{{"w", tg::Variable<double>()}}, dir.file("x.npz"));
+        },
+        "save('" + dir.file("x.npz") + "'): 'w' is an empty Variable");
     std::vector<std::string> left;
     for (const auto& entry : fs::directory_iterator(dir.path)) left.push_back(entry.path().filename().string());
     CHECK(left == std::vector<std::string>{"ckpt.npz"});  // no temporary files left behind

@@ -66,8 +66,10 @@ TEST_CASE("Sequential accepts modules by value and by shared_ptr, callables and 
     nn::Sequential<double> holder{lin};
     CHECK(holder.parameters()[0].node() == lin.weight().node());
     // nesting
-    nn::Sequential<double> outer{nn::Sequential<double>{nn::Linear<double>(2, 2)}, nn::Tanh{}, nn::Linear<double>(2, 1)};
-    CHECK(names_of(outer.named_parameters()) == std::vector<std::string>{"0.0.weight", "0.0.bias", "2.weight", "2.bias"});
+    nn::Sequential<double> outer{nn::Sequential<double>{nn::Linear<double>(2, 2)}, nn::Tanh{},
+                                 nn::Linear<double>(2, 1)};
+    CHECK(names_of(outer.named_parameters()) ==
+          std::vector<std::string>{"0.0.weight", "0.0.bias", "2.weight", "2.bias"});
 }
 
 TEST_CASE("a user module: names in registration order, state, buffers, train/eval, zero_grad") {
@@ -120,7 +122,8 @@ TEST_CASE("load_state copies values and names what is missing, extra or mismatch
                 "BatchNorm1d(2, eps=1e-05, momentum=0.1, affine=true)");
     state = a.state();
     state.emplace_back("2.weight", tg::zeros<double>({1}));
-    check_error([&] { b.load_state(state); }, "load_state: unexpected '2.weight' (shape (1,)): Sequential() has no layer '2'");
+    check_error([&] { b.load_state(state); },
+                "load_state: unexpected '2.weight' (shape (1,)): Sequential() has no layer '2'");
     state = a.state();
     state[0].second = tg::zeros<double>({2, 2});
     check_error([&] { b.load_state(state); },
@@ -154,8 +157,10 @@ TEST_CASE("load_state errors name the layer and the parameter or buffer, at any 
                                               "expects (3,)");
 
     // Nested Sequentials: the dotted path of the layer.
-    nn::Sequential<double> outer{nn::Linear<double>(2, 2), nn::Sequential<double>{nn::Sigmoid{}, nn::Linear<double>(2, 4)}};
-    nn::Sequential<double> other{nn::Linear<double>(2, 2), nn::Sequential<double>{nn::Sigmoid{}, nn::Linear<double>(2, 5)}};
+    nn::Sequential<double> outer{nn::Linear<double>(2, 2),
+                                 nn::Sequential<double>{nn::Sigmoid{}, nn::Linear<double>(2, 4)}};
+    nn::Sequential<double> other{nn::Linear<double>(2, 2),
+                                 nn::Sequential<double>{nn::Sigmoid{}, nn::Linear<double>(2, 5)}};
     check_error([&] { other.load_state(outer.state()); },
                 "load_state: '1.1.weight' has shape (4,2), but parameter 'weight' of layer 1.1, "
                 "Linear(in_features=2, out_features=5, bias=true), expects (5,2)");
@@ -179,18 +184,21 @@ TEST_CASE("printout with parameter counts") {
     Net user;
     const std::string s = user.to_string();
     CHECK(s.rfind("Net(\n", 0) == 0);
-    CHECK(s.find("  (conv1): Conv2d(1, 2, kernel_size=3, stride=1, bias=true)  # 20 parameters\n") != std::string::npos);
-    CHECK(s.find("  (bn): BatchNorm2d(2, eps=1e-05, momentum=0.1, affine=true)  # 4 parameters\n") != std::string::npos);
+    CHECK(s.find("  (conv1): Conv2d(1, 2, kernel_size=3, stride=1, bias=true)  # 20 parameters\n") !=
+          std::string::npos);
+    CHECK(s.find("  (bn): BatchNorm2d(2, eps=1e-05, momentum=0.1, affine=true)  # 4 parameters\n") !=
+          std::string::npos);
     nn::Sequential<float> cnn{nn::Conv2d<float>(1, 8, 5, tg::Conv2dOptions().padding(2).stride(2)), nn::MaxPool2d(2),
                               nn::AvgPool2d(tg::Pool2dOptions(3).stride(1).padding(1)), nn::LPPool2d(2), nn::Flatten{},
                               nn::Dropout<float>(0.25), nn::ELU{}, nn::Softplus{}, nn::GELU{}, nn::Softmax{1},
                               nn::Tanh{}, nn::ReLU{}, nn::LogSoftmax{}};
     const std::string c = cnn.to_string();
-    for (const char* line : {"(0): Conv2d(1, 8, kernel_size=5, stride=2, padding=2, bias=true)  # 208 parameters",
-                             "(1): MaxPool2d(kernel_size=2, stride=2)", "(2): AvgPool2d(kernel_size=3, stride=1, padding=1)",
-                             "(3): LPPool2d(p=2, kernel_size=2, stride=2)", "(4): Flatten(start_axis=1, end_axis=-1)",
-                             "(5): Dropout(p=0.25)", "(6): ELU(alpha=1)", "(7): Softplus(beta=1)", "(8): GELU()",
-                             "(9): Softmax(axis=1)", "(10): Tanh()", "(11): ReLU()", "(12): LogSoftmax(axis=-1)"})
+    for (const char* line :
+         {"(0): Conv2d(1, 8, kernel_size=5, stride=2, padding=2, bias=true)  # 208 parameters",
+          "(1): MaxPool2d(kernel_size=2, stride=2)", "(2): AvgPool2d(kernel_size=3, stride=1, padding=1)",
+          "(3): LPPool2d(p=2, kernel_size=2, stride=2)", "(4): Flatten(start_axis=1, end_axis=-1)",
+          "(5): Dropout(p=0.25)", "(6): ELU(alpha=1)", "(7): Softplus(beta=1)", "(8): GELU()", "(9): Softmax(axis=1)",
+          "(10): Tanh()", "(11): ReLU()", "(12): LogSoftmax(axis=-1)"})
         CHECK_MESSAGE(c.find(line) != std::string::npos, line << "\n" << c);
 }
 

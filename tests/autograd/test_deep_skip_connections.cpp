@@ -1,4 +1,5 @@
-// Deep graphs with skip connections: 100,000 ops forward, backward (plain and create_graph) and released on a 256 KiB stack.
+// Deep graphs with skip connections: 100,000 ops forward, backward (plain and create_graph) and released on a 256 KiB
+// stack.
 //
 // test_deep.cpp covers the straight million-op chain. Here every step also reads a value from
 // up to 97 steps back, so the graph is a DAG with long edges: the topological order, the

@@ -31,7 +31,8 @@ TEST_CASE("cross_entropy: the worked example, its gradient, and shifted logits")
         auto m = tg::cross_entropy(x, labels);
         CHECK(m.item() == doctest::Approx((1.3862944 + 3.4401897) / 2).epsilon(1e-6));
         m.backward();
-        CHECK(close(x.grad(), xt::xarray<double>{{.125, .125, .125, -.375}, {-.483970, .043572, .118442, .321957}}, 1e-5));
+        CHECK(close(x.grad(), xt::xarray<double>{{.125, .125, .125, -.375}, {-.483970, .043572, .118442, .321957}},
+                    1e-5));
     }
     // float: the same, also with 1e4 added to every logit
     for (float shift : {0.0f, 1e4f}) {
@@ -150,7 +151,8 @@ TEST_CASE("losses reject bad input with clear messages") {
     check_error([&] { nn::huber_loss(a, b); }, "huber_loss: input (3,2)");
     check_error([&] { nn::huber_loss(a, a, Reduction::mean, 0.0); }, "huber_loss: delta must be positive");
     check_error([&] { nn::quadratic_cost(a, b); }, "quadratic_cost: input (3,2)");
-    check_error([&] { nn::binary_cross_entropy(a, a); }, "binary_cross_entropy: input probabilities must lie in [0, 1]");
+    check_error([&] { nn::binary_cross_entropy(a, a); },
+                "binary_cross_entropy: input probabilities must lie in [0, 1]");
     check_error([&] { nn::binary_cross_entropy_with_logits(a, b); }, "binary_cross_entropy_with_logits: input (3,2)");
     check_error([&] { tg::cross_entropy(b, {0, 1, 2}); }, "cross_entropy: expected logits (N,C), got (3,)");
     check_error([&] { tg::cross_entropy(a, {0, 1}); },

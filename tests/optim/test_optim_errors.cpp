@@ -132,7 +132,8 @@ TEST_CASE("schedule options are checked") {
     CHECK(error_of([&] { opt::StepLR s(sgd, 10, 0.0); }) == "StepLR: gamma must be > 0, got 0");
     CHECK(error_of([&] { opt::MultiStepLR s(sgd, {30, 10}); }) ==
           "MultiStepLR: milestones must be strictly increasing, got 10 after 30");
-    CHECK(error_of([&] { opt::MultiStepLR s(sgd, {-1}); }) == "MultiStepLR: milestones must be >= 0, got -1 at index 0");
+    CHECK(error_of([&] { opt::MultiStepLR s(sgd, {-1}); }) ==
+          "MultiStepLR: milestones must be >= 0, got -1 at index 0");
     CHECK(error_of([&] { opt::MultiStepLR s(sgd, {1}, -0.1); }) == "MultiStepLR: gamma must be > 0, got -0.1");
     CHECK(error_of([&] { opt::ExponentialLR s(sgd, 0.0); }) == "ExponentialLR: gamma must be > 0, got 0");
     CHECK(error_of([&] { opt::CosineAnnealingLR s(sgd, 0); }) == "CosineAnnealingLR: T_max must be >= 1, got 0");
@@ -163,7 +164,8 @@ TEST_CASE("clipping arguments are checked") {
           "clip_grad_norm: norm_type must be > 0 (or infinity), got 0");
     CHECK(error_of([&] { opt::clip_grad_norm<double>({a, a}, 1.0); }) ==
           "clip_grad_norm: parameter 1 appears more than once; give each parameter once");
-    CHECK(error_of([&] { opt::clip_grad_norm<double>({V()}, 1.0); }) == "clip_grad_norm: parameter 0 is an empty Variable");
+    CHECK(error_of([&] { opt::clip_grad_norm<double>({V()}, 1.0); }) ==
+          "clip_grad_norm: parameter 0 is an empty Variable");
     CHECK(error_of([&] { opt::clip_grad_value<double>({a}, -0.5); }) ==
           "clip_grad_value: clip_value must be >= 0, got -0.5");
     CHECK(error_of([&] { opt::clip_grad_value<double>({a, a}, 0.5); }) ==

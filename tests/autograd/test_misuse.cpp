@@ -72,15 +72,15 @@ TEST_CASE("gradients of the wrong shape are refused, naming the op or the leaf")
                          "backward: 'my_op' gave a gradient of shape (3,) for its input 0 of shape (2,)", tg::Error);
     CHECK_THROWS_WITH_AS(tg::grad(tg::sum(run<WrongShapeGrad>(x)), {x}, tg::GradOptions().create_graph(true)),
                          "backward: 'my_op' gave a gradient of shape (3,) for its input 0 of shape (2,)", tg::Error);
-    CHECK_THROWS_WITH_AS(tg::sum(run<NoGrad>(x)).backward(), "backward: 'forgetful_op' gave no gradient for its input 0",
-                         tg::Error);
+    CHECK_THROWS_WITH_AS(tg::sum(run<NoGrad>(x)).backward(),
+                         "backward: 'forgetful_op' gave no gradient for its input 0", tg::Error);
     // an upstream gradient of the wrong shape
     CHECK_THROWS_WITH_AS((x * 2.0).backward(Tn({1.0, 2.0, 3.0})),
                          "backward: gradient for output 0 has shape (3,), the output has shape (2,)", tg::Error);
     CHECK_THROWS_WITH_AS(tg::grad<double>({x * 2.0}, {x}, {tg::constant(Tn({1.0}))}),
                          "grad: gradient for output 0 has shape (1,), the output has shape (2,)", tg::Error);
-    CHECK_THROWS_WITH_AS(x.set_grad(Tn({1.0})), "set_grad: gradient of shape (1,) does not match the value's shape (2,)",
-                         tg::Error);
+    CHECK_THROWS_WITH_AS(x.set_grad(Tn({1.0})),
+                         "set_grad: gradient of shape (1,) does not match the value's shape (2,)", tg::Error);
 }
 
 TEST_CASE("accumulating into a gradient of another shape (a leaf resized in place) is refused") {
@@ -170,10 +170,11 @@ TEST_CASE("empty Variables, missing inputs and leaf-only operations") {
     CHECK_THROWS_WITH_AS(y.set_value(Tn({1.0})),
                          "set_value: only a leaf's value can be replaced; this is the output of 'mul_scalar'",
                          tg::Error);
-    CHECK_THROWS_WITH_AS(y.grad(),
-                         "grad: only leaves keep gradients; this value of shape (1,) is the output of 'mul_scalar' (use "
-                         "tapegrad::grad(output, {value}) for the gradient of an intermediate value)",
-                         tg::Error);
+    CHECK_THROWS_WITH_AS(
+        y.grad(),
+        "grad: only leaves keep gradients; this value of shape (1,) is the output of 'mul_scalar' (use "
+        "tapegrad::grad(output, {value}) for the gradient of an intermediate value)",
+        tg::Error);
     CHECK_THROWS_WITH_AS(tg::gradcheck<double>([&] { return tg::sum(y); }, {y}),
                          "gradcheck: input 0 is the output of 'mul_scalar'; pass the leaves the function is computed "
                          "from",

@@ -169,8 +169,10 @@ assert z["empty_rows"].shape == (0, 3) and z["empty_middle"].shape == (2, 0, 4)
 s = z["a.b:c-d_0"]
 assert np.isnan(s[0]) and s[1] == np.inf and s[2] == -np.inf and np.signbit(s[3]) and s[5] == np.finfo(np.float64).max
 z32 = np.load(d + "/ours32.npz")
-assert z32["w"].dtype == np.float32 and z32["w"].tobytes() == (np.arange(6, dtype="<f4").reshape(2, 3) * np.float32(0.25) - np.float32(3)).tobytes()
-np.savez(d + "/theirs.npz", first=np.arange(6, dtype="<f8").reshape(2, 3) / 4, second=np.float32(7.5), third=np.ones((0,), "<f8"))
+expected32 = np.arange(6, dtype="<f4").reshape(2, 3) * np.float32(0.25) - np.float32(3)
+assert z32["w"].dtype == np.float32 and z32["w"].tobytes() == expected32.tobytes()
+np.savez(d + "/theirs.npz", first=np.arange(6, dtype="<f8").reshape(2, 3) / 4, second=np.float32(7.5),
+         third=np.ones((0,), "<f8"))
 np.savez_compressed(d + "/theirs_z.npz", big=np.linspace(0, 1, 10001))
 )");
     int rc = std::system((py + " " + (dir / "check.py") + " " + dir.path().string()).c_str());
@@ -202,7 +204,8 @@ TEST_CASE("save_npz: bad names and duplicates are refused before anything is wri
     std::string path = dir / "good.npz";
     tgio::save_npz(path, sample_arrays<float>(), write_any);
     Bytes before = read_file(path);
-    for (std::string bad : std::vector<std::string>{"", "has space", "a/b", "back\\slash", "tab\t", std::string(201, 'x')}) {
+    for (std::string bad :
+         std::vector<std::string>{"", "has space", "a/b", "back\\slash", "tab\t", std::string(201, 'x')}) {
         CAPTURE(bad);
         tgio::NamedTensors<float> arrays;
         arrays.emplace_back("ok", Tensor<float>{1.0f});
@@ -374,7 +377,8 @@ TEST_CASE("load_npz: malformed header dictionaries") {
     CHECK_THROWS_WITH_AS(tgio::load_npz<double>(one_member(dir, many, Bytes(8, '\0'))),
                          doctest::Contains("more than 32 dimensions"), FileError);
     // Double quotes and no trailing comma are valid Python too.
-    auto ok = tgio::load_npz<double>(one_member(dir, "{\"descr\":\"<f8\",\"fortran_order\":False,\"shape\":(2,3)}", p48));
+    auto ok =
+        tgio::load_npz<double>(one_member(dir, "{\"descr\":\"<f8\",\"fortran_order\":False,\"shape\":(2,3)}", p48));
     CHECK(ok[0].second.shape() == tg::Shape{2, 3});
 }
 

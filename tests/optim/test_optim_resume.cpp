@@ -1,4 +1,5 @@
-// A run interrupted by a checkpoint and resumed equals the uninterrupted run bit for bit: model, optimizer, scheduler and random generator state.
+// A run interrupted by a checkpoint and resumed equals the uninterrupted run bit for bit: model, optimizer, scheduler
+// and random generator state.
 //
 // Each test trains N epochs straight, then the same run stopped after k epochs, saved (in .npz
 // and in .safetensors), restored into freshly made objects with other initial weights, and
@@ -212,10 +213,13 @@ TEST_CASE("scheduler and generator state that does not fit is refused, and chang
     minus() = -1;
     CHECK(error_of([&] { step.load_state_dict(with("last_epoch", tgio::Array("last_epoch", minus))); }) ==
           "LRScheduler: load_state_dict: entry 'last_epoch' holds -1; expected at least 0");
-    CHECK(error_of([&] { step.load_state_dict(with("base_lrs", tgio::Array("base_lrs", tg::Tensor<double>{0.1, 0.2}))); }) ==
+    CHECK(error_of([&] {
+              step.load_state_dict(with("base_lrs", tgio::Array("base_lrs", tg::Tensor<double>{0.1, 0.2})));
+          }) ==
           "LRScheduler: load_state_dict: entry 'base_lrs' is float64 of shape (2,); expected float64 of shape (1,)");
-    CHECK(error_of([&] { step.load_state_dict(with("base_lrs", tgio::Array("base_lrs", tg::Tensor<double>{std::nan("")}))); }) ==
-          "LRScheduler: load_state_dict: entry 'base_lrs' holds nan; expected finite values >= 0");
+    CHECK(error_of([&] {
+              step.load_state_dict(with("base_lrs", tgio::Array("base_lrs", tg::Tensor<double>{std::nan("")})));
+          }) == "LRScheduler: load_state_dict: entry 'base_lrs' holds nan; expected finite values >= 0");
     CHECK(error_of([&] { step.load_state_dict({state[0]}); }) ==
           "LRScheduler: load_state_dict: entry 'base_lrs' is missing");
     CHECK(step.last_epoch() == 1);

@@ -20,7 +20,8 @@ TEST_CASE("matmul: 2-D, matrix-vector, vector-matrix and dot against xtensor-bla
     const V d = tg::matmul(v, v);
     CHECK(d.dim() == 0);
     CHECK(d.item() == doctest::Approx(xt::linalg::vdot(plain(v), plain(v))));
-    CHECK(close(tg::matmul(c({{1.0, 2.0}, {3.0, 4.0}}), c(shaped({5.0, 6.0}, {2, 1}))).value(), shaped({17, 39}, {2, 1})));
+    CHECK(close(tg::matmul(c({{1.0, 2.0}, {3.0, 4.0}}), c(shaped({5.0, 6.0}, {2, 1}))).value(),
+                shaped({17, 39}, {2, 1})));
 }
 
 TEST_CASE("matmul: batched, with broadcast batch dimensions") {

@@ -1,4 +1,5 @@
-// Every module's state dict both ways with PyTorch itself: saved by tapegrad, loaded by torch.nn with strict=True (and back), same outputs, in .npz and .safetensors.
+// Every module's state dict both ways with PyTorch itself: saved by tapegrad, loaded by torch.nn with strict=True (and
+// back), same outputs, in .npz and .safetensors.
 //
 // Each case is one entry of the table in cases(): a tapegrad model, the torch.nn expression that
 // builds the same model, an input shape, and how many training-mode batches to run first (so
@@ -35,22 +36,32 @@ std::vector<Case> cases() {
     auto seq = [](Sequential<F> s) { return std::make_shared<Sequential<F>>(std::move(s)); };
     return {
         {"linear", [] { return std::make_shared<nn::Linear<F>>(5, 3); }, "nn.Linear(5, 3)", {4, 5}},
-        {"linear_no_bias", [] { return std::make_shared<nn::Linear<F>>(5, 3, false); },
-         "nn.Linear(5, 3, bias=False)", {4, 5}},
+        {"linear_no_bias",
+         [] { return std::make_shared<nn::Linear<F>>(5, 3, false); },
+         "nn.Linear(5, 3, bias=False)",
+         {4, 5}},
         {"conv2d",
          [] { return std::make_shared<nn::Conv2d<F>>(2, 4, 3, tg::Conv2dOptions().stride(2).padding(1)); },
-         "nn.Conv2d(2, 4, 3, stride=2, padding=1)", {2, 2, 7, 7}},
+         "nn.Conv2d(2, 4, 3, stride=2, padding=1)",
+         {2, 2, 7, 7}},
         {"conv2d_groups_dilation",
          [] {
              return std::make_shared<nn::Conv2d<F>>(4, 6, tg::Size2(3, 2), tg::Conv2dOptions().dilation(2).groups(2),
                                                    false);
          },
-         "nn.Conv2d(4, 6, (3, 2), dilation=2, groups=2, bias=False)", {2, 4, 9, 8}},
+         "nn.Conv2d(4, 6, (3, 2), dilation=2, groups=2, bias=False)",
+         {2, 4, 9, 8}},
         {"batchnorm1d", [] { return std::make_shared<nn::BatchNorm1d<F>>(3); }, "nn.BatchNorm1d(3)", {6, 3}, 3},
-        {"batchnorm1d_no_affine", [] { return std::make_shared<nn::BatchNorm1d<F>>(3, 1e-5, 0.1, false); },
-         "nn.BatchNorm1d(3, affine=False)", {5, 3, 4}, 2},
-        {"batchnorm2d", [] { return std::make_shared<nn::BatchNorm2d<F>>(2, 1e-3, 0.2); },
-         "nn.BatchNorm2d(2, eps=1e-3, momentum=0.2)", {3, 2, 4, 4}, 4},
+        {"batchnorm1d_no_affine",
+         [] { return std::make_shared<nn::BatchNorm1d<F>>(3, 1e-5, 0.1, false); },
+         "nn.BatchNorm1d(3, affine=False)",
+         {5, 3, 4},
+         2},
+        {"batchnorm2d",
+         [] { return std::make_shared<nn::BatchNorm2d<F>>(2, 1e-3, 0.2); },
+         "nn.BatchNorm2d(2, eps=1e-3, momentum=0.2)",
+         {3, 2, 4, 4},
+         4},
         {"sequential_cnn",
          [=] {
              return seq(Sequential<F>{nn::Conv2d<F>(1, 4, 3, tg::Conv2dOptions().padding(1)), nn::BatchNorm2d<F>(4),
@@ -61,28 +72,42 @@ std::vector<Case> cases() {
          "nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2), "
          "nn.Conv2d(4, 2, 3), nn.Tanh(), nn.AvgPool2d(2), nn.Flatten(), nn.Dropout(0.5), nn.Linear(2, 3), "
          "nn.LogSoftmax(dim=1))",
-         {3, 1, 8, 8}, 2},
+         {3, 1, 8, 8},
+         2},
         {"sequential_mlp",
          [=] {
              return seq(Sequential<F>{nn::Linear<F>(6, 8), nn::BatchNorm1d<F>(8), nn::Sigmoid{}, nn::Linear<F>(8, 5),
-                                      nn::LeakyReLU{0.1}, nn::Linear<F>(5, 4), nn::ELU{}, nn::GELU{}, nn::Linear<F>(4, 3),
-                                      nn::Softplus{}, nn::Softmax{}});
+                                      nn::LeakyReLU{0.1}, nn::Linear<F>(5, 4), nn::ELU{}, nn::GELU{},
+                                      nn::Linear<F>(4, 3), nn::Softplus{}, nn::Softmax{}});
          },
          "nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8), nn.Sigmoid(), nn.Linear(8, 5), nn.LeakyReLU(0.1), "
          "nn.Linear(5, 4), nn.ELU(), nn.GELU(), nn.Linear(4, 3), nn.Softplus(), nn.Softmax(dim=1))",
-         {7, 6}, 3},
+         {7, 6},
+         3},
         // sequence layers (issue 14); first(...) keeps the output of a torch module that returns a tuple
         {"layernorm", [] { return std::make_shared<nn::LayerNorm<F>>(5); }, "nn.LayerNorm(5)", {4, 5}},
-        {"layernorm_2d_no_affine", [] { return std::make_shared<nn::LayerNorm<F>>(tg::Shape{3, 4}, 1e-3, false); },
-         "nn.LayerNorm((3, 4), eps=1e-3, elementwise_affine=False)", {2, 3, 4}},
-        {"lstm", [] { return std::make_shared<nn::LSTM<F>>(3, 4, nn::RecurrentOptions().num_layers(2)); },
-         "first(nn.LSTM)(3, 4, num_layers=2)", {5, 2, 3}},
-        {"gru_batch_first", [] { return std::make_shared<nn::GRU<F>>(3, 4, nn::RecurrentOptions().batch_first(true)); },
-         "first(nn.GRU)(3, 4, batch_first=True)", {2, 5, 3}},
-        {"rnn_no_bias", [] { return std::make_shared<nn::RNN<F>>(3, 4, nn::RecurrentOptions().bias(false)); },
-         "first(nn.RNN)(3, 4, bias=False)", {5, 2, 3}},
-        {"multihead_attention", [] { return std::make_shared<nn::MultiheadAttention<F>>(8, 2); },
-         "self_attention(8, 2)", {5, 2, 8}},
+        {"layernorm_2d_no_affine",
+         [] {
+             return std::make_shared<nn::LayerNorm<F>>(tg::Shape{3, 4}, 1e-3, false);
+         },
+         "nn.LayerNorm((3, 4), eps=1e-3, elementwise_affine=False)",
+         {2, 3, 4}},
+        {"lstm",
+         [] { return std::make_shared<nn::LSTM<F>>(3, 4, nn::RecurrentOptions().num_layers(2)); },
+         "first(nn.LSTM)(3, 4, num_layers=2)",
+         {5, 2, 3}},
+        {"gru_batch_first",
+         [] { return std::make_shared<nn::GRU<F>>(3, 4, nn::RecurrentOptions().batch_first(true)); },
+         "first(nn.GRU)(3, 4, batch_first=True)",
+         {2, 5, 3}},
+        {"rnn_no_bias",
+         [] { return std::make_shared<nn::RNN<F>>(3, 4, nn::RecurrentOptions().bias(false)); },
+         "first(nn.RNN)(3, 4, bias=False)",
+         {5, 2, 3}},
+        {"multihead_attention",
+         [] { return std::make_shared<nn::MultiheadAttention<F>>(8, 2); },
+         "self_attention(8, 2)",
+         {5, 2, 8}},
     };
 }
 
@@ -165,7 +190,8 @@ for line in open(d + "/manifest.txt"):
         with torch.no_grad():
             y = model(x).numpy()
         if not np.allclose(y, io["y"], rtol=1e-4, atol=1e-5):
-            failures.append("%s.%s: torch's output differs from tapegrad's by %g" % (name, ext, np.abs(y - io["y"]).max()))
+            failures.append("%s.%s: torch's output differs from tapegrad's by %g"
+                            % (name, ext, np.abs(y - io["y"]).max()))
         for k, v in model.state_dict().items():
             if not np.array_equal(v.numpy(), state[k].numpy()):
                 failures.append("%s.%s: %s changed on load" % (name, ext, k))

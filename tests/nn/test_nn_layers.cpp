@@ -40,7 +40,8 @@ TEST_CASE("Linear: forward, gradients of first and second order, errors") {
     check_gradients([&] { return nobias(x); }, with_params(x, nobias));
 
     check_error([&] { lin(input({4, 5}, 3)); }, "Linear(3->2): expected input (...,3), got (4,5)");
-    check_error([&] { nn::Linear<double>(0, 2); }, "Linear: in_features and out_features must be at least 1, got 0 and 2");
+    check_error([&] { nn::Linear<double>(0, 2); },
+                "Linear: in_features and out_features must be at least 1, got 0 and 2");
 }
 
 TEST_CASE("Conv2d layer: gradients and errors named by the layer") {
@@ -58,8 +59,11 @@ TEST_CASE("Conv2d layer: gradients and errors named by the layer") {
     nn::Conv2d<float> c(3, 8, 5);
     check_error([&] { c(tg::Variable<float>(tg::Tensor<float>::from_shape({64, 1, 28, 28}))); },
                 "Conv2d(3->8, k=5): expected input (N,3,H,W), got (64,1,28,28)");
-    check_error([&] { c(tg::Variable<float>(tg::Tensor<float>::from_shape({1, 3, 4, 4}))); },
-                "Conv2d(3->8, k=5): conv2d: input (1,3,4,4) with padding (0,0) is smaller than the dilated kernel (5,5)");
+    check_error(
+        [&] {
+            c(tg::Variable<float>(tg::Tensor<float>::from_shape({1, 3, 4, 4})));
+        },
+        "Conv2d(3->8, k=5): conv2d: input (1,3,4,4) with padding (0,0) is smaller than the dilated kernel (5,5)");
     check_error([&] { nn::Conv2d<float>(3, 8, 5, tg::Conv2dOptions().groups(2)); },
                 "Conv2d(3->8, k=5): in_channels and out_channels must both divide into groups=2");
     check_error([&] { nn::Conv2d<float>(3, 8, 0); }, "Conv2d(3->8, k=0): channels and kernel size must be at least 1");
@@ -75,7 +79,11 @@ TEST_CASE("pooling layers and Flatten: gradients and errors named by the layer")
     check_gradients([&] { return nn::Flatten{}(x); }, {x});
     CHECK(nn::Flatten{}(x).shape() == tg::Shape{2, 48});
     CHECK((nn::Flatten{0, 1}(x).shape() == tg::Shape{4, 4, 6}));
-    check_error([&] { nn::MaxPool2d(2)(input({3, 4}, 1)); }, "MaxPool2d(k=2): max_pool2d: expected input (N,C,H,W), got (3,4)");
+    check_error(
+        [&] {
+            nn::MaxPool2d(2)(input({3, 4}, 1));
+        },
+        "MaxPool2d(k=2): max_pool2d: expected input (N,C,H,W), got (3,4)");
     check_error([&] { nn::AvgPool2d({2, 3})(input({3, 4}, 1)); }, "AvgPool2d(k=(2,3)): avg_pool2d: expected input");
     check_error([&] { nn::LPPool2d(2, -1.0)(x); }, "LPPool2d(k=2): lp_pool2d: p must be positive and finite, got -1");
     tg::Variable<float> xf(tg::Tensor<float>::from_shape({1, 1, 4, 4}));

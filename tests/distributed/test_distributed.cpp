@@ -1,4 +1,5 @@
-// Tests of distributed/, run by ctest as `mpirun -np 2 test_distributed`: collectives, broadcast, averaging, equivalence, sampler, checkpoints.
+// Tests of distributed/, run by ctest as `mpirun -np 2 test_distributed`: collectives, broadcast, averaging,
+// equivalence, sampler, checkpoints.
 //
 // Every test case runs on both ranks and makes the same collective calls in the same order on
 // both, whatever its checks find (a rank that skipped one would leave the other waiting).
@@ -175,7 +176,8 @@ TEST_CASE("broadcast_parameters: a model that differs between ranks is the same 
                                      "float32 values on rank 1 but float64 on rank 0");
     }
     SUBCASE("an empty Variable, and a root that is no rank") {
-        std::vector<tg::Variable<double>> p{tg::zeros<double>({2}, true), one ? tg::Variable<double>() : tg::zeros<double>({1})};
+        std::vector<tg::Variable<double>> p{tg::zeros<double>({2}, true),
+                                            one ? tg::Variable<double>() : tg::zeros<double>({1})};
         check_throws<tg::Error>([&] { dist::broadcast_parameters(p); },
                                 "broadcast_parameters: '#1' is an empty Variable on rank 1");
         check_throws<tg::Error>([&] { dist::broadcast_parameters(p, 2); },
@@ -424,8 +426,9 @@ TEST_CASE("sampler: in the job, the two ranks' shares are disjoint and cover the
 TEST_CASE("sampler: errors") {
     check_throws<tg::Error>([] { dist::DistributedSampler(0, data::LoaderOptions()); },
                             "DistributedSampler: the dataset has no rows");
-    check_throws<tg::Error>([] { dist::DistributedSampler(3, data::LoaderOptions().shard(0, 4)); },
-                            "DistributedSampler: 3 rows cannot be shared by 4 ranks; expected at least one row per rank");
+    check_throws<tg::Error>(
+        [] { dist::DistributedSampler(3, data::LoaderOptions().shard(0, 4)); },
+        "DistributedSampler: 3 rows cannot be shared by 4 ranks; expected at least one row per rank");
     const auto images = random_images(10, 1);
     data::DataLoader<float> loader(images, data::LoaderOptions().batch_size(4));
     check_throws<tg::Error>(

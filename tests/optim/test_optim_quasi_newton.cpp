@@ -46,8 +46,8 @@ TEST_CASE("LBFGS minimises Rosenbrock from (-1.5, 2) step for step like PyTorch"
 
 TEST_CASE("LBFGS with PyTorch's default tolerances stops where PyTorch does") {
     Rosenbrock r;
-    opt::LBFGS<double> lbfgs(r.params(),
-                             opt::LBFGSOptions().max_iter(1000).max_eval(10000).line_search(opt::LineSearch::StrongWolfe));
+    opt::LBFGS<double> lbfgs(
+        r.params(), opt::LBFGSOptions().max_iter(1000).max_eval(10000).line_search(opt::LineSearch::StrongWolfe));
     lbfgs.step(r.closure(lbfgs));
     // PyTorch 1.13.1: n_iter 41, func_evals 51, loss 1.8769270123133716e-10, x = 0.99999799.
     CHECK(lbfgs.report().iterations == 41);
@@ -139,8 +139,8 @@ TEST_CASE("stop reasons") {
     }
     SUBCASE("max_eval") {
         Rosenbrock r;
-        opt::LBFGS<double> lbfgs(r.params(),
-                                 opt::LBFGSOptions().max_iter(100).max_eval(4).line_search(opt::LineSearch::StrongWolfe));
+        opt::LBFGS<double> lbfgs(
+            r.params(), opt::LBFGSOptions().max_iter(100).max_eval(4).line_search(opt::LineSearch::StrongWolfe));
         lbfgs.step(r.closure(lbfgs));
         CHECK(lbfgs.report().reason == opt::StopReason::MaxEvaluations);
         CHECK(lbfgs.report().evaluations >= 4);

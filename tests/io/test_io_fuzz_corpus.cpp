@@ -1,4 +1,5 @@
-// Replays the fuzzers' committed seed corpus (fuzz/corpus) through the readers: valid files load, hostile ones throw FileError.
+// Replays the fuzzers' committed seed corpus (fuzz/corpus) through the readers: valid files load, hostile ones throw
+// FileError.
 //
 // Every input a fuzzer ever crashed on is added to fuzz/corpus once fixed, so this is also the
 // regression test of those findings, run by the ordinary and the sanitizer test suites.
@@ -18,7 +19,7 @@ namespace fs = std::filesystem;
 namespace {
 
 std::vector<fs::path> corpus(const std::string& kind) {
-    const fs::path dir = fs::path(__FILE__).parent_path().parent_path() / "fuzz" / "corpus" / kind;
+    const fs::path dir = fs::path(__FILE__).parent_path().parent_path().parent_path() / "fuzz" / "corpus" / kind;
     std::vector<fs::path> files;
     for (const auto& e : fs::directory_iterator(dir)) files.push_back(e.path());
     std::sort(files.begin(), files.end());
@@ -81,7 +82,8 @@ TEST_CASE("the .npy header seed corpus: valid headers parse, hostile ones are re
         replay(f, "npy", [&](const std::string& p) {
             const std::string at = "npy: '" + p + "'";
             const auto* u = reinterpret_cast<const unsigned char*>(b.data());
-            const std::size_t have = std::min<std::size_t>(b.size(), b.size() > 6 && (u[6] == 2 || u[6] == 3) ? 12 : 10);
+            const std::size_t have =
+                std::min<std::size_t>(b.size(), b.size() > 6 && (u[6] == 2 || u[6] == 3) ? 12 : 10);
             const std::size_t preamble = npy::npy_preamble_length(u, have, at);
             if (preamble > b.size()) throw tg::FileError(at + ": shorter than its header");
             npy::parse_npy_header(b.substr(have, preamble - have), at);
@@ -95,10 +97,11 @@ TEST_CASE("an empty array whose other extents multiply past any array size is re
     const auto it = std::find_if(file.begin(), file.end(),
                                  [](const fs::path& p) { return p.filename() == "zero-extent-huge-strides.npz"; });
     REQUIRE(it != file.end());
-    CHECK_THROWS_WITH_AS(tgio::load_npz<double>(it->string()),
-                         ("load_npz: '" + it->string() +
-                          "': member 'z.npy': shape (0,1099511627776,1099511627776) of '<f8' is too large: its non-zero "
-                          "extents span more than 9223372036854775807 bytes")
-                             .c_str(),
-                         tg::FileError);
+    CHECK_THROWS_WITH_AS(
+        tgio::load_npz<double>(it->string()),
+        ("load_npz: '" + it->string() +
+         "': member 'z.npy': shape (0,1099511627776,1099511627776) of '<f8' is too large: its non-zero "
+         "extents span more than 9223372036854775807 bytes")
+            .c_str(),
+        tg::FileError);
 }

@@ -227,7 +227,8 @@ TEST_CASE("conv2d and pooling reject bad shapes and options with clear messages"
                 "max_pool2d: expected input (N,C,H,W), got (3,8,8)");
     check_error([&] { tg::max_pool2d(x, tg::Pool2dOptions(0)); }, "max_pool2d: kernel size must be at least 1");
     check_error([&] { tg::max_pool2d(x, tg::Pool2dOptions(2).stride(0)); }, "max_pool2d: stride must be at least 1");
-    check_error([&] { tg::max_pool2d(x, tg::Pool2dOptions(2).dilation(0)); }, "max_pool2d: dilation must be at least 1");
+    check_error([&] { tg::max_pool2d(x, tg::Pool2dOptions(2).dilation(0)); },
+                "max_pool2d: dilation must be at least 1");
     check_error([&] { tg::max_pool2d(x, tg::Pool2dOptions(2).padding(2)); },
                 "max_pool2d: padding (2,2) must be at most half the kernel size (2,2)");
     check_error([&] { tg::max_pool2d(x, tg::Pool2dOptions(9)); },
@@ -236,7 +237,8 @@ TEST_CASE("conv2d and pooling reject bad shapes and options with clear messages"
                 "max_pool2d: window (0,0) of input (1,1,1,1) lies entirely in the padding");
     check_error([&] { tg::avg_pool2d(x, tg::Pool2dOptions(2).dilation(2)); },
                 "avg_pool2d: dilation is for max pooling only");
-    check_error([&] { tg::lp_pool2d(x, 0.0, tg::Pool2dOptions(2)); }, "lp_pool2d: p must be positive and finite, got 0");
+    check_error([&] { tg::lp_pool2d(x, 0.0, tg::Pool2dOptions(2)); },
+                "lp_pool2d: p must be positive and finite, got 0");
 }
 
 TEST_CASE("lp_pool2d at an all-zero window: value 0 and gradient 0 (as PyTorch), wherever the window sits") {

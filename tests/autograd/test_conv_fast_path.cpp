@@ -25,7 +25,8 @@ xt::xarray<double> plain_conv(const tg::Tensor<double>& x, const tg::Tensor<doub
 
 TEST_CASE("conv2d fast path: rows of exactly 8, and longer rows with a partial last block") {
     // {N, C, H, W, O, K}: OW = 8 (one block per row), 11 and 17 (an overlapping last block), 24 (LeNet's conv1)
-    const std::size_t cases[][6] = {{2, 2, 12, 12, 3, 5}, {1, 2, 9, 13, 2, 3}, {1, 1, 6, 20, 2, 4}, {1, 1, 28, 28, 2, 5}};
+    const std::size_t cases[][6] = {
+        {2, 2, 12, 12, 3, 5}, {1, 2, 9, 13, 2, 3}, {1, 1, 6, 20, 2, 4}, {1, 1, 28, 28, 2, 5}};
     std::uint64_t seed = 700;
     for (const auto& k : cases) {
         CAPTURE(k[3]);

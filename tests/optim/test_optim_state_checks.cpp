@@ -1,4 +1,5 @@
-// Optimizer state that no longer fits its parameters (a value of another shape) or holds impossible values (a step of -3, NaN moments).
+// Optimizer state that no longer fits its parameters (a value of another shape) or holds impossible values (a step of
+// -3, NaN moments).
 #include "test_optim_common.hpp"
 
 #include <cmath>
@@ -194,8 +195,9 @@ TEST_CASE("SGD, RMSprop and Adagrad state values are checked on load") {
 
     opt::Adagrad<double> ada({a, b}, opt::AdagradOptions(0.1));
     first_order_step(ada, a, b);
-    CHECK(error_of([&] { ada.load_state_dict(replaced(ada.state_dict(), "state.0.sum", tg::Tensor<double>{-2, 1})); }) ==
-          "Adagrad: load_state_dict: entry 'state.0.sum' element 0 is -2; expected finite values >= 0");
+    CHECK(error_of([&] {
+              ada.load_state_dict(replaced(ada.state_dict(), "state.0.sum", tg::Tensor<double>{-2, 1}));
+          }) == "Adagrad: load_state_dict: entry 'state.0.sum' element 0 is -2; expected finite values >= 0");
     CHECK(error_of([&] { ada.load_state_dict(replaced(ada.state_dict(), "state.1.step", scalar(1e300))); }) ==
           "Adagrad: load_state_dict: entry 'state.1.step' holds 1e+300; expected a count (a whole number >= 0)");
 }

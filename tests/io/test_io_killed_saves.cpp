@@ -1,4 +1,5 @@
-// Crash safety of saves: a child process killed (SIGKILL) in the middle of save_npz leaves the previous checkpoint loadable.
+// Crash safety of saves: a child process killed (SIGKILL) in the middle of save_npz leaves the previous checkpoint
+// loadable.
 //
 // The child saves checkpoint after checkpoint over the same path, each one filled with its own
 // number k, and tells the parent through a pipe when save k starts and ends. The parent kills
@@ -85,7 +86,8 @@ TEST_CASE("killing a process in the middle of a save leaves the previous checkpo
     for (int i = 0; i < 3; ++i) {
         const auto t0 = Clock::now();
         tgio::save_npz(path, checkpoint(0));
-        save_us = std::min<long>(save_us, std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
+        save_us =
+            std::min<long>(save_us, std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
     }
     save_us = std::max<long>(save_us, 100);
 
