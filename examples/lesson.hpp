@@ -10,7 +10,9 @@
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
+#include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -22,6 +24,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <tapegrad/data/progress.hpp>
 #include <tapegrad/tapegrad.hpp>
 
 namespace lesson {
@@ -118,31 +121,6 @@ private:
 
 /// True when stdout is a terminal (progress bars are drawn only there).
 inline bool tty() { return ::isatty(STDOUT_FILENO) == 1; }
-
-/// A progress bar redrawn in place on a terminal, and left out when stdout is a file or a
-/// pipe, so that logs hold only the lessons' one line per epoch.
-class Progress {
-public:
-    Progress(std::string label, std::size_t total) : label_(std::move(label)), total_(total) {}
-
-    /// Batch `done` of `total` finished; `loss` is the running mean loss of the epoch.
-    void update(std::size_t done, double loss) {
-        if (!tty() || (done != total_ && done % every() != 0)) return;
-        const int width = 30, filled = int(width * done / std::max<std::size_t>(total_, 1));
-        fmt::print("\r{} [{:=<{}}{:<{}}] {:3d}%  loss {:.4f}  {:.1f} s", label_, "", filled, "", width - filled,
-                   int(100 * done / std::max<std::size_t>(total_, 1)), loss, clock_.seconds());
-        std::fflush(stdout);
-    }
-
-    double seconds() const { return clock_.seconds(); }
-
-private:
-    std::size_t every() const { return std::max<std::size_t>(total_ / 50, 1); }
-
-    std::string label_;
-    std::size_t total_;
-    Stopwatch clock_;
-};
 
 /// A CSV file of curves, one row per epoch or iteration, readable by gnuplot and any
 /// spreadsheet: `Csv csv("xor.csv", {"epoch", "loss"}); csv.row(1, 0.69);`.
@@ -416,34 +394,61 @@ struct EpochResult {
     double loss = 0;            // mean of the mini-batch losses
     double train_accuracy = 0;  // on the mini-batches as they were trained
     double seconds = 0;
+    /// (fraction of the epoch done, mean loss of the mini-batches since the previous point):
+    /// the loss curve within the epoch, when train_epoch was asked for points.
+    std::vector<std::pair<double, double>> loss_curve;
+};
+
+/// How train_epoch shows itself: a bar redrawn on a terminal (tapegrad::data::Progress), and,
+/// when stdout is a file or a pipe, either nothing (logs hold only the lessons' one line per
+/// epoch) or, with plain_progress, a plain line every 10% of the epoch. curve_points > 0 fills
+/// EpochResult::loss_curve with about that many points.
+struct EpochDisplay {
+    bool plain_progress = false;
+    std::size_t curve_points = 0;
 };
 
 /// One epoch of mini-batch training, the loop every gradient-descent lesson runs:
 ///   for each mini-batch:  output = forward(images);  C = cost(output, batch);
 ///                         zero the gradients;  C.backward();  optimizer.step()
-/// with a progress bar labelled `label`.
+/// with a progress display labelled `label`.
 template <class T, class Forward, class Cost>
 EpochResult train_epoch(tg::optim::Optimizer<T>& optimizer, const tg::data::Epoch<T>& batches, Forward&& forward,
-                        Cost&& cost, const std::string& label) {
-    Progress bar(label, batches.size());
+                        Cost&& cost, const std::string& label, const EpochDisplay& display = {}) {
+    Stopwatch clock;
+    const std::size_t total = std::max<std::size_t>(batches.size(), 1);
+    tg::data::ProgressOptions options;
+    options.stream = &std::cout;
+    std::optional<tg::data::Progress> bar;
+    if (tty() || display.plain_progress) bar.emplace(total, label, options);
+    const std::size_t window = display.curve_points ? std::max<std::size_t>(total / display.curve_points, 1) : 0;
     EpochResult r;
-    std::size_t hits = 0, seen = 0, done = 0;
+    double window_loss = 0;
+    std::size_t hits = 0, seen = 0, done = 0, in_window = 0;
     for (const auto& batch : batches) {
         const tg::Variable<T> output = forward(batch.images);
         const tg::Variable<T> C = cost(output, batch);
         optimizer.zero_grad();
         C.backward();
         optimizer.step();
-        r.loss += double(C.item());
+        const double loss = double(C.item());
+        r.loss += loss;
         hits += correct(output.value(), batch.labels);
         seen += batch.size();
         ++done;
-        bar.update(done, r.loss / double(done));
+        if (window) {
+            window_loss += loss;
+            if (++in_window == window || done == batches.size()) {
+                r.loss_curve.emplace_back(double(done) / double(total), window_loss / double(in_window));
+                window_loss = 0;
+                in_window = 0;
+            }
+        }
+        if (bar) bar->update(std::min(done, total), r.loss / double(done));
     }
     r.loss /= double(std::max<std::size_t>(done, 1));
     r.train_accuracy = double(hits) / double(std::max<std::size_t>(seen, 1));
-    r.seconds = bar.seconds();
-    if (tty()) fmt::print("\r\033[K");
+    r.seconds = clock.seconds();
     return r;
 }
 

@@ -16,19 +16,21 @@ struct Settings {
 };
 
 /// Trains `net` for the given epochs, printing a line per epoch (in the book's style too:
-/// "Epoch 0: 8123 / 10000") and adding rows to the CSV. Returns the final test accuracy.
-/// With a schedule, the learning rate is set from it after every epoch.
+/// "Epoch 0: 8123 / 10000") and adding rows to the CSV, and about 50 points per epoch of the
+/// training loss to `batches_csv` (so that even one epoch draws a curve). Returns the final test
+/// accuracy. With a schedule, the learning rate is set from it after every epoch.
 template <class Cost>
 double fit(const std::string& name, nn::Sequential<float>& net, tg::optim::Optimizer<float>& optimizer,
            tg::optim::LRScheduler* schedule, const data::ImageDataset& train, const data::ImageDataset& test,
-           const Settings& s, std::uint64_t seed, Cost&& cost, lesson::Csv& csv) {
+           const Settings& s, std::uint64_t seed, Cost&& cost, lesson::Csv& csv, lesson::Csv& batches_csv) {
     const data::DataLoader<float> loader(train, data::LoaderOptions().batch_size(s.batch).seed(seed));
     const data::DataLoader<float> test_loader(test, data::LoaderOptions().batch_size(1000).shuffle(false));
     double test_accuracy = 0, elapsed = 0;
     for (std::size_t e = 0; e < s.epochs; ++e) {
         const auto r = lesson::train_epoch(
             optimizer, loader.epoch(e), [&](const tg::Tensor<float>& images) { return net(tg::constant(images)); },
-            cost, fmt::format("{:<7} epoch {:2d}/{}", name, e + 1, s.epochs));
+            cost, fmt::format("{:<7} epoch {:2d}/{}", name, e + 1, s.epochs), lesson::EpochDisplay{true, 50});
+        for (const auto& [fraction, loss] : r.loss_curve) batches_csv.row(name, double(e) + fraction, loss);
         if (schedule) schedule->step();
         test_accuracy = lesson::accuracy(net, test_loader);
         elapsed += r.seconds;
@@ -74,6 +76,8 @@ int main(int argc, char** argv) {
         fmt::print("Fashion-MNIST: {} training and {} test images; chance is 10%\n\n", train.size(), test.size());
         const std::string csv_path = lesson::path_in(out, "mlp_fashion.csv");
         lesson::Csv csv(csv_path, {"model", "epoch", "train_loss", "train_accuracy", "test_accuracy", "seconds"});
+        const std::string batches_path = lesson::path_in(out, "mlp_fashion_batches.csv");
+        lesson::Csv batches_csv(batches_path, {"model", "epoch", "train_loss"});
 
         const bool run_nielsen = part == "nielsen" || part == "both", run_modern = part == "modern" || part == "both";
         if (!run_nielsen && !run_modern) throw std::invalid_argument("--part must be nielsen, modern or both");
@@ -92,7 +96,8 @@ int main(int argc, char** argv) {
             const auto quadratic = [](const Var& a, const data::Batch<float>& b) {
                 return nn::quadratic_cost(a, tg::constant(lesson::one_hot<float>(b.labels, 10)));
             };
-            const double acc = fit("nielsen", net, sgd, nullptr, train, test, nielsen, seed, quadratic, csv);
+            const double acc =
+                fit("nielsen", net, sgd, nullptr, train, test, nielsen, seed, quadratic, csv, batches_csv);
             nn::save(net, lesson::path_in(out, "mlp_fashion_nielsen.npz"));
             // "Clearly" is more than five times chance: a wrong gradient anywhere stays near 10-20%.
             claims.check(acc > 0.5, "Nielsen's network beats chance (10%) clearly: {:.2f}% test accuracy", 100 * acc);
@@ -113,13 +118,15 @@ int main(int argc, char** argv) {
             const auto cross_entropy = [](const Var& logits, const data::Batch<float>& b) {
                 return nn::cross_entropy(logits, b.labels);
             };
-            const double acc = fit("modern", net, adam, &cosine, train, test, modern, seed, cross_entropy, csv);
+            const double acc =
+                fit("modern", net, adam, &cosine, train, test, modern, seed, cross_entropy, csv, batches_csv);
             nn::save(net, lesson::path_in(out, "mlp_fashion_modern.npz"));
             claims.check(acc > 0.5, "the modern MLP beats chance (10%) clearly: {:.2f}% test accuracy", 100 * acc);
             if (!fast)
                 fmt::print("(goal 88%: {})\n", acc >= 0.88 ? "reached" : "not yet; more epochs get there: --epochs 30");
         }
-        fmt::print("\nWrote {} and the trained models as .npz (nn::load reads them back, numpy.load too)\n", csv_path);
+        fmt::print("\nWrote {}, {} and the trained models as .npz (nn::load reads them back, numpy.load too)\n",
+                   csv_path, batches_path);
         std::vector<lesson::Series> curves;
         if (run_nielsen)
             curves.push_back({csv_path, "(strcol(1) eq \"nielsen\" ? $2 : 1/0):($5 * 100)",
@@ -130,6 +137,17 @@ int main(int argc, char** argv) {
         lesson::plot_png(lesson::path_in(out, "mlp_fashion.png"), curves,
                          {"Fashion-MNIST: test accuracy of the MLPs", "epoch", "test accuracy (%)", false,
                           "set key bottom right"});
+        // The training loss within the epochs: a curve even after a single epoch.
+        std::vector<lesson::Series> losses;
+        if (run_nielsen)
+            losses.push_back({batches_path, "(strcol(1) eq \"nielsen\" ? $2 : 1/0):3",
+                              "Nielsen [784,30,10], quadratic cost, SGD"});
+        if (run_modern)
+            losses.push_back({batches_path, "(strcol(1) eq \"modern\" ? $2 : 1/0):3",
+                              "784-256-128-10, ReLU, cross-entropy, Adam"});
+        lesson::plot_png(lesson::path_in(out, "mlp_fashion_loss.png"), losses,
+                         {"Fashion-MNIST: training loss of the MLPs (each point: mean over 1/50 of an epoch)", "epoch",
+                          "training loss", true});
         fmt::print("Done in {:.1f} s\n", clock.seconds());
         return claims.exit_code();
     });
