@@ -19,6 +19,8 @@ if [ "$mode" = test ]; then
   packages+=(libopenmpi-dev openmpi-bin)
   # the tape explorer's pages are tested in headless Chromium, driven from Python (tests/browser/)
   packages+=(chromium chromium-driver python3)
+  # every C++ source is checked against .clang-format (tests/lint/check_format.py)
+  packages+=(clang-format)
 fi
 
 missing=()

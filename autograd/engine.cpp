@@ -18,9 +18,10 @@ void check_outputs(const char* fn, const std::vector<Variable<T>>& outputs) {
     for (std::size_t i = 0; i < outputs.size(); ++i) {
         if (!outputs[i].defined()) throw Error(fmt::format("{}: output {} is an empty Variable", fn, i));
         if (!outputs[i].requires_grad())
-            throw Error(fmt::format("{}: output {} (shape {}) does not require grad: nothing it was computed from "
-                                    "requires grad, or it was computed under NoGradGuard",
-                                    fn, i, shape_string(outputs[i].shape())));
+            throw Error(
+                fmt::format("{}: output {} (shape {}) does not require grad: nothing it was computed from "
+                            "requires grad, or it was computed under NoGradGuard",
+                            fn, i, shape_string(outputs[i].shape())));
     }
 }
 
@@ -66,9 +67,10 @@ std::vector<Variable<T>> run_grad(const std::vector<Variable<T>>& outputs, const
             // that stops gradients) is a true zero; unreachable needs allow_unused.
             out.push_back(Variable<T>(Tensor<T>(inputs[j].shape(), T(0))));
         } else {
-            throw Error(fmt::format("grad: input {} (shape {}) is not used to compute the outputs; pass "
-                                    "GradOptions().allow_unused(true) to get zeros for it",
-                                    j, shape_string(inputs[j].shape())));
+            throw Error(
+                fmt::format("grad: input {} (shape {}) is not used to compute the outputs; pass "
+                            "GradOptions().allow_unused(true) to get zeros for it",
+                            j, shape_string(inputs[j].shape())));
         }
     }
     return out;
@@ -99,8 +101,8 @@ std::vector<Variable<T>> grad(const std::vector<Variable<T>>& outputs, const std
     for (std::size_t j = 0; j < inputs.size(); ++j) {
         if (!inputs[j].defined()) throw Error(fmt::format("grad: input {} is an empty Variable", j));
         if (!inputs[j].requires_grad())
-            throw Error(fmt::format("grad: input {} (shape {}) does not require grad", j,
-                                    shape_string(inputs[j].shape())));
+            throw Error(
+                fmt::format("grad: input {} (shape {}) does not require grad", j, shape_string(inputs[j].shape())));
     }
     if (!grad_outputs.empty() && grad_outputs.size() != outputs.size())
         throw Error(fmt::format("grad: {} outputs but {} grad_outputs", outputs.size(), grad_outputs.size()));
@@ -125,11 +127,9 @@ template std::vector<Variable<float>> backward_order(const Variable<float>&);
 template std::vector<Variable<double>> backward_order(const Variable<double>&);
 template std::vector<Variable<float>> grad(const std::vector<Variable<float>>&, const std::vector<Variable<float>>&,
                                            const std::vector<Variable<float>>&, const GradOptions&);
-template std::vector<Variable<double>> grad(const std::vector<Variable<double>>&,
-                                            const std::vector<Variable<double>>&,
+template std::vector<Variable<double>> grad(const std::vector<Variable<double>>&, const std::vector<Variable<double>>&,
                                             const std::vector<Variable<double>>&, const GradOptions&);
-template void backward(const std::vector<Variable<float>>&, const std::vector<Tensor<float>>&,
-                       const BackwardOptions&);
+template void backward(const std::vector<Variable<float>>&, const std::vector<Tensor<float>>&, const BackwardOptions&);
 template void backward(const std::vector<Variable<double>>&, const std::vector<Tensor<double>>&,
                        const BackwardOptions&);
 

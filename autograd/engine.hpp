@@ -11,12 +11,21 @@ namespace tapegrad {
 /// Settings of tapegrad::grad().
 struct GradOptions {
     /// Keep the graph so that backward can run through it again.
-    GradOptions& retain_graph(bool v) { retain_graph_ = v; return *this; }
+    GradOptions& retain_graph(bool v) {
+        retain_graph_ = v;
+        return *this;
+    }
     /// Return gradients that are themselves recorded (for second derivatives, Hessian-vector
     /// products); implies retain_graph.
-    GradOptions& create_graph(bool v) { create_graph_ = v; return *this; }
+    GradOptions& create_graph(bool v) {
+        create_graph_ = v;
+        return *this;
+    }
     /// Return zeros for an input the outputs do not depend on, instead of throwing.
-    GradOptions& allow_unused(bool v) { allow_unused_ = v; return *this; }
+    GradOptions& allow_unused(bool v) {
+        allow_unused_ = v;
+        return *this;
+    }
     bool retain_graph() const { return retain_graph_ || create_graph_; }
     bool create_graph() const { return create_graph_; }
     bool allow_unused() const { return allow_unused_; }

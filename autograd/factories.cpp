@@ -39,8 +39,8 @@ Variable<T> full(const Shape& shape, T value, bool requires_grad) {
 template <class T>
 Variable<T> arange(T start, T stop, T step, bool requires_grad) {
     if (step == T(0) || !std::isfinite(step) || !std::isfinite(start) || !std::isfinite(stop))
-        throw Error(fmt::format("arange: need finite start, stop and a non-zero step, got ({}, {}, {})", start, stop,
-                                step));
+        throw Error(
+            fmt::format("arange: need finite start, stop and a non-zero step, got ({}, {}, {})", start, stop, step));
     const double count = std::ceil((double(stop) - double(start)) / double(step));
     if (count > 1e10) throw Error(fmt::format("arange: {} elements is too many", count));
     const std::size_t n = count > 0 ? std::size_t(count) : 0;
@@ -63,12 +63,12 @@ Variable<T> randn(const Shape& shape, Generator& gen, bool requires_grad) {
     return Variable<T>(std::move(t), requires_grad);
 }
 
-#define TAPEGRAD_INSTANTIATE(T)                                              \
-    template Variable<T> zeros(const Shape&, bool);                          \
-    template Variable<T> ones(const Shape&, bool);                           \
-    template Variable<T> full(const Shape&, T, bool);                        \
-    template Variable<T> arange(T, T, T, bool);                              \
-    template Variable<T> rand(const Shape&, Generator&, bool);               \
+#define TAPEGRAD_INSTANTIATE(T)                                \
+    template Variable<T> zeros(const Shape&, bool);            \
+    template Variable<T> ones(const Shape&, bool);             \
+    template Variable<T> full(const Shape&, T, bool);          \
+    template Variable<T> arange(T, T, T, bool);                \
+    template Variable<T> rand(const Shape&, Generator&, bool); \
     template Variable<T> randn(const Shape&, Generator&, bool);
 TAPEGRAD_INSTANTIATE(float)
 TAPEGRAD_INSTANTIATE(double)

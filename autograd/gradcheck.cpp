@@ -53,12 +53,13 @@ void check_inputs(const char* fn, const std::vector<Variable<T>>& inputs) {
     for (std::size_t i = 0; i < inputs.size(); ++i) {
         if (!inputs[i].defined()) throw Error(fmt::format("{}: input {} is an empty Variable", fn, i));
         if (!inputs[i].is_leaf())
-            throw Error(fmt::format("{}: input {} is the output of '{}'; pass the leaves the function is computed "
-                                    "from",
-                                    fn, i, inputs[i].op_name()));
+            throw Error(
+                fmt::format("{}: input {} is the output of '{}'; pass the leaves the function is computed "
+                            "from",
+                            fn, i, inputs[i].op_name()));
         if (!inputs[i].requires_grad())
-            throw Error(fmt::format("{}: input {} (shape {}) does not require grad", fn, i,
-                                    shape_string(inputs[i].shape())));
+            throw Error(
+                fmt::format("{}: input {} (shape {}) does not require grad", fn, i, shape_string(inputs[i].shape())));
     }
 }
 
@@ -165,8 +166,8 @@ GradcheckReport run_gradgradcheck(const std::function<Variable<T>()>& f, const s
         if (!y.requires_grad()) {
             for (const auto& x : inputs) parts.push_back(zeros<T>(Shape{x.size()}));
         } else {
-            auto g = grad(std::vector<Variable<T>>{y}, inputs, {v},
-                          GradOptions().create_graph(true).allow_unused(true));
+            auto g =
+                grad(std::vector<Variable<T>>{y}, inputs, {v}, GradOptions().create_graph(true).allow_unused(true));
             for (auto& gi : g) parts.push_back(reshape(gi, Shape{gi.size()}));
         }
         return concat(parts, 0);
@@ -196,8 +197,8 @@ GradcheckReport gradcheck(const typename NonDeduced<NoArgFunction<T>>::type& f, 
     return run_gradcheck<T>(f, inputs, options);
 }
 template <class T>
-GradcheckReport gradcheck(const typename NonDeduced<InputsFunction<T>>::type& f,
-                          const std::vector<Variable<T>>& inputs, const GradcheckOptions& options) {
+GradcheckReport gradcheck(const typename NonDeduced<InputsFunction<T>>::type& f, const std::vector<Variable<T>>& inputs,
+                          const GradcheckOptions& options) {
     return run_gradcheck<T>(bind_inputs<T>(f, inputs), inputs, options);
 }
 template <class T>
@@ -211,14 +212,14 @@ GradcheckReport gradgradcheck(const typename NonDeduced<InputsFunction<T>>::type
     return run_gradgradcheck<T>(bind_inputs<T>(f, inputs), inputs, options);
 }
 
-#define TAPEGRAD_INSTANTIATE(T)                                                                                     \
-    template GradcheckReport gradcheck<T>(const NoArgFunction<T>&, const std::vector<Variable<T>>&,                 \
-                                          const GradcheckOptions&);                                                 \
-    template GradcheckReport gradcheck<T>(const InputsFunction<T>&, const std::vector<Variable<T>>&,                \
-                                          const GradcheckOptions&);                                                 \
-    template GradcheckReport gradgradcheck<T>(const NoArgFunction<T>&, const std::vector<Variable<T>>&,             \
-                                              const GradcheckOptions&);                                             \
-    template GradcheckReport gradgradcheck<T>(const InputsFunction<T>&, const std::vector<Variable<T>>&,            \
+#define TAPEGRAD_INSTANTIATE(T)                                                                          \
+    template GradcheckReport gradcheck<T>(const NoArgFunction<T>&, const std::vector<Variable<T>>&,      \
+                                          const GradcheckOptions&);                                      \
+    template GradcheckReport gradcheck<T>(const InputsFunction<T>&, const std::vector<Variable<T>>&,     \
+                                          const GradcheckOptions&);                                      \
+    template GradcheckReport gradgradcheck<T>(const NoArgFunction<T>&, const std::vector<Variable<T>>&,  \
+                                              const GradcheckOptions&);                                  \
+    template GradcheckReport gradgradcheck<T>(const InputsFunction<T>&, const std::vector<Variable<T>>&, \
                                               const GradcheckOptions&);
 TAPEGRAD_INSTANTIATE(float)
 TAPEGRAD_INSTANTIATE(double)

@@ -13,12 +13,24 @@ namespace tapegrad {
 /// Settings of gradcheck(); the defaults suit double precision.
 struct GradcheckOptions {
     /// Step of the central differences (f(x + eps) - f(x - eps)) / (2 eps).
-    GradcheckOptions& eps(double v) { eps_ = v; return *this; }
+    GradcheckOptions& eps(double v) {
+        eps_ = v;
+        return *this;
+    }
     /// An element passes when |analytic - numeric| <= atol + rtol * |numeric|.
-    GradcheckOptions& atol(double v) { atol_ = v; return *this; }
-    GradcheckOptions& rtol(double v) { rtol_ = v; return *this; }
+    GradcheckOptions& atol(double v) {
+        atol_ = v;
+        return *this;
+    }
+    GradcheckOptions& rtol(double v) {
+        rtol_ = v;
+        return *this;
+    }
     /// Seed of the random upstream gradient gradgradcheck uses.
-    GradcheckOptions& seed(std::uint64_t v) { seed_ = v; return *this; }
+    GradcheckOptions& seed(std::uint64_t v) {
+        seed_ = v;
+        return *this;
+    }
     double eps() const { return eps_; }
     double atol() const { return atol_; }
     double rtol() const { return rtol_; }
@@ -39,7 +51,7 @@ struct GradcheckReport {
     /// ||analytic - numeric|| / ||analytic + numeric|| over everything: the single number the
     /// classic gradient-checking lesson prints (about 1e-10 when the gradient is right).
     double relative_difference = 0;
-    std::size_t elements = 0;       // gradient elements compared
+    std::size_t elements = 0;  // gradient elements compared
     /// Where the largest error is: input `worst_input`, element `worst_index` (in that input's
     /// shape), in the derivative of output element `worst_output_index` (in the output's shape;
     /// empty for a zero-dimensional output). For gradgradcheck the output is a first derivative:
@@ -77,8 +89,8 @@ GradcheckReport gradcheck(const typename NonDeduced<NoArgFunction<T>>::type& f, 
                           const GradcheckOptions& options = {});
 /// As above, for a function that takes the inputs.
 template <class T>
-GradcheckReport gradcheck(const typename NonDeduced<InputsFunction<T>>::type& f,
-                          const std::vector<Variable<T>>& inputs, const GradcheckOptions& options = {});
+GradcheckReport gradcheck(const typename NonDeduced<InputsFunction<T>>::type& f, const std::vector<Variable<T>>& inputs,
+                          const GradcheckOptions& options = {});
 
 /// Checks second derivatives: gradcheck of the recorded gradient of f (weighted by a random
 /// upstream gradient v) with respect to the inputs and v.

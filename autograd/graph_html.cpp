@@ -77,10 +77,11 @@ Trace<T> trace(const Variable<T>& output, const Tensor<T>& seed) {
     for (std::size_t i = 0; i < t.values.size(); ++i) {
         const Node<T>* n = t.values[i].node();
         if (n->released())
-            throw Error(fmt::format("write_html: the graph behind the output was freed by an earlier backward() "
-                                    "(at '{}', shape {}); pass BackwardOptions().retain_graph(true) to that "
-                                    "backward, or call write_html before it",
-                                    n->op_name(), shape_string(n->value.shape())));
+            throw Error(
+                fmt::format("write_html: the graph behind the output was freed by an earlier backward() "
+                            "(at '{}', shape {}); pass BackwardOptions().retain_graph(true) to that "
+                            "backward, or call write_html before it",
+                            n->op_name(), shape_string(n->value.shape())));
         id[n] = i;
         if (!n->is_leaf) t.forward.push_back(i);
     }
@@ -98,9 +99,8 @@ Trace<T> trace(const Variable<T>& output, const Tensor<T>& seed) {
     std::vector<Variable<T>> targets = order;
     for (const Variable<T>& v : t.values)
         if (v.is_leaf() && v.requires_grad()) targets.push_back(v);
-    const std::vector<Variable<T>> grads =
-        grad(std::vector<Variable<T>>{output}, targets, {Variable<T>(seed)},
-             GradOptions().retain_graph(true).allow_unused(true));
+    const std::vector<Variable<T>> grads = grad(std::vector<Variable<T>>{output}, targets, {Variable<T>(seed)},
+                                                GradOptions().retain_graph(true).allow_unused(true));
     for (std::size_t j = 0; j < targets.size(); ++j) t.grads[id.at(targets[j].node())] = grads[j].value();
 
     // How many gradients reach each value: one per input slot of each op in the sweep.
@@ -140,8 +140,8 @@ Trace<T> trace(const Variable<T>& output, const Tensor<T>& seed) {
             s.slot = k;
             s.to = id.at(n->inputs[k].node());
             if (wants[k]) {
-                if (!dx[k]) throw Error(fmt::format("write_html: '{}' gave no gradient for its input {}",
-                                                    n->op_name(), k));
+                if (!dx[k])
+                    throw Error(fmt::format("write_html: '{}' gave no gradient for its input {}", n->op_name(), k));
                 s.dx = std::move(dx[k]);
                 s.count = ++count[s.to];
                 s.of = of[s.to];
@@ -247,40 +247,41 @@ std::vector<std::size_t> box_widths(const Trace<T>& t, const HtmlOptions& o) {
     std::vector<std::size_t> w(t.values.size());
     for (std::size_t i = 0; i < t.values.size(); ++i) {
         const auto [title, sub] = box_heading(t.values[i], i, o);
-        w[i] = std::max({columns(title), columns(sub), columns("value " + compact(t.values[i].value())),
-                         std::size_t(12)});
+        w[i] =
+            std::max({columns(title), columns(sub), columns("value " + compact(t.values[i].value())), std::size_t(12)});
         if (t.grads[i]) w[i] = std::max(w[i], columns("grad " + compact(*t.grads[i])));
     }
     for (const auto& step : t.backward)
         for (const auto& s : step.sends)
-            if (s.acc) w[s.to] = std::max(w[s.to], columns(fmt::format("grad {} of {}: ", s.count, s.of) +
-                                                           compact(*s.acc)));
+            if (s.acc)
+                w[s.to] = std::max(w[s.to], columns(fmt::format("grad {} of {}: ", s.count, s.of) + compact(*s.acc)));
     return w;
 }
 
 template <class T>
-std::string js_data(const Trace<T>& t, const HtmlOptions& o, const std::vector<std::size_t>& widths,
-                    HtmlLayout layout, const std::string& svg, const std::string& note) {
+std::string js_data(const Trace<T>& t, const HtmlOptions& o, const std::vector<std::size_t>& widths, HtmlLayout layout,
+                    const std::string& svg, const std::string& note) {
     const std::size_t limit = o.full_values_limit();
-    std::string s = fmt::format("{{\"title\":{},\"dtype\":\"{}\",\"layout\":\"{}\",\"layoutNote\":{},\"svg\":{},"
-                                "\"limit\":{},\"charWidth\":{},\"boxPadding\":{},\"boxHeight\":{},\n\"nodes\":[\n",
-                                js_string(o.title()), sizeof(T) == 4 ? "float" : "double",
-                                layout == HtmlLayout::graphviz ? "graphviz" : "page", js_string(note),
-                                svg.empty() ? "null" : js_string(svg), limit, char_width, box_padding, box_height);
+    std::string s = fmt::format(
+        "{{\"title\":{},\"dtype\":\"{}\",\"layout\":\"{}\",\"layoutNote\":{},\"svg\":{},"
+        "\"limit\":{},\"charWidth\":{},\"boxPadding\":{},\"boxHeight\":{},\n\"nodes\":[\n",
+        js_string(o.title()), sizeof(T) == 4 ? "float" : "double", layout == HtmlLayout::graphviz ? "graphviz" : "page",
+        js_string(note), svg.empty() ? "null" : js_string(svg), limit, char_width, box_padding, box_height);
     for (std::size_t i = 0; i < t.values.size(); ++i) {
         const Node<T>* n = t.values[i].node();
         const auto [title, sub] = box_heading(t.values[i], i, o);
         std::vector<std::string> shape;
         for (std::size_t d : n->value.shape()) shape.push_back(std::to_string(d));
         const char* kind = n->is_leaf ? (n->requires_grad ? "parameter" : "constant") : "op";
-        s += fmt::format("{{\"op\":{},\"kind\":\"{}\",\"name\":{},\"title\":{},\"sub\":{},\"describe\":{},"
-                         "\"formula\":{},\"shape\":[{}],\"shapeText\":{},\"inputs\":[{}],\"w\":{},\n \"value\":{},\n"
-                         " \"grad\":{}}}{}\n",
-                         js_string(n->op_name()), kind, js_string(o.name_of(n)), js_string(title), js_string(sub),
-                         js_string(n->describe()), js_string(n->formula()), fmt::join(shape, ","),
-                         js_string(shape_string(n->value.shape())), fmt::join(t.inputs[i], ","), widths[i],
-                         js_tensor(&n->value, limit), js_tensor(t.grads[i] ? &*t.grads[i] : nullptr, limit),
-                         i + 1 < t.values.size() ? "," : "");
+        s += fmt::format(
+            "{{\"op\":{},\"kind\":\"{}\",\"name\":{},\"title\":{},\"sub\":{},\"describe\":{},"
+            "\"formula\":{},\"shape\":[{}],\"shapeText\":{},\"inputs\":[{}],\"w\":{},\n \"value\":{},\n"
+            " \"grad\":{}}}{}\n",
+            js_string(n->op_name()), kind, js_string(o.name_of(n)), js_string(title), js_string(sub),
+            js_string(n->describe()), js_string(n->formula()), fmt::join(shape, ","),
+            js_string(shape_string(n->value.shape())), fmt::join(t.inputs[i], ","), widths[i],
+            js_tensor(&n->value, limit), js_tensor(t.grads[i] ? &*t.grads[i] : nullptr, limit),
+            i + 1 < t.values.size() ? "," : "");
     }
     s += fmt::format("],\n\"forward\":[{}],\n\"backward\":[\n", fmt::join(t.forward, ","));
     for (std::size_t j = 0; j < t.backward.size(); ++j) {
@@ -310,9 +311,10 @@ constexpr std::size_t graphviz_limit = 600;
 template <class T>
 std::string layout_dot(const Trace<T>& t, const std::vector<std::size_t>& widths) {
     const bool large = t.values.size() > large_graph;
-    std::string dot = fmt::format("digraph tape {{\n  rankdir=BT; nodesep=0.25; ranksep=0.4;{}\n"
-                                  "  node [shape=box, fixedsize=true, label=\"\"];\n",
-                                  large ? " splines=false;" : "");
+    std::string dot = fmt::format(
+        "digraph tape {{\n  rankdir=BT; nodesep=0.25; ranksep=0.4;{}\n"
+        "  node [shape=box, fixedsize=true, label=\"\"];\n",
+        large ? " splines=false;" : "");
     for (std::size_t i = 0; i < t.values.size(); ++i)
         dot += fmt::format("  n{0} [id=\"n{0}\", width={1:.3f}, height={2:.3f}];\n", i,
                            (double(widths[i]) * char_width + box_padding) / 72.0, box_height / 72.0);
@@ -358,8 +360,8 @@ std::string run_dot(const std::string& program, const std::string& dot, std::str
             return {};
         }
     }
-    const std::string command = fmt::format("{} -Tsvg {} 2> {}", shell_quoted(program), shell_quoted(in),
-                                            shell_quoted(err));
+    const std::string command =
+        fmt::format("{} -Tsvg {} 2> {}", shell_quoted(program), shell_quoted(in), shell_quoted(err));
     std::string svg;
     if (FILE* p = ::popen(command.c_str(), "r")) {
         char buffer[65536];
@@ -408,11 +410,11 @@ void write_atomically(const std::string& path, const std::string& text) {
 }
 
 template <class T>
-HtmlPage write(const std::string& path, const Variable<T>& output, const Tensor<T>& seed,
-               const HtmlOptions& options) {
+HtmlPage write(const std::string& path, const Variable<T>& output, const Tensor<T>& seed, const HtmlOptions& options) {
     if (options.full_values_limit() == 0)
-        throw Error("write_html: full_values_limit is 0; it must be at least 1 (the page shows every "
-                    "tensor's first values)");
+        throw Error(
+            "write_html: full_values_limit is 0; it must be at least 1 (the page shows every "
+            "tensor's first values)");
     const Trace<T> t = trace(output, seed);
     const std::vector<std::size_t> widths = box_widths(t, options);
     HtmlPage page;
@@ -423,14 +425,18 @@ HtmlPage write(const std::string& path, const Variable<T>& output, const Tensor<
     if (options.layout() == HtmlLayout::page) {
         page.layout_note = "laid out by the page (HtmlLayout::page)";
     } else if (options.layout() == HtmlLayout::automatic && t.values.size() > graphviz_limit) {
-        page.layout_note = fmt::format("laid out by the page: {} values are more than Graphviz lays out quickly "
-                                       "(HtmlLayout::graphviz asks for it anyway)", t.values.size());
+        page.layout_note = fmt::format(
+            "laid out by the page: {} values are more than Graphviz lays out quickly "
+            "(HtmlLayout::graphviz asks for it anyway)",
+            t.values.size());
     } else {
         std::string why;
         svg = run_dot(options.dot_program(), layout_dot(t, widths), why);
         if (svg.empty() && options.layout() == HtmlLayout::graphviz)
-            throw Error(fmt::format("write_html: HtmlLayout::graphviz was asked for, but {} (install graphviz, "
-                                    "or use HtmlLayout::automatic)", why));
+            throw Error(
+                fmt::format("write_html: HtmlLayout::graphviz was asked for, but {} (install graphviz, "
+                            "or use HtmlLayout::automatic)",
+                            why));
         if (svg.empty()) page.layout_note = fmt::format("laid out by the page: {} when it was written", why);
     }
     page.layout = svg.empty() ? HtmlLayout::page : HtmlLayout::graphviz;
@@ -462,9 +468,10 @@ template <class T>
 HtmlPage write_html(const std::string& path, const Variable<T>& output, const HtmlOptions& options) {
     check_output(output);
     if (output.requires_grad() && output.size() != 1)
-        throw Error(fmt::format("write_html: the output has shape {}, not one element; pass its upstream "
-                                "gradient: write_html(path, output, grad_output, options)",
-                                shape_string(output.shape())));
+        throw Error(
+            fmt::format("write_html: the output has shape {}, not one element; pass its upstream "
+                        "gradient: write_html(path, output, grad_output, options)",
+                        shape_string(output.shape())));
     return write(path, output, Tensor<T>(output.shape(), T(1)), options);
 }
 
@@ -481,7 +488,6 @@ HtmlPage write_html(const std::string& path, const Variable<T>& output, const Te
 template HtmlPage write_html(const std::string&, const Variable<float>&, const HtmlOptions&);
 template HtmlPage write_html(const std::string&, const Variable<double>&, const HtmlOptions&);
 template HtmlPage write_html(const std::string&, const Variable<float>&, const Tensor<float>&, const HtmlOptions&);
-template HtmlPage write_html(const std::string&, const Variable<double>&, const Tensor<double>&,
-                             const HtmlOptions&);
+template HtmlPage write_html(const std::string&, const Variable<double>&, const Tensor<double>&, const HtmlOptions&);
 
 }  // namespace tapegrad

@@ -21,14 +21,26 @@ enum class HtmlLayout {
 class HtmlOptions {
 public:
     /// The page's heading (also its <title>).
-    HtmlOptions& title(std::string v) { title_ = std::move(v); return *this; }
+    HtmlOptions& title(std::string v) {
+        title_ = std::move(v);
+        return *this;
+    }
     /// Graphviz (`dot -Tsvg` at write time) or the page's own layered layout.
-    HtmlOptions& layout(HtmlLayout v) { layout_ = v; return *this; }
+    HtmlOptions& layout(HtmlLayout v) {
+        layout_ = v;
+        return *this;
+    }
     /// The Graphviz program to run, looked up on PATH ("dot").
-    HtmlOptions& dot_program(std::string v) { dot_program_ = std::move(v); return *this; }
+    HtmlOptions& dot_program(std::string v) {
+        dot_program_ = std::move(v);
+        return *this;
+    }
     /// Elements of each tensor written into the page, for "show all values"; a larger tensor
     /// is summarised and its first `v` elements are written.
-    HtmlOptions& full_values_limit(std::size_t v) { full_values_limit_ = v; return *this; }
+    HtmlOptions& full_values_limit(std::size_t v) {
+        full_values_limit_ = v;
+        return *this;
+    }
     /// A name the page shows for `v` ("W1", "loss"); values of other graphs are ignored.
     template <class T>
     HtmlOptions& name(const Variable<T>& v, std::string name) {

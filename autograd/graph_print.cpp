@@ -88,8 +88,8 @@ std::string to_dot(const Variable<T>& output, const std::string& title) {
     const auto nodes = forward_order(output);
     const auto steps = backward_steps(output);
     std::unordered_map<const Node<T>*, std::size_t> id;
-    std::string dot = fmt::format("digraph \"{}\" {{\n  rankdir=BT;\n  node [shape=box, fontname=\"monospace\"];\n",
-                                  escape(title));
+    std::string dot =
+        fmt::format("digraph \"{}\" {{\n  rankdir=BT;\n  node [shape=box, fontname=\"monospace\"];\n", escape(title));
     for (std::size_t i = 0; i < nodes.size(); ++i) {
         const Node<T>* n = nodes[i];
         id[n] = i;
@@ -104,8 +104,7 @@ std::string to_dot(const Variable<T>& output, const std::string& title) {
         }
         const auto s = steps.find(n);
         if (s != steps.end()) label += fmt::format("\\nbackward step {}", s->second);
-        const char* style = n->is_leaf ? (n->requires_grad ? "filled\", fillcolor=\"lightblue" : "dashed")
-                                        : "rounded";
+        const char* style = n->is_leaf ? (n->requires_grad ? "filled\", fillcolor=\"lightblue" : "dashed") : "rounded";
         dot += fmt::format("  n{} [label=\"{}\", style=\"{}\"];\n", i, label, style);
     }
     for (const Node<T>* n : nodes)
@@ -149,11 +148,11 @@ std::ostream& operator<<(std::ostream& os, const Variable<T>& v) {
     return os << v.op_name() << " " << shape_string(v.shape()) << " " << value_summary(v.value());
 }
 
-#define TAPEGRAD_INSTANTIATE(T)                                                  \
-    template std::ostream& operator<<(std::ostream&, const Variable<T>&);        \
-    template std::string to_dot(const Variable<T>&, const std::string&);         \
-    template std::string tape_listing(const Variable<T>&);                       \
-    template std::vector<Variable<T>> tape_order(const Variable<T>&);            \
+#define TAPEGRAD_INSTANTIATE(T)                                           \
+    template std::ostream& operator<<(std::ostream&, const Variable<T>&); \
+    template std::string to_dot(const Variable<T>&, const std::string&);  \
+    template std::string tape_listing(const Variable<T>&);                \
+    template std::vector<Variable<T>> tape_order(const Variable<T>&);     \
     template std::string value_summary(const Tensor<T>&);
 TAPEGRAD_INSTANTIATE(float)
 TAPEGRAD_INSTANTIATE(double)

@@ -97,11 +97,11 @@ template void release_iteratively(Variable<double>*, std::size_t) noexcept;
 
 void throw_modified_in_place(const char* op, std::size_t input, const std::string& shape, std::uint32_t recorded,
                              std::uint32_t now) {
-    throw Error(fmt::format(
-        "backward: input {} of '{}' (shape {}) was modified in place after '{}' recorded it "
-        "(version {} when recorded, {} now); backward needs the old value — modify a copy, or "
-        "recompute the forward pass after the change",
-        input, op, shape, op, recorded, now));
+    throw Error(
+        fmt::format("backward: input {} of '{}' (shape {}) was modified in place after '{}' recorded it "
+                    "(version {} when recorded, {} now); backward needs the old value — modify a copy, or "
+                    "recompute the forward pass after the change",
+                    input, op, shape, op, recorded, now));
 }
 
 void throw_output_modified_in_place(const char* op, const std::string& shape, std::uint32_t now) {
@@ -113,9 +113,10 @@ void throw_output_modified_in_place(const char* op, const std::string& shape, st
 }
 
 void throw_too_many_inputs(const char* op, std::size_t count) {
-    throw Error(fmt::format("{}: got {} inputs; a recorded op takes at most {} (join them in groups, e.g. a concat "
-                            "of concats)",
-                            op, count, Node<float>::max_inputs));
+    throw Error(
+        fmt::format("{}: got {} inputs; a recorded op takes at most {} (join them in groups, e.g. a concat "
+                    "of concats)",
+                    op, count, Node<float>::max_inputs));
 }
 
 template <class T>
@@ -167,11 +168,11 @@ template <class T>
 void check_backward_anomaly(const Node<T>& node, std::size_t input, const Tensor<T>& grad) {
     const std::ptrdiff_t at = first_non_finite(grad);
     if (at < 0) return;
-    throw Error(fmt::format(
-        "anomaly: backward of '{}' produced {} in the gradient of its input {} (shape {}, flat index {}); "
-        "forward chain: {}",
-        node.op_name(), std::isnan(grad.data()[at]) ? "NaN" : "Inf", input, shape_string(grad.shape()), at,
-        forward_chain(node)));
+    throw Error(
+        fmt::format("anomaly: backward of '{}' produced {} in the gradient of its input {} (shape {}, flat index {}); "
+                    "forward chain: {}",
+                    node.op_name(), std::isnan(grad.data()[at]) ? "NaN" : "Inf", input, shape_string(grad.shape()), at,
+                    forward_chain(node)));
 }
 
 template std::ptrdiff_t first_non_finite(const Tensor<float>&);

@@ -75,8 +75,8 @@ inline constexpr bool has_release<Op, std::void_t<decltype(std::declval<Op&>().r
 template <class Op, class G, class = void>
 inline constexpr bool has_backward = false;
 template <class Op, class G>
-inline constexpr bool has_backward<Op, G, std::void_t<decltype(std::declval<const Op&>().backward(
-                                              std::declval<VjpArgs<G>&>()))>> = true;
+inline constexpr bool
+    has_backward<Op, G, std::void_t<decltype(std::declval<const Op&>().backward(std::declval<VjpArgs<G>&>()))>> = true;
 template <class Op, class Args, class = void>
 inline constexpr bool has_forward = false;
 template <class Op, class... Ts>
@@ -111,8 +111,22 @@ constexpr bool check_op() {
 
 /// The families of built-in ops, one header each in autograd/ops/ (and one instantiation file each,
 /// autograd/ops/<family>.cpp).
-enum class OpFamily { arithmetic, math, activation, where, broadcast, shape, index, reduce, linalg, conv, pool, loss,
-                      sequence, count };
+enum class OpFamily {
+    arithmetic,
+    math,
+    activation,
+    where,
+    broadcast,
+    shape,
+    index,
+    reduce,
+    linalg,
+    conv,
+    pool,
+    loss,
+    sequence,
+    count
+};
 
 /// The built-in ops of one family, listed at the end of its header. Their nodes (and so their VJPs,
 /// and every op those record) are compiled once, in the library, not in every program that uses them:

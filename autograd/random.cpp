@@ -45,9 +45,10 @@ void Generator::set_state(const std::vector<std::uint64_t>& state) {
     constexpr std::size_t n = std::mt19937_64::state_size;
     static const std::size_t expected = words_of(std::mt19937_64()).size();
     if (state.size() != expected)
-        throw Error(fmt::format("Generator::set_state: {} numbers; expected {} (the state of std::mt19937_64 as this "
-                                "build writes it)",
-                                state.size(), expected));
+        throw Error(
+            fmt::format("Generator::set_state: {} numbers; expected {} (the state of std::mt19937_64 as this "
+                        "build writes it)",
+                        state.size(), expected));
     // libstdc++ writes the words, then the position in them: past n it would read out of bounds.
     if (expected == n + 1 && state[n] > n)
         throw Error(fmt::format("Generator::set_state: position {}; expected 0 to {}", state[n], n));

@@ -19,9 +19,10 @@ template <class T>
 Leaf<T>& Variable<T>::leaf(const char* what) const {
     Node<T>& n = checked();
     if (!n.is_leaf)
-        throw Error(fmt::format("{}: only leaves keep gradients; this value of shape {} is the output of '{}' "
-                                "(use tapegrad::grad(output, {{value}}) for the gradient of an intermediate value)",
-                                what, shape_string(n.value.shape()), n.op_name()));
+        throw Error(
+            fmt::format("{}: only leaves keep gradients; this value of shape {} is the output of '{}' "
+                        "(use tapegrad::grad(output, {{value}}) for the gradient of an intermediate value)",
+                        what, shape_string(n.value.shape()), n.op_name()));
     return static_cast<Leaf<T>&>(n);
 }
 
@@ -36,8 +37,8 @@ template <class T>
 void Variable<T>::set_value(Tensor<T> value) const {
     Node<T>& n = checked();
     if (!n.is_leaf)
-        throw Error(fmt::format("set_value: only a leaf's value can be replaced; this is the output of '{}'",
-                                n.op_name()));
+        throw Error(
+            fmt::format("set_value: only a leaf's value can be replaced; this is the output of '{}'", n.op_name()));
     auto& l = static_cast<Leaf<T>&>(n);
     if (l.grad && l.grad->shape() != value.shape()) l.grad.reset();
     n.value = std::move(value);
@@ -56,9 +57,10 @@ template <class T>
 const Variable<T>& Variable<T>::set_requires_grad(bool requires_grad) const {
     Node<T>& n = checked();
     if (!n.is_leaf)
-        throw Error(fmt::format("set_requires_grad: only a leaf can be marked; this value of shape {} is the output "
-                                "of '{}' (detach() makes a leaf from it)",
-                                shape_string(n.value.shape()), n.op_name()));
+        throw Error(
+            fmt::format("set_requires_grad: only a leaf can be marked; this value of shape {} is the output "
+                        "of '{}' (detach() makes a leaf from it)",
+                        shape_string(n.value.shape()), n.op_name()));
     n.requires_grad = requires_grad;
     return *this;
 }

@@ -15,10 +15,16 @@ namespace tapegrad {
 /// Settings of Variable::backward().
 struct BackwardOptions {
     /// Keep the graph so that backward can run through it again.
-    BackwardOptions& retain_graph(bool v) { retain_graph_ = v; return *this; }
+    BackwardOptions& retain_graph(bool v) {
+        retain_graph_ = v;
+        return *this;
+    }
     /// Record the backward pass itself, so the gradients can be differentiated again
     /// (implies retain_graph).
-    BackwardOptions& create_graph(bool v) { create_graph_ = v; return *this; }
+    BackwardOptions& create_graph(bool v) {
+        create_graph_ = v;
+        return *this;
+    }
     bool retain_graph() const { return retain_graph_ || create_graph_; }
     bool create_graph() const { return create_graph_; }
 

@@ -13,7 +13,7 @@ namespace bench {
 /// The training recipe both frameworks follow (and the seeds that make it the same run).
 struct Recipe {
     std::size_t batch = 64;
-    float lr = 0.1f;            // plain SGD, no momentum, no weight decay
+    float lr = 0.1f;  // plain SGD, no momentum, no weight decay
     std::uint64_t weight_seed = 1;
     std::uint64_t order_seed = 1;  // the shuffled order of the epoch
 };

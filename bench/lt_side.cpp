@@ -144,9 +144,15 @@ private:
         torch::Tensor y = x_;
         for (std::size_t k = 0; k < length_; ++k) {
             switch (k % 3) {
-                case 0: y = y * w_; break;
-                case 1: y = y + w_; break;
-                default: y = torch::tanh(y); break;
+                case 0:
+                    y = y * w_;
+                    break;
+                case 1:
+                    y = y + w_;
+                    break;
+                default:
+                    y = torch::tanh(y);
+                    break;
             }
         }
         return y;

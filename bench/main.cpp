@@ -36,8 +36,8 @@ std::unique_ptr<Runner> make_linear(std::size_t, std::size_t, std::size_t) { ret
 
 namespace {
 
-const std::vector<std::string> all_workloads{"mlp_step", "cnn_step", "chain_tiny", "chain_tiny_nograd",
-                                             "chain_100",  "linear_1024", "mlp_epoch", "cnn_epoch"};
+const std::vector<std::string> all_workloads{"mlp_step",  "cnn_step",    "chain_tiny", "chain_tiny_nograd",
+                                             "chain_100", "linear_1024", "mlp_epoch",  "cnn_epoch"};
 
 struct Options {
     int threads = 1;
@@ -60,15 +60,24 @@ Options parse(int argc, char** argv) {
     };
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
-        if (a == "--threads") o.threads = std::max(1, std::atoi(need(i).c_str()));
-        else if (a == "--rounds") o.rounds = std::max(1, std::atoi(need(i).c_str()));
-        else if (a == "--epoch-runs") o.epoch_runs = std::max(0, std::atoi(need(i).c_str()));
-        else if (a == "--sample-ms") o.sample_seconds = std::max(1.0, std::atof(need(i).c_str())) / 1000;
-        else if (a == "--epoch-limit") o.epoch_limit = std::size_t(std::atol(need(i).c_str()));
-        else if (a == "--csv") o.csv = need(i);
-        else if (a == "--json") o.json = need(i);
-        else if (a == "--markdown") o.markdown = need(i);
-        else if (a == "--no-libtorch") o.libtorch = false;
+        if (a == "--threads")
+            o.threads = std::max(1, std::atoi(need(i).c_str()));
+        else if (a == "--rounds")
+            o.rounds = std::max(1, std::atoi(need(i).c_str()));
+        else if (a == "--epoch-runs")
+            o.epoch_runs = std::max(0, std::atoi(need(i).c_str()));
+        else if (a == "--sample-ms")
+            o.sample_seconds = std::max(1.0, std::atof(need(i).c_str())) / 1000;
+        else if (a == "--epoch-limit")
+            o.epoch_limit = std::size_t(std::atol(need(i).c_str()));
+        else if (a == "--csv")
+            o.csv = need(i);
+        else if (a == "--json")
+            o.json = need(i);
+        else if (a == "--markdown")
+            o.markdown = need(i);
+        else if (a == "--no-libtorch")
+            o.libtorch = false;
         else if (a == "--quick") {  // a smoke run: few rounds, short samples, a tenth of an epoch
             o.rounds = 3;
             o.epoch_runs = 1;
@@ -151,8 +160,8 @@ Timing time_alternating(const std::vector<Runner*>& runners, std::size_t warmup,
     return t;
 }
 
-void add_comparison(std::vector<Row>& rows, const std::string& name, const std::string& unit, double scale,
-                    Runner* tg, Runner* lt, std::size_t warmup, const Options& o, double target_ratio) {
+void add_comparison(std::vector<Row>& rows, const std::string& name, const std::string& unit, double scale, Runner* tg,
+                    Runner* lt, std::size_t warmup, const Options& o, double target_ratio) {
     std::vector<Runner*> rs{tg};
     if (lt) rs.push_back(lt);
     const Timing t = time_alternating(rs, warmup, o);

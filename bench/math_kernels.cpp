@@ -47,15 +47,22 @@ void run(const char* type, const tg::Shape& shape) {
         const double a = median_us([&] { sink = sink + after().data()[0]; });
         std::printf("%-7s %-10s %-16s %10.1f %10.1f %7.2f\n", type, tg::shape_string(shape).c_str(), name, b, a, a / b);
     };
-    row("exp", [&] { return tg::Tensor<T>(xt::exp(x)); }, [&] { return tg::kernels::exp(x); });
-    row("log", [&] { return tg::Tensor<T>(xt::log(pos)); }, [&] { return tg::kernels::log(pos); });
-    row("tanh", [&] { return tg::Tensor<T>(xt::tanh(x)); }, [&] { return tg::kernels::tanh(x); });
-    row("erf", [&] { return tg::Tensor<T>(xt::erf(x)); }, [&] { return tg::kernels::erf(x); });
-    row("sqrt", [&] { return tg::Tensor<T>(xt::sqrt(pos)); }, [&] { return tg::kernels::sqrt(pos); });
-    row("pow(a, b)", [&] { return tg::Tensor<T>(xt::pow(pos, e)); }, [&] { return tg::kernels::pow(pos, e); });
+    row(
+        "exp", [&] { return tg::Tensor<T>(xt::exp(x)); }, [&] { return tg::kernels::exp(x); });
+    row(
+        "log", [&] { return tg::Tensor<T>(xt::log(pos)); }, [&] { return tg::kernels::log(pos); });
+    row(
+        "tanh", [&] { return tg::Tensor<T>(xt::tanh(x)); }, [&] { return tg::kernels::tanh(x); });
+    row(
+        "erf", [&] { return tg::Tensor<T>(xt::erf(x)); }, [&] { return tg::kernels::erf(x); });
+    row(
+        "sqrt", [&] { return tg::Tensor<T>(xt::sqrt(pos)); }, [&] { return tg::kernels::sqrt(pos); });
+    row(
+        "pow(a, b)", [&] { return tg::Tensor<T>(xt::pow(pos, e)); }, [&] { return tg::kernels::pow(pos, e); });
     for (T p : {T(1.5), T(0.5), T(2)}) {
         const std::string name = "pow(a, " + std::to_string(p).substr(0, 3) + ")";
-        row(name.c_str(), [&] { return tg::Tensor<T>(xt::pow(pos, p)); }, [&] { return tg::kernels::pow(pos, p); });
+        row(
+            name.c_str(), [&] { return tg::Tensor<T>(xt::pow(pos, p)); }, [&] { return tg::kernels::pow(pos, p); });
     }
 }
 

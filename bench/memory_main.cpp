@@ -35,9 +35,15 @@ tg::Variable<float> chain_tiny(const tg::Variable<float>& x, const tg::Variable<
     tg::Variable<float> y = x;
     for (std::size_t k = 0; k < n; ++k) {
         switch (k % 3) {
-            case 0: y = y * w; break;
-            case 1: y = y + w; break;
-            default: y = tg::tanh(y); break;
+            case 0:
+                y = y * w;
+                break;
+            case 1:
+                y = y + w;
+                break;
+            default:
+                y = tg::tanh(y);
+                break;
         }
     }
     return y;

@@ -43,14 +43,15 @@ ChildRun run_child(const std::string& program, const std::vector<std::string>& a
     char buf[4096];
     for (;;) {
         const ssize_t n = read(fds[0], buf, sizeof buf);
-        if (n > 0) r.output.append(buf, std::size_t(n));
-        else if (n == 0 || errno != EINTR) break;
+        if (n > 0)
+            r.output.append(buf, std::size_t(n));
+        else if (n == 0 || errno != EINTR)
+            break;
     }
     close(fds[0]);
     int status = 0;
     struct rusage usage {};
-    while (wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
-    }
+    while (wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {}
     r.wall_seconds = now_seconds() - t0;
     r.peak_rss_mib = double(usage.ru_maxrss) / 1024.0;  // Linux reports KiB
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -10,7 +10,7 @@ struct ChildRun {
     double wall_seconds = 0;  // from start to exit: loading libraries and data included
     double peak_rss_mib = 0;  // the child's maximum resident set size (getrusage)
     int exit_code = -1;
-    std::string output;       // its standard output
+    std::string output;  // its standard output
 };
 
 /// Runs `program` with `args` and waits for it; throws when it cannot be started.

@@ -98,8 +98,8 @@ std::string format_table(const RunInfo& info, const std::vector<Row>& rows, bool
                                         "tg/torch", "target", "met",      "note"};
     std::vector<std::vector<std::string>> cells;
     for (const Row& r : rows)
-        cells.push_back({r.workload, r.unit, cell(r.tapegrad), cell(r.libtorch), compare_cell(r), r.target,
-                         met_cell(r), r.note});
+        cells.push_back(
+            {r.workload, r.unit, cell(r.tapegrad), cell(r.libtorch), compare_cell(r), r.target, met_cell(r), r.note});
     std::ostringstream o;
     o << (markdown ? "" : "# ") << info.date << ", " << info.threads << " thread" << (info.threads == 1 ? "" : "s")
       << ", " << info.host << (info.load.empty() ? "" : ", load average " + info.load)

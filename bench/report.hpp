@@ -30,10 +30,10 @@ struct Row {
 
 /// Everything about the run the table belongs to.
 struct RunInfo {
-    std::string date;      // UTC, ISO 8601
+    std::string date;  // UTC, ISO 8601
     int threads = 1;
-    std::string host;      // CPU model
-    std::string load;      // the machine's load average when the run started (other work slows both sides)
+    std::string host;  // CPU model
+    std::string load;  // the machine's load average when the run started (other work slows both sides)
     bool libtorch = false;
     bool real_data = false;
     std::string versions;  // libtorch / OpenBLAS

@@ -13,9 +13,15 @@ namespace {
 class SgemmLinear final : public Runner {
 public:
     SgemmLinear(std::size_t batch, std::size_t in, std::size_t out)
-        : b_(int(batch)), in_(int(in)), out_(int(out)),
-          x_(uniform_floats(batch * in, -1, 1, 31)), w_(uniform_floats(out * in, -1, 1, 32)),
-          g_(uniform_floats(batch * out, -1, 1, 33)), y_(batch * out), dx_(batch * in), dw_(out * in) {}
+        : b_(int(batch)),
+          in_(int(in)),
+          out_(int(out)),
+          x_(uniform_floats(batch * in, -1, 1, 31)),
+          w_(uniform_floats(out * in, -1, 1, 32)),
+          g_(uniform_floats(batch * out, -1, 1, 33)),
+          y_(batch * out),
+          dx_(batch * in),
+          dw_(out * in) {}
 
     void run(std::size_t iterations) override {
         for (std::size_t it = 0; it < iterations; ++it) {

@@ -131,9 +131,15 @@ private:
         V y = x_;
         for (std::size_t k = 0; k < length_; ++k) {
             switch (k % 3) {
-                case 0: y = y * w_; break;
-                case 1: y = y + w_; break;
-                default: y = tapegrad::tanh(y); break;
+                case 0:
+                    y = y * w_;
+                    break;
+                case 1:
+                    y = y + w_;
+                    break;
+                default:
+                    y = tapegrad::tanh(y);
+                    break;
             }
         }
         return y;

@@ -10,8 +10,8 @@
 
 namespace tapegrad::data {
 
-ImageDataset::ImageDataset(std::vector<std::uint8_t> pixels, Indices labels, std::size_t channels,
-                           std::size_t height, std::size_t width, std::size_t classes)
+ImageDataset::ImageDataset(std::vector<std::uint8_t> pixels, Indices labels, std::size_t channels, std::size_t height,
+                           std::size_t width, std::size_t classes)
     : pixels_(std::move(pixels)),
       labels_(std::move(labels)),
       channels_(channels),
@@ -64,8 +64,8 @@ ImageDataset ImageDataset::select(const Indices& rows) const {
     Indices labels(rows.size());
     for (std::size_t k = 0; k < rows.size(); ++k) {
         if (rows[k] >= size())
-            throw Error(fmt::format("ImageDataset::select: row {} (entry {}) of a dataset of {} images", rows[k], k,
-                                    size()));
+            throw Error(
+                fmt::format("ImageDataset::select: row {} (entry {}) of a dataset of {} images", rows[k], k, size()));
         std::copy_n(pixels_.data() + rows[k] * bytes, bytes, pixels.data() + k * bytes);
         labels[k] = labels_[rows[k]];
     }

@@ -66,20 +66,22 @@ ImageDataset load_idx_images_unguarded(const std::string& images_path, const std
         throw Error(fmt::format("load_idx_images: {} classes; expected 1 to 256 (labels are bytes)", classes));
     IdxArray images = read_idx(images_path, options);
     if (images.shape.size() != 3)
-        throw FileError(fmt::format("load_idx_images: '{}': image array of shape {}; expected 3 dimensions "
-                                    "(images, height, width)",
-                                    images_path, shape_string(images.shape)));
+        throw FileError(
+            fmt::format("load_idx_images: '{}': image array of shape {}; expected 3 dimensions "
+                        "(images, height, width)",
+                        images_path, shape_string(images.shape)));
     if (images.shape[1] == 0 || images.shape[2] == 0)
         throw FileError(fmt::format("load_idx_images: '{}': image array of shape {}; expected images of at least 1x1",
                                     images_path, shape_string(images.shape)));
     if (images.shape[0] == 0)
-        throw FileError(fmt::format("load_idx_images: '{}': image array of shape {} holds no images; expected at "
-                                    "least 1",
-                                    images_path, shape_string(images.shape)));
+        throw FileError(
+            fmt::format("load_idx_images: '{}': image array of shape {} holds no images; expected at "
+                        "least 1",
+                        images_path, shape_string(images.shape)));
     IdxArray labels = read_idx(labels_path, options);
     if (labels.shape.size() != 1)
-        throw FileError(fmt::format("load_idx_images: '{}': label array of shape {}; expected 1 dimension",
-                                    labels_path, shape_string(labels.shape)));
+        throw FileError(fmt::format("load_idx_images: '{}': label array of shape {}; expected 1 dimension", labels_path,
+                                    shape_string(labels.shape)));
     if (labels.shape[0] != images.shape[0])
         throw FileError(fmt::format("load_idx_images: count mismatch: {} images in '{}' but {} labels in '{}'",
                                     images.shape[0], images_path, labels.shape[0], labels_path));
@@ -100,8 +102,8 @@ ImageDataset load_idx_images(const std::string& images_path, const std::string& 
     try {
         return load_idx_images_unguarded(images_path, labels_path, classes, options);
     } catch (const std::bad_alloc&) {
-        throw FileError(fmt::format("load_idx_images: '{}' and '{}': out of memory while loading", images_path,
-                                    labels_path));
+        throw FileError(
+            fmt::format("load_idx_images: '{}' and '{}': out of memory while loading", images_path, labels_path));
     }
 }
 

@@ -16,13 +16,20 @@ namespace {
 
 const char* idx_type_name(unsigned code) {
     switch (code) {
-        case 0x08: return "unsigned byte";
-        case 0x09: return "signed byte";
-        case 0x0B: return "int16";
-        case 0x0C: return "int32";
-        case 0x0D: return "float32";
-        case 0x0E: return "float64";
-        default: return nullptr;
+        case 0x08:
+            return "unsigned byte";
+        case 0x09:
+            return "signed byte";
+        case 0x0B:
+            return "int16";
+        case 0x0C:
+            return "int32";
+        case 0x0D:
+            return "float32";
+        case 0x0E:
+            return "float64";
+        default:
+            return nullptr;
     }
 }
 
@@ -44,14 +51,15 @@ IdxArray read_idx_unguarded(const std::string& path, const io::LoadOptions& opti
     if (got < 4)
         throw FileError(fmt::format("{}: short header: {} bytes; expected at least 4 (the IDX magic number)", at, got));
     if (magic[0] != 0 || magic[1] != 0)
-        throw FileError(fmt::format("{}: wrong magic: first bytes 0x{:02x} 0x{:02x}; expected 0x00 0x00 "
-                                    "(an IDX file, raw or gzip-compressed)",
-                                    at, magic[0], magic[1]));
+        throw FileError(
+            fmt::format("{}: wrong magic: first bytes 0x{:02x} 0x{:02x}; expected 0x00 0x00 "
+                        "(an IDX file, raw or gzip-compressed)",
+                        at, magic[0], magic[1]));
     if (magic[2] != 0x08) {
         const char* name = idx_type_name(magic[2]);
         if (name)
-            throw FileError(fmt::format("{}: unsupported element type 0x{:02x} ({}); expected 0x08 (unsigned byte)",
-                                        at, magic[2], name));
+            throw FileError(fmt::format("{}: unsupported element type 0x{:02x} ({}); expected 0x08 (unsigned byte)", at,
+                                        magic[2], name));
         throw FileError(fmt::format("{}: unknown element type 0x{:02x}; expected 0x08 (unsigned byte)", at, magic[2]));
     }
     std::size_t rank = magic[3];
@@ -61,8 +69,8 @@ IdxArray read_idx_unguarded(const std::string& path, const io::LoadOptions& opti
     unsigned char dims[4 * idx_max_dimensions];
     got = in.read(dims, 4 * rank);
     if (got < 4 * rank)
-        throw FileError(fmt::format("{}: short header: {} of the {} bytes of {} dimension sizes", at, got, 4 * rank,
-                                    rank));
+        throw FileError(
+            fmt::format("{}: short header: {} of the {} bytes of {} dimension sizes", at, got, 4 * rank, rank));
 
     IdxArray out;
     out.shape.resize(rank);
@@ -85,10 +93,10 @@ IdxArray read_idx_unguarded(const std::string& path, const io::LoadOptions& opti
         throw FileError(fmt::format("{}: dimensions {} need {} bytes, more than a {}-byte gzip file can hold", at,
                                     shape_string(out.shape), count, in.file_size()));
     } else if (std::uint64_t(count) + header > options.max_inflated_bytes()) {
-        throw FileError(fmt::format("{}: dimensions {} need {} bytes from a {}-byte gzip file, more than the limit "
-                                    "of {} bytes (LoadOptions::max_inflated_bytes; raise it to read this file)",
-                                    at, shape_string(out.shape), count + header, in.file_size(),
-                                    options.max_inflated_bytes()));
+        throw FileError(
+            fmt::format("{}: dimensions {} need {} bytes from a {}-byte gzip file, more than the limit "
+                        "of {} bytes (LoadOptions::max_inflated_bytes; raise it to read this file)",
+                        at, shape_string(out.shape), count + header, in.file_size(), options.max_inflated_bytes()));
     }
 
     try {
@@ -99,8 +107,8 @@ IdxArray read_idx_unguarded(const std::string& path, const io::LoadOptions& opti
     }
     got = in.read(out.data.data(), count);
     if (got < count)
-        throw FileError(fmt::format("{}: payload short: {} bytes; dimensions {} need {}", at, got,
-                                    shape_string(out.shape), count));
+        throw FileError(
+            fmt::format("{}: payload short: {} bytes; dimensions {} need {}", at, got, shape_string(out.shape), count));
     // Reading one byte more also drives a gzip stream to its end, where zlib checks CRC and length.
     unsigned char extra;
     if (in.read(&extra, 1) != 0)

@@ -28,8 +28,8 @@ LoaderOptions& LoaderOptions::normalize(double mean, double stddev) {
 
 LoaderOptions& LoaderOptions::shard(std::size_t rank, std::size_t world) {
     if (world == 0 || rank >= world)
-        throw Error(fmt::format("LoaderOptions::shard: rank {} of world {}; expected world >= 1 and rank < world",
-                                rank, world));
+        throw Error(fmt::format("LoaderOptions::shard: rank {} of world {}; expected world >= 1 and rank < world", rank,
+                                world));
     rank_ = rank;
     world_ = world;
     return *this;
@@ -91,8 +91,7 @@ std::size_t Epoch<T>::size() const {
 
 template <class T>
 Batch<T> Epoch<T>::batch(std::size_t i) const {
-    if (i >= size())
-        throw Error(fmt::format("Epoch::batch: batch {} of an epoch of {} batches", i, size()));
+    if (i >= size()) throw Error(fmt::format("Epoch::batch: batch {} of an epoch of {} batches", i, size()));
     Batch<T> out;
     fill(i, out);
     return out;

@@ -20,13 +20,25 @@ public:
     /// Images per batch (at least 1). Default 64.
     LoaderOptions& batch_size(std::size_t v);
     /// Visit the images in a new seeded order every epoch. Default true.
-    LoaderOptions& shuffle(bool v) { shuffle_ = v; return *this; }
+    LoaderOptions& shuffle(bool v) {
+        shuffle_ = v;
+        return *this;
+    }
     /// The seed of every epoch's order: same seed, same epoch, same order, on any platform.
-    LoaderOptions& seed(std::uint64_t v) { seed_ = v; return *this; }
+    LoaderOptions& seed(std::uint64_t v) {
+        seed_ = v;
+        return *this;
+    }
     /// Drop the last batch when it is smaller than batch_size. Default false (keep it).
-    LoaderOptions& drop_last(bool v) { drop_last_ = v; return *this; }
+    LoaderOptions& drop_last(bool v) {
+        drop_last_ = v;
+        return *this;
+    }
     /// Default ImageLayout::flat.
-    LoaderOptions& layout(ImageLayout v) { layout_ = v; return *this; }
+    LoaderOptions& layout(ImageLayout v) {
+        layout_ = v;
+        return *this;
+    }
     /// Pixels are scaled to [0,1]; then (x - mean) / std. Default mean 0, std 1 (no change).
     LoaderOptions& normalize(double mean, double stddev);
     /// Take only this rank's share of every epoch: the epoch's order cut to a multiple of
@@ -95,7 +107,11 @@ public:
         iterator(const Epoch* epoch, std::size_t i) : epoch_(epoch), i_(i) { load(); }
         reference operator*() const { return batch_; }
         pointer operator->() const { return &batch_; }
-        iterator& operator++() { ++i_; load(); return *this; }
+        iterator& operator++() {
+            ++i_;
+            load();
+            return *this;
+        }
         bool operator==(const iterator& o) const { return i_ == o.i_; }
         bool operator!=(const iterator& o) const { return i_ != o.i_; }
 

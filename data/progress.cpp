@@ -78,8 +78,10 @@ std::string Progress::stats(std::size_t step, double elapsed, std::optional<doub
     const bool known = elapsed > 0;
     const double rate = known ? double(step) / elapsed : 0.0;
     out += known ? fmt::format("{:.1f} it/s", rate) : std::string("? it/s");
-    if (step == total_) out += "  in " + format_duration(elapsed);
-    else out += "  ETA " + (known ? format_duration(double(total_ - step) / rate) : std::string("?"));
+    if (step == total_)
+        out += "  in " + format_duration(elapsed);
+    else
+        out += "  ETA " + (known ? format_duration(double(total_ - step) / rate) : std::string("?"));
     if (loss) out += fmt::format("  loss {:.4f}", *loss);
     return out;
 }
@@ -87,8 +89,7 @@ std::string Progress::stats(std::size_t step, double elapsed, std::optional<doub
 void Progress::update(std::size_t step, std::optional<double> loss) {
     if (step == 0 || step > total_)
         throw Error(fmt::format("Progress::update: step {} is outside 1..{}", step, total_));
-    if (step < step_)
-        throw Error(fmt::format("Progress::update: step {} is before the previous step {}", step, step_));
+    if (step < step_) throw Error(fmt::format("Progress::update: step {} is before the previous step {}", step, step_));
     if (step_ == total_) return;  // the last step is drawn once
     step_ = step;
     const double t = now();
@@ -98,8 +99,8 @@ void Progress::update(std::size_t step, std::optional<double> loss) {
         const std::size_t filled = options_.bar_width * step / total_;
         const std::string bar = std::string(filled, '#') + std::string(options_.bar_width - filled, '.');
         const std::size_t digits = std::to_string(total_).size();
-        std::string line = fmt::format("{}{}[{}] {:>{}}/{}  {}", label_, label_.empty() ? "" : " ", bar, step,
-                                       digits, total_, stats(step, elapsed, loss));
+        std::string line = fmt::format("{}{}[{}] {:>{}}/{}  {}", label_, label_.empty() ? "" : " ", bar, step, digits,
+                                       total_, stats(step, elapsed, loss));
         const std::size_t width = line.size();
         if (width < last_width_) line += std::string(last_width_ - width, ' ');  // clear the longer old line
         write("\r" + line);
@@ -109,12 +110,12 @@ void Progress::update(std::size_t step, std::optional<double> loss) {
         if (step == total_) finish();
         return;
     }
-    const auto bucket = static_cast<long long>(std::floor(double(step) * 100.0 /
-                                                          (double(total_) * options_.plain_every_percent)));
+    const auto bucket =
+        static_cast<long long>(std::floor(double(step) * 100.0 / (double(total_) * options_.plain_every_percent)));
     if (bucket <= last_bucket_ && step < total_) return;
     last_bucket_ = bucket;
-    write(fmt::format("{}{}{}/{} ({}%)  {}\n", label_, label_.empty() ? "" : ": ", step, total_,
-                      step * 100 / total_, stats(step, elapsed, loss)));
+    write(fmt::format("{}{}{}/{} ({}%)  {}\n", label_, label_.empty() ? "" : ": ", step, total_, step * 100 / total_,
+                      stats(step, elapsed, loss)));
 }
 
 void Progress::finish() {

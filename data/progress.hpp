@@ -67,8 +67,8 @@ private:
     bool terminal_ = false;
     double start_ = 0;
     double last_draw_ = 0;
-    bool drawn_ = false;       // terminal: something is on the current line
-    bool line_open_ = false;   // terminal: the current line still needs its newline
+    bool drawn_ = false;      // terminal: something is on the current line
+    bool line_open_ = false;  // terminal: the current line still needs its newline
     std::size_t last_width_ = 0;
     std::size_t step_ = 0;
     long long last_bucket_ = 0;  // plain: the last plain_every_percent bucket printed

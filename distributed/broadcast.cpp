@@ -45,8 +45,8 @@ std::vector<Entry> decode(const std::string& text, std::string& type) {
 }
 
 // "" when this rank's layout is root's, else what differs first.
-std::string difference(const char* fn, const std::string& mine_text, const std::string& root_text,
-                       std::size_t me, std::size_t root) {
+std::string difference(const char* fn, const std::string& mine_text, const std::string& root_text, std::size_t me,
+                       std::size_t root) {
     std::string my_type, root_type;
     const std::vector<Entry> mine = decode(mine_text, my_type), theirs = decode(root_text, root_type);
     std::string what;
@@ -65,11 +65,11 @@ std::string difference(const char* fn, const std::string& mine_text, const std::
         if (what.empty() && mine.size() != theirs.size()) {
             const bool fewer = mine.size() < theirs.size();
             const Entry& e = fewer ? theirs[common] : mine[common];
-            what = fmt::format("it has {} parameters and buffers on rank {} but {} on rank {} (the first {} is "
-                               "'{}' {})",
-                               mine.size(), me, theirs.size(), root,
-                               fewer ? fmt::format("missing on rank {}", me) : fmt::format("extra on rank {}", me),
-                               e.name, e.shape);
+            what = fmt::format(
+                "it has {} parameters and buffers on rank {} but {} on rank {} (the first {} is "
+                "'{}' {})",
+                mine.size(), me, theirs.size(), root,
+                fewer ? fmt::format("missing on rank {}", me) : fmt::format("extra on rank {}", me), e.name, e.shape);
         }
     }
     return what.empty() ? std::string()

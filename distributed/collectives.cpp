@@ -17,19 +17,30 @@ namespace {
 template <class T>
 MPI_Datatype mpi_type();
 template <>
-MPI_Datatype mpi_type<float>() { return MPI_FLOAT; }
+MPI_Datatype mpi_type<float>() {
+    return MPI_FLOAT;
+}
 template <>
-MPI_Datatype mpi_type<double>() { return MPI_DOUBLE; }
+MPI_Datatype mpi_type<double>() {
+    return MPI_DOUBLE;
+}
 template <>
-MPI_Datatype mpi_type<std::int64_t>() { return MPI_INT64_T; }
+MPI_Datatype mpi_type<std::int64_t>() {
+    return MPI_INT64_T;
+}
 template <>
-MPI_Datatype mpi_type<char>() { return MPI_CHAR; }
+MPI_Datatype mpi_type<char>() {
+    return MPI_CHAR;
+}
 
 MPI_Op mpi_op(ReduceOp op) {
     switch (op) {
-        case ReduceOp::sum: return MPI_SUM;
-        case ReduceOp::min: return MPI_MIN;
-        case ReduceOp::max: return MPI_MAX;
+        case ReduceOp::sum:
+            return MPI_SUM;
+        case ReduceOp::min:
+            return MPI_MIN;
+        case ReduceOp::max:
+            return MPI_MAX;
     }
     return MPI_SUM;
 }

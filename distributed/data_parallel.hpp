@@ -14,7 +14,10 @@ namespace tapegrad::distributed {
 class DataParallelOptions {
 public:
     /// The rank whose initial weights every rank takes. Default 0.
-    DataParallelOptions& root(std::size_t v) { root_ = v; return *this; }
+    DataParallelOptions& root(std::size_t v) {
+        root_ = v;
+        return *this;
+    }
     /// Largest MPI_Allreduce, in bytes (at least one element). Default 4 MiB: one call per
     /// step for the Fashion-MNIST MLP (about 0.4 MB of float gradients).
     DataParallelOptions& bucket_bytes(std::size_t v);

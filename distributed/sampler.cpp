@@ -10,9 +10,10 @@ namespace tapegrad::distributed {
 DistributedSampler::DistributedSampler(std::size_t n, const data::LoaderOptions& options) : n_(n), options_(options) {
     if (n == 0) throw Error("DistributedSampler: the dataset has no rows");
     if (options.world() > n)
-        throw Error(fmt::format("DistributedSampler: {} rows cannot be shared by {} ranks; expected at least one row "
-                                "per rank",
-                                n, options.world()));
+        throw Error(
+            fmt::format("DistributedSampler: {} rows cannot be shared by {} ranks; expected at least one row "
+                        "per rank",
+                        n, options.world()));
 }
 
 Indices DistributedSampler::indices(std::size_t epoch) const {
@@ -37,11 +38,11 @@ template <class T>
 data::Epoch<T> DistributedSampler::epoch(const data::DataLoader<T>& loader, std::size_t e) const {
     if (loader.dataset().size() != n_ || loader.options().batch_size() != options_.batch_size() ||
         loader.options().drop_last() != options_.drop_last())
-        throw Error(fmt::format("DistributedSampler::epoch: the loader has {} rows in batches of {}{}, the sampler "
-                                "{} rows in batches of {}{}; make both from the same dataset and LoaderOptions",
-                                loader.dataset().size(), loader.options().batch_size(),
-                                loader.options().drop_last() ? " (drop_last)" : "", n_, options_.batch_size(),
-                                options_.drop_last() ? " (drop_last)" : ""));
+        throw Error(fmt::format(
+            "DistributedSampler::epoch: the loader has {} rows in batches of {}{}, the sampler "
+            "{} rows in batches of {}{}; make both from the same dataset and LoaderOptions",
+            loader.dataset().size(), loader.options().batch_size(), loader.options().drop_last() ? " (drop_last)" : "",
+            n_, options_.batch_size(), options_.drop_last() ? " (drop_last)" : ""));
     return loader.over(indices(e));
 }
 

@@ -53,8 +53,9 @@ void Session::start(int* argc, char*** argv) {
     MPI_Initialized(&initialized);
     MPI_Finalized(&finalized);
     if (finalized)
-        throw Error("Session: MPI was already finalised in this process (by an earlier Session); MPI can be "
-                    "initialised only once, so keep one Session for the whole program");
+        throw Error(
+            "Session: MPI was already finalised in this process (by an earlier Session); MPI can be "
+            "initialised only once, so keep one Session for the whole program");
     if (!initialized) {
         if (MPI_Init(argc, argv) != MPI_SUCCESS) throw Error("Session: MPI_Init failed");
         owns_mpi_ = true;
@@ -73,9 +74,10 @@ void Session::start(int* argc, char*** argv) {
 
 Session::~Session() {
     if (std::uncaught_exceptions() > uncaught_at_start_)
-        abort_job(int(rank_), "an exception is unwinding past the Session; aborting the job so that no other rank "
-                              "waits for this one (catch exceptions inside the Session's scope, or use "
-                              "distributed::run, to see their message)",
+        abort_job(int(rank_),
+                  "an exception is unwinding past the Session; aborting the job so that no other rank "
+                  "waits for this one (catch exceptions inside the Session's scope, or use "
+                  "distributed::run, to see their message)",
                   1);
     std::set_terminate(previous_terminate_);
     session_alive = false;

@@ -20,8 +20,10 @@ namespace {
 /// With l2_pooling, each 2x2 window gives sqrt(sum of squares) instead of its maximum.
 nn::Sequential<float> nielsen_network(std::size_t maps, bool l2_pooling) {
     nn::Sequential<float> net{nn::Conv2d<float>(1, maps, 5), nn::Sigmoid{}};
-    if (l2_pooling) net.push_back(nn::LPPool2d(2));
-    else net.push_back(nn::MaxPool2d(2));
+    if (l2_pooling)
+        net.push_back(nn::LPPool2d(2));
+    else
+        net.push_back(nn::MaxPool2d(2));
     net.push_back(nn::Flatten{})
         .push_back(nn::Linear<float>(maps * 12 * 12, 100))
         .push_back(nn::Sigmoid{})
@@ -49,10 +51,17 @@ nn::Sequential<float> nielsen_network(std::size_t maps, bool l2_pooling) {
 /// a ReLU layer of `hidden` units with dropout, and the 10 outputs.
 nn::Sequential<float> two_conv_network(std::size_t c1, std::size_t c2, std::size_t hidden, double dropout) {
     const auto same = tg::Conv2dOptions().padding(2);
-    return nn::Sequential<float>{nn::Conv2d<float>(1, c1, 5, same), nn::ReLU{}, nn::MaxPool2d(2),
-                                 nn::Conv2d<float>(c1, c2, 5, same), nn::ReLU{}, nn::MaxPool2d(2),
-                                 nn::Flatten{},    nn::Linear<float>(c2 * 7 * 7, hidden), nn::ReLU{},
-                                 nn::Dropout<float>(dropout), nn::Linear<float>(hidden, 10)};
+    return nn::Sequential<float>{nn::Conv2d<float>(1, c1, 5, same),
+                                 nn::ReLU{},
+                                 nn::MaxPool2d(2),
+                                 nn::Conv2d<float>(c1, c2, 5, same),
+                                 nn::ReLU{},
+                                 nn::MaxPool2d(2),
+                                 nn::Flatten{},
+                                 nn::Linear<float>(c2 * 7 * 7, hidden),
+                                 nn::ReLU{},
+                                 nn::Dropout<float>(dropout),
+                                 nn::Linear<float>(hidden, 10)};
 }
 
 /// Nielsen's "expanding the training data", done on the fly: every image of the batch moved by
@@ -127,8 +136,8 @@ int main(int argc, char** argv) {
                             "optionally on shifted images.");
         const bool fast = flags.flag("--fast", "2000 training and 500 test images, 1 epoch each (the ctest mode)");
         const std::string part = flags.value<std::string>("--part", "both", "nielsen, twoconv or both");
-        Run nielsen{"nielsen", flags.value<std::size_t>("--nielsen-epochs", 1, "epochs of Nielsen's network"),
-                    10, flags.value("--eta", 0.1, "SGD learning rate of Nielsen's network (the book's 0.1)"), 0};
+        Run nielsen{"nielsen", flags.value<std::size_t>("--nielsen-epochs", 1, "epochs of Nielsen's network"), 10,
+                    flags.value("--eta", 0.1, "SGD learning rate of Nielsen's network (the book's 0.1)"), 0};
         const std::size_t maps = flags.value<std::size_t>("--maps", 20, "feature maps of Nielsen's network");
         const bool l2_pooling = flags.flag("--l2-pooling", "L2 pooling instead of max pooling in Nielsen's network");
         Run twoconv{"twoconv", flags.value<std::size_t>("--epochs", fast ? 1 : 2, "epochs of the two-conv network"),
@@ -192,8 +201,8 @@ int main(int argc, char** argv) {
             curves.push_back({csv_path, "(strcol(1) eq \"nielsen\" ? $2 : 1/0):($5 * 100)",
                               "Nielsen's conv-pool network", "linespoints"});
         if (run_twoconv)
-            curves.push_back({csv_path, "(strcol(1) eq \"twoconv\" ? $2 : 1/0):($5 * 100)", "two conv+pool stages",
-                              "linespoints"});
+            curves.push_back(
+                {csv_path, "(strcol(1) eq \"twoconv\" ? $2 : 1/0):($5 * 100)", "two conv+pool stages", "linespoints"});
         lesson::plot_png(lesson::path_in(out, "cnn_fashion.png"), curves,
                          {"Fashion-MNIST: test accuracy of the convolutional networks", "epoch", "test accuracy (%)",
                           false, "set key bottom right"});

@@ -209,9 +209,9 @@ int main(int argc, char** argv) {
         // ---- why deep sigmoid networks learn slowly (Nielsen ch. 5): by BP2, each layer further
         // back multiplies delta by another (w^{l+1})^T and sigma'(z^l) <= 1/4, so the speed of
         // learning ||dC/db^l|| of early layers is small. tapegrad shows it for [784, 30, 30, 30, 10]. ----
-        nn::Sequential<double> deep{nn::Linear<double>(784, 30), nn::Sigmoid{}, nn::Linear<double>(30, 30),
-                                    nn::Sigmoid{}, nn::Linear<double>(30, 30), nn::Sigmoid{},
-                                    nn::Linear<double>(30, 10), nn::Sigmoid{}};
+        nn::Sequential<double> deep{
+            nn::Linear<double>(784, 30), nn::Sigmoid{}, nn::Linear<double>(30, 30), nn::Sigmoid{},
+            nn::Linear<double>(30, 30),  nn::Sigmoid{}, nn::Linear<double>(30, 10), nn::Sigmoid{}};
         for (const Var& p : deep.parameters()) nn::init::normal(p, 0.0, 1.0);
         nn::quadratic_cost(deep(x), y).backward();
         fmt::print("Speed of learning ||dC/db^l|| in a [784, 30, 30, 30, 10] sigmoid network:\n ");

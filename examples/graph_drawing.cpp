@@ -106,13 +106,17 @@ int main(int argc, char** argv) {
             fmt::print("   df/da = {:.6f}   by hand (1 - tanh^2) b       = {:.6f}\n", a.grad()(0), (1 - t * t) * -0.5);
             fmt::print("   df/db = {:.6f}   by hand (1 - tanh^2) (a + 1) = {:.6f}  (the two paths, added)\n",
                        b.grad()(0), (1 - t * t) * 3.0);
-            claims.check(std::abs(a.grad()(0) - (1 - t * t) * -0.5) < 1e-15 &&
-                             std::abs(b.grad()(0) - (1 - t * t) * 3.0) < 1e-15,
-                         "the gradients equal the chain rule by hand");
+            claims.check(
+                std::abs(a.grad()(0) - (1 - t * t) * -0.5) < 1e-15 && std::abs(b.grad()(0) - (1 - t * t) * 3.0) < 1e-15,
+                "the gradients equal the chain rule by hand");
             claims.check(draw(dot, "graph_accumulation", out, drawn), "Graphviz reads graph_accumulation.dot");
             lesson::write_explorer(out, "explorer_accumulation", f,
-                                   tg::HtmlOptions().title("f = tanh(a*b + b): b is used twice").layout(layout)
-                                       .name(a, "a").name(b, "b").name(f, "f"));
+                                   tg::HtmlOptions()
+                                       .title("f = tanh(a*b + b): b is used twice")
+                                       .layout(layout)
+                                       .name(a, "a")
+                                       .name(b, "b")
+                                       .name(f, "f"));
         }
 
         // 2. One sigmoid neuron and its loss on one point (tutorial 002, 15.7):
@@ -137,9 +141,17 @@ int main(int argc, char** argv) {
             claims.check(std::abs(w.grad()(0) - by_hand) < 1e-15, "dloss/dw1 is the product of the rates of change");
             claims.check(draw(dot, "graph_neuron", out, drawn), "Graphviz reads graph_neuron.dot");
             lesson::write_explorer(out, "explorer_neuron", loss,
-                                   tg::HtmlOptions().title("A sigmoid neuron's loss 1/2 (y - sigmoid(w.x + b))^2")
-                                       .layout(layout).name(x, "x").name(w, "w").name(b, "b").name(y, "y")
-                                       .name(z, "z").name(s, "sigma").name(e, "e").name(loss, "loss"));
+                                   tg::HtmlOptions()
+                                       .title("A sigmoid neuron's loss 1/2 (y - sigmoid(w.x + b))^2")
+                                       .layout(layout)
+                                       .name(x, "x")
+                                       .name(w, "w")
+                                       .name(b, "b")
+                                       .name(y, "y")
+                                       .name(z, "z")
+                                       .name(s, "sigma")
+                                       .name(e, "e")
+                                       .name(loss, "loss"));
         }
 
         // 3. The 2-3-1 test-score network of lesson 2 and its cost J.
@@ -156,10 +168,12 @@ int main(int argc, char** argv) {
             claims.check(is_reverse_topological(tg::backward_order(J)),
                          "backward visits each op before its inputs' ops");
             const std::string dot = dot_with_all_gradients(J, "J of the 2-3-1 test-score network");
-            const auto check = tg::gradcheck<double>([&] {
-                const Var e2 = y - tg::sigmoid(tg::matmul(tg::sigmoid(tg::matmul(X, W1)), W2));
-                return 0.5 * tg::sum(e2 * e2);
-            }, {W1, W2});
+            const auto check = tg::gradcheck<double>(
+                [&] {
+                    const Var e2 = y - tg::sigmoid(tg::matmul(tg::sigmoid(tg::matmul(X, W1)), W2));
+                    return 0.5 * tg::sum(e2 * e2);
+                },
+                {W1, W2});
             fmt::print("   {}\n", check.summary());
             claims.check(check.passed, "the drawn gradients of W1 and W2 pass gradcheck");
             claims.check(draw(dot, "graph_network", out, drawn), "Graphviz reads graph_network.dot");
@@ -185,17 +199,23 @@ int main(int argc, char** argv) {
                 return tg::matmul(tg::reshape(pooled, {1, 8}), W) + b;
             };
             // gradcheck nudges the parameters in place, so the graph to explore is recorded after it.
-            const auto check = tg::gradcheck<double>([&] { return tg::cross_entropy(net(), tg::Indices{1}); },
-                                                     {K, c, W, b});
+            const auto check =
+                tg::gradcheck<double>([&] { return tg::cross_entropy(net(), tg::Indices{1}); }, {K, c, W, b});
             const Var loss = tg::cross_entropy(net(), tg::Indices{1});
             print_tape(loss);
             fmt::print("   {}\n", check.summary());
             claims.check(check.passed, "the CNN's gradients pass gradcheck");
-            const tg::HtmlPage page = lesson::write_explorer(
-                out, "explorer_cnn", loss,
-                tg::HtmlOptions().title("A tiny CNN: conv, ReLU, max pool, dense, cross-entropy").layout(layout)
-                    .name(x, "image").name(K, "filters").name(c, "filter bias").name(W, "W").name(b, "b")
-                    .name(loss, "loss"));
+            const tg::HtmlPage page =
+                lesson::write_explorer(out, "explorer_cnn", loss,
+                                       tg::HtmlOptions()
+                                           .title("A tiny CNN: conv, ReLU, max pool, dense, cross-entropy")
+                                           .layout(layout)
+                                           .name(x, "image")
+                                           .name(K, "filters")
+                                           .name(c, "filter bias")
+                                           .name(W, "W")
+                                           .name(b, "b")
+                                           .name(loss, "loss"));
             claims.check(page.backward_steps == tg::backward_order(loss).size(),
                          "the CNN's explorer page steps through all {} VJPs of the sweep", page.backward_steps);
         }
@@ -219,10 +239,13 @@ int main(int argc, char** argv) {
                 fmt::print("   dloss/dh_{:<2} = {:+.3e}\n", t, dh[std::size_t(t - 1)].item());
             claims.check(std::abs(dh[0].item()) < 1e-3 * std::abs(dh[49].item()),
                          "the gradient reaching h_1 is under 1/1000 of the one at h_50 (it vanishes)");
-            const tg::HtmlPage page = lesson::write_explorer(
-                out, "explorer_rnn", loss,
-                tg::HtmlOptions().title("One recurrent unit unrolled over 50 steps").layout(layout).name(w, "w")
-                    .name(u, "u").name(loss, "loss"));
+            const tg::HtmlPage page = lesson::write_explorer(out, "explorer_rnn", loss,
+                                                             tg::HtmlOptions()
+                                                                 .title("One recurrent unit unrolled over 50 steps")
+                                                                 .layout(layout)
+                                                                 .name(w, "w")
+                                                                 .name(u, "u")
+                                                                 .name(loss, "loss"));
             claims.check(page.nodes > 200, "the recurrence's page has a few hundred boxes ({})", page.nodes);
         }
         if (!drawn) fmt::print("\n(Graphviz is not installed: apt-get install graphviz)\n");

@@ -140,8 +140,10 @@ public:
 private:
     template <class V>
     static std::string cell(const V& v) {
-        if constexpr (std::is_floating_point_v<V>) return fmt::format("{:.9g}", v);
-        else return fmt::format("{}", v);
+        if constexpr (std::is_floating_point_v<V>)
+            return fmt::format("{:.9g}", v);
+        else
+            return fmt::format("{}", v);
     }
     std::string path_;
     std::ofstream out_;
@@ -167,7 +169,10 @@ struct Series {
 /// Axis labels, scales and the plot title of plot_png().
 struct PlotOptions {
     PlotOptions(std::string title, std::string xlabel, std::string ylabel, bool logy = false, std::string extra = "")
-        : title(std::move(title)), xlabel(std::move(xlabel)), ylabel(std::move(ylabel)), logy(logy),
+        : title(std::move(title)),
+          xlabel(std::move(xlabel)),
+          ylabel(std::move(ylabel)),
+          logy(logy),
           extra(std::move(extra)) {}
     std::string title, xlabel, ylabel;
     bool logy;
@@ -268,8 +273,10 @@ inline std::string json_string(const std::string& s) {
     std::string q = "\"";
     for (char c : s) {
         if (c == '"' || c == '\\') q += '\\';
-        if (static_cast<unsigned char>(c) < 0x20) q += fmt::format("\\u{:04x}", unsigned(c));
-        else q += c;
+        if (static_cast<unsigned char>(c) < 0x20)
+            q += fmt::format("\\u{:04x}", unsigned(c));
+        else
+            q += c;
     }
     return q + "\"";
 }
@@ -293,12 +300,12 @@ std::string explorer_expectations(const tg::Variable<T>& output, const std::stri
         const char* kind = !v.is_leaf() ? "op" : v.requires_grad() ? "parameter" : "constant";
         std::vector<std::size_t> inputs;
         for (const tg::Variable<T>& m : v.inputs()) inputs.push_back(id.at(m.node()));
-        json += fmt::format("{{\"op\": {}, \"kind\": \"{}\", \"inputs\": [{}], \"formula\": {}, \"summary\": {}, "
-                            "\"value\": {}}}{}\n",
-                            detail::json_string(v.op_name()), kind, fmt::join(inputs, ", "),
-                            detail::json_string(v.node()->formula()),
-                            detail::json_string(tg::value_summary(v.value())), detail::json_values(v.value()),
-                            i + 1 < values.size() ? "," : "");
+        json += fmt::format(
+            "{{\"op\": {}, \"kind\": \"{}\", \"inputs\": [{}], \"formula\": {}, \"summary\": {}, "
+            "\"value\": {}}}{}\n",
+            detail::json_string(v.op_name()), kind, fmt::join(inputs, ", "), detail::json_string(v.node()->formula()),
+            detail::json_string(tg::value_summary(v.value())), detail::json_values(v.value()),
+            i + 1 < values.size() ? "," : "");
         if (!v.is_leaf()) ops.push_back(std::to_string(i));
     }
     json += fmt::format("],\n\"forward\": [{}],\n\"backward\": [\n", fmt::join(ops, ", "));
@@ -321,8 +328,8 @@ std::string explorer_expectations(const tg::Variable<T>& output, const std::stri
             }
             if (!first || !alone) continue;
             const auto dm = tg::grad(std::vector<tg::Variable<T>>{order[j]}, {m}, {upstream[j]}, keep);
-            sends.push_back(fmt::format("{{\"to\": {}, \"grad\": {}}}", id.at(m.node()),
-                                        detail::json_values(dm[0].value())));
+            sends.push_back(
+                fmt::format("{{\"to\": {}, \"grad\": {}}}", id.at(m.node()), detail::json_values(dm[0].value())));
         }
         json += fmt::format("{{\"node\": {}, \"op\": {}, \"summary\": {}, \"grad\": {},\n \"sends\": [{}]}}{}\n",
                             id.at(order[j].node()), detail::json_string(order[j].op_name()),
@@ -351,8 +358,8 @@ tg::HtmlPage write_explorer(const std::string& dir, const std::string& name, con
     const tg::HtmlPage page = tg::write_html(path, output, options);
     std::ofstream(path_in(dir, name + ".expected.json")) << explorer_expectations(output, name + ".html", page.layout);
     fmt::print("   wrote {}: {} values, {} forward and {} backward steps, {}\n", path, page.nodes, page.forward_steps,
-               page.backward_steps, page.layout == tg::HtmlLayout::graphviz ? "laid out by Graphviz"
-                                                                            : page.layout_note);
+               page.backward_steps,
+               page.layout == tg::HtmlLayout::graphviz ? "laid out by Graphviz" : page.layout_note);
     return page;
 }
 
@@ -465,8 +472,10 @@ tg::Tensor<T> one_hot(const tg::Indices& labels, std::size_t classes) {
 inline bool load_fashion(tg::data::ImageDataset& train, tg::data::ImageDataset& test) {
     const std::string dir = tg::data::fashion_mnist_default_dir();
     if (!tg::data::fashion_mnist_available(dir)) {
-        fmt::print("Fashion-MNIST is not in {} (apt-get install dataset-fashion-mnist, or set "
-                   "TAPEGRAD_FASHION_MNIST_DIR); skipping.\n", dir);
+        fmt::print(
+            "Fashion-MNIST is not in {} (apt-get install dataset-fashion-mnist, or set "
+            "TAPEGRAD_FASHION_MNIST_DIR); skipping.\n",
+            dir);
         return false;
     }
     train = tg::data::load_fashion_mnist(tg::data::Split::train, dir);

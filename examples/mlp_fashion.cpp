@@ -134,17 +134,17 @@ int main(int argc, char** argv) {
         if (run_modern)
             curves.push_back({csv_path, "(strcol(1) eq \"modern\" ? $2 : 1/0):($5 * 100)",
                               "784-256-128-10, ReLU, cross-entropy, Adam", "linespoints"});
-        lesson::plot_png(lesson::path_in(out, "mlp_fashion.png"), curves,
-                         {"Fashion-MNIST: test accuracy of the MLPs", "epoch", "test accuracy (%)", false,
-                          "set key bottom right"});
+        lesson::plot_png(
+            lesson::path_in(out, "mlp_fashion.png"), curves,
+            {"Fashion-MNIST: test accuracy of the MLPs", "epoch", "test accuracy (%)", false, "set key bottom right"});
         // The training loss within the epochs: a curve even after a single epoch.
         std::vector<lesson::Series> losses;
         if (run_nielsen)
-            losses.push_back({batches_path, "(strcol(1) eq \"nielsen\" ? $2 : 1/0):3",
-                              "Nielsen [784,30,10], quadratic cost, SGD"});
+            losses.push_back(
+                {batches_path, "(strcol(1) eq \"nielsen\" ? $2 : 1/0):3", "Nielsen [784,30,10], quadratic cost, SGD"});
         if (run_modern)
-            losses.push_back({batches_path, "(strcol(1) eq \"modern\" ? $2 : 1/0):3",
-                              "784-256-128-10, ReLU, cross-entropy, Adam"});
+            losses.push_back(
+                {batches_path, "(strcol(1) eq \"modern\" ? $2 : 1/0):3", "784-256-128-10, ReLU, cross-entropy, Adam"});
         lesson::plot_png(lesson::path_in(out, "mlp_fashion_loss.png"), losses,
                          {"Fashion-MNIST: training loss of the MLPs (each point: mean over 1/50 of an epoch)", "epoch",
                           "training loss", true});

@@ -41,12 +41,19 @@ Settings parse(int argc, char** argv) {
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string flag = argv[i];
         const std::size_t value = std::stoul(argv[i + 1]);
-        if (flag == "--epochs") s.epochs = value;
-        else if (flag == "--batch") s.batch = value;
-        else if (flag == "--limit") s.limit = value;
-        else if (flag == "--split-wait") s.split_wait = value != 0;
-        else throw tg::Error(fmt::format("mpi_mlp: unknown option '{}' (expected --epochs, --batch, --limit, "
-                                         "--split-wait)", flag));
+        if (flag == "--epochs")
+            s.epochs = value;
+        else if (flag == "--batch")
+            s.batch = value;
+        else if (flag == "--limit")
+            s.limit = value;
+        else if (flag == "--split-wait")
+            s.split_wait = value != 0;
+        else
+            throw tg::Error(
+                fmt::format("mpi_mlp: unknown option '{}' (expected --epochs, --batch, --limit, "
+                            "--split-wait)",
+                            flag));
     }
     return s;
 }
@@ -65,7 +72,9 @@ void print_in_order(const dist::Session& s, const std::string& line) {
 
 /// Test accuracy, with the test set shared among the ranks and the counts summed.
 double accuracy(nn::Module<float>& net, const data::ImageDataset& test, const dist::Session& s) {
-    const auto options = data::LoaderOptions().batch_size(1000).shuffle(false)
+    const auto options = data::LoaderOptions()
+                             .batch_size(1000)
+                             .shuffle(false)
                              .normalize(data::fashion_mnist_mean, data::fashion_mnist_std)
                              .shard(s.rank(), s.world_size());
     data::DataLoader<float> loader(test, options);
@@ -97,10 +106,12 @@ void train(dist::Session& s, const Settings& settings) {
 
     const std::size_t world = s.world_size();
     if (settings.batch % world != 0)
-        throw tg::Error(fmt::format("mpi_mlp: the global batch {} does not split evenly over {} ranks", settings.batch,
-                                    world));
+        throw tg::Error(
+            fmt::format("mpi_mlp: the global batch {} does not split evenly over {} ranks", settings.batch, world));
     const std::size_t local_batch = settings.batch / world;
-    const auto options = data::LoaderOptions().batch_size(local_batch).seed(1)
+    const auto options = data::LoaderOptions()
+                             .batch_size(local_batch)
+                             .seed(1)
                              .normalize(data::fashion_mnist_mean, data::fashion_mnist_std)
                              .shard(s.rank(), world);
     data::DataLoader<float> loader(train, options);
@@ -112,10 +123,11 @@ void train(dist::Session& s, const Settings& settings) {
     tg::optim::SGD<float> sgd(net.parameters(), tg::optim::SGDOptions(0.05).momentum(0.9));
 
     if (s.is_root())
-        fmt::print("mpi_mlp: {} rank(s), global batch {} ({} per rank), {} training images, {} epoch(s); "
-                   "{:.1f} KB allreduced per step in {} call(s)\n",
-                   world, settings.batch, local_batch, train.size(), settings.epochs,
-                   double(ddp.averager().bytes_per_step()) / 1e3, ddp.averager().buckets_per_step());
+        fmt::print(
+            "mpi_mlp: {} rank(s), global batch {} ({} per rank), {} training images, {} epoch(s); "
+            "{:.1f} KB allreduced per step in {} call(s)\n",
+            world, settings.batch, local_batch, train.size(), settings.epochs,
+            double(ddp.averager().bytes_per_step()) / 1e3, ddp.averager().buckets_per_step());
 
     double step_seconds = 0, wait_seconds = 0;
     std::size_t steps = 0, images = 0;
@@ -170,8 +182,9 @@ void train(dist::Session& s, const Settings& settings) {
     nn::Sequential<float> fresh{nn::Linear<float>(784, 128), nn::ReLU{}, nn::Linear<float>(128, 10)};
     dist::load(fresh, path);
     const double reloaded = accuracy(fresh, test, s);
-    if (s.is_root()) fmt::print("checkpoint {} (written by rank 0), reloaded on every rank: test accuracy {:.2f}%\n",
-                                path, 100 * reloaded);
+    if (s.is_root())
+        fmt::print("checkpoint {} (written by rank 0), reloaded on every rank: test accuracy {:.2f}%\n", path,
+                   100 * reloaded);
 }
 
 }  // namespace

@@ -142,19 +142,20 @@ Figures train_and_watch(nn::Sequential<float>& net, tg::optim::Optimizer<float>&
     Figures f;
     lesson::Stopwatch clock;
     for (std::size_t e = 1; e <= t.epochs; ++e) {
-        lesson::train_epoch(optimizer, loader.epoch(e - 1),
-                            [&](const tg::Tensor<float>& images) { return net(tg::constant(images)); }, minibatch_cost,
-                            fmt::format("{:<8} epoch {:3d}/{}", t.name, e, t.epochs));
+        lesson::train_epoch(
+            optimizer, loader.epoch(e - 1), [&](const tg::Tensor<float>& images) { return net(tg::constant(images)); },
+            minibatch_cost, fmt::format("{:<8} epoch {:3d}/{}", t.name, e, t.epochs));
         if (t.schedule) t.schedule->step();
         if (e % t.eval_every && e != t.epochs) continue;
         std::tie(f.train_cost, f.train_accuracy) = evaluate(net, train_eval, t.cost);
         std::tie(f.test_cost, f.test_accuracy) = evaluate(net, test_eval, t.cost);
         csv.row(t.name, e, f.train_cost, f.test_cost, f.train_accuracy, f.test_accuracy);
         if (e == t.epochs || e % std::max<std::size_t>(t.epochs / 5, 1) == 0)
-            fmt::print("{:<8} epoch {:3d}/{}  cost train {:.3f} test {:.3f}  accuracy train {:6.2f}% test {:6.2f}%"
-                       "  {:.1f} s\n",
-                       t.name, e, t.epochs, f.train_cost, f.test_cost, 100 * f.train_accuracy, 100 * f.test_accuracy,
-                       clock.seconds());
+            fmt::print(
+                "{:<8} epoch {:3d}/{}  cost train {:.3f} test {:.3f}  accuracy train {:6.2f}% test {:6.2f}%"
+                "  {:.1f} s\n",
+                t.name, e, t.epochs, f.train_cost, f.test_cost, 100 * f.train_accuracy, 100 * f.test_accuracy,
+                clock.seconds());
     }
     return f;
 }
@@ -274,9 +275,10 @@ int main(int argc, char** argv) {
             //    the cross-entropy cost, SGD with mini-batches of 10. The learning rate follows a
             //    cosine from eta down to 0, so the final figures are not SGD noise.
             const data::ImageDataset train = full_train.subset(n_train);
-            fmt::print("C. {} Fashion-MNIST images, [784, {}, 10] sigmoid, cross-entropy, SGD (eta {} with a cosine "
-                       "schedule), mini-batch 10, {} epochs\n",
-                       n_train, hidden, eta, epochs);
+            fmt::print(
+                "C. {} Fashion-MNIST images, [784, {}, 10] sigmoid, cross-entropy, SGD (eta {} with a cosine "
+                "schedule), mini-batch 10, {} epochs\n",
+                n_train, hidden, eta, epochs);
             const auto run = [&](const std::string& name, double l2, double p_in, double p_hidden) {
                 tg::manual_seed(seed);
                 nn::Sequential<float> net = nielsen_network(hidden, p_in, p_hidden);
@@ -287,8 +289,8 @@ int main(int argc, char** argv) {
                 const float decay = float(l2 / (2.0 * double(train.size())));
                 std::function<tg::Variable<float>()> penalty;
                 if (l2 > 0) penalty = [w, decay] { return decay * nn::l2_penalty(w); };
-                return train_and_watch(net, sgd, {name, sigmoid_cross_entropy, penalty, &cosine, epochs, 10, 10},
-                                       train, test, seed, csv);
+                return train_and_watch(net, sgd, {name, sigmoid_cross_entropy, penalty, &cosine, epochs, 10, 10}, train,
+                                       test, seed, csv);
             };
             const Figures plain = run("plain", 0, 0, 0);
             const Figures l2 = run("L2", lambda, 0, 0);

@@ -142,8 +142,13 @@ int main(int argc, char** argv) {
         // The same J as a page to step through: the forward pass op by op, then backpropagation one
         // VJP at a time (open explorer_test_scores.html in a browser; lesson 7 explains the page).
         lesson::write_explorer(out, "explorer_test_scores", J,
-                               tg::HtmlOptions().title("Test scores: J = 1/2 sum (y - sigmoid(sigmoid(X W1) W2))^2")
-                                   .name(X, "X").name(y, "y").name(NN.W1, "W1").name(NN.W2, "W2").name(J, "J"));
+                               tg::HtmlOptions()
+                                   .title("Test scores: J = 1/2 sum (y - sigmoid(sigmoid(X W1) W2))^2")
+                                   .name(X, "X")
+                                   .name(y, "y")
+                                   .name(NN.W1, "W1")
+                                   .name(NN.W2, "W2")
+                                   .name(J, "J"));
         fmt::print("\n");
 
         // Part 4: backpropagation by hand, as the tutorial derives it, against tapegrad's sweep.
@@ -178,16 +183,16 @@ int main(int argc, char** argv) {
             fmt::print("\nGradient checking       tapegrad       numerical\n");
             for (std::size_t i = 0; i < grad.size(); ++i) {
                 fmt::print("  {:<9}        {:>13.10f}  {:>13.10f}\n",
-                           i < 6 ? fmt::format("W(1)[{},{}]", i / 3, i % 3) : fmt::format("W(2)[{}]", i - 6),
-                           grad[i], numgrad[i]);
+                           i < 6 ? fmt::format("W(1)[{},{}]", i / 3, i % 3) : fmt::format("W(2)[{}]", i - 6), grad[i],
+                           numgrad[i]);
                 diff[i] = grad[i] - numgrad[i];
                 sum[i] = grad[i] + numgrad[i];
             }
             const double ratio = norm(diff) / norm(sum);
             fmt::print("  norm(grad - numgrad) / norm(grad + numgrad) = {:.3e}\n", ratio);
             // The library's gradcheck reports the same ratio (and checks element by element).
-            const auto report = tg::gradcheck<double>([&] { return NN.cost(X, y); }, NN.params(),
-                                                      tg::GradcheckOptions().eps(1e-4));
+            const auto report =
+                tg::gradcheck<double>([&] { return NN.cost(X, y); }, NN.params(), tg::GradcheckOptions().eps(1e-4));
             fmt::print("  tg::gradcheck (eps 1e-4): relative_difference {:.3e}; {}\n", report.relative_difference,
                        report.summary());
             claims.check(ratio < 1e-8 && report.relative_difference < 1e-8 && report.passed,

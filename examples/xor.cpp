@@ -38,8 +38,9 @@ int hits(const Tensor& y) {
 /// The name of the Boolean function a unit computes, read from its rounded outputs at
 /// (0,0), (0,1), (1,0), (1,1).
 std::string boolean_name(double o00, double o01, double o10, double o11) {
-    static const char* names[16] = {"0",  "AND", "x1 AND NOT x2", "x1", "x2 AND NOT x1", "x2", "XOR", "OR",
-                                    "NOR", "XNOR", "NOT x2", "x1 OR NOT x2", "NOT x1", "x2 OR NOT x1", "NAND", "1"};
+    static const char* names[16] = {"0",      "AND",          "x1 AND NOT x2", "x1",   "x2 AND NOT x1", "x2",
+                                    "XOR",    "OR",           "NOR",           "XNOR", "NOT x2",        "x1 OR NOT x2",
+                                    "NOT x1", "x2 OR NOT x1", "NAND",          "1"};
     const int bits = (o00 > 0.5) << 3 | (o01 > 0.5) << 2 | (o10 > 0.5) << 1 | (o11 > 0.5);
     return names[bits];
 }

@@ -13,9 +13,12 @@ namespace tapegrad::io {
 
 const char* dtype_name(Dtype dtype) noexcept {
     switch (dtype) {
-        case Dtype::float32: return "float32";
-        case Dtype::float64: return "float64";
-        case Dtype::int64: return "int64";
+        case Dtype::float32:
+            return "float32";
+        case Dtype::float64:
+            return "float64";
+        case Dtype::int64:
+            return "int64";
     }
     return "?";
 }
@@ -64,10 +67,10 @@ Tensor<E> Array::to(const std::string& at) const {
         const auto* src = static_cast<const double*>(data_);
         const std::size_t bad = detail::convert_checked(src, out.data(), size_);
         if (bad != size_)
-            throw FileError(fmt::format("{}: array '{}': {} does not fit float32 (largest {}); expected values a float "
-                                        "model can hold",
-                                        at, name_, detail::element_text(src, bad),
-                                        double(std::numeric_limits<float>::max())));
+            throw FileError(
+                fmt::format("{}: array '{}': {} does not fit float32 (largest {}); expected values a float "
+                            "model can hold",
+                            at, name_, detail::element_text(src, bad), double(std::numeric_limits<float>::max())));
     }
     return out;
 }

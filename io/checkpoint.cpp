@@ -36,9 +36,8 @@ void save_state(const std::string& path, const NamedTensors<T>& arrays, const Sa
 template <class T>
 NamedTensors<T> load_state(const std::string& path, const LoadOptions& options) {
     const Arrays arrays = load_arrays(path, options);
-    const std::string at = fmt::format("{}: '{}'", format_of(path) == Format::safetensors ? "load_safetensors"
-                                                                                          : "load_npz",
-                                       path);
+    const std::string at =
+        fmt::format("{}: '{}'", format_of(path) == Format::safetensors ? "load_safetensors" : "load_npz", path);
     NamedTensors<T> out;
     out.reserve(arrays.size());
     for (const Array& a : arrays) out.emplace_back(a.name(), a.to<T>(at));

@@ -55,7 +55,8 @@ Array read_payload(detail::ZipMemberReader& r, std::string name, const detail::N
             r.read_exact(t.data(), h.payload_bytes, "payload");
             return Array(std::move(name), std::move(t));
         }
-        case Dtype::int64: break;
+        case Dtype::int64:
+            break;
     }
     Tensor<std::int64_t> t = Tensor<std::int64_t>::from_shape(h.shape);
     r.read_exact(t.data(), h.payload_bytes, "payload");
@@ -99,9 +100,9 @@ void save_npz(const std::string& path, const Arrays& arrays, const SaveOptions& 
     for (const Array& a : arrays) {
         const std::string& name = a.name();
         preambles.push_back(detail::npy_preamble(a.dtype(), a.shape()));
-        zip_buffer_fragment_t parts[2] = {{reinterpret_cast<zip_uint8_t*>(preambles.back().data()),
-                                           preambles.back().size()},
-                                          {reinterpret_cast<zip_uint8_t*>(const_cast<void*>(a.data())), a.bytes()}};
+        zip_buffer_fragment_t parts[2] = {
+            {reinterpret_cast<zip_uint8_t*>(preambles.back().data()), preambles.back().size()},
+            {reinterpret_cast<zip_uint8_t*>(const_cast<void*>(a.data())), a.bytes()}};
         zip_source_t* src = zip_source_buffer_fragment_create(parts, a.size() ? 2 : 1, 0, &err);
         if (!src) zip_fail(fmt::format("cannot add '{}'", name));
         zip_int64_t index = zip_file_add(w.za, (name + ".npy").c_str(), src, ZIP_FL_ENC_UTF_8);
@@ -151,8 +152,8 @@ Arrays read_npz(const std::string& path, const LoadOptions& options) {
         detail::RegularFile file(path, at);
         // An empty file is no archive, whatever a zip library would make of it.
         if (file.size() < 22)
-            throw FileError(fmt::format("{}: truncated: {} bytes; expected a zip archive (at least 22 bytes)", at,
-                                        file.size()));
+            throw FileError(
+                fmt::format("{}: truncated: {} bytes; expected a zip archive (at least 22 bytes)", at, file.size()));
         const detail::ZipArchive zip(file.fd(), file.size(), at);
 
         // Deflated members must fit the bound together, checked before a byte is inflated (each
@@ -161,9 +162,10 @@ Arrays read_npz(const std::string& path, const LoadOptions& options) {
         for (const auto& e : zip.entries())
             if (e.method != 0) inflated += e.size;
         if (inflated > options.max_inflated_bytes())
-            throw FileError(fmt::format("{}: its deflated members expand to {} bytes in total, more than the limit "
-                                        "of {} bytes (LoadOptions::max_inflated_bytes; raise it to read this file)",
-                                        at, inflated, options.max_inflated_bytes()));
+            throw FileError(
+                fmt::format("{}: its deflated members expand to {} bytes in total, more than the limit "
+                            "of {} bytes (LoadOptions::max_inflated_bytes; raise it to read this file)",
+                            at, inflated, options.max_inflated_bytes()));
 
         Arrays out;
         out.reserve(zip.entries().size());
@@ -187,8 +189,8 @@ Arrays read_npz(const std::string& path, const LoadOptions& options) {
             }
             const std::size_t preamble = detail::npy_preamble_length(prefix, prefix_len, member_at);
             if (preamble > e.size)
-                throw FileError(fmt::format("{}: {} bytes, shorter than its {}-byte .npy header", member_at, e.size,
-                                            preamble));
+                throw FileError(
+                    fmt::format("{}: {} bytes, shorter than its {}-byte .npy header", member_at, e.size, preamble));
             std::string dict(preamble - prefix_len, '\0');
             r.read_exact(dict.data(), dict.size(), ".npy header");
             const detail::NpyHeader h = detail::parse_npy_header(dict, member_at);
@@ -197,8 +199,8 @@ Arrays read_npz(const std::string& path, const LoadOptions& options) {
                                             e.size - preamble, shape_string(h.shape), dtype_name(h.dtype),
                                             h.payload_bytes));
 
-            allocating = fmt::format("member '{}' ({} bytes for shape {})", member, h.payload_bytes,
-                                     shape_string(h.shape));
+            allocating =
+                fmt::format("member '{}' ({} bytes for shape {})", member, h.payload_bytes, shape_string(h.shape));
             Array array = read_payload(r, std::move(name), h);
             r.expect_end();
             detail::check_values_read(array, options, member_at);

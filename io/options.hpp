@@ -18,10 +18,16 @@ public:
     /// file that would expand past it (a decompression bomb) is refused before anything is
     /// inflated, and the error names this limit. Stored (uncompressed) data is bounded by the
     /// file's own size and does not count. Raise it to read larger compressed files.
-    LoadOptions& max_inflated_bytes(std::uint64_t v) { max_inflated_bytes_ = v; return *this; }
+    LoadOptions& max_inflated_bytes(std::uint64_t v) {
+        max_inflated_bytes_ = v;
+        return *this;
+    }
     /// Accept NaN and infinite values. Default false: weights or state holding one are refused,
     /// naming the array and the element (a diverged run must not silently replace a good model).
-    LoadOptions& allow_non_finite(bool v) { allow_non_finite_ = v; return *this; }
+    LoadOptions& allow_non_finite(bool v) {
+        allow_non_finite_ = v;
+        return *this;
+    }
 
     std::uint64_t max_inflated_bytes() const { return max_inflated_bytes_; }
     bool allow_non_finite() const { return allow_non_finite_; }
@@ -37,7 +43,10 @@ class SaveOptions {
 public:
     /// Write NaN and infinite values. Default false: they are refused (as LoadOptions refuses
     /// them by default), so a diverged model does not replace a good checkpoint.
-    SaveOptions& allow_non_finite(bool v) { allow_non_finite_ = v; return *this; }
+    SaveOptions& allow_non_finite(bool v) {
+        allow_non_finite_ = v;
+        return *this;
+    }
     bool allow_non_finite() const { return allow_non_finite_; }
 
 private:

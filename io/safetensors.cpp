@@ -80,8 +80,8 @@ json parse_header(const std::string& text, const std::string& at) {
                 if (key.size() > max_name)
                     fail(fmt::format("a key of {} bytes; expected at most {}", key.size(), max_name));
                 if (!stack.back().keys.insert(key).second)
-                    fail(fmt::format("key '{}' appears twice in one object (readers would disagree on its value)",
-                                     key));
+                    fail(
+                        fmt::format("key '{}' appears twice in one object (readers would disagree on its value)", key));
                 break;
             }
             case json::parse_event_t::object_end:
@@ -141,8 +141,8 @@ std::vector<Entry> header_entries(const json& header, std::uint64_t buffer, cons
         } else if (d == "I64") {
             e.dtype = Dtype::int64;
         } else {
-            static const char* known[] = {"BOOL", "U8", "I8", "I16", "U16", "F16", "BF16", "I32", "U32", "U64",
-                                          "F8_E5M2", "F8_E4M3"};
+            static const char* known[] = {"BOOL", "U8",  "I8",  "I16", "U16",     "F16",
+                                          "BF16", "I32", "U32", "U64", "F8_E5M2", "F8_E4M3"};
             const bool is_known = std::find_if(std::begin(known), std::end(known),
                                                [&](const char* k) { return d == k; }) != std::end(known);
             throw FileError(fmt::format("{}: {}: {} dtype '{}'; expected F32, F64 or I64", at, what,
@@ -176,9 +176,10 @@ std::vector<Entry> header_entries(const json& header, std::uint64_t buffer, cons
     for (std::size_t i = 0; i < entries.size(); ++i) {
         const Entry& e = entries[i];
         if (e.begin < expected)
-            fail(fmt::format("the data of tensors '{}' and '{}' overlap (bytes {} to {}); expected each byte to belong "
-                             "to one tensor",
-                             entries[i - 1].name, e.name, e.begin, expected));
+            fail(
+                fmt::format("the data of tensors '{}' and '{}' overlap (bytes {} to {}); expected each byte to belong "
+                            "to one tensor",
+                            entries[i - 1].name, e.name, e.begin, expected));
         if (e.begin > expected)
             fail(fmt::format("bytes {} to {} of the data buffer belong to no tensor (hidden data)", expected, e.begin));
         expected = e.end;
@@ -210,9 +211,10 @@ void save_safetensors(const std::string& path, const Arrays& arrays, const SaveO
     std::string text = header.dump();
     text.append((8 - text.size() % 8) % 8, ' ');  // the data starts 8-byte aligned
     if (text.size() > safetensors_max_header)
-        throw Error(fmt::format("save_safetensors: '{}': a header of {} bytes, more than the format's {} (too many "
-                                "arrays for one file)",
-                                path, text.size(), safetensors_max_header));
+        throw Error(
+            fmt::format("save_safetensors: '{}': a header of {} bytes, more than the format's {} (too many "
+                        "arrays for one file)",
+                        path, text.size(), safetensors_max_header));
     unsigned char length[8];
     for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>(std::uint64_t(text.size()) >> (8 * i));
 
@@ -239,15 +241,15 @@ Arrays read_safetensors(const std::string& path, const LoadOptions& options) {
     try {
         detail::RegularFile file(path, at);
         if (file.size() < 8)
-            throw FileError(fmt::format("{}: truncated: {} bytes; expected at least 8 (the header length)", at,
-                                        file.size()));
+            throw FileError(
+                fmt::format("{}: truncated: {} bytes; expected at least 8 (the header length)", at, file.size()));
         unsigned char length[8];
         read_at(file.fd(), 0, length, 8, at);
         std::uint64_t n = 0;
         for (int i = 7; i >= 0; --i) n = n << 8 | length[i];
         if (n > safetensors_max_header)
-            throw FileError(fmt::format("{}: header length {}, more than the format's limit of {}", at, n,
-                                        safetensors_max_header));
+            throw FileError(
+                fmt::format("{}: header length {}, more than the format's limit of {}", at, n, safetensors_max_header));
         if (n > file.size() - 8)
             throw FileError(fmt::format("{}: header length {}, but the file holds {} bytes after the length", at, n,
                                         file.size() - 8));
@@ -262,8 +264,8 @@ Arrays read_safetensors(const std::string& path, const LoadOptions& options) {
         out.reserve(entries.size());
         for (const Entry& e : entries) {
             const std::string entry_at = fmt::format("{}: tensor '{}'", at, e.name);
-            allocating = fmt::format("tensor '{}' ({} bytes for shape {})", e.name, e.end - e.begin,
-                                     shape_string(e.shape));
+            allocating =
+                fmt::format("tensor '{}' ({} bytes for shape {})", e.name, e.end - e.begin, shape_string(e.shape));
             Array a = e.dtype == Dtype::float32   ? read_entry<float>(file.fd(), 8 + n, e, entry_at)
                       : e.dtype == Dtype::float64 ? read_entry<double>(file.fd(), 8 + n, e, entry_at)
                                                   : read_entry<std::int64_t>(file.fd(), 8 + n, e, entry_at);

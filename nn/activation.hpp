@@ -13,21 +13,30 @@ namespace tapegrad::nn {
 
 /// 1 / (1 + exp(-x))
 struct Sigmoid {
-    template <class T> Variable<T> operator()(const Variable<T>& x) const { return tapegrad::sigmoid(x); }
+    template <class T>
+    Variable<T> operator()(const Variable<T>& x) const {
+        return tapegrad::sigmoid(x);
+    }
     std::string name() const { return "Sigmoid"; }
     std::string settings() const { return {}; }
 };
 
 /// tanh(x)
 struct Tanh {
-    template <class T> Variable<T> operator()(const Variable<T>& x) const { return tapegrad::tanh(x); }
+    template <class T>
+    Variable<T> operator()(const Variable<T>& x) const {
+        return tapegrad::tanh(x);
+    }
     std::string name() const { return "Tanh"; }
     std::string settings() const { return {}; }
 };
 
 /// max(x, 0)
 struct ReLU {
-    template <class T> Variable<T> operator()(const Variable<T>& x) const { return tapegrad::relu(x); }
+    template <class T>
+    Variable<T> operator()(const Variable<T>& x) const {
+        return tapegrad::relu(x);
+    }
     std::string name() const { return "ReLU"; }
     std::string settings() const { return {}; }
 };
@@ -35,7 +44,8 @@ struct ReLU {
 /// x for x > 0, negative_slope * x otherwise.
 struct LeakyReLU {
     double negative_slope = 0.01;
-    template <class T> Variable<T> operator()(const Variable<T>& x) const {
+    template <class T>
+    Variable<T> operator()(const Variable<T>& x) const {
         return tapegrad::leaky_relu(x, T(negative_slope));
     }
     std::string name() const { return "LeakyReLU"; }
@@ -45,7 +55,10 @@ struct LeakyReLU {
 /// x for x > 0, alpha (exp(x) - 1) otherwise.
 struct ELU {
     double alpha = 1.0;
-    template <class T> Variable<T> operator()(const Variable<T>& x) const { return tapegrad::elu(x, T(alpha)); }
+    template <class T>
+    Variable<T> operator()(const Variable<T>& x) const {
+        return tapegrad::elu(x, T(alpha));
+    }
     std::string name() const { return "ELU"; }
     std::string settings() const { return "alpha=" + detail::format_number(alpha); }
 };
@@ -53,14 +66,20 @@ struct ELU {
 /// log(1 + exp(beta x)) / beta
 struct Softplus {
     double beta = 1.0;
-    template <class T> Variable<T> operator()(const Variable<T>& x) const { return tapegrad::softplus(x, T(beta)); }
+    template <class T>
+    Variable<T> operator()(const Variable<T>& x) const {
+        return tapegrad::softplus(x, T(beta));
+    }
     std::string name() const { return "Softplus"; }
     std::string settings() const { return "beta=" + detail::format_number(beta); }
 };
 
 /// x Phi(x), Phi the standard normal CDF.
 struct GELU {
-    template <class T> Variable<T> operator()(const Variable<T>& x) const { return tapegrad::gelu(x); }
+    template <class T>
+    Variable<T> operator()(const Variable<T>& x) const {
+        return tapegrad::gelu(x);
+    }
     std::string name() const { return "GELU"; }
     std::string settings() const { return {}; }
 };
@@ -68,7 +87,10 @@ struct GELU {
 /// exp(x) / sum(exp(x)) along `axis` (by default the last).
 struct Softmax {
     int axis = -1;
-    template <class T> Variable<T> operator()(const Variable<T>& x) const { return tapegrad::softmax(x, axis); }
+    template <class T>
+    Variable<T> operator()(const Variable<T>& x) const {
+        return tapegrad::softmax(x, axis);
+    }
     std::string name() const { return "Softmax"; }
     std::string settings() const { return "axis=" + std::to_string(axis); }
 };
@@ -76,7 +98,10 @@ struct Softmax {
 /// log(softmax(x)) along `axis`, computed stably.
 struct LogSoftmax {
     int axis = -1;
-    template <class T> Variable<T> operator()(const Variable<T>& x) const { return tapegrad::log_softmax(x, axis); }
+    template <class T>
+    Variable<T> operator()(const Variable<T>& x) const {
+        return tapegrad::log_softmax(x, axis);
+    }
     std::string name() const { return "LogSoftmax"; }
     std::string settings() const { return "axis=" + std::to_string(axis); }
 };

@@ -19,9 +19,10 @@ MultiheadAttention<T>::MultiheadAttention(std::size_t embed_dim, std::size_t num
                                           bool batch_first, Generator& gen)
     : embed_(embed_dim), heads_(num_heads), dropout_p_(dropout), bias_(bias), batch_first_(batch_first) {
     if (embed_dim == 0 || num_heads == 0 || embed_dim % num_heads != 0)
-        throw Error(fmt::format("MultiheadAttention: embed_dim must be a positive multiple of num_heads, got "
-                                "embed_dim={} and num_heads={}",
-                                embed_dim, num_heads));
+        throw Error(
+            fmt::format("MultiheadAttention: embed_dim must be a positive multiple of num_heads, got "
+                        "embed_dim={} and num_heads={}",
+                        embed_dim, num_heads));
     if (!(dropout >= 0 && dropout < 1))
         throw Error(fmt::format("MultiheadAttention: dropout must be in [0, 1), got {}", dropout));
     Variable<T> w(Tensor<T>::from_shape({3 * embed_dim, embed_dim}));
@@ -61,8 +62,8 @@ AttentionOutput<T> MultiheadAttention<T>::operator()(const Variable<T>& query, c
     if (options.attn_mask().size() > 0) {
         const auto& m = options.attn_mask();
         if (m.dimension() != 2 || m.shape()[0] != L || m.shape()[1] != S)
-            throw Error(fmt::format("{}: expected attn_mask of shape ({},{}), got {}", label(), L, S,
-                                    shape_string(m.shape())));
+            throw Error(
+                fmt::format("{}: expected attn_mask of shape ({},{}), got {}", label(), L, S, shape_string(m.shape())));
         masked = masked || xt::broadcast(xt::xarray<bool>(xt::reshape_view(m, {std::size_t(1), std::size_t(1), L, S})),
                                          masked.shape());
     }

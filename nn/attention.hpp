@@ -18,13 +18,25 @@ namespace tapegrad::nn {
 /// (PyTorch's convention for boolean masks, and masked_fill's).
 struct AttentionOptions {
     /// (L, S): true where query position i may not look at key position j.
-    AttentionOptions& attn_mask(xt::xarray<bool> m) { attn_mask_ = std::move(m); return *this; }
+    AttentionOptions& attn_mask(xt::xarray<bool> m) {
+        attn_mask_ = std::move(m);
+        return *this;
+    }
     /// Key position j > query position i left out (combined with attn_mask if both are given).
-    AttentionOptions& is_causal(bool v) { causal_ = v; return *this; }
+    AttentionOptions& is_causal(bool v) {
+        causal_ = v;
+        return *this;
+    }
     /// (N, S): true at the keys of each sequence that are padding.
-    AttentionOptions& key_padding_mask(xt::xarray<bool> m) { key_padding_mask_ = std::move(m); return *this; }
+    AttentionOptions& key_padding_mask(xt::xarray<bool> m) {
+        key_padding_mask_ = std::move(m);
+        return *this;
+    }
     /// Return the attention weights, averaged over the heads (N, L, S), as PyTorch's default.
-    AttentionOptions& need_weights(bool v) { need_weights_ = v; return *this; }
+    AttentionOptions& need_weights(bool v) {
+        need_weights_ = v;
+        return *this;
+    }
     const xt::xarray<bool>& attn_mask() const { return attn_mask_; }
     bool is_causal() const { return causal_; }
     const xt::xarray<bool>& key_padding_mask() const { return key_padding_mask_; }

@@ -37,11 +37,9 @@ template <class T>
 Variable<T> Conv2d<T>::forward(const Variable<T>& x) {
     if (x.dim() != 4 || x.shape()[1] != in_)
         throw Error(fmt::format("{}: expected input (N,{},H,W), got {}", label(), in_, shape_string(x.shape())));
-    return detail::in_layer([&] { return label(); },
-                            [&] {
-                                return has_bias_ ? conv2d(x, weight(), this->parameter(1), options_)
-                                                 : conv2d(x, weight(), options_);
-                            });
+    return detail::in_layer(
+        [&] { return label(); },
+        [&] { return has_bias_ ? conv2d(x, weight(), this->parameter(1), options_) : conv2d(x, weight(), options_); });
 }
 
 template <class T>

@@ -23,8 +23,7 @@ Embedding<T>::Embedding(std::size_t num_embeddings, std::size_t embedding_dim, G
 template <class T>
 Variable<T> Embedding<T>::forward(const Tensor<std::size_t>& indices) const {
     for (std::size_t i : indices)
-        if (i >= num_)
-            throw Error(fmt::format("{}: index {} out of range (expected < {})", label(), i, num_));
+        if (i >= num_) throw Error(fmt::format("{}: index {} out of range (expected < {})", label(), i, num_));
     return embedding(weight(), indices);
 }
 

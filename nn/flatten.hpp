@@ -3,14 +3,14 @@
 
 #include <string>
 
-
 namespace tapegrad::nn {
 
 /// (N, C, H, W) -> (N, C*H*W) with the defaults; a stateless callable like the activations.
 struct Flatten {
     int start_axis = 1;
     int end_axis = -1;
-    template <class T> Variable<T> operator()(const Variable<T>& x) const {
+    template <class T>
+    Variable<T> operator()(const Variable<T>& x) const {
         return tapegrad::flatten(x, start_axis, end_axis);
     }
     std::string name() const { return "Flatten"; }

@@ -28,18 +28,22 @@ Fans fans_for(const char* fn, const Shape& shape) {
     return f;
 }
 
-
 }  // namespace
 
 double calculate_gain(Nonlinearity nonlinearity, double param) {
     switch (nonlinearity) {
         case Nonlinearity::linear:
         case Nonlinearity::conv:
-        case Nonlinearity::sigmoid: return 1.0;
-        case Nonlinearity::tanh: return 5.0 / 3.0;
-        case Nonlinearity::relu: return std::sqrt(2.0);
-        case Nonlinearity::leaky_relu: return std::sqrt(2.0 / (1.0 + param * param));
-        case Nonlinearity::selu: return 0.75;
+        case Nonlinearity::sigmoid:
+            return 1.0;
+        case Nonlinearity::tanh:
+            return 5.0 / 3.0;
+        case Nonlinearity::relu:
+            return std::sqrt(2.0);
+        case Nonlinearity::leaky_relu:
+            return std::sqrt(2.0 / (1.0 + param * param));
+        case Nonlinearity::selu:
+            return 0.75;
     }
     throw Error("init::calculate_gain: unknown nonlinearity");
 }
@@ -61,8 +65,8 @@ void uniform(const Variable<T>& w, double lo, double hi, Generator& gen) {
 template <class T>
 void normal(const Variable<T>& w, double mean, double stddev, Generator& gen) {
     if (!(stddev >= 0) || !std::isfinite(stddev) || !std::isfinite(mean))
-        throw Error(fmt::format("init::normal: need a finite mean and stddev >= 0, got mean={} and stddev={}", mean,
-                                stddev));
+        throw Error(
+            fmt::format("init::normal: need a finite mean and stddev >= 0, got mean={} and stddev={}", mean, stddev));
     fill("normal", w, [&] { return gen.normal(mean, stddev); });
 }
 
@@ -101,13 +105,13 @@ void kaiming_normal(const Variable<T>& w, double a, FanMode mode, Nonlinearity n
     fill("kaiming_normal", w, [&] { return gen.normal(0.0, stddev); });
 }
 
-#define TAPEGRAD_INSTANTIATE(T)                                                                    \
-    template void uniform(const Variable<T>&, double, double, Generator&);                         \
-    template void normal(const Variable<T>&, double, double, Generator&);                          \
-    template void constant(const Variable<T>&, double);                                            \
-    template void xavier_uniform(const Variable<T>&, double, Generator&);                          \
-    template void xavier_normal(const Variable<T>&, double, Generator&);                           \
-    template void kaiming_uniform(const Variable<T>&, double, FanMode, Nonlinearity, Generator&);  \
+#define TAPEGRAD_INSTANTIATE(T)                                                                   \
+    template void uniform(const Variable<T>&, double, double, Generator&);                        \
+    template void normal(const Variable<T>&, double, double, Generator&);                         \
+    template void constant(const Variable<T>&, double);                                           \
+    template void xavier_uniform(const Variable<T>&, double, Generator&);                         \
+    template void xavier_normal(const Variable<T>&, double, Generator&);                          \
+    template void kaiming_uniform(const Variable<T>&, double, FanMode, Nonlinearity, Generator&); \
     template void kaiming_normal(const Variable<T>&, double, FanMode, Nonlinearity, Generator&);
 TAPEGRAD_INSTANTIATE(float)
 TAPEGRAD_INSTANTIATE(double)

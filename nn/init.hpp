@@ -39,9 +39,13 @@ void normal(const Variable<T>& w, double mean = 0.0, double stddev = 1.0, Genera
 template <class T>
 void constant(const Variable<T>& w, double value);
 template <class T>
-void zeros(const Variable<T>& w) { constant(w, 0.0); }
+void zeros(const Variable<T>& w) {
+    constant(w, 0.0);
+}
 template <class T>
-void ones(const Variable<T>& w) { constant(w, 1.0); }
+void ones(const Variable<T>& w) {
+    constant(w, 1.0);
+}
 
 /// Xavier (Glorot) uniform: U(-b, b), b = gain sqrt(6 / (fan_in + fan_out)).
 template <class T>

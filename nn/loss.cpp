@@ -21,9 +21,12 @@ void check_pair(const char* fn, const Variable<T>& input, const Variable<T>& tar
 template <class T>
 Variable<T> reduce(const Variable<T>& losses, Reduction reduction) {
     switch (reduction) {
-        case Reduction::mean: return mean(losses);
-        case Reduction::sum: return sum(losses);
-        case Reduction::none: return losses;
+        case Reduction::mean:
+            return mean(losses);
+        case Reduction::sum:
+            return sum(losses);
+        case Reduction::none:
+            return losses;
     }
     throw Error("loss: unknown reduction");
 }
@@ -121,9 +124,12 @@ Variable<T> nll_loss(const Variable<T>& log_probs, const Indices& labels, const 
     // Only the rows that count are read, so an ignored row's value (even inf or NaN) cannot leak in.
     const Variable<T> losses = -reshape(gather(index_select(log_probs, 0, rows), 1, index), Shape{m});
     switch (reduction) {
-        case Reduction::mean: return sum(losses) / T(m);  // 0 / 0 = NaN when every row is ignored
-        case Reduction::sum: return sum(losses);
-        case Reduction::none: return index_add(Shape{n}, 0, rows, losses);
+        case Reduction::mean:
+            return sum(losses) / T(m);  // 0 / 0 = NaN when every row is ignored
+        case Reduction::sum:
+            return sum(losses);
+        case Reduction::none:
+            return index_add(Shape{n}, 0, rows, losses);
     }
     throw Error("nll_loss: unknown reduction");
 }

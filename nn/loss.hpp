@@ -55,9 +55,18 @@ using tapegrad::cross_entropy;
 ///
 ///     nn::cross_entropy(logits, labels, nn::CrossEntropyOptions().ignore_index(255).label_smoothing(0.1));
 struct CrossEntropyOptions {
-    CrossEntropyOptions& reduction(Reduction v) { reduction_ = v; return *this; }
-    CrossEntropyOptions& label_smoothing(double v) { label_smoothing_ = v; return *this; }
-    CrossEntropyOptions& ignore_index(std::size_t v) { ignore_index_ = v; return *this; }
+    CrossEntropyOptions& reduction(Reduction v) {
+        reduction_ = v;
+        return *this;
+    }
+    CrossEntropyOptions& label_smoothing(double v) {
+        label_smoothing_ = v;
+        return *this;
+    }
+    CrossEntropyOptions& ignore_index(std::size_t v) {
+        ignore_index_ = v;
+        return *this;
+    }
     Reduction reduction() const { return reduction_; }
     double label_smoothing() const { return label_smoothing_; }
     std::optional<std::size_t> ignore_index() const { return ignore_index_; }
@@ -76,8 +85,14 @@ Variable<T> cross_entropy(const Variable<T>& logits, const Indices& labels, cons
 
 /// Settings of nll_loss(): the reduction, and a label whose rows are ignored (as in CrossEntropyOptions).
 struct NllLossOptions {
-    NllLossOptions& reduction(Reduction v) { reduction_ = v; return *this; }
-    NllLossOptions& ignore_index(std::size_t v) { ignore_index_ = v; return *this; }
+    NllLossOptions& reduction(Reduction v) {
+        reduction_ = v;
+        return *this;
+    }
+    NllLossOptions& ignore_index(std::size_t v) {
+        ignore_index_ = v;
+        return *this;
+    }
     Reduction reduction() const { return reduction_; }
     std::optional<std::size_t> ignore_index() const { return ignore_index_; }
 

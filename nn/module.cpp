@@ -37,9 +37,8 @@ std::string owner_of(const Module<T>& root, const std::string& name, bool& found
     found = rest.find('.') == std::string::npos && (own(module->named_parameters()) || own(module->named_buffers()));
     if (!found) {
         const std::size_t dot = rest.find('.');
-        return dot == std::string::npos
-                   ? fmt::format("{} has no parameter or buffer '{}'", layer, rest)
-                   : fmt::format("{} has no layer '{}'", layer, rest.substr(0, dot));
+        return dot == std::string::npos ? fmt::format("{} has no parameter or buffer '{}'", layer, rest)
+                                        : fmt::format("{} has no layer '{}'", layer, rest.substr(0, dot));
     }
     return fmt::format("{} '{}' of {}", own(module->named_parameters()) ? "parameter" : "buffer", rest, layer);
 }
@@ -54,9 +53,10 @@ std::string end_of_sentence(std::string s) {
 
 template <class T>
 Variable<T> Module<T>::forward(const Variable<T>&) {
-    throw Error(fmt::format("{}: forward(x) is not defined for this module; override forward or call the "
-                            "module's own operator()",
-                            label()));
+    throw Error(
+        fmt::format("{}: forward(x) is not defined for this module; override forward or call the "
+                    "module's own operator()",
+                    label()));
 }
 
 template <class T>
@@ -210,9 +210,8 @@ void Module<T>::load_state(const NamedVariables<T>& state, const std::string& co
     for (const auto& [n, v] : state)
         for (const auto& [m, target] : mine)
             if (m == n && v.shape() != target.shape())
-                throw Error(fmt::format("{}: '{}' has shape {}, but {} expects {}", context, n,
-                                        shape_string(v.shape()), owner_of(*this, n, found),
-                                        shape_string(target.shape())));
+                throw Error(fmt::format("{}: '{}' has shape {}, but {} expects {}", context, n, shape_string(v.shape()),
+                                        owner_of(*this, n, found), shape_string(target.shape())));
     // Everything checked: now copy (nothing is changed if any check fails).
     for (const auto& [n, v] : state)
         for (const auto& [m, target] : mine)

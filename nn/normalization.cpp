@@ -15,8 +15,13 @@ namespace tapegrad::nn {
 template <class T>
 BatchNorm<T>::BatchNorm(std::size_t num_features, double eps, double momentum, bool affine, std::size_t min_rank,
                         std::size_t max_rank, const char* layer_name)
-    : features_(num_features), eps_(eps), momentum_(momentum), affine_(affine), min_rank_(min_rank),
-      max_rank_(max_rank), layer_name_(layer_name) {
+    : features_(num_features),
+      eps_(eps),
+      momentum_(momentum),
+      affine_(affine),
+      min_rank_(min_rank),
+      max_rank_(max_rank),
+      layer_name_(layer_name) {
     if (num_features == 0) throw Error(fmt::format("{}: num_features must be at least 1", label()));
     if (!(eps > 0)) throw Error(fmt::format("{}: eps must be > 0, got {}", label(), eps));
     if (!(momentum >= 0 && momentum <= 1))
@@ -143,7 +148,8 @@ std::string LayerNorm<T>::label() const {
 
 template <class T>
 RMSNorm<T>::RMSNorm(Shape normalized_shape, std::optional<double> eps, bool elementwise_affine)
-    : shape_(std::move(normalized_shape)), eps_(eps ? *eps : double(std::numeric_limits<T>::epsilon())),
+    : shape_(std::move(normalized_shape)),
+      eps_(eps ? *eps : double(std::numeric_limits<T>::epsilon())),
       affine_(elementwise_affine) {
     check_norm_settings("RMSNorm", shape_, eps_);
     if (affine_) this->register_parameter("weight", ones<T>(shape_));

@@ -76,8 +76,7 @@ template <class T>
 class LayerNorm : public Module<T> {
 public:
     explicit LayerNorm(Shape normalized_shape, double eps = 1e-5, bool elementwise_affine = true, bool bias = true);
-    explicit LayerNorm(std::size_t normalized_size, double eps = 1e-5, bool elementwise_affine = true,
-                       bool bias = true)
+    explicit LayerNorm(std::size_t normalized_size, double eps = 1e-5, bool elementwise_affine = true, bool bias = true)
         : LayerNorm(Shape{normalized_size}, eps, elementwise_affine, bias) {}
     Variable<T> forward(const Variable<T>& x) override;
 

@@ -15,9 +15,7 @@ namespace {
 
 using detail::RecurrentKind;
 
-std::size_t gates(RecurrentKind kind) {
-    return kind == RecurrentKind::lstm ? 4 : kind == RecurrentKind::gru ? 3 : 1;
-}
+std::size_t gates(RecurrentKind kind) { return kind == RecurrentKind::lstm ? 4 : kind == RecurrentKind::gru ? 3 : 1; }
 
 /// One layer's (or cell's) parameters.
 template <class T>
@@ -74,7 +72,9 @@ template <class T>
 RecurrentCell<T>::RecurrentCell(RecurrentKind kind, std::size_t input_size, std::size_t hidden_size, bool bias,
                                 Generator& gen)
     : kind_(kind), in_(input_size), hidden_(hidden_size), bias_(bias) {
-    check_sizes(kind == RecurrentKind::lstm ? "LSTMCell" : kind == RecurrentKind::gru ? "GRUCell" : "RNNCell",
+    check_sizes(kind == RecurrentKind::lstm  ? "LSTMCell"
+                : kind == RecurrentKind::gru ? "GRUCell"
+                                             : "RNNCell",
                 input_size, hidden_size);
     const std::size_t g = gates(kind) * hidden_size;
     const Shape shapes[4] = {{g, input_size}, {g, hidden_size}, {g}, {g}};

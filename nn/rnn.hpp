@@ -99,10 +99,19 @@ public:
 
 /// Settings of RNN, LSTM and GRU beyond the sizes (PyTorch's keyword arguments).
 struct RecurrentOptions {
-    RecurrentOptions& num_layers(std::size_t v) { num_layers_ = v; return *this; }
-    RecurrentOptions& bias(bool v) { bias_ = v; return *this; }
+    RecurrentOptions& num_layers(std::size_t v) {
+        num_layers_ = v;
+        return *this;
+    }
+    RecurrentOptions& bias(bool v) {
+        bias_ = v;
+        return *this;
+    }
     /// Input and output (N, L, features) instead of (L, N, features); states stay (layers, N, hidden).
-    RecurrentOptions& batch_first(bool v) { batch_first_ = v; return *this; }
+    RecurrentOptions& batch_first(bool v) {
+        batch_first_ = v;
+        return *this;
+    }
     std::size_t num_layers() const { return num_layers_; }
     bool bias() const { return bias_; }
     bool batch_first() const { return batch_first_; }

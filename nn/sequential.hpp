@@ -33,12 +33,16 @@ public:
     explicit FunctionModule(F f) : f_(std::move(f)) {}
     Variable<T> forward(const Variable<T>& x) override { return f_(x); }
     std::string name() const override {
-        if constexpr (detail::has_name<F>::value) return f_.name();
-        else return "Lambda";
+        if constexpr (detail::has_name<F>::value)
+            return f_.name();
+        else
+            return "Lambda";
     }
     std::string settings() const override {
-        if constexpr (detail::has_name<F>::value) return f_.settings();
-        else return {};
+        if constexpr (detail::has_name<F>::value)
+            return f_.settings();
+        else
+            return {};
     }
     const F& function() const { return f_; }
 

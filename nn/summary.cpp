@@ -47,8 +47,8 @@ Variable<T> run_layer(Module<T>& layer, const std::string& path, const Variable<
         return layer.forward(x);
     } catch (const Error& e) {
         const std::string who = path.empty() ? layer.describe() : "layer " + path + " (" + layer.describe() + ")";
-        throw Error(fmt::format("summary: {} does not take an input of shape {}: {}", who,
-                                shape_string(x.shape()), e.what()));
+        throw Error(
+            fmt::format("summary: {} does not take an input of shape {}: {}", who, shape_string(x.shape()), e.what()));
     }
 }
 
@@ -109,9 +109,7 @@ std::string ModelSummary::to_string() const {
     return out;
 }
 
-std::ostream& operator<<(std::ostream& os, const ModelSummary& summary) {
-    return os << summary.to_string() << '\n';
-}
+std::ostream& operator<<(std::ostream& os, const ModelSummary& summary) { return os << summary.to_string() << '\n'; }
 
 template <class T>
 ModelSummary summary(const Module<T>& module, const Shape& input_shape) {

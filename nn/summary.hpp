@@ -18,12 +18,12 @@ namespace tapegrad::nn {
 
 /// One row of a summary: a layer, where it sits and what it gives.
 struct SummaryRow {
-    std::string path;        ///< dotted name in the model, e.g. "0" or "1.2"; empty for the model itself
-    std::string type;        ///< the module as it prints itself: describe(), e.g. "Linear(...)"
-    std::size_t depth = 0;   ///< 0 for the model, 1 for its layers, ...
-    Shape output_shape;      ///< the layer's output for the summary's input
+    std::string path;            ///< dotted name in the model, e.g. "0" or "1.2"; empty for the model itself
+    std::string type;            ///< the module as it prints itself: describe(), e.g. "Linear(...)"
+    std::size_t depth = 0;       ///< 0 for the model, 1 for its layers, ...
+    Shape output_shape;          ///< the layer's output for the summary's input
     std::size_t parameters = 0;  ///< parameter elements of this layer, its children included
-    bool container = false;  ///< a Sequential listed layer by layer (its count is in its rows)
+    bool container = false;      ///< a Sequential listed layer by layer (its count is in its rows)
 };
 
 /// What nn::summary returns: print it (operator<<) or read the rows.

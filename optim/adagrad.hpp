@@ -9,15 +9,30 @@ namespace tapegrad::optim {
 struct AdagradOptions {
     explicit AdagradOptions(double lr = 1e-2) : lr_(lr) {}
 
-    AdagradOptions& lr(double v) { lr_ = v; return *this; }
+    AdagradOptions& lr(double v) {
+        lr_ = v;
+        return *this;
+    }
     /// The learning rate at step t is lr / (1 + (t - 1) lr_decay).
-    AdagradOptions& lr_decay(double v) { lr_decay_ = v; return *this; }
+    AdagradOptions& lr_decay(double v) {
+        lr_decay_ = v;
+        return *this;
+    }
     /// L2 penalty added to the gradient.
-    AdagradOptions& weight_decay(double v) { weight_decay_ = v; return *this; }
+    AdagradOptions& weight_decay(double v) {
+        weight_decay_ = v;
+        return *this;
+    }
     /// Starting value of the sum of squares.
-    AdagradOptions& initial_accumulator_value(double v) { initial_accumulator_value_ = v; return *this; }
+    AdagradOptions& initial_accumulator_value(double v) {
+        initial_accumulator_value_ = v;
+        return *this;
+    }
     /// Added to the denominator for numerical stability.
-    AdagradOptions& eps(double v) { eps_ = v; return *this; }
+    AdagradOptions& eps(double v) {
+        eps_ = v;
+        return *this;
+    }
 
     double lr() const { return lr_; }
     double lr_decay() const { return lr_decay_; }

@@ -24,11 +24,10 @@ namespace detail {
 
 template <class T, class Options>
 AdamFamily<T, Options>::AdamFamily()
-    : GroupedOptimizer<T, Options>(
-          {{"step", true, Values::count},
-           {"exp_avg", false, Values::finite},
-           {"exp_avg_sq", false, Values::nonnegative},
-           {"max_exp_avg_sq", false, Values::nonnegative}}) {}
+    : GroupedOptimizer<T, Options>({{"step", true, Values::count},
+                                    {"exp_avg", false, Values::finite},
+                                    {"exp_avg_sq", false, Values::nonnegative},
+                                    {"max_exp_avg_sq", false, Values::nonnegative}}) {}
 
 template <class T, class Options>
 void AdamFamily<T, Options>::check(const Options& o) const {

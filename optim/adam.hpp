@@ -10,15 +10,31 @@ namespace tapegrad::optim {
 /// Options of Adam and AdamW; AdamWOptions differs only in its default weight decay (1e-2).
 template <class Self>
 struct AdamOptionsBase {
-    Self& lr(double v) { lr_ = v; return self(); }
+    Self& lr(double v) {
+        lr_ = v;
+        return self();
+    }
     /// Decay rates of the first and second moment estimates, each in [0, 1).
-    Self& betas(double beta1, double beta2) { beta1_ = beta1; beta2_ = beta2; return self(); }
+    Self& betas(double beta1, double beta2) {
+        beta1_ = beta1;
+        beta2_ = beta2;
+        return self();
+    }
     /// Added to the denominator for numerical stability.
-    Self& eps(double v) { eps_ = v; return self(); }
+    Self& eps(double v) {
+        eps_ = v;
+        return self();
+    }
     /// Adam: L2 penalty added to the gradient. AdamW: decoupled decay theta <- theta (1 - lr lambda).
-    Self& weight_decay(double v) { weight_decay_ = v; return self(); }
+    Self& weight_decay(double v) {
+        weight_decay_ = v;
+        return self();
+    }
     /// AMSGrad: divide by the running maximum of the second moment.
-    Self& amsgrad(bool v) { amsgrad_ = v; return self(); }
+    Self& amsgrad(bool v) {
+        amsgrad_ = v;
+        return self();
+    }
 
     double lr() const { return lr_; }
     std::pair<double, double> betas() const { return {beta1_, beta2_}; }

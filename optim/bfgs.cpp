@@ -9,19 +9,23 @@
 namespace tapegrad::optim {
 
 template <class T>
-BFGS<T>::BFGS(std::vector<Variable<T>> params, const BFGSOptions& options)
-    : options_(options) {
+BFGS<T>::BFGS(std::vector<Variable<T>> params, const BFGSOptions& options) : options_(options) {
     this->init(std::move(params));
     if (this->numel() > max_elements)
-        this->fail(fmt::format("{} parameter elements would need a dense {}x{} inverse Hessian; BFGS takes at "
-                               "most {} (use LBFGS for larger problems)",
-                               this->numel(), this->numel(), this->numel(), max_elements));
+        this->fail(
+            fmt::format("{} parameter elements would need a dense {}x{} inverse Hessian; BFGS takes at "
+                        "most {} (use LBFGS for larger problems)",
+                        this->numel(), this->numel(), this->numel(), max_elements));
 }
 
 template <class T>
 typename QuasiNewton<T>::Settings BFGS<T>::settings() const {
-    return {options_.lr(),           options_.max_iter(),         options_.max_eval(),
-            options_.tolerance_grad(), options_.tolerance_change(), options_.line_search(),
+    return {options_.lr(),
+            options_.max_iter(),
+            options_.max_eval(),
+            options_.tolerance_grad(),
+            options_.tolerance_change(),
+            options_.line_search(),
             &options_.callback()};
 }
 

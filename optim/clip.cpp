@@ -29,8 +29,7 @@ double clip_grad_norm(const std::vector<Variable<T>>& params, double max_norm, d
                       bool error_if_nonfinite) {
     const char* who = "clip_grad_norm";
     if (!(max_norm >= 0)) throw Error(fmt::format("{}: max_norm must be >= 0, got {}", who, max_norm));
-    if (!(norm_type > 0))
-        throw Error(fmt::format("{}: norm_type must be > 0 (or infinity), got {}", who, norm_type));
+    if (!(norm_type > 0)) throw Error(fmt::format("{}: norm_type must be > 0 (or infinity), got {}", who, norm_type));
     check_params(who, params);
 
     const bool inf_norm = std::isinf(norm_type);
@@ -56,12 +55,15 @@ double clip_grad_norm(const std::vector<Variable<T>>& params, double max_norm, d
         }
     }
     if (!any) return 0;
-    const double total = inf_norm ? acc : norm_type == 2 ? std::sqrt(acc) : norm_type == 1 ? acc
-                                                                           : std::pow(acc, 1 / norm_type);
+    const double total = inf_norm         ? acc
+                         : norm_type == 2 ? std::sqrt(acc)
+                         : norm_type == 1 ? acc
+                                          : std::pow(acc, 1 / norm_type);
     if (error_if_nonfinite && !std::isfinite(total))
-        throw Error(fmt::format("{}: the total norm of order {} of the gradients is {}, so they cannot be clipped "
-                                "(error_if_nonfinite is set)",
-                                who, norm_type, total));
+        throw Error(
+            fmt::format("{}: the total norm of order {} of the gradients is {}, so they cannot be clipped "
+                        "(error_if_nonfinite is set)",
+                        who, norm_type, total));
     const double coef = max_norm / (total + 1e-6);
     if (coef < 1 || std::isnan(coef)) {
         const T c = T(coef);

@@ -12,16 +12,19 @@
 namespace tapegrad::optim {
 
 template <class T>
-LBFGS<T>::LBFGS(std::vector<Variable<T>> params, const LBFGSOptions& options)
-    : options_(options) {
+LBFGS<T>::LBFGS(std::vector<Variable<T>> params, const LBFGSOptions& options) : options_(options) {
     this->init(std::move(params));
     detail::check_at_least(name(), "history_size", options_.history_size(), 1);
 }
 
 template <class T>
 typename QuasiNewton<T>::Settings LBFGS<T>::settings() const {
-    return {options_.lr(),           options_.max_iter(),         options_.max_eval(),
-            options_.tolerance_grad(), options_.tolerance_change(), options_.line_search(),
+    return {options_.lr(),
+            options_.max_iter(),
+            options_.max_eval(),
+            options_.tolerance_grad(),
+            options_.tolerance_change(),
+            options_.line_search(),
             &options_.callback()};
 }
 
@@ -123,8 +126,8 @@ void LBFGS<T>::load_curvature(const std::vector<std::pair<std::string_view, cons
         this->fail(fmt::format("load_state_dict: entry 'state.0.ro' has shape {}, expected one dimension",
                                shape_string(ro->shape())));
     if (h->dimension() != 0)
-        this->fail(fmt::format("load_state_dict: entry 'state.0.H_diag' has shape {}, expected ()",
-                               shape_string(h->shape())));
+        this->fail(
+            fmt::format("load_state_dict: entry 'state.0.H_diag' has shape {}, expected ()", shape_string(h->shape())));
     // ro = 1 / y.s and H_diag = y.s / y.y with y.s > 0: both positive (a NaN or a negative one
     // would turn every later direction into NaN or an ascent).
     for (const auto& [key, t] : {std::pair<const char*, const Tensor<T>*>{"state.0.ro", ro}, {"state.0.H_diag", h}}) {
@@ -133,8 +136,7 @@ void LBFGS<T>::load_curvature(const std::vector<std::pair<std::string_view, cons
     }
     const std::size_t m = ro->size();
     if (m > std::size_t(options_.history_size()))
-        this->fail(fmt::format("load_state_dict: {} stored pairs exceed history_size {}", m,
-                               options_.history_size()));
+        this->fail(fmt::format("load_state_dict: {} stored pairs exceed history_size {}", m, options_.history_size()));
     std::deque<std::vector<T>> dirs(m), stps(m);
     std::vector<bool> have_dir(m), have_stp(m);
     for (const auto& [name, value] : entries) {
@@ -142,8 +144,8 @@ void LBFGS<T>::load_curvature(const std::vector<std::pair<std::string_view, cons
         const bool dir = indexed(name, "old_dirs.", k);
         if (!dir && !indexed(name, "old_stps.", k)) continue;
         if (k >= m)
-            this->fail(fmt::format("load_state_dict: entry 'state.0.{}' is beyond the {} pairs of 'state.0.ro'",
-                                   name, m));
+            this->fail(
+                fmt::format("load_state_dict: entry 'state.0.{}' is beyond the {} pairs of 'state.0.ro'", name, m));
         if (value->shape() != Shape{n})
             this->fail(fmt::format("load_state_dict: entry 'state.0.{}' has shape {}, expected ({},)", name,
                                    shape_string(value->shape()), n));

@@ -11,7 +11,10 @@ namespace tapegrad::optim {
 struct LBFGSOptions : QuasiNewtonOptions<LBFGSOptions> {
     explicit LBFGSOptions(double lr = 1) : QuasiNewtonOptions(lr, LineSearch::None) {}
     /// How many recent (s, y) pairs make up the inverse-Hessian approximation.
-    LBFGSOptions& history_size(int v) { history_size_ = v; return *this; }
+    LBFGSOptions& history_size(int v) {
+        history_size_ = v;
+        return *this;
+    }
     int history_size() const { return history_size_; }
 
 private:
@@ -47,7 +50,7 @@ private:
     std::deque<std::vector<T>> old_stps_;  // s
     std::deque<T> ro_;                     // 1 / y.s
     double h_diag_ = 1;
-    std::vector<double> al_;               // scratch of the two-loop recursion
+    std::vector<double> al_;  // scratch of the two-loop recursion
 };
 
 extern template class LBFGS<float>;

@@ -145,8 +145,7 @@ LineSearchResult<T> strong_wolfe(const LineObjective<T>& objective, double t, co
 
 template LineSearchResult<float> strong_wolfe(const LineObjective<float>&, double, const std::vector<float>&, double,
                                               const std::vector<float>&, double, const StrongWolfeOptions&);
-template LineSearchResult<double> strong_wolfe(const LineObjective<double>&, double, const std::vector<double>&,
-                                               double, const std::vector<double>&, double,
-                                               const StrongWolfeOptions&);
+template LineSearchResult<double> strong_wolfe(const LineObjective<double>&, double, const std::vector<double>&, double,
+                                               const std::vector<double>&, double, const StrongWolfeOptions&);
 
 }  // namespace tapegrad::optim

@@ -25,10 +25,10 @@ struct StrongWolfeOptions {
 /// Where the line search stopped.
 template <class T>
 struct LineSearchResult {
-    double loss;             // f(t)
-    std::vector<T> grad;     // gradient at x + t d
-    double t;                // the step
-    std::size_t evaluations; // calls of the objective
+    double loss;              // f(t)
+    std::vector<T> grad;      // gradient at x + t d
+    double t;                 // the step
+    std::size_t evaluations;  // calls of the objective
 };
 
 /// The objective along the line: returns f(x + t d) and writes its gradient into `grad`
@@ -47,8 +47,8 @@ LineSearchResult<T> strong_wolfe(const LineObjective<T>& objective, double t, co
 extern template LineSearchResult<float> strong_wolfe(const LineObjective<float>&, double, const std::vector<float>&,
                                                      double, const std::vector<float>&, double,
                                                      const StrongWolfeOptions&);
-extern template LineSearchResult<double> strong_wolfe(const LineObjective<double>&, double,
-                                                      const std::vector<double>&, double,
-                                                      const std::vector<double>&, double, const StrongWolfeOptions&);
+extern template LineSearchResult<double> strong_wolfe(const LineObjective<double>&, double, const std::vector<double>&,
+                                                      double, const std::vector<double>&, double,
+                                                      const StrongWolfeOptions&);
 
 }  // namespace tapegrad::optim

@@ -65,8 +65,8 @@ public:
         const auto* p = static_cast<const double*>(a.data());
         std::vector<double> out(p, p + a.size());
         for (double v : out)
-            if (!(std::isfinite(v) && v >= 0)) fail(fmt::format("entry '{}' holds {}; expected finite values >= 0",
-                                                                name, v));
+            if (!(std::isfinite(v) && v >= 0))
+                fail(fmt::format("entry '{}' holds {}; expected finite values >= 0", name, v));
         return out;
     }
     const io::Array& at(const char* name) const { return *by_name_.at(name); }

@@ -104,20 +104,44 @@ enum class ThresholdMode { Rel, Abs };
 
 /// Options of ReduceLROnPlateau (PyTorch's defaults): ReduceLROnPlateauOptions().patience(2).factor(0.5).
 struct ReduceLROnPlateauOptions {
-    ReduceLROnPlateauOptions& mode(PlateauMode v) { mode_ = v; return *this; }
+    ReduceLROnPlateauOptions& mode(PlateauMode v) {
+        mode_ = v;
+        return *this;
+    }
     /// new lr = lr * factor, in [0, 1).
-    ReduceLROnPlateauOptions& factor(double v) { factor_ = v; return *this; }
+    ReduceLROnPlateauOptions& factor(double v) {
+        factor_ = v;
+        return *this;
+    }
     /// Epochs without improvement tolerated before the lr is reduced.
-    ReduceLROnPlateauOptions& patience(long v) { patience_ = v; return *this; }
+    ReduceLROnPlateauOptions& patience(long v) {
+        patience_ = v;
+        return *this;
+    }
     /// How much better than the best a value must be to count as an improvement.
-    ReduceLROnPlateauOptions& threshold(double v) { threshold_ = v; return *this; }
-    ReduceLROnPlateauOptions& threshold_mode(ThresholdMode v) { threshold_mode_ = v; return *this; }
+    ReduceLROnPlateauOptions& threshold(double v) {
+        threshold_ = v;
+        return *this;
+    }
+    ReduceLROnPlateauOptions& threshold_mode(ThresholdMode v) {
+        threshold_mode_ = v;
+        return *this;
+    }
     /// Epochs to wait after a reduction before counting bad epochs again.
-    ReduceLROnPlateauOptions& cooldown(long v) { cooldown_ = v; return *this; }
+    ReduceLROnPlateauOptions& cooldown(long v) {
+        cooldown_ = v;
+        return *this;
+    }
     /// Lower bound of every group's lr.
-    ReduceLROnPlateauOptions& min_lr(double v) { min_lr_ = v; return *this; }
+    ReduceLROnPlateauOptions& min_lr(double v) {
+        min_lr_ = v;
+        return *this;
+    }
     /// Reductions smaller than this are skipped.
-    ReduceLROnPlateauOptions& eps(double v) { eps_ = v; return *this; }
+    ReduceLROnPlateauOptions& eps(double v) {
+        eps_ = v;
+        return *this;
+    }
 
     PlateauMode mode() const { return mode_; }
     double factor() const { return factor_; }

@@ -58,8 +58,8 @@ std::size_t Optimizer<T>::num_params() const noexcept {
 template <class T>
 std::size_t Optimizer<T>::checked_group(std::size_t group) const {
     if (group >= groups_.size())
-        fail(fmt::format("parameter group {} does not exist (there {} {})", group,
-                         groups_.size() == 1 ? "is" : "are", groups_.size()));
+        fail(fmt::format("parameter group {} does not exist (there {} {})", group, groups_.size() == 1 ? "is" : "are",
+                         groups_.size()));
     return group;
 }
 
@@ -78,18 +78,21 @@ void Optimizer<T>::add_params(std::vector<Variable<T>> params) {
         const std::size_t k = first + i;
         if (!p.defined()) fail(fmt::format("parameter {} is an empty Variable", k));
         if (!p.is_leaf())
-            fail(fmt::format("parameter {} of shape {} is the output of '{}', not a leaf; optimizers update "
-                             "leaves (parameter(), or detach() and set_requires_grad(true))",
-                             k, shape_string(p.shape()), p.op_name()));
+            fail(
+                fmt::format("parameter {} of shape {} is the output of '{}', not a leaf; optimizers update "
+                            "leaves (parameter(), or detach() and set_requires_grad(true))",
+                            k, shape_string(p.shape()), p.op_name()));
         if (!p.requires_grad())
-            fail(fmt::format("parameter {} of shape {} does not require grad (make it with parameter() or "
-                             "call set_requires_grad(true))",
-                             k, shape_string(p.shape())));
+            fail(
+                fmt::format("parameter {} of shape {} does not require grad (make it with parameter() or "
+                            "call set_requires_grad(true))",
+                            k, shape_string(p.shape())));
         auto [it, fresh] = seen.emplace(p.node(), k);
         if (!fresh)
-            fail(fmt::format("parameter {} of shape {} is the same Variable as parameter {}; give each "
-                             "parameter once",
-                             k, shape_string(p.shape()), it->second));
+            fail(
+                fmt::format("parameter {} of shape {} is the same Variable as parameter {}; give each "
+                            "parameter once",
+                            k, shape_string(p.shape()), it->second));
     }
     groups_.push_back(std::move(params));
 }

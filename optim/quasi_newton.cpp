@@ -17,22 +17,31 @@ namespace tapegrad::optim {
 
 const char* to_string(StopReason reason) noexcept {
     switch (reason) {
-        case StopReason::NotRun: return "not run";
-        case StopReason::GradientTolerance: return "gradient within tolerance_grad";
-        case StopReason::StepTolerance: return "step below tolerance_change";
-        case StopReason::LossChange: return "loss change below tolerance_change";
-        case StopReason::NoDescent: return "no descent direction (gradient . direction > -tolerance_change)";
-        case StopReason::MaxIterations: return "max_iter reached";
-        case StopReason::MaxEvaluations: return "max_eval reached";
-        case StopReason::Callback: return "stopped by the callback";
-        case StopReason::NonFiniteLoss: return "loss is not finite";
+        case StopReason::NotRun:
+            return "not run";
+        case StopReason::GradientTolerance:
+            return "gradient within tolerance_grad";
+        case StopReason::StepTolerance:
+            return "step below tolerance_change";
+        case StopReason::LossChange:
+            return "loss change below tolerance_change";
+        case StopReason::NoDescent:
+            return "no descent direction (gradient . direction > -tolerance_change)";
+        case StopReason::MaxIterations:
+            return "max_iter reached";
+        case StopReason::MaxEvaluations:
+            return "max_eval reached";
+        case StopReason::Callback:
+            return "stopped by the callback";
+        case StopReason::NonFiniteLoss:
+            return "loss is not finite";
     }
     return "unknown";
 }
 
 std::string QuasiNewtonReport::summary() const {
-    return fmt::format("{} iterations, {} evaluations, loss {:g} -> {:g}: {}", iterations, evaluations,
-                       initial_loss, final_loss, to_string(reason));
+    return fmt::format("{} iterations, {} evaluations, loss {:g} -> {:g}: {}", iterations, evaluations, initial_loss,
+                       final_loss, to_string(reason));
 }
 
 template <class T>
@@ -66,8 +75,9 @@ void QuasiNewton<T>::set_lr(std::size_t group, double lr) {
 
 template <class T>
 void QuasiNewton<T>::update() {
-    this->fail("step() needs a closure that zeroes the gradients, computes the loss, runs backward and returns "
-               "the loss: step(closure)");
+    this->fail(
+        "step() needs a closure that zeroes the gradients, computes the loss, runs backward and returns "
+        "the loss: step(closure)");
 }
 
 template <class T>
@@ -84,10 +94,11 @@ void QuasiNewton<T>::check_shapes() const {
     for (std::size_t k = 0; k < params.size(); ++k) {
         const Variable<T>& p = params[k];
         if (p.shape() != shapes_[k])
-            this->fail(fmt::format("step: parameter {} now has shape {}, but it had shape {} when the optimizer was "
-                                   "made (its value was replaced by one of another shape); the flattened state no "
-                                   "longer fits: make a new optimizer",
-                                   k, shape_string(p.shape()), shape_string(shapes_[k])));
+            this->fail(
+                fmt::format("step: parameter {} now has shape {}, but it had shape {} when the optimizer was "
+                            "made (its value was replaced by one of another shape); the flattened state no "
+                            "longer fits: make a new optimizer",
+                            k, shape_string(p.shape()), shape_string(shapes_[k])));
         if (p.has_grad() && p.grad().shape() != p.shape())
             this->fail(fmt::format("step: parameter {} has shape {} but its gradient has shape {}", k,
                                    shape_string(p.shape()), shape_string(p.grad().shape())));
@@ -353,8 +364,8 @@ void QuasiNewton<T>::load_state_dict(const StateDict<T>& state) {
     const std::size_t func_evals = count("state.0.func_evals");
     const Tensor<T>* lr = get("param_groups.0.lr", Shape{}, false);
     if (lr && !(double(lr->data()[0]) > 0))
-        this->fail(fmt::format("load_state_dict: entry 'param_groups.0.lr' holds lr {}, must be > 0",
-                               double(lr->data()[0])));
+        this->fail(
+            fmt::format("load_state_dict: entry 'param_groups.0.lr' holds lr {}, must be > 0", double(lr->data()[0])));
     if (lr && !std::isfinite(double(lr->data()[0])))
         this->fail(fmt::format("load_state_dict: entry 'param_groups.0.lr' holds lr {}, must be finite",
                                double(lr->data()[0])));

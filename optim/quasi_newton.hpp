@@ -49,8 +49,8 @@ using IterationCallback = std::function<bool(const QuasiNewtonProgress&)>;
 /// What the last step() did.
 struct QuasiNewtonReport {
     StopReason reason = StopReason::NotRun;
-    std::size_t iterations = 0;   // iterations in the last step() call
-    std::size_t evaluations = 0;  // closure calls in the last step() call
+    std::size_t iterations = 0;                                      // iterations in the last step() call
+    std::size_t evaluations = 0;                                     // closure calls in the last step() call
     double initial_loss = std::numeric_limits<double>::quiet_NaN();  // loss at the start
     double final_loss = std::numeric_limits<double>::quiet_NaN();    // loss last computed at the final point
     /// "43 iterations, 53 evaluations, loss 0.5 -> 2.6e-18: gradient within tolerance_grad".
@@ -61,18 +61,39 @@ struct QuasiNewtonReport {
 template <class Self>
 struct QuasiNewtonOptions {
     /// The step length tried first (1: the quasi-Newton step).
-    Self& lr(double v) { lr_ = v; return self(); }
+    Self& lr(double v) {
+        lr_ = v;
+        return self();
+    }
     /// Iterations per step() call.
-    Self& max_iter(int v) { max_iter_ = v; return self(); }
+    Self& max_iter(int v) {
+        max_iter_ = v;
+        return self();
+    }
     /// Closure calls per step() call (default max_iter * 5 / 4).
-    Self& max_eval(int v) { max_eval_ = v; return self(); }
+    Self& max_eval(int v) {
+        max_eval_ = v;
+        return self();
+    }
     /// Stop when max |gradient| <= this.
-    Self& tolerance_grad(double v) { tolerance_grad_ = v; return self(); }
+    Self& tolerance_grad(double v) {
+        tolerance_grad_ = v;
+        return self();
+    }
     /// Stop when the step or the change of the loss is below this.
-    Self& tolerance_change(double v) { tolerance_change_ = v; return self(); }
-    Self& line_search(LineSearch v) { line_search_ = v; return self(); }
+    Self& tolerance_change(double v) {
+        tolerance_change_ = v;
+        return self();
+    }
+    Self& line_search(LineSearch v) {
+        line_search_ = v;
+        return self();
+    }
     /// Called after each iteration; return true to stop.
-    Self& callback(IterationCallback v) { callback_ = std::move(v); return self(); }
+    Self& callback(IterationCallback v) {
+        callback_ = std::move(v);
+        return self();
+    }
 
     double lr() const { return lr_; }
     int max_iter() const { return max_iter_; }

@@ -17,11 +17,10 @@ enum : std::size_t { kStep, kSquareAvg, kMomentumBuffer, kGradAvg };
 
 template <class T>
 RMSprop<T>::RMSprop(std::vector<Variable<T>> params, const RMSpropOptions& options)
-    : GroupedOptimizer<T, RMSpropOptions>(
-          {{"step", true, detail::Values::count},
-           {"square_avg", false, detail::Values::nonnegative},
-           {"momentum_buffer", false, detail::Values::finite},
-           {"grad_avg", false, detail::Values::finite}}) {
+    : GroupedOptimizer<T, RMSpropOptions>({{"step", true, detail::Values::count},
+                                           {"square_avg", false, detail::Values::nonnegative},
+                                           {"momentum_buffer", false, detail::Values::finite},
+                                           {"grad_avg", false, detail::Values::finite}}) {
     this->add_param_group(std::move(params), options);
 }
 

@@ -9,16 +9,34 @@ namespace tapegrad::optim {
 struct RMSpropOptions {
     explicit RMSpropOptions(double lr = 1e-2) : lr_(lr) {}
 
-    RMSpropOptions& lr(double v) { lr_ = v; return *this; }
+    RMSpropOptions& lr(double v) {
+        lr_ = v;
+        return *this;
+    }
     /// Smoothing constant of the running averages.
-    RMSpropOptions& alpha(double v) { alpha_ = v; return *this; }
+    RMSpropOptions& alpha(double v) {
+        alpha_ = v;
+        return *this;
+    }
     /// Added to the denominator for numerical stability.
-    RMSpropOptions& eps(double v) { eps_ = v; return *this; }
+    RMSpropOptions& eps(double v) {
+        eps_ = v;
+        return *this;
+    }
     /// L2 penalty added to the gradient.
-    RMSpropOptions& weight_decay(double v) { weight_decay_ = v; return *this; }
-    RMSpropOptions& momentum(double v) { momentum_ = v; return *this; }
+    RMSpropOptions& weight_decay(double v) {
+        weight_decay_ = v;
+        return *this;
+    }
+    RMSpropOptions& momentum(double v) {
+        momentum_ = v;
+        return *this;
+    }
     /// Divide by an estimate of the gradient's variance (mean square minus squared mean).
-    RMSpropOptions& centered(bool v) { centered_ = v; return *this; }
+    RMSpropOptions& centered(bool v) {
+        centered_ = v;
+        return *this;
+    }
 
     double lr() const { return lr_; }
     double alpha() const { return alpha_; }

@@ -9,15 +9,30 @@ namespace tapegrad::optim {
 struct SGDOptions {
     explicit SGDOptions(double lr) : lr_(lr) {}
 
-    SGDOptions& lr(double v) { lr_ = v; return *this; }
+    SGDOptions& lr(double v) {
+        lr_ = v;
+        return *this;
+    }
     /// Momentum factor mu (0: none).
-    SGDOptions& momentum(double v) { momentum_ = v; return *this; }
+    SGDOptions& momentum(double v) {
+        momentum_ = v;
+        return *this;
+    }
     /// Dampening tau of the momentum: b = mu b + (1 - tau) g.
-    SGDOptions& dampening(double v) { dampening_ = v; return *this; }
+    SGDOptions& dampening(double v) {
+        dampening_ = v;
+        return *this;
+    }
     /// L2 penalty lambda added to the gradient: g + lambda theta.
-    SGDOptions& weight_decay(double v) { weight_decay_ = v; return *this; }
+    SGDOptions& weight_decay(double v) {
+        weight_decay_ = v;
+        return *this;
+    }
     /// Nesterov momentum (needs momentum > 0 and dampening 0).
-    SGDOptions& nesterov(bool v) { nesterov_ = v; return *this; }
+    SGDOptions& nesterov(bool v) {
+        nesterov_ = v;
+        return *this;
+    }
 
     double lr() const { return lr_; }
     double momentum() const { return momentum_; }

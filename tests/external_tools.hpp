@@ -37,7 +37,7 @@ inline bool tools_required() {
 inline void missing_tool(const std::string& what) {
     if (tools_required()) {
         FAIL_CHECK("required tool missing: " << what
-                                              << " (CI=true / TAPEGRAD_REQUIRE_TOOLS=1: nothing may be skipped)");
+                                             << " (CI=true / TAPEGRAD_REQUIRE_TOOLS=1: nothing may be skipped)");
     } else {
         MESSAGE("SKIPPED: " << what);
         skipped_flag() = true;

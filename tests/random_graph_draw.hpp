@@ -180,7 +180,9 @@ protected:
     bool coin(double p = 0.5) { return gen_.uniform() < p; }
     double uni(double lo, double hi) { return gen_.uniform(lo, hi); }
     template <class C>
-    const auto& one_of(const C& c) { return c[std::size_t(pick(0, int(std::size(c)) - 1))]; }
+    const auto& one_of(const C& c) {
+        return c[std::size_t(pick(0, int(std::size(c)) - 1))];
+    }
 
     tg::Shape random_shape() {
         for (;;) {
@@ -241,11 +243,22 @@ protected:
         }
         tg::Shape t = s;
         switch (pick(0, 4)) {
-            case 0: break;                                                    // same shape
-            case 1: for (auto& d : t) if (coin()) d = 1; break;               // some extents 1
-            case 2: t.erase(t.begin(), t.begin() + pick(0, int(t.size()))); break;  // a suffix
-            case 3: t = prepend(t, std::size_t(pick(1, 3))); break;     // an extra leading axis
-            case 4: for (auto& d : t) if (d == 1) d = std::size_t(pick(1, 3)); break;  // expand a's 1s
+            case 0:
+                break;  // same shape
+            case 1:
+                for (auto& d : t)
+                    if (coin()) d = 1;
+                break;  // some extents 1
+            case 2:
+                t.erase(t.begin(), t.begin() + pick(0, int(t.size())));
+                break;  // a suffix
+            case 3:
+                t = prepend(t, std::size_t(pick(1, 3)));
+                break;  // an extra leading axis
+            case 4:
+                for (auto& d : t)
+                    if (d == 1) d = std::size_t(pick(1, 3));
+                break;  // expand a's 1s
         }
         if (tg::shape_size(*broadcast(s, t)) > max_elements) t = s;
         return new_leaf(t, coin(0.8));

@@ -27,9 +27,7 @@ struct WrongSquare {
         a.dx[0] = G(a.g * a.x(0));
     }
 };
-inline V square_wrong(const V& x) {
-    return tg::apply(WrongSquare<double>{}, x);
-}
+inline V square_wrong(const V& x) { return tg::apply(WrongSquare<double>{}, x); }
 
 /// The ops of the random-graph test and how each is drawn; the Builder draws rows from `rows()`.
 class OpTable : protected Draw {
@@ -47,11 +45,21 @@ protected:
 
 private:
     // ---------------------------------------------------------------- smooth unary
-    bool neg(const Operand& o) { return unary("neg", o.a, [](const V& v) { return -v; }); }
-    bool tanh(const Operand& o) { return unary("tanh", o.a, [](const V& v) { return tg::tanh(v); }); }
-    bool sigmoid(const Operand& o) { return unary("sigmoid", o.a, [](const V& v) { return tg::sigmoid(v); }); }
-    bool erf(const Operand& o) { return unary("erf", o.a, [](const V& v) { return tg::erf(v); }); }
-    bool gelu(const Operand& o) { return unary("gelu", o.a, [](const V& v) { return tg::gelu(v); }); }
+    bool neg(const Operand& o) {
+        return unary("neg", o.a, [](const V& v) { return -v; });
+    }
+    bool tanh(const Operand& o) {
+        return unary("tanh", o.a, [](const V& v) { return tg::tanh(v); });
+    }
+    bool sigmoid(const Operand& o) {
+        return unary("sigmoid", o.a, [](const V& v) { return tg::sigmoid(v); });
+    }
+    bool erf(const Operand& o) {
+        return unary("erf", o.a, [](const V& v) { return tg::erf(v); });
+    }
+    bool gelu(const Operand& o) {
+        return unary("gelu", o.a, [](const V& v) { return tg::gelu(v); });
+    }
     bool softplus(const Operand& o) {
         const double beta = uni(0.5, 2.0);
         return unary("softplus[beta=" + std::to_string(beta) + "]", o.a,
@@ -298,8 +306,8 @@ private:
             return s1 > s0 ? (s1 - s0 + step - 1) / step : 0;
         };
         if (out_size() == 0) return false;
-        return unary("slice[axis=" + std::to_string(axis) + "," + std::to_string(start) + ":" +
-                         std::to_string(stop) + ":" + std::to_string(step) + "]",
+        return unary("slice[axis=" + std::to_string(axis) + "," + std::to_string(start) + ":" + std::to_string(stop) +
+                         ":" + std::to_string(step) + "]",
                      o.a, [=](const V& v) { return tg::slice(v, axis, start, stop, step); });
     }
     bool index_select(const Operand& o) {
@@ -334,18 +342,21 @@ private:
     bool stack(const Operand& o) {
         const int axis = pick(-o.r - 1, o.r);
         const std::size_t b = coin(0.3) ? o.a : new_leaf(o.x.shape(), coin(0.8));
-        return binary("stack[axis=" + std::to_string(axis) + "]", o.a, b,
-                      [axis](const V& u, const V& v) { return tg::stack(Args{u, v}, axis); });
+        return binary("stack[axis=" + std::to_string(axis) + "]", o.a, b, [axis](const V& u, const V& v) {
+            return tg::stack(Args{u, v}, axis);
+        });
     }
     bool broadcast_to_sum_to(const Operand& o) {
         // broadcast_to a larger shape, or sum_to a shape that broadcasts to x's
         tg::Shape s = o.x.shape();
         if (coin()) {
-            for (auto& d : s) if (d == 1 && coin()) d = std::size_t(pick(1, 3));
+            for (auto& d : s)
+                if (d == 1 && coin()) d = std::size_t(pick(1, 3));
             if (coin()) s = prepend(s, std::size_t(pick(1, 2)));
             return unary("broadcast_to[" + str(s) + "]", o.a, [s](const V& v) { return tg::broadcast_to(v, s); });
         }
-        for (auto& d : s) if (coin()) d = 1;
+        for (auto& d : s)
+            if (coin()) d = 1;
         s.erase(s.begin(), s.begin() + pick(0, int(s.size())));
         return unary("sum_to[" + str(s) + "]", o.a, [s](const V& v) { return tg::sum_to(v, s); });
     }
@@ -361,8 +372,9 @@ private:
             const std::size_t w = new_leaf({out, k}, true);
             if (coin()) {
                 const std::size_t bias = new_leaf({out}, coin(0.8));
-                return add_step({"linear(" + ref(o.a) + ", " + ref(w) + ", " + ref(bias) + ")", {o.a, w, bias},
-                            [](const Args& v) { return tg::linear(v[0], v[1], v[2]); }});
+                return add_step({"linear(" + ref(o.a) + ", " + ref(w) + ", " + ref(bias) + ")",
+                                 {o.a, w, bias},
+                                 [](const Args& v) { return tg::linear(v[0], v[1], v[2]); }});
             }
             return binary("linear", o.a, w, [](const V& u, const V& v) { return tg::linear(u, v); });
         }
@@ -372,9 +384,13 @@ private:
         }
         tg::Shape s;
         switch (pick(0, 2)) {
-            case 0: s = {k}; break;                            // matrix-vector, or dot
-            case 1: s = {k, std::size_t(pick(1, 3))}; break;  // matrix-matrix
-            case 2: {                                          // batched: leading extents broadcast
+            case 0:
+                s = {k};
+                break;  // matrix-vector, or dot
+            case 1:
+                s = {k, std::size_t(pick(1, 3))};
+                break;  // matrix-matrix
+            case 2: {   // batched: leading extents broadcast
                 const std::size_t batch = r >= 3 ? (coin() ? xs[std::size_t(r - 3)] : 1) : std::size_t(pick(1, 2));
                 s = {batch, k, std::size_t(pick(1, 3))};
                 break;
@@ -404,8 +420,10 @@ private:
         const std::size_t w = new_leaf({out, C / groups, kh, kw}, true);
         if (coin()) {
             const std::size_t bias = new_leaf({out}, coin(0.8));
-            return add_step({text + "(" + ref(o.a) + ", " + ref(w) + ", " + ref(bias) + ")", {o.a, w, bias},
-                        [shape, opt](const Args& v) { return tg::conv2d(tg::reshape(v[0], shape), v[1], v[2], opt); }});
+            return add_step(
+                {text + "(" + ref(o.a) + ", " + ref(w) + ", " + ref(bias) + ")",
+                 {o.a, w, bias},
+                 [shape, opt](const Args& v) { return tg::conv2d(tg::reshape(v[0], shape), v[1], v[2], opt); }});
         }
         return binary(text, o.a, w,
                       [shape, opt](const V& u, const V& v) { return tg::conv2d(tg::reshape(u, shape), v, opt); });
@@ -424,9 +442,9 @@ private:
         auto opt =
             tg::Pool2dOptions({kh, kw}).stride({sh, sw}).padding({ph, pw}).dilation(dil).count_include_pad(coin());
         const std::string settings = "[image " + str(shape) + ",kernel=(" + std::to_string(kh) + "," +
-                                     std::to_string(kw) + "),stride=(" + std::to_string(sh) + "," +
-                                     std::to_string(sw) + "),padding=(" + std::to_string(ph) + "," +
-                                     std::to_string(pw) + "),dilation=" + std::to_string(dil) +
+                                     std::to_string(kw) + "),stride=(" + std::to_string(sh) + "," + std::to_string(sw) +
+                                     "),padding=(" + std::to_string(ph) + "," + std::to_string(pw) +
+                                     "),dilation=" + std::to_string(dil) +
                                      ",count_include_pad=" + std::to_string(opt.count_include_pad()) + "]";
         if (kind == 0)
             return unary("avg_pool2d" + settings, o.a,

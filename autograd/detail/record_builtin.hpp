@@ -9,8 +9,7 @@
 namespace tapegrad::detail {
 
 template <class Op, class T, std::size_t N>
-Variable<T> record_builtin(Tensor<T>&& value, const Variable<T>* const* inputs, std::size_t count,
-                                         Op&& op) {
+Variable<T> record_builtin(Tensor<T>&& value, const Variable<T>* const* inputs, std::size_t count, Op&& op) {
     return record_node<Op, T, N>(std::move(value), inputs, count, std::move(op));
 }
 

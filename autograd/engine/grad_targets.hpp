@@ -34,9 +34,9 @@ public:
 
 private:
     static constexpr std::uint8_t wanted_flag = 1, target_flag = 2;
-    std::vector<std::uint8_t> flags_;       // by id
-    std::vector<std::uint32_t> input_id_;   // by input number
-    std::vector<int> same_as_;              // by input number
+    std::vector<std::uint8_t> flags_;      // by id
+    std::vector<std::uint32_t> input_id_;  // by input number
+    std::vector<int> same_as_;             // by input number
 };
 
 }  // namespace tapegrad::detail

@@ -42,9 +42,10 @@ void add_to_leaf_grad(Leaf<T>& leaf, Tensor<T>&& g) {
         return;
     }
     if (!shape_equal(leaf.grad->shape(), g.shape()))
-        throw Error(fmt::format("backward: cannot add a gradient of shape {} to the existing gradient of shape {} "
-                                "(the leaf's value changed shape; call zero_grad() first)",
-                                shape_string(g.shape()), shape_string(leaf.grad->shape())));
+        throw Error(
+            fmt::format("backward: cannot add a gradient of shape {} to the existing gradient of shape {} "
+                        "(the leaf's value changed shape; call zero_grad() first)",
+                        shape_string(g.shape()), shape_string(leaf.grad->shape())));
     add_in_place(*leaf.grad, g);
 }
 

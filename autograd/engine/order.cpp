@@ -9,10 +9,10 @@ namespace {
 
 template <class T>
 [[noreturn]] void throw_released(const Node<T>& n) {
-    throw Error(fmt::format(
-        "backward: the graph through '{}' (output shape {}) was already freed by an earlier backward; pass "
-        "BackwardOptions().retain_graph(true) to the first backward to go through a graph twice",
-        n.op_name(), shape_string(n.value.shape())));
+    throw Error(
+        fmt::format("backward: the graph through '{}' (output shape {}) was already freed by an earlier backward; pass "
+                    "BackwardOptions().retain_graph(true) to the first backward to go through a graph twice",
+                    n.op_name(), shape_string(n.value.shape())));
 }
 
 }  // namespace

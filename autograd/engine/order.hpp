@@ -14,9 +14,9 @@ namespace tapegrad::detail {
 /// that require grad, and the leaves among their inputs that require grad.
 template <class T>
 struct GraphOrder {
-    std::vector<Node<T>*> nodes;         // by id
-    std::vector<std::uint32_t> order;    // the op nodes' ids, every consumer before its inputs
-    std::vector<std::uint32_t> leaves;   // the leaves' ids
+    std::vector<Node<T>*> nodes;              // by id
+    std::vector<std::uint32_t> order;         // the op nodes' ids, every consumer before its inputs
+    std::vector<std::uint32_t> leaves;        // the leaves' ids
     std::vector<const Variable<T>*> handles;  // by id, when asked for: the handle a node was found through
     NodeIndex index;
 

@@ -8,9 +8,13 @@ namespace tapegrad::detail {
 namespace {
 
 template <class T>
-const Tensor<T>& value_of(const Tensor<T>& t) { return t; }
+const Tensor<T>& value_of(const Tensor<T>& t) {
+    return t;
+}
 template <class T>
-const Tensor<T>& value_of(const Variable<T>& v) { return v.value(); }
+const Tensor<T>& value_of(const Variable<T>& v) {
+    return v.value();
+}
 
 /// What the caller gave, as the sweep's gradient type (a Variable given under create_graph stays
 /// itself, so that the results can be differentiated with respect to it).
@@ -35,9 +39,10 @@ std::vector<G> seed_gradients(const char* fn, const std::vector<Variable<T>>& ou
         const Variable<T>& out = outputs[i];
         if (given.empty()) {
             if (out.size() != 1)
-                throw Error(fmt::format("{}: the output has shape {}, not one element; pass its upstream gradient, "
-                                        "e.g. y.backward(dL_dy)",
-                                        fn, shape_string(out.shape())));
+                throw Error(
+                    fmt::format("{}: the output has shape {}, not one element; pass its upstream gradient, "
+                                "e.g. y.backward(dL_dy)",
+                                fn, shape_string(out.shape())));
             seeds.push_back(as_gradient<G, T>(Tensor<T>(out.shape(), T(1))));
             continue;
         }
@@ -50,14 +55,14 @@ std::vector<G> seed_gradients(const char* fn, const std::vector<Variable<T>>& ou
     return seeds;
 }
 
-#define TAPEGRAD_INSTANTIATE(T)                                                                                     \
-    template std::vector<Tensor<T>> seed_gradients<Tensor<T>>(const char*, const std::vector<Variable<T>>&,         \
-                                                              const std::vector<Tensor<T>>&);                       \
-    template std::vector<Tensor<T>> seed_gradients<Tensor<T>>(const char*, const std::vector<Variable<T>>&,         \
-                                                              const std::vector<Variable<T>>&);                     \
-    template std::vector<Variable<T>> seed_gradients<Variable<T>>(const char*, const std::vector<Variable<T>>&,     \
-                                                                  const std::vector<Tensor<T>>&);                   \
-    template std::vector<Variable<T>> seed_gradients<Variable<T>>(const char*, const std::vector<Variable<T>>&,     \
+#define TAPEGRAD_INSTANTIATE(T)                                                                                 \
+    template std::vector<Tensor<T>> seed_gradients<Tensor<T>>(const char*, const std::vector<Variable<T>>&,     \
+                                                              const std::vector<Tensor<T>>&);                   \
+    template std::vector<Tensor<T>> seed_gradients<Tensor<T>>(const char*, const std::vector<Variable<T>>&,     \
+                                                              const std::vector<Variable<T>>&);                 \
+    template std::vector<Variable<T>> seed_gradients<Variable<T>>(const char*, const std::vector<Variable<T>>&, \
+                                                                  const std::vector<Tensor<T>>&);               \
+    template std::vector<Variable<T>> seed_gradients<Variable<T>>(const char*, const std::vector<Variable<T>>&, \
                                                                   const std::vector<Variable<T>>&);
 TAPEGRAD_INSTANTIATE(float)
 TAPEGRAD_INSTANTIATE(double)

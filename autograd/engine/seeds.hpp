@@ -12,7 +12,6 @@ namespace tapegrad::detail {
 /// create_graph; Given: what the caller passed (backward takes tensors, grad Variables). `fn`
 /// names the caller in errors. The caller checks that there are as many as outputs.
 template <class G, class T, class Given>
-std::vector<G> seed_gradients(const char* fn, const std::vector<Variable<T>>& outputs,
-                              const std::vector<Given>& given);
+std::vector<G> seed_gradients(const char* fn, const std::vector<Variable<T>>& outputs, const std::vector<Given>& given);
 
 }  // namespace tapegrad::detail

@@ -16,9 +16,13 @@ namespace {
 constexpr std::uint32_t none = NodeIndex::none;
 
 template <class T>
-const Tensor<T>& value_of(const Tensor<T>& g) { return g; }
+const Tensor<T>& value_of(const Tensor<T>& g) {
+    return g;
+}
 template <class T>
-const Tensor<T>& value_of(const Variable<T>& g) { return g.value(); }
+const Tensor<T>& value_of(const Variable<T>& g) {
+    return g.value();
+}
 
 template <class T>
 void add_in_place(Tensor<T>& acc, const Tensor<T>& g) {
@@ -46,9 +50,13 @@ void accumulate(std::optional<Variable<T>>& slot, Variable<T>&& g) {
 }
 
 template <class T>
-Tensor<T> value_for_leaf(Tensor<T>&& g) { return std::move(g); }
+Tensor<T> value_for_leaf(Tensor<T>&& g) {
+    return std::move(g);
+}
 template <class T>
-Tensor<T> value_for_leaf(Variable<T>&& g) { return g.value(); }  // a leaf's grad() is a plain tensor
+Tensor<T> value_for_leaf(Variable<T>&& g) {
+    return g.value();
+}  // a leaf's grad() is a plain tensor
 
 }  // namespace
 

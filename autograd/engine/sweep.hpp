@@ -84,10 +84,10 @@ private:
     std::size_t capacity_ = 0;
     std::unique_ptr<bool[]> wants_;
     std::vector<std::uint32_t> input_id_, input_slot_;
-    std::vector<char> direct_;                  // the VJP writes straight into the input's slot
-    std::vector<std::optional<G>*> dest_;       // where the VJP writes each input's gradient
-    std::vector<std::optional<G>> scratch_;     // for gradients to be added to one already there
-    bool ids_known_ = false;                    // input_id_ holds the current node's inputs' ids
+    std::vector<char> direct_;               // the VJP writes straight into the input's slot
+    std::vector<std::optional<G>*> dest_;    // where the VJP writes each input's gradient
+    std::vector<std::optional<G>> scratch_;  // for gradients to be added to one already there
+    bool ids_known_ = false;                 // input_id_ holds the current node's inputs' ids
 };
 
 }  // namespace tapegrad::detail

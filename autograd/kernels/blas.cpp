@@ -55,8 +55,8 @@ int core_level(const std::string& core) {
 /// The same scale for this CPU (CPUID, with the OS's support for the registers checked by libgcc).
 int cpu_level() {
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512cd"))
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512cd"))
         return 3;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 2;
     return 0;
@@ -118,9 +118,8 @@ bool dnnl_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, fl
     const int want = gemm_threads.load(std::memory_order_relaxed);
     const int had = omp_get_max_threads();
     if (had != want) omp_set_num_threads(want);
-    const dnnl_status_t st =
-        dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', dnnl_dim_t(m), dnnl_dim_t(n), dnnl_dim_t(k), alpha, a,
-                   dnnl_dim_t(lda), b, dnnl_dim_t(ldb), beta, c, dnnl_dim_t(ldc));
+    const dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', dnnl_dim_t(m), dnnl_dim_t(n), dnnl_dim_t(k),
+                                        alpha, a, dnnl_dim_t(lda), b, dnnl_dim_t(ldb), beta, c, dnnl_dim_t(ldc));
     if (had != want) omp_set_num_threads(had);
     return st == dnnl_success;
 }
@@ -142,17 +141,28 @@ void call_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, do
 
 std::string dnnl_isa_name(dnnl_cpu_isa_t isa) {
     switch (isa) {
-        case dnnl_cpu_isa_sse41: return "sse41";
-        case dnnl_cpu_isa_avx: return "avx";
-        case dnnl_cpu_isa_avx2: return "avx2";
-        case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
-        case dnnl_cpu_isa_avx512_mic: return "avx512_mic";
-        case dnnl_cpu_isa_avx512_mic_4ops: return "avx512_mic_4ops";
-        case dnnl_cpu_isa_avx512_core: return "avx512_core";
-        case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
-        case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
-        case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
-        default: return "isa " + std::to_string(int(isa));
+        case dnnl_cpu_isa_sse41:
+            return "sse41";
+        case dnnl_cpu_isa_avx:
+            return "avx";
+        case dnnl_cpu_isa_avx2:
+            return "avx2";
+        case dnnl_cpu_isa_avx2_vnni:
+            return "avx2_vnni";
+        case dnnl_cpu_isa_avx512_mic:
+            return "avx512_mic";
+        case dnnl_cpu_isa_avx512_mic_4ops:
+            return "avx512_mic_4ops";
+        case dnnl_cpu_isa_avx512_core:
+            return "avx512_core";
+        case dnnl_cpu_isa_avx512_core_vnni:
+            return "avx512_core_vnni";
+        case dnnl_cpu_isa_avx512_core_bf16:
+            return "avx512_core_bf16";
+        case dnnl_cpu_isa_avx512_core_amx:
+            return "avx512_core_amx";
+        default:
+            return "isa " + std::to_string(int(isa));
     }
 }
 
@@ -181,8 +191,8 @@ GemmInfo gemm_info() {
 }
 
 template <class T>
-void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a,
-          std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
+void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda,
+          const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
     if (m == 0 || n == 0) return;
     if (k == 0) {  // BLAS may not touch C at all here; the product of empty matrices is zero
         for (std::size_t i = 0; i < m; ++i)
@@ -195,8 +205,8 @@ void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t 
 
 template void gemm(bool, bool, std::size_t, std::size_t, std::size_t, float, const float*, std::size_t, const float*,
                    std::size_t, float, float*, std::size_t);
-template void gemm(bool, bool, std::size_t, std::size_t, std::size_t, double, const double*, std::size_t,
-                   const double*, std::size_t, double, double*, std::size_t);
+template void gemm(bool, bool, std::size_t, std::size_t, std::size_t, double, const double*, std::size_t, const double*,
+                   std::size_t, double, double*, std::size_t);
 
 }  // namespace kernels
 

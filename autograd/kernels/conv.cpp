@@ -33,8 +33,8 @@ void check_options(const char* fn, const Conv2dOptions& opt) {
     if (opt.stride().h == 0 || opt.stride().w == 0)
         throw Error(fmt::format("{}: stride must be at least 1, got ({},{})", fn, opt.stride().h, opt.stride().w));
     if (opt.dilation().h == 0 || opt.dilation().w == 0)
-        throw Error(fmt::format("{}: dilation must be at least 1, got ({},{})", fn, opt.dilation().h,
-                                opt.dilation().w));
+        throw Error(
+            fmt::format("{}: dilation must be at least 1, got ({},{})", fn, opt.dilation().h, opt.dilation().w));
     if (opt.groups() == 0) throw Error(fmt::format("{}: groups must be at least 1, got 0", fn));
 }
 
@@ -49,16 +49,17 @@ void check_output_grad(const char* fn, const Shape& got, const Shape& expected) 
 ConvGeom check_conv(const char* fn, const Shape& x, const Shape& w, const Conv2dOptions& opt) {
     check_options(fn, opt);
     if (w.size() != 4 || w[0] == 0 || w[1] == 0 || w[2] == 0 || w[3] == 0)
-        throw Error(fmt::format("{}: weight must be (out_channels, in_channels/groups, KH, KW) with no empty "
-                                "dimension, got {}",
-                                fn, shape_string(w)));
+        throw Error(
+            fmt::format("{}: weight must be (out_channels, in_channels/groups, KH, KW) with no empty "
+                        "dimension, got {}",
+                        fn, shape_string(w)));
     const size_t groups = opt.groups();
     if (w[0] % groups != 0)
         throw Error(fmt::format("{}: {} output channels (weight {}) do not divide into {} groups", fn, w[0],
                                 shape_string(w), groups));
     if (x.size() != 4 || x[1] != w[1] * groups)
-        throw Error(fmt::format("{}: expected input (N,{},H,W) for weight {} and groups={}, got {}", fn,
-                                w[1] * groups, shape_string(w), groups, shape_string(x)));
+        throw Error(fmt::format("{}: expected input (N,{},H,W) for weight {} and groups={}, got {}", fn, w[1] * groups,
+                                shape_string(w), groups, shape_string(x)));
     ConvGeom g = make_geom(fn, x, w, opt);
     if (g.oh == 0 || g.ow == 0)
         throw Error(fmt::format("{}: input {} with padding ({},{}) is smaller than the dilated kernel ({},{})", fn,
@@ -67,7 +68,6 @@ ConvGeom check_conv(const char* fn, const Shape& x, const Shape& w, const Conv2d
     if (!g.pointwise()) shape_size(Shape{g.k(), g.p()}, fn);  // the column buffer
     return g;
 }
-
 
 // ---------------------------------------------------------------- convolution kernels
 
@@ -116,7 +116,7 @@ Tensor<T> conv_weight_grad(const Tensor<T>& x, const Tensor<T>& gy, const ConvGe
                 cols = col.data();
             }
             gemm(false, true, g.og, K, P, T(1), gy.data() + (n * g.o + gi * g.og) * P, P, cols, P, T(1),
-                       dw.data() + gi * g.og * K, K);
+                 dw.data() + gi * g.og * K, K);
         }
     return dw;
 }
@@ -135,16 +135,16 @@ Tensor<T> conv_input_grad(const Tensor<T>& gy, const Tensor<T>& w, const ConvGeo
         for (size_t gi = 0; gi < g.groups; ++gi) {
             T* dst = dx.data() + (n * g.c + gi * g.cg) * HW;
             T* cols = g.pointwise() ? dst : col.data();  // pointwise: the GEMM writes dx directly
-            gemm(true, false, K, P, g.og, T(1), w.data() + gi * g.og * K, K,
-                       gy.data() + (n * g.o + gi * g.og) * P, P, T(0), cols, P);
+            gemm(true, false, K, P, g.og, T(1), w.data() + gi * g.og * K, K, gy.data() + (n * g.o + gi * g.og) * P, P,
+                 T(0), cols, P);
             if (!g.pointwise()) col2im(col.data(), P, dst, g);
         }
     return dx;
 }
 
-#define TAPEGRAD_INSTANTIATE(T)                                                                           \
+#define TAPEGRAD_INSTANTIATE(T)                                                                             \
     template Tensor<T> conv_forward(const Tensor<T>&, const Tensor<T>&, const Tensor<T>*, const ConvGeom&); \
-    template Tensor<T> conv_weight_grad(const Tensor<T>&, const Tensor<T>&, const ConvGeom&);              \
+    template Tensor<T> conv_weight_grad(const Tensor<T>&, const Tensor<T>&, const ConvGeom&);               \
     template Tensor<T> conv_input_grad(const Tensor<T>&, const Tensor<T>&, const ConvGeom&);
 TAPEGRAD_INSTANTIATE(float)
 TAPEGRAD_INSTANTIATE(double)

@@ -35,26 +35,27 @@ Tensor<T> broadcast_binary(const Tensor<T>& a, const Tensor<T>& b, const Shape& 
         const auto sa = broadcast_strides(a.shape(), out);
         const auto sb = broadcast_strides(b.shape(), out);
         T* q = py;
-        for_each_row(out, sa, sb, [&](std::ptrdiff_t oa, std::ptrdiff_t ob, std::size_t m, std::ptrdiff_t da,
-                                      std::ptrdiff_t db) {
-            const T* ra = pa + oa;
-            const T* rb = pb + ob;
-            if (da == 1 && db == 1) {
+        for_each_row(out, sa, sb,
+                     [&](std::ptrdiff_t oa, std::ptrdiff_t ob, std::size_t m, std::ptrdiff_t da, std::ptrdiff_t db) {
+                         const T* ra = pa + oa;
+                         const T* rb = pb + ob;
+                         if (da == 1 && db == 1) {
 #pragma omp simd
-                for (std::size_t j = 0; j < m; ++j) q[j] = f(ra[j], rb[j]);
-            } else if (da == 1 && db == 0) {
-                const T s = rb[0];
+                             for (std::size_t j = 0; j < m; ++j) q[j] = f(ra[j], rb[j]);
+                         } else if (da == 1 && db == 0) {
+                             const T s = rb[0];
 #pragma omp simd
-                for (std::size_t j = 0; j < m; ++j) q[j] = f(ra[j], s);
-            } else if (da == 0 && db == 1) {
-                const T s = ra[0];
+                             for (std::size_t j = 0; j < m; ++j) q[j] = f(ra[j], s);
+                         } else if (da == 0 && db == 1) {
+                             const T s = ra[0];
 #pragma omp simd
-                for (std::size_t j = 0; j < m; ++j) q[j] = f(s, rb[j]);
-            } else {
-                for (std::size_t j = 0; j < m; ++j) q[j] = f(ra[std::ptrdiff_t(j) * da], rb[std::ptrdiff_t(j) * db]);
-            }
-            q += m;
-        });
+                             for (std::size_t j = 0; j < m; ++j) q[j] = f(s, rb[j]);
+                         } else {
+                             for (std::size_t j = 0; j < m; ++j)
+                                 q[j] = f(ra[std::ptrdiff_t(j) * da], rb[std::ptrdiff_t(j) * db]);
+                         }
+                         q += m;
+                     });
     }
     return y;
 }

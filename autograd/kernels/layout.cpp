@@ -67,12 +67,12 @@ Tensor<T> permute(const Tensor<T>& x, const std::vector<std::size_t>& perm) {
     const T* px = x.data();
     T* q = y.data();
     const std::vector<std::ptrdiff_t> none(nd, 0);
-    for_each_row(out, sa, none, [&](std::ptrdiff_t ox, std::ptrdiff_t, std::size_t m, std::ptrdiff_t dx,
-                                    std::ptrdiff_t) {
-        const T* r = px + ox;
-        for (std::size_t j = 0; j < m; ++j) q[j] = r[std::ptrdiff_t(j) * dx];
-        q += m;
-    });
+    for_each_row(out, sa, none,
+                 [&](std::ptrdiff_t ox, std::ptrdiff_t, std::size_t m, std::ptrdiff_t dx, std::ptrdiff_t) {
+                     const T* r = px + ox;
+                     for (std::size_t j = 0; j < m; ++j) q[j] = r[std::ptrdiff_t(j) * dx];
+                     q += m;
+                 });
     return y;
 }
 
@@ -136,8 +136,7 @@ Tensor<T> gather(const Tensor<T>& x, std::size_t axis, const Tensor<std::size_t>
 }
 
 template <class T>
-Tensor<T> scatter_add(const Tensor<T>& src, std::size_t axis, const Tensor<std::size_t>& index,
-                             const Shape& shape) {
+Tensor<T> scatter_add(const Tensor<T>& src, std::size_t axis, const Tensor<std::size_t>& index, const Shape& shape) {
     const AxisSplit s = split_at(shape, axis);
     const std::size_t m = index.shape()[axis];
     Tensor<T> y(shape, T(0));
@@ -171,12 +170,12 @@ Tensor<T> concat(const std::vector<const Tensor<T>*>& xs, std::size_t axis) {
     return y;
 }
 
-#define TAPEGRAD_INSTANTIATE(T)                                                                                     \
-    template Tensor<T> permute(const Tensor<T>&, const std::vector<std::size_t>&);                                 \
-    template Tensor<T> take_rows(const Tensor<T>&, std::size_t, const Indices&, const Shape&);                     \
-    template Tensor<T> add_rows(const Tensor<T>&, std::size_t, const Indices&, const Shape&);                      \
-    template Tensor<T> gather(const Tensor<T>&, std::size_t, const Tensor<std::size_t>&);                          \
-    template Tensor<T> scatter_add(const Tensor<T>&, std::size_t, const Tensor<std::size_t>&, const Shape&);       \
+#define TAPEGRAD_INSTANTIATE(T)                                                                              \
+    template Tensor<T> permute(const Tensor<T>&, const std::vector<std::size_t>&);                           \
+    template Tensor<T> take_rows(const Tensor<T>&, std::size_t, const Indices&, const Shape&);               \
+    template Tensor<T> add_rows(const Tensor<T>&, std::size_t, const Indices&, const Shape&);                \
+    template Tensor<T> gather(const Tensor<T>&, std::size_t, const Tensor<std::size_t>&);                    \
+    template Tensor<T> scatter_add(const Tensor<T>&, std::size_t, const Tensor<std::size_t>&, const Shape&); \
     template Tensor<T> concat(const std::vector<const Tensor<T>*>&, std::size_t);
 TAPEGRAD_INSTANTIATE(float)
 TAPEGRAD_INSTANTIATE(double)

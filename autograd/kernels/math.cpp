@@ -68,16 +68,26 @@ void pow_float(const float* a, const float* b, size_t b_step, float* y, size_t n
 // Each entry runs the AVX2 + FMA build of its kernel (math_avx2.cpp) when the CPU has those features, and
 // this file's baseline (SSE2) build otherwise: same algorithm, same std:: fix-ups, twice the lanes.
 template <class T>
-void exp_n(const T* x, T* y, size_t n) { avx2::avx2_math() ? avx2::exp_n(x, y, n) : unary<Exp<T>>(x, y, n); }
+void exp_n(const T* x, T* y, size_t n) {
+    avx2::avx2_math() ? avx2::exp_n(x, y, n) : unary<Exp<T>>(x, y, n);
+}
 template <class T>
-void log_n(const T* x, T* y, size_t n) { avx2::avx2_math() ? avx2::log_n(x, y, n) : unary<Log<T>>(x, y, n); }
+void log_n(const T* x, T* y, size_t n) {
+    avx2::avx2_math() ? avx2::log_n(x, y, n) : unary<Log<T>>(x, y, n);
+}
 template <class T>
-void tanh_n(const T* x, T* y, size_t n) { avx2::avx2_math() ? avx2::tanh_n(x, y, n) : unary<Tanh<T>>(x, y, n); }
+void tanh_n(const T* x, T* y, size_t n) {
+    avx2::avx2_math() ? avx2::tanh_n(x, y, n) : unary<Tanh<T>>(x, y, n);
+}
 template <class T>
-void erf_n(const T* x, T* y, size_t n) { avx2::avx2_math() ? avx2::erf_n(x, y, n) : unary<Erf<T>>(x, y, n); }
+void erf_n(const T* x, T* y, size_t n) {
+    avx2::avx2_math() ? avx2::erf_n(x, y, n) : unary<Erf<T>>(x, y, n);
+}
 
 template <class T>
-void sqrt_n(const T* x, T* y, size_t n) { avx2::avx2_math() ? avx2::sqrt_n(x, y, n) : unary<Sqrt<T>>(x, y, n); }
+void sqrt_n(const T* x, T* y, size_t n) {
+    avx2::avx2_math() ? avx2::sqrt_n(x, y, n) : unary<Sqrt<T>>(x, y, n);
+}
 
 template <class T>
 T pow_one(T a, T b) {
@@ -163,20 +173,20 @@ Tensor<T> pow(const Tensor<T>& x, T p) {
     return y;
 }
 
-#define TAPEGRAD_INSTANTIATE(T)                                          \
-    template void exp_n(const T*, T*, size_t);                           \
-    template void log_n(const T*, T*, size_t);                           \
-    template void tanh_n(const T*, T*, size_t);                          \
-    template void erf_n(const T*, T*, size_t);                           \
-    template void sqrt_n(const T*, T*, size_t);                          \
-    template void pow_n(const T*, const T*, T*, size_t);                 \
-    template void pow_n(const T*, T, T*, size_t);                        \
-    template T pow_one(T, T);                                            \
-    template Tensor<T> exp(const Tensor<T>&);                            \
-    template Tensor<T> log(const Tensor<T>&);                            \
-    template Tensor<T> tanh(const Tensor<T>&);                           \
-    template Tensor<T> erf(const Tensor<T>&);                            \
-    template Tensor<T> sqrt(const Tensor<T>&);                           \
+#define TAPEGRAD_INSTANTIATE(T)                                              \
+    template void exp_n(const T*, T*, size_t);                               \
+    template void log_n(const T*, T*, size_t);                               \
+    template void tanh_n(const T*, T*, size_t);                              \
+    template void erf_n(const T*, T*, size_t);                               \
+    template void sqrt_n(const T*, T*, size_t);                              \
+    template void pow_n(const T*, const T*, T*, size_t);                     \
+    template void pow_n(const T*, T, T*, size_t);                            \
+    template T pow_one(T, T);                                                \
+    template Tensor<T> exp(const Tensor<T>&);                                \
+    template Tensor<T> log(const Tensor<T>&);                                \
+    template Tensor<T> tanh(const Tensor<T>&);                               \
+    template Tensor<T> erf(const Tensor<T>&);                                \
+    template Tensor<T> sqrt(const Tensor<T>&);                               \
     template Tensor<T> pow(const Tensor<T>&, const Tensor<T>&, const char*); \
     template Tensor<T> pow(const Tensor<T>&, T);
 TAPEGRAD_INSTANTIATE(float)

@@ -20,27 +20,42 @@
 namespace tapegrad::kernels {
 
 // On n values from x into y; y may be x (in place).
-template <class T> void exp_n(const T* x, T* y, std::size_t n);
-template <class T> void log_n(const T* x, T* y, std::size_t n);
-template <class T> void tanh_n(const T* x, T* y, std::size_t n);
-template <class T> void erf_n(const T* x, T* y, std::size_t n);
-template <class T> void sqrt_n(const T* x, T* y, std::size_t n);
+template <class T>
+void exp_n(const T* x, T* y, std::size_t n);
+template <class T>
+void log_n(const T* x, T* y, std::size_t n);
+template <class T>
+void tanh_n(const T* x, T* y, std::size_t n);
+template <class T>
+void erf_n(const T* x, T* y, std::size_t n);
+template <class T>
+void sqrt_n(const T* x, T* y, std::size_t n);
 /// y[i] = a[i] ** b[i]; y may be a or b.
-template <class T> void pow_n(const T* a, const T* b, T* y, std::size_t n);
+template <class T>
+void pow_n(const T* a, const T* b, T* y, std::size_t n);
 /// y[i] = a[i] ** p; y may be a.
-template <class T> void pow_n(const T* a, T p, T* y, std::size_t n);
+template <class T>
+void pow_n(const T* a, T p, T* y, std::size_t n);
 
 /// std::pow for one pair: the reference the vector kernels agree with.
-template <class T> T pow_one(T a, T b);
+template <class T>
+T pow_one(T a, T b);
 
-template <class T> Tensor<T> exp(const Tensor<T>& x);
-template <class T> Tensor<T> log(const Tensor<T>& x);
-template <class T> Tensor<T> tanh(const Tensor<T>& x);
-template <class T> Tensor<T> erf(const Tensor<T>& x);
-template <class T> Tensor<T> sqrt(const Tensor<T>& x);
+template <class T>
+Tensor<T> exp(const Tensor<T>& x);
+template <class T>
+Tensor<T> log(const Tensor<T>& x);
+template <class T>
+Tensor<T> tanh(const Tensor<T>& x);
+template <class T>
+Tensor<T> erf(const Tensor<T>& x);
+template <class T>
+Tensor<T> sqrt(const Tensor<T>& x);
 /// a ** b elementwise, a and b broadcast together (NumPy rules; `op` names the caller in errors).
-template <class T> Tensor<T> pow(const Tensor<T>& a, const Tensor<T>& b, const char* op = "pow");
+template <class T>
+Tensor<T> pow(const Tensor<T>& a, const Tensor<T>& b, const char* op = "pow");
 /// x ** p elementwise.
-template <class T> Tensor<T> pow(const Tensor<T>& x, T p);
+template <class T>
+Tensor<T> pow(const Tensor<T>& x, T p);
 
 }  // namespace tapegrad::kernels

@@ -2,7 +2,6 @@
 // and math.cpp calls it only on CPUs that have both, so the library still runs on any x86-64.
 #include <tapegrad/autograd/kernels/detail/math_avx2.hpp>
 
-
 #include <tapegrad/autograd/kernels/detail/math_simd.hpp>
 
 namespace tapegrad::kernels::avx2 {
@@ -18,21 +17,45 @@ bool avx2_math() noexcept {
     return ok;
 }
 
-template <class T> void exp_n(const T* x, T* y, std::size_t n) { unary<Exp<T>>(x, y, n); }
-template <class T> void log_n(const T* x, T* y, std::size_t n) { unary<Log<T>>(x, y, n); }
-template <class T> void tanh_n(const T* x, T* y, std::size_t n) { unary<Tanh<T>>(x, y, n); }
-template <class T> void erf_n(const T* x, T* y, std::size_t n) { unary<Erf<T>>(x, y, n); }
-template <class T> void sqrt_n(const T* x, T* y, std::size_t n) { unary<Sqrt<T>>(x, y, n); }
-template <class T> void pow_half_n(const T* x, T* y, std::size_t n) { unary<PowHalf<T>>(x, y, n); }
+template <class T>
+void exp_n(const T* x, T* y, std::size_t n) {
+    unary<Exp<T>>(x, y, n);
+}
+template <class T>
+void log_n(const T* x, T* y, std::size_t n) {
+    unary<Log<T>>(x, y, n);
+}
+template <class T>
+void tanh_n(const T* x, T* y, std::size_t n) {
+    unary<Tanh<T>>(x, y, n);
+}
+template <class T>
+void erf_n(const T* x, T* y, std::size_t n) {
+    unary<Erf<T>>(x, y, n);
+}
+template <class T>
+void sqrt_n(const T* x, T* y, std::size_t n) {
+    unary<Sqrt<T>>(x, y, n);
+}
+template <class T>
+void pow_half_n(const T* x, T* y, std::size_t n) {
+    unary<PowHalf<T>>(x, y, n);
+}
 #else
 // Compiled without the flags (another compiler or architecture): never chosen.
 bool avx2_math() noexcept { return false; }
-template <class T> void exp_n(const T*, T*, std::size_t) {}
-template <class T> void log_n(const T*, T*, std::size_t) {}
-template <class T> void tanh_n(const T*, T*, std::size_t) {}
-template <class T> void erf_n(const T*, T*, std::size_t) {}
-template <class T> void sqrt_n(const T*, T*, std::size_t) {}
-template <class T> void pow_half_n(const T*, T*, std::size_t) {}
+template <class T>
+void exp_n(const T*, T*, std::size_t) {}
+template <class T>
+void log_n(const T*, T*, std::size_t) {}
+template <class T>
+void tanh_n(const T*, T*, std::size_t) {}
+template <class T>
+void erf_n(const T*, T*, std::size_t) {}
+template <class T>
+void sqrt_n(const T*, T*, std::size_t) {}
+template <class T>
+void pow_half_n(const T*, T*, std::size_t) {}
 #endif
 
 template void exp_n(const float*, float*, std::size_t);

@@ -47,17 +47,18 @@ Tensor<T> batched_matmul(const Tensor<T>& a, bool ta, const Tensor<T>& b, bool t
     const auto sb = broadcast_strides(batch_b, batch);
     std::size_t yi = 0;
     auto one = [&](std::ptrdiff_t oa, std::ptrdiff_t ob) {
-        gemm(ta, tb, m, n, k, T(1), a.data() + std::size_t(oa) * size_a, a1, b.data() + std::size_t(ob) * size_b,
-                   b1, T(0), y.data() + yi * size_y, n);
+        gemm(ta, tb, m, n, k, T(1), a.data() + std::size_t(oa) * size_a, a1, b.data() + std::size_t(ob) * size_b, b1,
+             T(0), y.data() + yi * size_y, n);
         ++yi;
     };
     if (batch.empty()) {
         one(0, 0);
     } else {
-        for_each_row(batch, sa, sb, [&](std::ptrdiff_t oa, std::ptrdiff_t ob, std::size_t count,
-                                                 std::ptrdiff_t da, std::ptrdiff_t db) {
-            for (std::size_t j = 0; j < count; ++j) one(oa + std::ptrdiff_t(j) * da, ob + std::ptrdiff_t(j) * db);
-        });
+        for_each_row(
+            batch, sa, sb,
+            [&](std::ptrdiff_t oa, std::ptrdiff_t ob, std::size_t count, std::ptrdiff_t da, std::ptrdiff_t db) {
+                for (std::size_t j = 0; j < count; ++j) one(oa + std::ptrdiff_t(j) * da, ob + std::ptrdiff_t(j) * db);
+            });
     }
     return y;
 }
@@ -97,10 +98,10 @@ Tensor<T> linear_weight_grad(const Tensor<T>& g, const Tensor<T>& x) {
     return dw;
 }
 
-#define TAPEGRAD_INSTANTIATE(T)                                                              \
-    template Tensor<T> batched_matmul(const Tensor<T>&, bool, const Tensor<T>&, bool);      \
-    template Tensor<T> linear(const Tensor<T>&, const Tensor<T>&, const Tensor<T>*);        \
-    template Tensor<T> linear_input_grad(const Tensor<T>&, const Tensor<T>&);               \
+#define TAPEGRAD_INSTANTIATE(T)                                                        \
+    template Tensor<T> batched_matmul(const Tensor<T>&, bool, const Tensor<T>&, bool); \
+    template Tensor<T> linear(const Tensor<T>&, const Tensor<T>&, const Tensor<T>*);   \
+    template Tensor<T> linear_input_grad(const Tensor<T>&, const Tensor<T>&);          \
     template Tensor<T> linear_weight_grad(const Tensor<T>&, const Tensor<T>&);
 TAPEGRAD_INSTANTIATE(float)
 TAPEGRAD_INSTANTIATE(double)

@@ -23,8 +23,8 @@ PoolGeom check_pool(const char* fn, const Shape& x, const Pool2dOptions& opt, bo
     if (!dilation_allowed && (d.h != 1 || d.w != 1))
         throw Error(fmt::format("{}: dilation is for max pooling only, got ({},{})", fn, d.h, d.w));
     if (p.h > k.h / 2 || p.w > k.w / 2)
-        throw Error(fmt::format("{}: padding ({},{}) must be at most half the kernel size ({},{})", fn, p.h, p.w, k.h,
-                                k.w));
+        throw Error(
+            fmt::format("{}: padding ({},{}) must be at most half the kernel size ({},{})", fn, p.h, p.w, k.h, k.w));
     if (x.size() != 4) throw Error(fmt::format("{}: expected input (N,C,H,W), got {}", fn, shape_string(x)));
     PoolGeom g{x[0], x[1], x[2], x[3], k.h, k.w, s.h, s.w, p.h, p.w, d.h, d.w, 0, 0, opt.count_include_pad()};
     g.oh = window_count(fn, "height", g.h, g.ph, g.kh, g.dh, g.sh);
@@ -221,11 +221,11 @@ Tensor<T> avg_pool_adjoint(const Tensor<T>& gy, const PoolGeom& g) {
     return dx;
 }
 
-#define TAPEGRAD_INSTANTIATE(T)                                                                 \
-    template Tensor<T> max_pool(const Tensor<T>&, const PoolGeom&, PoolIndices&);              \
-    template Tensor<T> gather_at(const Tensor<T>&, const PoolIndices&, const Shape&);          \
-    template Tensor<T> scatter_add_at(const Tensor<T>&, const PoolIndices&, const Shape&);     \
-    template Tensor<T> avg_pool(const Tensor<T>&, const PoolGeom&);                            \
+#define TAPEGRAD_INSTANTIATE(T)                                                            \
+    template Tensor<T> max_pool(const Tensor<T>&, const PoolGeom&, PoolIndices&);          \
+    template Tensor<T> gather_at(const Tensor<T>&, const PoolIndices&, const Shape&);      \
+    template Tensor<T> scatter_add_at(const Tensor<T>&, const PoolIndices&, const Shape&); \
+    template Tensor<T> avg_pool(const Tensor<T>&, const PoolGeom&);                        \
     template Tensor<T> avg_pool_adjoint(const Tensor<T>&, const PoolGeom&);
 TAPEGRAD_INSTANTIATE(float)
 TAPEGRAD_INSTANTIATE(double)

@@ -116,8 +116,8 @@ Tensor<T> reduce_extreme(const char* op, const Tensor<T>& x, const std::vector<s
                          bool want_max) {
     for (std::size_t a : axes)
         if (x.shape()[a] == 0)
-            throw Error(fmt::format("{}: cannot reduce over axis {} of size 0 (shape {})", op, a,
-                                    shape_string(x.shape())));
+            throw Error(
+                fmt::format("{}: cannot reduce over axis {} of size 0 (shape {})", op, a, shape_string(x.shape())));
     if (x.size() == 0) return Tensor<T>(reduced_shape(x.shape(), axes, keepdims), T(0));
     if (want_max) return reduce(x, axes, keepdims, MaxCombine<T>());
     return reduce(x, axes, keepdims, MinCombine<T>());
@@ -169,10 +169,10 @@ Tensor<T> softmax(const Tensor<T>& x, std::size_t axis, bool log) {
     return y;
 }
 
-#define TAPEGRAD_INSTANTIATE(T)                                                                              \
-    template Tensor<T> reduce_sum(const Tensor<T>&, const std::vector<std::size_t>&, bool);                  \
+#define TAPEGRAD_INSTANTIATE(T)                                                                                    \
+    template Tensor<T> reduce_sum(const Tensor<T>&, const std::vector<std::size_t>&, bool);                        \
     template Tensor<T> reduce_extreme(const char*, const Tensor<T>&, const std::vector<std::size_t>&, bool, bool); \
-    template Tensor<T> logsumexp(const Tensor<T>&, const std::vector<std::size_t>&, bool);                        \
+    template Tensor<T> logsumexp(const Tensor<T>&, const std::vector<std::size_t>&, bool);                         \
     template Tensor<T> softmax(const Tensor<T>&, std::size_t, bool);
 TAPEGRAD_INSTANTIATE(float)
 TAPEGRAD_INSTANTIATE(double)

@@ -135,10 +135,10 @@ Tensor<std::size_t> topk_indices(const Tensor<T>& x, std::size_t k, std::size_t 
     return y;
 }
 
-#define TAPEGRAD_INSTANTIATE(T)                                                                             \
-    template Tensor<T> masked_softmax(const Tensor<T>&, const xt::xarray<bool>&, std::size_t, bool);        \
-    template Tensor<T> cumsum(const Tensor<T>&, std::size_t, bool);                                         \
-    template Tensor<std::size_t> arg_extreme(const Tensor<T>&, std::size_t, bool, bool);                    \
+#define TAPEGRAD_INSTANTIATE(T)                                                                      \
+    template Tensor<T> masked_softmax(const Tensor<T>&, const xt::xarray<bool>&, std::size_t, bool); \
+    template Tensor<T> cumsum(const Tensor<T>&, std::size_t, bool);                                  \
+    template Tensor<std::size_t> arg_extreme(const Tensor<T>&, std::size_t, bool, bool);             \
     template Tensor<std::size_t> topk_indices(const Tensor<T>&, std::size_t, std::size_t, bool);
 TAPEGRAD_INSTANTIATE(float)
 TAPEGRAD_INSTANTIATE(double)

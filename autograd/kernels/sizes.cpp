@@ -9,8 +9,7 @@ namespace tapegrad {
 
 namespace detail {
 void throw_shape_too_large(const char* op, const std::string& shape) {
-    throw Error(fmt::format("{}: shape {} is too large: the product of its dimensions must be below 2^63", op,
-                            shape));
+    throw Error(fmt::format("{}: shape {} is too large: the product of its dimensions must be below 2^63", op, shape));
 }
 }  // namespace detail
 

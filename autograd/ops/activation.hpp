@@ -130,26 +130,38 @@ struct Gelu {
 };
 
 template <class T>
-Variable<T> tanh(const Variable<T>& x) { return apply(Tanh<T>{}, x); }
+Variable<T> tanh(const Variable<T>& x) {
+    return apply(Tanh<T>{}, x);
+}
 /// 1 / (1 + exp(-x)), computed without overflow for any x.
 template <class T>
-Variable<T> sigmoid(const Variable<T>& x) { return apply(Sigmoid<T>{}, x); }
+Variable<T> sigmoid(const Variable<T>& x) {
+    return apply(Sigmoid<T>{}, x);
+}
 /// max(x, 0); NaN stays NaN and its gradient passes (PyTorch's rule).
 template <class T>
-Variable<T> relu(const Variable<T>& x) { return apply(Relu<T>{}, x); }
+Variable<T> relu(const Variable<T>& x) {
+    return apply(Relu<T>{}, x);
+}
 template <class T>
 Variable<T> leaky_relu(const Variable<T>& x, T negative_slope = T(0.01)) {
     return apply(LeakyRelu<T>{negative_slope}, x);
 }
 /// x for x > 0, alpha * (exp(x) - 1) otherwise.
 template <class T>
-Variable<T> elu(const Variable<T>& x, T alpha = T(1)) { return apply(Elu<T>{alpha}, x); }
+Variable<T> elu(const Variable<T>& x, T alpha = T(1)) {
+    return apply(Elu<T>{alpha}, x);
+}
 /// log(1 + exp(beta x)) / beta, computed without overflow for any x.
 template <class T>
-Variable<T> softplus(const Variable<T>& x, T beta = T(1)) { return apply(Softplus<T>{beta}, x); }
+Variable<T> softplus(const Variable<T>& x, T beta = T(1)) {
+    return apply(Softplus<T>{beta}, x);
+}
 /// x * Phi(x) with the exact normal CDF (as PyTorch's default GELU).
 template <class T>
-Variable<T> gelu(const Variable<T>& x) { return apply(Gelu<T>{}, x); }
+Variable<T> gelu(const Variable<T>& x) {
+    return apply(Gelu<T>{}, x);
+}
 
 /// The activation ops whose nodes the library compiles (see detail::OpList in op.hpp).
 template <>
@@ -158,4 +170,3 @@ struct detail::BuiltinOps<detail::OpFamily::activation> {
 };
 
 }  // namespace tapegrad
-

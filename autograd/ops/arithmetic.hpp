@@ -125,9 +125,8 @@ struct Pow {
 /// includes a NaN on either side (PyTorch 1.13: both sides then get the whole gradient).
 template <class T>
 Tensor<T> winner_weight(const Tensor<T>& a, const Tensor<T>& b, bool is_max) {
-    return kernels::binary(is_max ? "maximum" : "minimum", a, b, [is_max](T u, T v) {
-        return u == v ? T(0.5) : ((is_max ? u < v : u > v) ? T(0) : T(1));
-    });
+    return kernels::binary(is_max ? "maximum" : "minimum", a, b,
+                           [is_max](T u, T v) { return u == v ? T(0.5) : ((is_max ? u < v : u > v) ? T(0) : T(1)); });
 }
 
 template <class T>
@@ -166,24 +165,38 @@ struct Minimum {
 // Binary ops broadcast like NumPy: shapes are aligned from the right and each pair of
 // dimensions must be equal or one of them 1.
 template <class T>
-Variable<T> add(const Variable<T>& a, const Variable<T>& b) { return apply(Add<T>{}, a, b); }
+Variable<T> add(const Variable<T>& a, const Variable<T>& b) {
+    return apply(Add<T>{}, a, b);
+}
 template <class T>
-Variable<T> sub(const Variable<T>& a, const Variable<T>& b) { return apply(Sub<T>{}, a, b); }
+Variable<T> sub(const Variable<T>& a, const Variable<T>& b) {
+    return apply(Sub<T>{}, a, b);
+}
 template <class T>
-Variable<T> mul(const Variable<T>& a, const Variable<T>& b) { return apply(Mul<T>{}, a, b); }
+Variable<T> mul(const Variable<T>& a, const Variable<T>& b) {
+    return apply(Mul<T>{}, a, b);
+}
 template <class T>
-Variable<T> div(const Variable<T>& a, const Variable<T>& b) { return apply(Div<T>{}, a, b); }
+Variable<T> div(const Variable<T>& a, const Variable<T>& b) {
+    return apply(Div<T>{}, a, b);
+}
 /// a ** b elementwise, with std::pow's values at 0, +-inf and NaN. Gradients as PyTorch 1.13:
 /// b a^(b-1) for a, but 0 where b == 0; y log(a) for b, but 0 where a == 0 and b >= 0 (NaN where
 /// a < 0, as log(a) is).
 template <class T>
-Variable<T> pow(const Variable<T>& a, const Variable<T>& b) { return apply(Pow<T>{}, a, b); }
+Variable<T> pow(const Variable<T>& a, const Variable<T>& b) {
+    return apply(Pow<T>{}, a, b);
+}
 /// Elementwise larger value, NaN if either is; at ties each side gets half of the gradient, and
 /// where either is NaN both get all of it (as PyTorch).
 template <class T>
-Variable<T> maximum(const Variable<T>& a, const Variable<T>& b) { return apply(Maximum<T>{}, a, b); }
+Variable<T> maximum(const Variable<T>& a, const Variable<T>& b) {
+    return apply(Maximum<T>{}, a, b);
+}
 template <class T>
-Variable<T> minimum(const Variable<T>& a, const Variable<T>& b) { return apply(Minimum<T>{}, a, b); }
+Variable<T> minimum(const Variable<T>& a, const Variable<T>& b) {
+    return apply(Minimum<T>{}, a, b);
+}
 
 // ---------------------------------------------------------------- one operand and a scalar
 
@@ -196,7 +209,9 @@ struct AddScalar {
         return kernels::map(x, [s = s](T v) { return v + s; });
     }
     template <class G>
-    void backward(VjpArgs<G>& a) const { a.dx[0] = std::move(a.g); }
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = std::move(a.g);
+    }
 };
 
 template <class T>
@@ -236,7 +251,9 @@ struct RSubScalar {
         return kernels::map(x, [s = s](T v) { return s - v; });
     }
     template <class G>
-    void backward(VjpArgs<G>& a) const { a.dx[0] = vjp::pointwise([](const auto& g) { return -g; }, a.g); }
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = vjp::pointwise([](const auto& g) { return -g; }, a.g);
+    }
 };
 
 template <class T>
@@ -249,8 +266,8 @@ struct RDivScalar {
     }
     template <class G>
     void backward(VjpArgs<G>& a) const {
-        a.dx[0] = vjp::pointwise([](const auto& g, const auto& y, const auto& x) { return -g * y / x; }, a.g, a.y,
-                                 a.x(0));
+        a.dx[0] =
+            vjp::pointwise([](const auto& g, const auto& y, const auto& x) { return -g * y / x; }, a.g, a.y, a.x(0));
     }
 };
 
@@ -287,28 +304,44 @@ struct Neg {
         return kernels::map(x, [](T v) { return -v; });
     }
     template <class G>
-    void backward(VjpArgs<G>& a) const { a.dx[0] = vjp::pointwise([](const auto& g) { return -g; }, a.g); }
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = vjp::pointwise([](const auto& g) { return -g; }, a.g);
+    }
 };
 
 template <class T>
-Variable<T> add(const Variable<T>& x, T s) { return apply(AddScalar<T>{s}, x); }
+Variable<T> add(const Variable<T>& x, T s) {
+    return apply(AddScalar<T>{s}, x);
+}
 template <class T>
-Variable<T> mul(const Variable<T>& x, T s) { return apply(MulScalar<T>{s}, x); }
+Variable<T> mul(const Variable<T>& x, T s) {
+    return apply(MulScalar<T>{s}, x);
+}
 template <class T>
-Variable<T> div(const Variable<T>& x, T s) { return apply(DivScalar<T>{s}, x); }
+Variable<T> div(const Variable<T>& x, T s) {
+    return apply(DivScalar<T>{s}, x);
+}
 /// s - x
 template <class T>
-Variable<T> rsub(const Variable<T>& x, T s) { return apply(RSubScalar<T>{s}, x); }
+Variable<T> rsub(const Variable<T>& x, T s) {
+    return apply(RSubScalar<T>{s}, x);
+}
 /// s / x
 template <class T>
-Variable<T> rdiv(const Variable<T>& x, T s) { return apply(RDivScalar<T>{s}, x); }
+Variable<T> rdiv(const Variable<T>& x, T s) {
+    return apply(RDivScalar<T>{s}, x);
+}
 /// x ** p, with std::pow's values (p = 0.5 is the square root, but +0 at -0 and +inf at -inf);
 /// the gradient p x^(p-1) is 0 for p = 0. Unlike PyTorch, whose pow(x, +-0.5) takes sqrt/rsqrt,
 /// the value and gradient at -0 and -inf are pow's own (as for a tensor exponent).
 template <class T>
-Variable<T> pow(const Variable<T>& x, T p) { return apply(PowScalar<T>{p}, x); }
+Variable<T> pow(const Variable<T>& x, T p) {
+    return apply(PowScalar<T>{p}, x);
+}
 template <class T>
-Variable<T> neg(const Variable<T>& x) { return apply(Neg<T>{}, x); }
+Variable<T> neg(const Variable<T>& x) {
+    return apply(Neg<T>{}, x);
+}
 
 // ---------------------------------------------------------------- operators
 
@@ -316,20 +349,59 @@ Variable<T> neg(const Variable<T>& x) { return apply(Neg<T>{}, x); }
 template <class S>
 using if_scalar = std::enable_if_t<std::is_arithmetic_v<S>, int>;
 
-template <class T> Variable<T> operator+(const Variable<T>& a, const Variable<T>& b) { return add(a, b); }
-template <class T> Variable<T> operator-(const Variable<T>& a, const Variable<T>& b) { return sub(a, b); }
-template <class T> Variable<T> operator*(const Variable<T>& a, const Variable<T>& b) { return mul(a, b); }
-template <class T> Variable<T> operator/(const Variable<T>& a, const Variable<T>& b) { return div(a, b); }
-template <class T> Variable<T> operator-(const Variable<T>& x) { return neg(x); }
+template <class T>
+Variable<T> operator+(const Variable<T>& a, const Variable<T>& b) {
+    return add(a, b);
+}
+template <class T>
+Variable<T> operator-(const Variable<T>& a, const Variable<T>& b) {
+    return sub(a, b);
+}
+template <class T>
+Variable<T> operator*(const Variable<T>& a, const Variable<T>& b) {
+    return mul(a, b);
+}
+template <class T>
+Variable<T> operator/(const Variable<T>& a, const Variable<T>& b) {
+    return div(a, b);
+}
+template <class T>
+Variable<T> operator-(const Variable<T>& x) {
+    return neg(x);
+}
 
-template <class T, class S, if_scalar<S> = 0> Variable<T> operator+(const Variable<T>& x, S s) { return add(x, T(s)); }
-template <class T, class S, if_scalar<S> = 0> Variable<T> operator+(S s, const Variable<T>& x) { return add(x, T(s)); }
-template <class T, class S, if_scalar<S> = 0> Variable<T> operator-(const Variable<T>& x, S s) { return add(x, -T(s)); }
-template <class T, class S, if_scalar<S> = 0> Variable<T> operator-(S s, const Variable<T>& x) { return rsub(x, T(s)); }
-template <class T, class S, if_scalar<S> = 0> Variable<T> operator*(const Variable<T>& x, S s) { return mul(x, T(s)); }
-template <class T, class S, if_scalar<S> = 0> Variable<T> operator*(S s, const Variable<T>& x) { return mul(x, T(s)); }
-template <class T, class S, if_scalar<S> = 0> Variable<T> operator/(const Variable<T>& x, S s) { return div(x, T(s)); }
-template <class T, class S, if_scalar<S> = 0> Variable<T> operator/(S s, const Variable<T>& x) { return rdiv(x, T(s)); }
+template <class T, class S, if_scalar<S> = 0>
+Variable<T> operator+(const Variable<T>& x, S s) {
+    return add(x, T(s));
+}
+template <class T, class S, if_scalar<S> = 0>
+Variable<T> operator+(S s, const Variable<T>& x) {
+    return add(x, T(s));
+}
+template <class T, class S, if_scalar<S> = 0>
+Variable<T> operator-(const Variable<T>& x, S s) {
+    return add(x, -T(s));
+}
+template <class T, class S, if_scalar<S> = 0>
+Variable<T> operator-(S s, const Variable<T>& x) {
+    return rsub(x, T(s));
+}
+template <class T, class S, if_scalar<S> = 0>
+Variable<T> operator*(const Variable<T>& x, S s) {
+    return mul(x, T(s));
+}
+template <class T, class S, if_scalar<S> = 0>
+Variable<T> operator*(S s, const Variable<T>& x) {
+    return mul(x, T(s));
+}
+template <class T, class S, if_scalar<S> = 0>
+Variable<T> operator/(const Variable<T>& x, S s) {
+    return div(x, T(s));
+}
+template <class T, class S, if_scalar<S> = 0>
+Variable<T> operator/(S s, const Variable<T>& x) {
+    return rdiv(x, T(s));
+}
 
 /// The arithmetic ops whose nodes the library compiles (see detail::OpList in op.hpp).
 template <>
@@ -342,4 +414,3 @@ struct detail::BuiltinOps<detail::OpFamily::arithmetic> {
 
 // The VJPs above use log (pow's exponent gradient) when they record.
 #include <tapegrad/autograd/ops/math.hpp>
-

@@ -23,7 +23,9 @@ struct BroadcastTo {
         return kernels::broadcast_to(x, shape);
     }
     template <class G>
-    void backward(VjpArgs<G>& a) const { a.dx[0] = vjp::apply(SumTo<T>{a.x(0).shape()}, a.g); }
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = vjp::apply(SumTo<T>{a.x(0).shape()}, a.g);
+    }
 };
 
 template <class T>
@@ -39,7 +41,9 @@ struct SumTo {
         return kernels::sum_to(x, shape);
     }
     template <class G>
-    void backward(VjpArgs<G>& a) const { a.dx[0] = vjp::apply(BroadcastTo<T>{a.x(0).shape()}, a.g); }
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = vjp::apply(BroadcastTo<T>{a.x(0).shape()}, a.g);
+    }
 };
 
 /// x repeated along its size-1 (or missing leading) dimensions to `shape`.
@@ -82,4 +86,3 @@ struct detail::BuiltinOps<detail::OpFamily::broadcast> {
 };
 
 }  // namespace tapegrad
-

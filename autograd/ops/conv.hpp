@@ -110,4 +110,3 @@ struct detail::BuiltinOps<detail::OpFamily::conv> {
 };
 
 }  // namespace tapegrad
-

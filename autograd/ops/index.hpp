@@ -66,7 +66,9 @@ struct IndexSelect {
         return kernels::take_rows(x, axis, *indices, out);
     }
     template <class G>
-    void backward(VjpArgs<G>& a) const { a.dx[0] = vjp::apply(IndexAdd<T>{axis, indices, a.x(0).shape()}, a.g); }
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = vjp::apply(IndexAdd<T>{axis, indices, a.x(0).shape()}, a.g);
+    }
     void release() { indices.reset(); }
 };
 
@@ -79,7 +81,9 @@ struct IndexAdd {
     Shape shape;
     Tensor<T> forward(const Tensor<T>& src) const { return kernels::add_rows(src, axis, *indices, shape); }
     template <class G>
-    void backward(VjpArgs<G>& a) const { a.dx[0] = vjp::apply(IndexSelect<T>{axis, indices}, a.g); }
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = vjp::apply(IndexSelect<T>{axis, indices}, a.g);
+    }
     void release() { indices.reset(); }
 };
 
@@ -91,7 +95,9 @@ struct Gather {
     std::shared_ptr<const Tensor<std::size_t>> index;
     Tensor<T> forward(const Tensor<T>& x) const { return kernels::gather(x, axis, *index); }
     template <class G>
-    void backward(VjpArgs<G>& a) const { a.dx[0] = vjp::apply(ScatterAdd<T>{axis, index, a.x(0).shape()}, a.g); }
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = vjp::apply(ScatterAdd<T>{axis, index, a.x(0).shape()}, a.g);
+    }
     void release() { index.reset(); }
 };
 
@@ -104,7 +110,9 @@ struct ScatterAdd {
     Shape shape;
     Tensor<T> forward(const Tensor<T>& src) const { return kernels::scatter_add(src, axis, *index, shape); }
     template <class G>
-    void backward(VjpArgs<G>& a) const { a.dx[0] = vjp::apply(Gather<T>{axis, index}, a.g); }
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = vjp::apply(Gather<T>{axis, index}, a.g);
+    }
     void release() { index.reset(); }
 };
 
@@ -214,4 +222,3 @@ struct detail::BuiltinOps<detail::OpFamily::index> {
 };
 
 }  // namespace tapegrad
-

@@ -11,8 +11,14 @@ namespace tapegrad {
 
 /// Settings of matmul(): use the transpose of an operand's last two axes, without copying it.
 struct MatmulOptions {
-    MatmulOptions& transpose_a(bool v) { transpose_a_ = v; return *this; }
-    MatmulOptions& transpose_b(bool v) { transpose_b_ = v; return *this; }
+    MatmulOptions& transpose_a(bool v) {
+        transpose_a_ = v;
+        return *this;
+    }
+    MatmulOptions& transpose_b(bool v) {
+        transpose_b_ = v;
+        return *this;
+    }
     bool transpose_a() const { return transpose_a_; }
     bool transpose_b() const { return transpose_b_; }
 
@@ -113,8 +119,7 @@ inline void check_matmul(const Shape& a, const Shape& b, const MatmulOptions& op
     }
 }
 inline void check_linear(const Shape& x, const Shape& w, const Shape* b) {
-    if (w.size() != 2)
-        throw Error(message("linear: weight must be 2-D (out, in), got shape ", shape_string(w)));
+    if (w.size() != 2) throw Error(message("linear: weight must be 2-D (out, in), got shape ", shape_string(w)));
     if (x.empty() || x.back() != w[1])
         throw Error(message("linear: input of shape ", shape_string(x), " does not match weight of shape ",
                             shape_string(w), ": last dimension must be ", w[1]));
@@ -159,4 +164,3 @@ struct detail::BuiltinOps<detail::OpFamily::linalg> {
 };
 
 }  // namespace tapegrad
-

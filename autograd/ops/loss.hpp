@@ -64,8 +64,7 @@ struct CrossEntropy {
 namespace detail {
 inline kernels::CrossEntropyTarget check_cross_entropy(const Shape& logits, const Indices& labels,
                                                        double label_smoothing, std::optional<std::size_t> ignore) {
-    if (logits.size() != 2)
-        throw Error(message("cross_entropy: expected logits (N,C), got ", shape_string(logits)));
+    if (logits.size() != 2) throw Error(message("cross_entropy: expected logits (N,C), got ", shape_string(logits)));
     const std::size_t n = logits[0], c = logits[1];
     if (labels.size() != n)
         throw Error(message("cross_entropy: ", labels.size(), " labels for logits ", shape_string(logits),
@@ -110,4 +109,3 @@ struct detail::BuiltinOps<detail::OpFamily::loss> {
 };
 
 }  // namespace tapegrad
-

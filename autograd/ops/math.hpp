@@ -124,23 +124,39 @@ struct Cos {
 };
 
 template <class T>
-Variable<T> exp(const Variable<T>& x) { return apply(Exp<T>{}, x); }
+Variable<T> exp(const Variable<T>& x) {
+    return apply(Exp<T>{}, x);
+}
 template <class T>
-Variable<T> log(const Variable<T>& x) { return apply(Log<T>{}, x); }
+Variable<T> log(const Variable<T>& x) {
+    return apply(Log<T>{}, x);
+}
 template <class T>
-Variable<T> sqrt(const Variable<T>& x) { return apply(Sqrt<T>{}, x); }
+Variable<T> sqrt(const Variable<T>& x) {
+    return apply(Sqrt<T>{}, x);
+}
 /// |x|; the gradient at 0 is 0.
 template <class T>
-Variable<T> abs(const Variable<T>& x) { return apply(Abs<T>{}, x); }
+Variable<T> abs(const Variable<T>& x) {
+    return apply(Abs<T>{}, x);
+}
 /// min(max(x, lo), hi); the gradient passes where lo <= x <= hi.
 template <class T>
-Variable<T> clamp(const Variable<T>& x, T lo, T hi) { return apply(Clamp<T>{lo, hi}, x); }
+Variable<T> clamp(const Variable<T>& x, T lo, T hi) {
+    return apply(Clamp<T>{lo, hi}, x);
+}
 template <class T>
-Variable<T> erf(const Variable<T>& x) { return apply(Erf<T>{}, x); }
+Variable<T> erf(const Variable<T>& x) {
+    return apply(Erf<T>{}, x);
+}
 template <class T>
-Variable<T> sin(const Variable<T>& x) { return apply(Sin<T>{}, x); }
+Variable<T> sin(const Variable<T>& x) {
+    return apply(Sin<T>{}, x);
+}
 template <class T>
-Variable<T> cos(const Variable<T>& x) { return apply(Cos<T>{}, x); }
+Variable<T> cos(const Variable<T>& x) {
+    return apply(Cos<T>{}, x);
+}
 
 /// The math ops whose nodes the library compiles (see detail::OpList in op.hpp).
 template <>
@@ -149,4 +165,3 @@ struct detail::BuiltinOps<detail::OpFamily::math> {
 };
 
 }  // namespace tapegrad
-

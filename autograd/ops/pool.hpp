@@ -29,7 +29,9 @@ struct PoolGather {
     Shape out_shape;
     Tensor<T> forward(const Tensor<T>& x) const { return kernels::gather_at(x, *idx, out_shape); }
     template <class G>
-    void backward(VjpArgs<G>& a) const { a.dx[0] = vjp::apply(PoolScatter<T>{idx, a.x(0).shape()}, a.g); }
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = vjp::apply(PoolScatter<T>{idx, a.x(0).shape()}, a.g);
+    }
     void release() { idx.reset(); }
 };
 
@@ -41,7 +43,9 @@ struct PoolScatter {
     Shape in_shape;
     Tensor<T> forward(const Tensor<T>& g) const { return kernels::scatter_add_at(g, *idx, in_shape); }
     template <class G>
-    void backward(VjpArgs<G>& a) const { a.dx[0] = vjp::apply(PoolGather<T>{idx, a.x(0).shape()}, a.g); }
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = vjp::apply(PoolGather<T>{idx, a.x(0).shape()}, a.g);
+    }
     void release() { idx.reset(); }
 };
 
@@ -58,7 +62,9 @@ struct MaxPool2d {
         return y;
     }
     template <class G>
-    void backward(VjpArgs<G>& a) const { a.dx[0] = vjp::apply(PoolScatter<T>{idx, a.x(0).shape()}, a.g); }
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = vjp::apply(PoolScatter<T>{idx, a.x(0).shape()}, a.g);
+    }
     std::string describe() const { return geom.describe(); }
     void release() { idx.reset(); }
 };
@@ -73,7 +79,9 @@ struct AvgPool2d {
     kernels::PoolGeom geom;
     Tensor<T> forward(const Tensor<T>& x) const { return kernels::avg_pool(x, geom); }
     template <class G>
-    void backward(VjpArgs<G>& a) const { a.dx[0] = vjp::apply(AvgPool2dAdjoint<T>{geom}, a.g); }
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = vjp::apply(AvgPool2dAdjoint<T>{geom}, a.g);
+    }
     std::string describe() const { return geom.describe(); }
 };
 
@@ -84,7 +92,9 @@ struct AvgPool2dAdjoint {
     kernels::PoolGeom geom;
     Tensor<T> forward(const Tensor<T>& g) const { return kernels::avg_pool_adjoint(g, geom); }
     template <class G>
-    void backward(VjpArgs<G>& a) const { a.dx[0] = vjp::apply(AvgPool2d<T>{geom}, a.g); }
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = vjp::apply(AvgPool2d<T>{geom}, a.g);
+    }
     std::string describe() const { return geom.describe(); }
 };
 
@@ -128,4 +138,3 @@ struct detail::BuiltinOps<detail::OpFamily::pool> {
 };
 
 }  // namespace tapegrad
-

@@ -54,7 +54,9 @@ struct Sum {
     Reduction r;
     Tensor<T> forward(const Tensor<T>& x) const { return kernels::reduce_sum(x, r.axes, r.keepdims); }
     template <class G>
-    void backward(VjpArgs<G>& a) const { a.dx[0] = r.expand(std::move(a.g), a.x(0).shape()); }
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = r.expand(std::move(a.g), a.x(0).shape());
+    }
     std::string describe() const { return r.describe(); }
 };
 
@@ -154,13 +156,17 @@ struct LogSoftmax {
 };
 
 template <class T>
-Variable<T> sum(const Variable<T>& x) { return apply(Sum<T>{Reduction::all(x.shape())}, x); }
+Variable<T> sum(const Variable<T>& x) {
+    return apply(Sum<T>{Reduction::all(x.shape())}, x);
+}
 template <class T>
 Variable<T> sum(const Variable<T>& x, const Axes& axes, bool keepdims = false) {
     return apply(Sum<T>{Reduction::over("sum", x.shape(), axes, keepdims)}, x);
 }
 template <class T>
-Variable<T> sum(const Variable<T>& x, int axis, bool keepdims = false) { return sum(x, Axes{axis}, keepdims); }
+Variable<T> sum(const Variable<T>& x, int axis, bool keepdims = false) {
+    return sum(x, Axes{axis}, keepdims);
+}
 
 namespace detail {
 template <class T>
@@ -186,13 +192,17 @@ void check_not_empty(const char* op, const Variable<T>& x) {
 }  // namespace detail
 
 template <class T>
-Variable<T> mean(const Variable<T>& x) { return detail::mean_over(x, Reduction::all(x.shape())); }
+Variable<T> mean(const Variable<T>& x) {
+    return detail::mean_over(x, Reduction::all(x.shape()));
+}
 template <class T>
 Variable<T> mean(const Variable<T>& x, const Axes& axes, bool keepdims = false) {
     return detail::mean_over(x, Reduction::over("mean", x.shape(), axes, keepdims));
 }
 template <class T>
-Variable<T> mean(const Variable<T>& x, int axis, bool keepdims = false) { return mean(x, Axes{axis}, keepdims); }
+Variable<T> mean(const Variable<T>& x, int axis, bool keepdims = false) {
+    return mean(x, Axes{axis}, keepdims);
+}
 
 /// Largest element; tied maxima share the gradient equally.
 template <class T>
@@ -207,7 +217,9 @@ Variable<T> max(const Variable<T>& x, const Axes& axes, bool keepdims = false) {
     return apply(Max<T>{std::move(r)}, x);
 }
 template <class T>
-Variable<T> max(const Variable<T>& x, int axis, bool keepdims = false) { return max(x, Axes{axis}, keepdims); }
+Variable<T> max(const Variable<T>& x, int axis, bool keepdims = false) {
+    return max(x, Axes{axis}, keepdims);
+}
 
 template <class T>
 Variable<T> min(const Variable<T>& x) {
@@ -221,7 +233,9 @@ Variable<T> min(const Variable<T>& x, const Axes& axes, bool keepdims = false) {
     return apply(Min<T>{std::move(r)}, x);
 }
 template <class T>
-Variable<T> min(const Variable<T>& x, int axis, bool keepdims = false) { return min(x, Axes{axis}, keepdims); }
+Variable<T> min(const Variable<T>& x, int axis, bool keepdims = false) {
+    return min(x, Axes{axis}, keepdims);
+}
 
 /// log(sum(exp(x))), computed as m + log(sum(exp(x - m))) with m the maximum: no overflow.
 template <class T>
@@ -273,4 +287,3 @@ struct detail::BuiltinOps<detail::OpFamily::reduce> {
 };
 
 }  // namespace tapegrad
-

@@ -43,7 +43,9 @@ struct CumSum {
     bool reverse = false;  // y[k] = x[k] + ... + x[n-1]: the adjoint
     Tensor<T> forward(const Tensor<T>& x) const { return kernels::cumsum(x, axis, reverse); }
     template <class G>
-    void backward(VjpArgs<G>& a) const { a.dx[0] = vjp::apply(CumSum<T>{axis, !reverse}, a.g); }
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = vjp::apply(CumSum<T>{axis, !reverse}, a.g);
+    }
     std::string describe() const { return detail::message("axis=", axis, reverse ? ", reverse" : ""); }
 };
 
@@ -117,8 +119,8 @@ Variable<T> embedding(const Variable<T>& weight, const Tensor<std::size_t>& indi
     const std::size_t n = weight.shape()[0];
     for (std::size_t i : indices)
         if (i >= n)
-            throw Error(detail::message("embedding: index ", i, " out of range for ", n, " embeddings (expected < ", n,
-                                        ")"));
+            throw Error(
+                detail::message("embedding: index ", i, " out of range for ", n, " embeddings (expected < ", n, ")"));
     Shape out(indices.shape().begin(), indices.shape().end());
     out.push_back(weight.shape()[1]);
     shape_size(out, "embedding");
@@ -176,8 +178,8 @@ Tensor<std::size_t> argmin(const Variable<T>& x) {
 /// The k largest (or smallest) elements along an axis, most extreme first, and their positions.
 template <class T>
 struct TopK {
-    Variable<T> values;            // differentiable: a gather of x
-    Tensor<std::size_t> indices;   // positions along the axis
+    Variable<T> values;           // differentiable: a gather of x
+    Tensor<std::size_t> indices;  // positions along the axis
 };
 /// The k largest elements along `axis` (smallest if not `largest`), most extreme first (NaN
 /// counts as largest; ties keep their order). The values carry x's gradient.
@@ -185,8 +187,8 @@ template <class T>
 TopK<T> topk(const Variable<T>& x, std::size_t k, int axis = -1, bool largest = true) {
     const std::size_t a = kernels::normalize_axis("topk", axis, x.dim());
     if (k > x.shape()[a])
-        throw Error(detail::message("topk: k = ", k, " but axis ", axis, " of shape ", shape_string(x.shape()),
-                                    " has ", x.shape()[a], " elements (expected k <= ", x.shape()[a], ")"));
+        throw Error(detail::message("topk: k = ", k, " but axis ", axis, " of shape ", shape_string(x.shape()), " has ",
+                                    x.shape()[a], " elements (expected k <= ", x.shape()[a], ")"));
     Tensor<std::size_t> idx = kernels::topk_indices(x.value(), k, a, largest);
     Variable<T> values = gather(x, int(a), idx);
     return {std::move(values), std::move(idx)};

@@ -35,7 +35,9 @@ struct Reshape {
         return y;
     }
     template <class G>
-    void backward(VjpArgs<G>& a) const { a.dx[0] = vjp::reshape(std::move(a.g), a.x(0).shape()); }
+    void backward(VjpArgs<G>& a) const {
+        a.dx[0] = vjp::reshape(std::move(a.g), a.x(0).shape());
+    }
 };
 
 template <class T>
@@ -135,4 +137,3 @@ struct detail::BuiltinOps<detail::OpFamily::shape> {
 };
 
 }  // namespace tapegrad
-

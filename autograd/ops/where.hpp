@@ -69,4 +69,3 @@ struct detail::BuiltinOps<detail::OpFamily::where> {
 };
 
 }  // namespace tapegrad
-

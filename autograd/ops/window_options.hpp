@@ -16,10 +16,22 @@ struct Size2 {
 /// taps) and groups (channels split into independent groups; in and out channels must both
 /// divide by it).
 struct Conv2dOptions {
-    Conv2dOptions& stride(Size2 v) { stride_ = v; return *this; }
-    Conv2dOptions& padding(Size2 v) { padding_ = v; return *this; }
-    Conv2dOptions& dilation(Size2 v) { dilation_ = v; return *this; }
-    Conv2dOptions& groups(std::size_t v) { groups_ = v; return *this; }
+    Conv2dOptions& stride(Size2 v) {
+        stride_ = v;
+        return *this;
+    }
+    Conv2dOptions& padding(Size2 v) {
+        padding_ = v;
+        return *this;
+    }
+    Conv2dOptions& dilation(Size2 v) {
+        dilation_ = v;
+        return *this;
+    }
+    Conv2dOptions& groups(std::size_t v) {
+        groups_ = v;
+        return *this;
+    }
     Size2 stride() const { return stride_; }
     Size2 padding() const { return padding_; }
     Size2 dilation() const { return dilation_; }
@@ -36,10 +48,22 @@ private:
 /// window or only by the part of it inside the image.
 struct Pool2dOptions {
     explicit Pool2dOptions(Size2 kernel_size) : kernel_(kernel_size), stride_(kernel_size) {}
-    Pool2dOptions& stride(Size2 v) { stride_ = v; return *this; }
-    Pool2dOptions& padding(Size2 v) { padding_ = v; return *this; }
-    Pool2dOptions& dilation(Size2 v) { dilation_ = v; return *this; }
-    Pool2dOptions& count_include_pad(bool v) { count_include_pad_ = v; return *this; }
+    Pool2dOptions& stride(Size2 v) {
+        stride_ = v;
+        return *this;
+    }
+    Pool2dOptions& padding(Size2 v) {
+        padding_ = v;
+        return *this;
+    }
+    Pool2dOptions& dilation(Size2 v) {
+        dilation_ = v;
+        return *this;
+    }
+    Pool2dOptions& count_include_pad(bool v) {
+        count_include_pad_ = v;
+        return *this;
+    }
     Size2 kernel_size() const { return kernel_; }
     Size2 stride() const { return stride_; }
     Size2 padding() const { return padding_; }

@@ -48,9 +48,10 @@ void check_arrays_for_save(const Arrays& arrays, const SaveOptions& options, con
         const std::string& name = a.name();
         const std::string bad = bad_array_name(name);
         if (!bad.empty())
-            throw Error(fmt::format("{}: '{}': bad array name '{}' ({}); expected 1 to {} printable ASCII characters "
-                                    "without spaces, '/' or '\\'",
-                                    who, path, name, bad, max_array_name));
+            throw Error(
+                fmt::format("{}: '{}': bad array name '{}' ({}); expected 1 to {} printable ASCII characters "
+                            "without spaces, '/' or '\\'",
+                            who, path, name, bad, max_array_name));
         if (!names.insert(name).second)
             throw Error(fmt::format("{}: '{}': array name '{}' given twice; expected unique names", who, path, name));
         const std::string at = fmt::format("{}: '{}': array '{}'", who, path, name);
@@ -64,9 +65,10 @@ void check_arrays_for_save(const Arrays& arrays, const SaveOptions& options, con
             std::size_t i = 0;
             const std::string text = non_finite_text(a, i);
             if (!text.empty())
-                throw Error(fmt::format("{}: {} is not finite; expected finite values (SaveOptions::"
-                                        "allow_non_finite(true) writes NaN and infinity)",
-                                        at, text));
+                throw Error(
+                    fmt::format("{}: {} is not finite; expected finite values (SaveOptions::"
+                                "allow_non_finite(true) writes NaN and infinity)",
+                                at, text));
         }
     }
 }
@@ -76,9 +78,10 @@ void check_values_read(const Array& array, const LoadOptions& options, const std
     std::size_t i = 0;
     const std::string text = non_finite_text(array, i);
     if (!text.empty())
-        throw FileError(fmt::format("{}: {} is not finite; expected finite values (LoadOptions::allow_non_finite(true) "
-                                    "accepts NaN and infinity)",
-                                    at, text));
+        throw FileError(
+            fmt::format("{}: {} is not finite; expected finite values (LoadOptions::allow_non_finite(true) "
+                        "accepts NaN and infinity)",
+                        at, text));
 }
 
 }  // namespace tapegrad::io::detail

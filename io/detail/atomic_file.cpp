@@ -116,8 +116,8 @@ std::size_t remove_stale_temporaries(const std::string& dir, const std::string& 
         struct stat st {};
         // A live writer elsewhere (another host sharing the directory, another PID namespace)
         // holds its lock: leave its file alone. Only our own regular files are candidates.
-        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
-            flock(fd, LOCK_EX | LOCK_NB) == 0 && unlink(path.c_str()) == 0)
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() && flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+            unlink(path.c_str()) == 0)
             ++removed;
         close(fd);
     }
@@ -134,8 +134,7 @@ AtomicFile::AtomicFile(const std::string& path, std::string who) : path_(path), 
         if (S_ISDIR(st.st_mode))
             throw FileError(fmt::format("{}: '{}' is a directory; expected a file name", who_, path));
         if (!S_ISREG(st.st_mode))
-            throw FileError(fmt::format("{}: '{}' exists and is not a regular file; expected a file name", who_,
-                                        path));
+            throw FileError(fmt::format("{}: '{}' exists and is not a regular file; expected a file name", who_, path));
         keep_mode_ = true;
         mode_ = st.st_mode & 07777;
         uid_ = st.st_uid;
@@ -159,8 +158,8 @@ AtomicFile::AtomicFile(const std::string& path, std::string who) : path_(path), 
     if (fd_ < 0) {
         int e = errno;
         temp_.clear();
-        throw FileError(fmt::format("{}: '{}': cannot create a temporary file in '{}': {}", who_, path, dir,
-                                    std::strerror(e)));
+        throw FileError(
+            fmt::format("{}: '{}': cannot create a temporary file in '{}': {}", who_, path, dir, std::strerror(e)));
     }
     // The lock tells other writers' clean-up that this temporary is in use (released on close,
     // including when the process is killed).
@@ -212,15 +211,15 @@ void AtomicFile::commit() {
         int e = errno;
         unlink(temp_.c_str());
         temp_.clear();
-        throw FileError(fmt::format("{}: '{}': close failed: {}; the previous file, if any, is unchanged", who_,
-                                    path_, std::strerror(e)));
+        throw FileError(fmt::format("{}: '{}': close failed: {}; the previous file, if any, is unchanged", who_, path_,
+                                    std::strerror(e)));
     }
     if (std::rename(temp_.c_str(), target_.c_str()) != 0) {
         int e = errno;
         unlink(temp_.c_str());
         temp_.clear();
-        throw FileError(fmt::format("{}: '{}': rename failed: {}; the previous file, if any, is unchanged", who_,
-                                    path_, std::strerror(e)));
+        throw FileError(fmt::format("{}: '{}': rename failed: {}; the previous file, if any, is unchanged", who_, path_,
+                                    std::strerror(e)));
     }
     committed_ = true;
     // The rename itself is durable only once the directory is synced; some file systems
@@ -231,8 +230,8 @@ void AtomicFile::commit() {
         int e = errno;
         close(dir);
         if (rc != 0 && e != EINVAL && e != EROFS)
-            throw FileError(fmt::format("{}: '{}': written, but syncing its directory failed: {}", who_, path_,
-                                        std::strerror(e)));
+            throw FileError(
+                fmt::format("{}: '{}': written, but syncing its directory failed: {}", who_, path_, std::strerror(e)));
     }
 }
 

@@ -68,9 +68,7 @@ std::uint64_t ByteReader::max_content_size() const {
     return file_size_ * ratio + slack;
 }
 
-std::size_t ByteReader::read(void* dst, std::size_t n) {
-    return gzip_ ? read_gzip(dst, n) : read_raw(dst, n);
-}
+std::size_t ByteReader::read(void* dst, std::size_t n) { return gzip_ ? read_gzip(dst, n) : read_raw(dst, n); }
 
 std::size_t ByteReader::read_raw(void* dst, std::size_t n) {
     std::size_t got = std::fread(dst, 1, n, file_);
@@ -115,17 +113,18 @@ std::size_t ByteReader::read_gzip(void* dst, std::size_t n) {
             }
             if (rc == Z_MEM_ERROR) throw std::bad_alloc();
             if (rc == Z_DATA_ERROR || rc == Z_NEED_DICT || rc == Z_STREAM_ERROR)
-                throw FileError(fmt::format("{}: corrupt gzip stream ({})", context_,
-                                            s.msg ? s.msg : "invalid compressed data"));
+                throw FileError(
+                    fmt::format("{}: corrupt gzip stream ({})", context_, s.msg ? s.msg : "invalid compressed data"));
             if (!progress && s.avail_in == 0 && file_eof_)
                 throw FileError(context_ + ": truncated gzip stream (the file ends before the compressed data does)");
         }
         done += chunk - s.avail_out;
         inflated_ += chunk - s.avail_out;
         if (inflated_ > max_inflated_)
-            throw FileError(fmt::format("{}: the gzip data expands past {} bytes, the limit "
-                                        "(LoadOptions::max_inflated_bytes; raise it to read this file)",
-                                        context_, max_inflated_));
+            throw FileError(
+                fmt::format("{}: the gzip data expands past {} bytes, the limit "
+                            "(LoadOptions::max_inflated_bytes; raise it to read this file)",
+                            context_, max_inflated_));
     }
     return done;
 }

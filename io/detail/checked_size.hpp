@@ -6,14 +6,10 @@
 namespace tapegrad::io::detail {
 
 /// a * b, or false when it would not fit in a size_t.
-inline bool checked_mul(std::size_t a, std::size_t b, std::size_t& out) {
-    return !__builtin_mul_overflow(a, b, &out);
-}
+inline bool checked_mul(std::size_t a, std::size_t b, std::size_t& out) { return !__builtin_mul_overflow(a, b, &out); }
 
 /// a + b, or false when it would not fit in a size_t.
-inline bool checked_add(std::size_t a, std::size_t b, std::size_t& out) {
-    return !__builtin_add_overflow(a, b, &out);
-}
+inline bool checked_add(std::size_t a, std::size_t b, std::size_t& out) { return !__builtin_add_overflow(a, b, &out); }
 
 /// Product of a shape's extents (1 for a 0-d shape), or false on overflow.
 template <class S>

@@ -102,16 +102,14 @@ private:
 
 }  // namespace
 
-const char* npy_descr(NpyDtype d) {
-    return d == Dtype::float32 ? "<f4" : d == Dtype::float64 ? "<f8" : "<i8";
-}
+const char* npy_descr(NpyDtype d) { return d == Dtype::float32 ? "<f4" : d == Dtype::float64 ? "<f8" : "<i8"; }
 
 std::string npy_preamble(NpyDtype dtype, const std::vector<std::size_t>& shape) {
     std::string dims;
     for (std::size_t d : shape) dims += (dims.empty() ? "" : " ") + std::to_string(d) + ",";
     if (shape.size() > 1) dims.pop_back();  // (2, 3) but (3,)
-    std::string dict = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': ({}), }}",
-                                   npy_descr(dtype), dims);
+    std::string dict =
+        fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': ({}), }}", npy_descr(dtype), dims);
     // Pad with spaces and a final newline so the data starts at a multiple of 64 bytes.
     std::size_t total = 10 + dict.size() + 1;
     dict.append((64 - total % 64) % 64, ' ');
@@ -128,8 +126,7 @@ std::string npy_preamble(NpyDtype dtype, const std::vector<std::size_t>& shape) 
 std::size_t npy_preamble_length(const unsigned char* bytes, std::size_t have, const std::string& at) {
     if (have < 6 || std::memcmp(bytes, npy_magic, 6) != 0)
         throw FileError(fmt::format("{}: wrong magic: not a .npy array (expected it to start with \\x93NUMPY)", at));
-    if (have < 10)
-        throw FileError(fmt::format("{}: short .npy prefix: {} bytes; expected at least 10", at, have));
+    if (have < 10) throw FileError(fmt::format("{}: short .npy prefix: {} bytes; expected at least 10", at, have));
     const unsigned major = bytes[6], minor = bytes[7];
     std::size_t prefix = 0, header = 0;
     if (major == 1 && minor == 0) {
@@ -186,8 +183,9 @@ NpyHeader parse_npy_header(const std::string& dict, const std::string& at) {
         } else if (key == "fortran_order") {
             seen = &have_order;
             if (p.boolean())
-                throw FileError(at + ": fortran_order is True; expected False (C order); save the array with "
-                                     "numpy.ascontiguousarray first");
+                throw FileError(at +
+                                ": fortran_order is True; expected False (C order); save the array with "
+                                "numpy.ascontiguousarray first");
         } else if (key == "shape") {
             seen = &have_shape;
             h.shape = p.tuple();
@@ -203,8 +201,7 @@ NpyHeader parse_npy_header(const std::string& dict, const std::string& at) {
     }
     p.skip_space();
     if (!p.at_end()) p.fail("unexpected text after the dictionary");
-    if (!have_descr || !have_order || !have_shape)
-        p.fail("missing key (expected descr, fortran_order and shape)");
+    if (!have_descr || !have_order || !have_shape) p.fail("missing key (expected descr, fortran_order and shape)");
 
     if (descr == "<f4") {
         h.dtype = Dtype::float32;
@@ -213,13 +210,15 @@ NpyHeader parse_npy_header(const std::string& dict, const std::string& at) {
     } else if (descr == "<i8") {
         h.dtype = Dtype::int64;
     } else if (descr == ">f4" || descr == ">f8" || descr == ">i8") {
-        throw FileError(fmt::format("{}: big-endian dtype '{}' is not supported; expected '<f4' (float32), '<f8' "
-                                    "(float64) or '<i8' (int64)",
-                                    at, descr));
+        throw FileError(
+            fmt::format("{}: big-endian dtype '{}' is not supported; expected '<f4' (float32), '<f8' "
+                        "(float64) or '<i8' (int64)",
+                        at, descr));
     } else {
-        throw FileError(fmt::format("{}: unsupported dtype '{}'; expected '<f4' (float32), '<f8' (float64) or '<i8' "
-                                    "(int64)",
-                                    at, descr));
+        throw FileError(
+            fmt::format("{}: unsupported dtype '{}'; expected '<f4' (float32), '<f8' (float64) or '<i8' "
+                        "(int64)",
+                        at, descr));
     }
     check_npy_shape(h.shape, h.dtype, at, h.count, h.payload_bytes);
     return h;

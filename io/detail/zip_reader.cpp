@@ -19,8 +19,8 @@ namespace tapegrad::io::detail {
 
 namespace {
 
-constexpr std::uint32_t sig_local = 0x04034b50, sig_central = 0x02014b50, sig_end = 0x06054b50,
-                        sig_end64 = 0x06064b50, sig_locator64 = 0x07064b50, sig_descriptor = 0x08074b50;
+constexpr std::uint32_t sig_local = 0x04034b50, sig_central = 0x02014b50, sig_end = 0x06054b50, sig_end64 = 0x06064b50,
+                        sig_locator64 = 0x07064b50, sig_descriptor = 0x08074b50;
 constexpr std::size_t end_size = 22, locator64_size = 20, end64_size = 56, central_size = 46, local_size = 30;
 constexpr std::uint32_t saturated32 = 0xffffffffu;
 constexpr std::uint16_t saturated16 = 0xffffu;
@@ -101,9 +101,10 @@ ZipArchive::ZipArchive(int fd, std::uint64_t file_size, std::string at)
             const std::uint64_t rec_pos = u64(loc + 8);
             if (u32(loc + 4) != 0 || u32(loc + 16) > 1) fail("a zip64 archive split over several disks");
             if (end_pos < locator64_size + end64_size || rec_pos != end_pos - locator64_size - end64_size)
-                fail(fmt::format("the zip64 end record is announced at offset {}; expected it right before its "
-                                 "locator",
-                                 rec_pos));
+                fail(
+                    fmt::format("the zip64 end record is announced at offset {}; expected it right before its "
+                                "locator",
+                                rec_pos));
             unsigned char rec[end64_size];
             read_at(rec_pos, rec, end64_size);
             if (u32(rec) != sig_end64 || u64(rec + 4) != end64_size - 12)
@@ -122,10 +123,11 @@ ZipArchive::ZipArchive(int fd, std::uint64_t file_size, std::string at)
         }
     }
     if (cd_offset > cd_end || cd_size != cd_end - cd_offset)
-        fail(fmt::format("the central directory (offset {}, {} bytes) does not end where the end record begins "
-                         "(offset {}): the file holds something else too (two archives concatenated, or data "
-                         "prepended); expected one plain archive",
-                         cd_offset, cd_size, cd_end));
+        fail(
+            fmt::format("the central directory (offset {}, {} bytes) does not end where the end record begins "
+                        "(offset {}): the file holds something else too (two archives concatenated, or data "
+                        "prepended); expected one plain archive",
+                        cd_offset, cd_size, cd_end));
     if (count > cd_size / central_size)
         fail(fmt::format("{} members cannot fit a {}-byte central directory", count, cd_size));
 
@@ -161,8 +163,8 @@ ZipArchive::ZipArchive(int fd, std::uint64_t file_size, std::string at)
         entry.size = u32(c + 24);
         std::uint64_t local_offset = u32(c + 42);
         if (u16(c + 34) != 0 && u16(c + 34) != saturated16) fail(member + " is on another disk");
-        const std::string bad_extra = read_extra(c + central_size + name_len, extra_len, &entry.size,
-                                                 &entry.compressed_size, &local_offset);
+        const std::string bad_extra =
+            read_extra(c + central_size + name_len, extra_len, &entry.size, &entry.compressed_size, &local_offset);
         if (!bad_extra.empty()) fail(fmt::format("{}: {}", member, bad_extra));
         pos += central_size + name_len + extra_len + comment_len;
 
@@ -170,8 +172,9 @@ ZipArchive::ZipArchive(int fd, std::uint64_t file_size, std::string at)
         if (!(flags & flag_utf8))
             for (unsigned char ch : entry.name)
                 if (ch >= 0x80)
-                    fail(member + ": a name that is not ASCII and not marked UTF-8 (readers would decode it "
-                                  "differently)");
+                    fail(member +
+                         ": a name that is not ASCII and not marked UTF-8 (readers would decode it "
+                         "differently)");
         if (!names.insert(entry.name).second) fail("duplicate member names (a name is stored twice)");
         if (flags & (flag_encrypted | flag_strong | flag_masked))
             throw FileError(fmt::format("{}: {}: encrypted; expected a plain member", at_, member));
@@ -181,17 +184,21 @@ ZipArchive::ZipArchive(int fd, std::uint64_t file_size, std::string at)
                                             entry.compressed_size, entry.size));
         } else if (entry.method == 8) {
             if (entry.compressed_size > file_size_ || entry.size > entry.compressed_size * 1032 + 1024)
-                throw FileError(fmt::format("{}: {}: claims {} bytes from {} deflated ones, more than deflate can "
-                                            "expand",
-                                            at_, member, entry.size, entry.compressed_size));
+                throw FileError(
+                    fmt::format("{}: {}: claims {} bytes from {} deflated ones, more than deflate can "
+                                "expand",
+                                at_, member, entry.size, entry.compressed_size));
         } else {
-            throw FileError(fmt::format("{}: {}: unsupported compression method {}; expected stored (0) or deflate "
-                                        "(8)",
-                                        at_, member, entry.method));
+            throw FileError(
+                fmt::format("{}: {}: unsupported compression method {}; expected stored (0) or deflate "
+                            "(8)",
+                            at_, member, entry.method));
         }
-        if (local_offset >= cd_offset) fail(fmt::format("{}: local header offset {} is not before the central "
-                                                        "directory",
-                                                        member, local_offset));
+        if (local_offset >= cd_offset)
+            fail(
+                fmt::format("{}: local header offset {} is not before the central "
+                            "directory",
+                            member, local_offset));
         spans.push_back({local_offset, 0, entries_.size()});
         flags_of.push_back(flags);
         entries_.push_back(std::move(entry));
@@ -204,21 +211,23 @@ ZipArchive::ZipArchive(int fd, std::uint64_t file_size, std::string at)
     std::stable_sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.begin < b.begin; });
     for (std::size_t i = 1; i < spans.size(); ++i)
         if (spans[i].begin == spans[i - 1].begin)
-            fail(fmt::format("members '{}' and '{}' overlap: they share the local header at offset {}; expected each "
-                             "byte to belong to one member",
-                             entries_[spans[i - 1].index].name, entries_[spans[i].index].name, spans[i].begin));
+            fail(
+                fmt::format("members '{}' and '{}' overlap: they share the local header at offset {}; expected each "
+                            "byte to belong to one member",
+                            entries_[spans[i - 1].index].name, entries_[spans[i].index].name, spans[i].begin));
     for (Span& span : spans) check_local_header(entries_[span.index], span.begin, flags_of[span.index], span.end);
     std::uint64_t expected = 0;
     for (std::size_t i = 0; i < spans.size(); ++i) {
         if (spans[i].begin < expected)
-            fail(fmt::format("members '{}' and '{}' overlap (the second starts at offset {}, inside the first, which "
-                             "ends at {}); expected each byte to belong to one member",
-                             entries_[spans[i - 1].index].name, entries_[spans[i].index].name, spans[i].begin,
-                             expected));
+            fail(fmt::format(
+                "members '{}' and '{}' overlap (the second starts at offset {}, inside the first, which "
+                "ends at {}); expected each byte to belong to one member",
+                entries_[spans[i - 1].index].name, entries_[spans[i].index].name, spans[i].begin, expected));
         if (spans[i].begin > expected)
-            fail(fmt::format("{} bytes at offset {} belong to no member (hidden data); expected members to follow "
-                             "each other",
-                             spans[i].begin - expected, expected));
+            fail(
+                fmt::format("{} bytes at offset {} belong to no member (hidden data); expected members to follow "
+                            "each other",
+                            spans[i].begin - expected, expected));
         expected = spans[i].end;
     }
     if (expected != cd_offset)
@@ -336,8 +345,8 @@ std::size_t ZipMemberReader::read_some(unsigned char* dst, std::size_t n) {
     if (n == 0) return 0;
     std::size_t done = 0;
     if (!z_) {
-        const ssize_t got = pread(archive_.fd(), dst, std::min<std::size_t>(n, 1 << 30),
-                                  off_t(entry_.data_offset + out_pos_));
+        const ssize_t got =
+            pread(archive_.fd(), dst, std::min<std::size_t>(n, 1 << 30), off_t(entry_.data_offset + out_pos_));
         if (got < 0) {
             if (errno == EINTR) return read_some(dst, n);
             throw FileError(fmt::format("{}: read error: {}", at_, std::strerror(errno)));
@@ -363,8 +372,8 @@ std::size_t ZipMemberReader::read_some(unsigned char* dst, std::size_t n) {
                 throw FileError(fmt::format("{}: corrupt member: {}", at_, s.msg ? s.msg : "invalid deflate data"));
             } else if (produced == 0 && s.avail_in == in_before && s.avail_in == 0 &&
                        in_pos_ == entry_.compressed_size) {
-                throw FileError(fmt::format("{}: corrupt member: the deflate stream is cut short ({} of {} bytes)",
-                                            at_, out_pos_ + done, entry_.size));
+                throw FileError(fmt::format("{}: corrupt member: the deflate stream is cut short ({} of {} bytes)", at_,
+                                            out_pos_ + done, entry_.size));
             }
         }
     }
@@ -399,8 +408,8 @@ void ZipMemberReader::expect_end() {
             const uInt in_before = s.avail_in;
             const int rc = inflate(&s, Z_NO_FLUSH);
             if (s.avail_out == 0)
-                throw FileError(fmt::format("{}: corrupt member: inflates to more than its declared {} bytes", at_,
-                                            entry_.size));
+                throw FileError(
+                    fmt::format("{}: corrupt member: inflates to more than its declared {} bytes", at_, entry_.size));
             if (rc == Z_STREAM_END) break;
             if (rc == Z_MEM_ERROR) throw std::bad_alloc();
             if (rc != Z_OK || (s.avail_in == in_before && s.avail_in == 0 && in_pos_ == entry_.compressed_size))
@@ -408,8 +417,8 @@ void ZipMemberReader::expect_end() {
                                             at_, entry_.size));
         }
         if (s.avail_in != 0 || in_pos_ != entry_.compressed_size)
-            throw FileError(fmt::format("{}: corrupt member: compressed bytes after the end of its deflate stream",
-                                        at_));
+            throw FileError(
+                fmt::format("{}: corrupt member: compressed bytes after the end of its deflate stream", at_));
     }
     if (crc_ != entry_.crc)
         throw FileError(fmt::format("{}: corrupt member: CRC-32 0x{:08x}, but the archive records 0x{:08x}", at_, crc_,

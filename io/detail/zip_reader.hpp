@@ -12,11 +12,11 @@ namespace tapegrad::io::detail {
 /// One member as the central directory describes it, checked against its local header.
 struct ZipEntry {
     std::string name;
-    std::uint16_t method = 0;        // 0 stored, 8 deflate
+    std::uint16_t method = 0;  // 0 stored, 8 deflate
     std::uint32_t crc = 0;
     std::uint64_t compressed_size = 0;
-    std::uint64_t size = 0;          // uncompressed
-    std::uint64_t data_offset = 0;   // first byte of the member's data in the file
+    std::uint64_t size = 0;         // uncompressed
+    std::uint64_t data_offset = 0;  // first byte of the member's data in the file
 };
 
 /// The members of the zip archive in an open regular file. The constructor parses the end

@@ -59,10 +59,11 @@ void GroupedOptimizer<T, Options>::check_shapes() const {
             for (std::size_t s = 0; s < slots_.size(); ++s) {
                 const auto& t = state_[idx][s];
                 if (!t || slots_[s].scalar || t->shape() == p.shape()) continue;
-                this->fail(fmt::format("step: parameter {} now has shape {}, but its state '{}' has shape {} (its "
-                                       "value was replaced by one of another shape after a step); make a new "
-                                       "optimizer for it, or load_state_dict a state of the new shape",
-                                       idx, shape_string(p.shape()), slots_[s].name, shape_string(t->shape())));
+                this->fail(
+                    fmt::format("step: parameter {} now has shape {}, but its state '{}' has shape {} (its "
+                                "value was replaced by one of another shape after a step); make a new "
+                                "optimizer for it, or load_state_dict a state of the new shape",
+                                idx, shape_string(p.shape()), slots_[s].name, shape_string(t->shape())));
             }
         }
 }
@@ -117,9 +118,10 @@ void GroupedOptimizer<T, Options>::load_state_dict(const StateDict<T>& state) {
         std::string_view head, tail;
         std::size_t index = 0;
         if (!detail::split_entry(name, head, index, tail))
-            this->fail(fmt::format("load_state_dict: unexpected entry '{}' (expected 'state.<i>.<slot>' or "
-                                   "'param_groups.<g>.lr')",
-                                   name));
+            this->fail(
+                fmt::format("load_state_dict: unexpected entry '{}' (expected 'state.<i>.<slot>' or "
+                            "'param_groups.<g>.lr')",
+                            name));
         if (head == "param_groups" && tail == "lr") {
             if (index >= options_.size())
                 this->fail(fmt::format("load_state_dict: entry '{}' names group {}, but there {} {}", name, index,

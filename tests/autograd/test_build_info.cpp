@@ -93,8 +93,8 @@ TEST_CASE("float GEMM on oneDNN: every transpose pair, odd sizes, beta, and coun
             std::vector<float> c(m * n, 1.0f);
             const auto calls = tg::kernels::gemm_counts();
             // beta = 0.5 on a C of ones: the old C must be added, scaled
-            tg::kernels::gemm<float>(ta, tb, m, n, k, 2.0f, a.data(), ta ? m : k, b.data(), tb ? k : n, 0.5f,
-                                     c.data(), n);
+            tg::kernels::gemm<float>(ta, tb, m, n, k, 2.0f, a.data(), ta ? m : k, b.data(), tb ? k : n, 0.5f, c.data(),
+                                     n);
             CHECK(tg::kernels::gemm_counts().sgemm == calls.sgemm + 1);
             CHECK(tg::kernels::gemm_counts().dgemm == calls.dgemm);
             for (std::size_t i = 0; i < c.size(); ++i) CHECK(double(c[i]) == doctest::Approx(2 * want[i] + 0.5));
@@ -122,9 +122,11 @@ bool close(T got, T want, double ulps) {
 template <class T>
 std::vector<T> edge_inputs() {
     using L = std::numeric_limits<T>;
-    std::vector<T> v{T(0), -T(0), L::denorm_min(), -L::denorm_min(), L::min(), L::max(), -L::max(), L::infinity(),
-                     -L::infinity(), L::quiet_NaN(), T(1), T(-1), T(0.5), T(6.5), T(-7), T(80), T(88.5), T(700),
-                     T(-700), T(1e-3), T(1e30)};
+    std::vector<T> v{T(0),     -T(0),     L::denorm_min(), -L::denorm_min(), L::min(),
+                     L::max(), -L::max(), L::infinity(),   -L::infinity(),   L::quiet_NaN(),
+                     T(1),     T(-1),     T(0.5),          T(6.5),           T(-7),
+                     T(80),    T(88.5),   T(700),          T(-700),          T(1e-3),
+                     T(1e30)};
     for (int i = -300; i <= 300; ++i) v.push_back(T(i) / 37);  // ordinary values, in full batches and a tail
     return v;
 }

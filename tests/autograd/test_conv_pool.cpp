@@ -73,10 +73,10 @@ tg::Conv2dOptions options_of(const ConvCase& k) {
 
 TEST_CASE("conv2d forward matches the nested-loop definition") {
     const ConvCase cases[] = {
-        {2, 3, 7, 6, 4, 3, 3, 1, 0, 1, 1, true},  {2, 3, 7, 6, 4, 3, 3, 2, 0, 1, 1, false},
-        {2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, true},  {2, 3, 7, 6, 4, 3, 3, 2, 1, 1, 1, true},
-        {2, 3, 9, 8, 4, 3, 3, 1, 1, 2, 1, true},  {2, 3, 9, 8, 4, 3, 2, 2, 0, 2, 1, false},
-        {2, 4, 6, 6, 6, 3, 3, 1, 1, 1, 2, true},  {1, 4, 5, 5, 4, 1, 1, 1, 0, 1, 1, true},
+        {2, 3, 7, 6, 4, 3, 3, 1, 0, 1, 1, true},   {2, 3, 7, 6, 4, 3, 3, 2, 0, 1, 1, false},
+        {2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, true},   {2, 3, 7, 6, 4, 3, 3, 2, 1, 1, 1, true},
+        {2, 3, 9, 8, 4, 3, 3, 1, 1, 2, 1, true},   {2, 3, 9, 8, 4, 3, 2, 2, 0, 2, 1, false},
+        {2, 4, 6, 6, 6, 3, 3, 1, 1, 1, 2, true},   {1, 4, 5, 5, 4, 1, 1, 1, 0, 1, 1, true},
         {3, 1, 28, 28, 8, 5, 5, 1, 0, 1, 1, true}, {1, 2, 4, 4, 2, 1, 1, 2, 1, 1, 2, false},
     };
     std::uint64_t seed = 10;
@@ -103,10 +103,8 @@ TEST_CASE("conv2d forward matches the nested-loop definition") {
 
 TEST_CASE("conv2d gradients: first and second order") {
     const ConvCase cases[] = {
-        {2, 2, 5, 4, 3, 3, 2, 1, 0, 1, 1, true},
-        {1, 2, 6, 5, 2, 3, 3, 2, 1, 1, 1, true},
-        {1, 2, 7, 7, 2, 2, 2, 1, 1, 2, 1, false},
-        {1, 4, 4, 4, 4, 3, 3, 1, 1, 1, 2, true},
+        {2, 2, 5, 4, 3, 3, 2, 1, 0, 1, 1, true},  {1, 2, 6, 5, 2, 3, 3, 2, 1, 1, 1, true},
+        {1, 2, 7, 7, 2, 2, 2, 1, 1, 2, 1, false}, {1, 4, 4, 4, 4, 3, 3, 1, 1, 1, 2, true},
         {2, 3, 3, 3, 2, 1, 1, 1, 0, 1, 1, true},
     };
     std::uint64_t seed = 100;
@@ -173,8 +171,8 @@ TEST_CASE("pooling a hand-written 4x4 image") {
     auto a = tg::avg_pool2d(x, opt);
     CHECK(close(a.value(), xt::xarray<double>{{{{2.5, 6.5}, {-2.5, 1.25}}}}));
     auto l2 = tg::lp_pool2d(x, 2.0, opt);
-    CHECK(close(l2.value(), xt::xarray<double>{{{{std::sqrt(30.0), std::sqrt(174.0)}, {std::sqrt(30.0),
-                                                                                      std::sqrt(107.0)}}}}));
+    CHECK(close(l2.value(),
+                xt::xarray<double>{{{{std::sqrt(30.0), std::sqrt(174.0)}, {std::sqrt(30.0), std::sqrt(107.0)}}}}));
     // the gradient of max pooling goes to the argmax alone
     tg::sum(m).backward();
     CHECK(close(x.grad(), xt::xarray<double>{{{{0, 0, 0, 0}, {0, 1, 0, 1}, {1, 0, 0, 1}, {0, 0, 0, 0}}}}));
@@ -203,8 +201,11 @@ TEST_CASE("pooling gradients: first and second order") {
 TEST_CASE("conv2d and pooling reject bad shapes and options with clear messages") {
     auto x = input({2, 3, 8, 8}, 1);
     auto w = input({4, 3, 3, 3}, 2);
-    check_error([&] { tg::conv2d(input({2, 1, 8, 8}, 3), w); },
-                "conv2d: expected input (N,3,H,W) for weight (4,3,3,3) and groups=1, got (2,1,8,8)");
+    check_error(
+        [&] {
+            tg::conv2d(input({2, 1, 8, 8}, 3), w);
+        },
+        "conv2d: expected input (N,3,H,W) for weight (4,3,3,3) and groups=1, got (2,1,8,8)");
     check_error([&] { tg::conv2d(input({3, 8, 8}, 3), w); }, "conv2d: expected input (N,3,H,W)");
     check_error([&] { tg::conv2d(x, input({4, 3, 3}, 3)); }, "conv2d: weight must be (out_channels");
     check_error([&] { tg::conv2d(x, w, input({3}, 4)); },
@@ -212,19 +213,37 @@ TEST_CASE("conv2d and pooling reject bad shapes and options with clear messages"
     check_error([&] { tg::conv2d(x, w, tg::Conv2dOptions().stride(0)); }, "conv2d: stride must be at least 1");
     check_error([&] { tg::conv2d(x, w, tg::Conv2dOptions().dilation({1, 0})); }, "conv2d: dilation must be at least 1");
     check_error([&] { tg::conv2d(x, w, tg::Conv2dOptions().groups(0)); }, "conv2d: groups must be at least 1");
-    check_error([&] { tg::conv2d(x, input({4, 1, 3, 3}, 5), tg::Conv2dOptions().groups(3)); },
-                "conv2d: 4 output channels (weight (4,1,3,3)) do not divide into 3 groups");
-    check_error([&] { tg::conv2d(x, input({4, 1, 3, 3}, 5), tg::Conv2dOptions().groups(2)); },
-                "conv2d: expected input (N,2,H,W) for weight (4,1,3,3) and groups=2, got (2,3,8,8)");
-    check_error([&] { tg::conv2d(input({1, 3, 2, 2}, 6), w); },
-                "conv2d: input (1,3,2,2) with padding (0,0) is smaller than the dilated kernel (3,3)");
-    check_error([&] { tg::conv2d_input_grad(input({2, 4, 5, 5}, 7), w, x.shape(), {}); },
-                "conv2d_input_grad: the output gradient has shape (2,4,5,5), expected (2,4,6,6)");
-    check_error([&] { tg::conv2d_weight_grad(x, input({2, 4, 5, 5}, 7), w.shape(), {}); },
-                "conv2d_weight_grad: the output gradient has shape (2,4,5,5), expected (2,4,6,6)");
+    check_error(
+        [&] {
+            tg::conv2d(x, input({4, 1, 3, 3}, 5), tg::Conv2dOptions().groups(3));
+        },
+        "conv2d: 4 output channels (weight (4,1,3,3)) do not divide into 3 groups");
+    check_error(
+        [&] {
+            tg::conv2d(x, input({4, 1, 3, 3}, 5), tg::Conv2dOptions().groups(2));
+        },
+        "conv2d: expected input (N,2,H,W) for weight (4,1,3,3) and groups=2, got (2,3,8,8)");
+    check_error(
+        [&] {
+            tg::conv2d(input({1, 3, 2, 2}, 6), w);
+        },
+        "conv2d: input (1,3,2,2) with padding (0,0) is smaller than the dilated kernel (3,3)");
+    check_error(
+        [&] {
+            tg::conv2d_input_grad(input({2, 4, 5, 5}, 7), w, x.shape(), {});
+        },
+        "conv2d_input_grad: the output gradient has shape (2,4,5,5), expected (2,4,6,6)");
+    check_error(
+        [&] {
+            tg::conv2d_weight_grad(x, input({2, 4, 5, 5}, 7), w.shape(), {});
+        },
+        "conv2d_weight_grad: the output gradient has shape (2,4,5,5), expected (2,4,6,6)");
 
-    check_error([&] { tg::max_pool2d(input({3, 8, 8}, 1), tg::Pool2dOptions(2)); },
-                "max_pool2d: expected input (N,C,H,W), got (3,8,8)");
+    check_error(
+        [&] {
+            tg::max_pool2d(input({3, 8, 8}, 1), tg::Pool2dOptions(2));
+        },
+        "max_pool2d: expected input (N,C,H,W), got (3,8,8)");
     check_error([&] { tg::max_pool2d(x, tg::Pool2dOptions(0)); }, "max_pool2d: kernel size must be at least 1");
     check_error([&] { tg::max_pool2d(x, tg::Pool2dOptions(2).stride(0)); }, "max_pool2d: stride must be at least 1");
     check_error([&] { tg::max_pool2d(x, tg::Pool2dOptions(2).dilation(0)); },
@@ -233,8 +252,11 @@ TEST_CASE("conv2d and pooling reject bad shapes and options with clear messages"
                 "max_pool2d: padding (2,2) must be at most half the kernel size (2,2)");
     check_error([&] { tg::max_pool2d(x, tg::Pool2dOptions(9)); },
                 "max_pool2d: input (2,3,8,8) with padding (0,0) is smaller than the window (9,9)");
-    check_error([&] { tg::max_pool2d(input({1, 1, 1, 1}, 2), tg::Pool2dOptions(2).padding(1).dilation(2)); },
-                "max_pool2d: window (0,0) of input (1,1,1,1) lies entirely in the padding");
+    check_error(
+        [&] {
+            tg::max_pool2d(input({1, 1, 1, 1}, 2), tg::Pool2dOptions(2).padding(1).dilation(2));
+        },
+        "max_pool2d: window (0,0) of input (1,1,1,1) lies entirely in the padding");
     check_error([&] { tg::avg_pool2d(x, tg::Pool2dOptions(2).dilation(2)); },
                 "avg_pool2d: dilation is for max pooling only");
     check_error([&] { tg::lp_pool2d(x, 0.0, tg::Pool2dOptions(2)); },
@@ -262,8 +284,11 @@ TEST_CASE("conv2d and pooling refuse options whose sizes wrap, naming the option
     check_error([&] { tg::conv2d(x, w, tg::Conv2dOptions().padding(two62)); },
                 "conv2d: padding 4611686018427387904 is too large for an input height of 4");
     check_error([&] { tg::conv2d(x, w, tg::Conv2dOptions().padding(two63)); }, "conv2d: padding 9223372036854775808");
-    check_error([&] { tg::conv2d(x, w, tg::Conv2dOptions().padding({0, std::size_t(-1)})); },
-                "conv2d: padding 18446744073709551615 is too large for an input width of 4");
+    check_error(
+        [&] {
+            tg::conv2d(x, w, tg::Conv2dOptions().padding({0, std::size_t(-1)}));
+        },
+        "conv2d: padding 18446744073709551615 is too large for an input width of 4");
     // dilation 2^63 wrapped the dilated kernel to 1 and returned 4x the values
     check_error([&] { tg::conv2d(x, w, tg::Conv2dOptions().dilation(two63)); },
                 "conv2d: kernel height 3 with dilation 9223372036854775808 is too large");
@@ -271,22 +296,31 @@ TEST_CASE("conv2d and pooling refuse options whose sizes wrap, naming the option
                 "conv2d: stride 9223372036854775808 is too large");
     // an output or a column buffer with more elements than fit, from a padding that does fit
     check_error([&] { tg::conv2d(x, w, tg::Conv2dOptions().padding(std::size_t(1) << 40)); }, "conv2d: shape");
-    check_error([&] { tg::conv2d_input_grad(x, w, tg::Shape{1, 1, 4, 4}, tg::Conv2dOptions().padding(two63)); },
-                "conv2d_input_grad: padding 9223372036854775808");
+    check_error(
+        [&] {
+            tg::conv2d_input_grad(x, w, tg::Shape{1, 1, 4, 4}, tg::Conv2dOptions().padding(two63));
+        },
+        "conv2d_input_grad: padding 9223372036854775808");
     check_error([&] { tg::max_pool2d(x, tg::Pool2dOptions(two63)); },
                 "max_pool2d: kernel height 9223372036854775808 with dilation 1 is too large");
     check_error([&] { tg::max_pool2d(x, tg::Pool2dOptions(2).dilation(two63)); },
                 "max_pool2d: kernel height 2 with dilation 9223372036854775808 is too large");
     check_error([&] { tg::avg_pool2d(x, tg::Pool2dOptions(2).stride(std::size_t(-1))); },
                 "avg_pool2d: stride 18446744073709551615 is too large");
-    check_error([&] { tg::lp_pool2d(x, 2.0, tg::Pool2dOptions({two63, 2}).padding({two62, 0})); },
-                "lp_pool2d: padding 4611686018427387904 is too large");
+    check_error(
+        [&] {
+            tg::lp_pool2d(x, 2.0, tg::Pool2dOptions({two63, 2}).padding({two62, 0}));
+        },
+        "lp_pool2d: padding 4611686018427387904 is too large");
     check_error([&] { tg::nn::Conv2d<double>(1, 1, tg::Size2(std::size_t(1) << 40)); }, "Conv2d(1->1");
 }
 
 TEST_CASE("conv2d: an output that cannot be allocated is an error naming the op and the size") {
     // padding 2^30 on a 1x1 image: (2^31 + 1)^2 outputs, more than 2^64 bytes of doubles
-    check_error([&] { tg::conv2d(input({1, 1, 1, 1}, 1), input({1, 1, 1, 1}, 2),
-                                 tg::Conv2dOptions().padding(std::size_t(1) << 30)); },
-                "conv2d: cannot allocate more than 2^64 bytes");
+    check_error(
+        [&] {
+            tg::conv2d(input({1, 1, 1, 1}, 1), input({1, 1, 1, 1}, 2),
+                       tg::Conv2dOptions().padding(std::size_t(1) << 30));
+        },
+        "conv2d: cannot allocate more than 2^64 bytes");
 }

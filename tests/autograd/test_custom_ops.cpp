@@ -22,7 +22,9 @@ struct Log1pExp {
     }
 };
 template <class T>
-tg::Variable<T> log1p_exp(const tg::Variable<T>& x) { return tg::apply(Log1pExp<T>{}, x); }
+tg::Variable<T> log1p_exp(const tg::Variable<T>& x) {
+    return tg::apply(Log1pExp<T>{}, x);
+}
 
 /// y = round(x) forward; the gradient passes straight through, as if y were x.
 template <class T>
@@ -33,10 +35,14 @@ struct RoundStraightThrough {
         return tg::kernels::map(x, [](T v) { return std::nearbyint(v); });
     }
     template <class G>
-    void backward(tg::VjpArgs<G>& a) const { a.dx[0] = std::move(a.g); }
+    void backward(tg::VjpArgs<G>& a) const {
+        a.dx[0] = std::move(a.g);
+    }
 };
 template <class T>
-tg::Variable<T> round_ste(const tg::Variable<T>& x) { return tg::apply(RoundStraightThrough<T>{}, x); }
+tg::Variable<T> round_ste(const tg::Variable<T>& x) {
+    return tg::apply(RoundStraightThrough<T>{}, x);
+}
 
 }  // namespace
 

@@ -22,9 +22,27 @@ std::vector<T> edge_values() {
     using L = std::numeric_limits<T>;
     const T tiny = sizeof(T) == 8 ? T(1e-310) : T(1e-40);  // a subnormal that is not the smallest
     const T huge = sizeof(T) == 8 ? T(1e300) : T(1e38);
-    return {T(0),   T(-0.0), L::denorm_min(), -L::denorm_min(), tiny,   -tiny, L::infinity(), -L::infinity(),
-            L::quiet_NaN(), huge, -huge, T(1), T(-1), T(0.5), T(-2.5), T(20), T(-20), T(100), T(-100),
-            sizeof(T) == 8 ? T(-740) : T(-95), sizeof(T) == 8 ? T(709.5) : T(88.5)};
+    return {T(0),
+            T(-0.0),
+            L::denorm_min(),
+            -L::denorm_min(),
+            tiny,
+            -tiny,
+            L::infinity(),
+            -L::infinity(),
+            L::quiet_NaN(),
+            huge,
+            -huge,
+            T(1),
+            T(-1),
+            T(0.5),
+            T(-2.5),
+            T(20),
+            T(-20),
+            T(100),
+            T(-100),
+            sizeof(T) == 8 ? T(-740) : T(-95),
+            sizeof(T) == 8 ? T(709.5) : T(88.5)};
 }
 
 /// Ordinary inputs, where a few ulp of difference from std:: is allowed.
@@ -71,8 +89,8 @@ Var<T> planted(std::size_t n, std::size_t k, T v, T background, bool grad = fals
 /// Every element of op over tensors filled with v (lengths 1..17), and v planted among ordinary
 /// values at every position, equals ref(v).
 template <class T>
-void audit_unary(const char* name, std::function<Var<T>(const Var<T>&)> op, std::function<T(T)> ref,
-                 double ulps = 4, T background = T(0.75)) {
+void audit_unary(const char* name, std::function<Var<T>(const Var<T>&)> op, std::function<T(T)> ref, double ulps = 4,
+                 T background = T(0.75)) {
     int failures = 0;
     for (T v : edge_values<T>()) {
         const T want = ref(v);
@@ -95,8 +113,7 @@ void audit_unary(const char* name, std::function<Var<T>(const Var<T>&)> op, std:
 
 /// The gradient of sum(op(x)) at x filled with v (lengths 1..17) equals dref(v).
 template <class T>
-void audit_grad(const char* name, std::function<Var<T>(const Var<T>&)> op, std::function<T(T)> dref,
-                double ulps = 4) {
+void audit_grad(const char* name, std::function<Var<T>(const Var<T>&)> op, std::function<T(T)> dref, double ulps = 4) {
     int failures = 0;
     for (T v : edge_values<T>()) {
         const T want = dref(v);
@@ -115,27 +132,36 @@ void audit_grad(const char* name, std::function<Var<T>(const Var<T>&)> op, std::
 template <class T>
 void audit_all_unary() {
     const T erf_ulps = sizeof(T) == 8 ? 40 : 4;
-    audit_unary<T>("exp", [](const Var<T>& x) { return tg::exp(x); }, [](T v) { return std::exp(v); });
-    audit_unary<T>("log", [](const Var<T>& x) { return tg::log(x); }, [](T v) { return std::log(v); });
-    audit_unary<T>("sqrt", [](const Var<T>& x) { return tg::sqrt(x); }, [](T v) { return std::sqrt(v); });
-    audit_unary<T>("tanh", [](const Var<T>& x) { return tg::tanh(x); }, [](T v) { return std::tanh(v); });
-    audit_unary<T>("erf", [](const Var<T>& x) { return tg::erf(x); }, [](T v) { return std::erf(v); }, erf_ulps);
-    audit_unary<T>("abs", [](const Var<T>& x) { return tg::abs(x); }, [](T v) { return std::abs(v); });
-    audit_unary<T>("sigmoid", [](const Var<T>& x) { return tg::sigmoid(x); },
-                   [](T v) { return v >= 0 ? T(1) / (T(1) + std::exp(-v)) : std::exp(v) / (T(1) + std::exp(v)); });
-    audit_unary<T>("elu", [](const Var<T>& x) { return tg::elu(x); },
-                   [](T v) { return v > 0 ? v : std::expm1(v); });
+    audit_unary<T>(
+        "exp", [](const Var<T>& x) { return tg::exp(x); }, [](T v) { return std::exp(v); });
+    audit_unary<T>(
+        "log", [](const Var<T>& x) { return tg::log(x); }, [](T v) { return std::log(v); });
+    audit_unary<T>(
+        "sqrt", [](const Var<T>& x) { return tg::sqrt(x); }, [](T v) { return std::sqrt(v); });
+    audit_unary<T>(
+        "tanh", [](const Var<T>& x) { return tg::tanh(x); }, [](T v) { return std::tanh(v); });
+    audit_unary<T>(
+        "erf", [](const Var<T>& x) { return tg::erf(x); }, [](T v) { return std::erf(v); }, erf_ulps);
+    audit_unary<T>(
+        "abs", [](const Var<T>& x) { return tg::abs(x); }, [](T v) { return std::abs(v); });
+    audit_unary<T>(
+        "sigmoid", [](const Var<T>& x) { return tg::sigmoid(x); },
+        [](T v) { return v >= 0 ? T(1) / (T(1) + std::exp(-v)) : std::exp(v) / (T(1) + std::exp(v)); });
+    audit_unary<T>(
+        "elu", [](const Var<T>& x) { return tg::elu(x); }, [](T v) { return v > 0 ? v : std::expm1(v); });
     for (T p : {T(0), T(-0.0), T(0.5), T(1), T(2), T(3), T(-0.5), T(-1), T(1.5), std::numeric_limits<T>::infinity(),
                 -std::numeric_limits<T>::infinity(), std::numeric_limits<T>::quiet_NaN()}) {
         const std::string name = "pow(x, " + show(p) + ")";
-        audit_unary<T>(name.c_str(), [p](const Var<T>& x) { return tg::pow(x, p); },
-                       [p](T v) { return std::pow(v, p); });
+        audit_unary<T>(
+            name.c_str(), [p](const Var<T>& x) { return tg::pow(x, p); }, [p](T v) { return std::pow(v, p); });
         const std::string tname = "pow(x, tensor " + show(p) + ")";
-        audit_unary<T>(tname.c_str(), [p](const Var<T>& x) { return tg::pow(x, filled<T>(x.size(), p)); },
-                       [p](T v) { return std::pow(v, p); });
+        audit_unary<T>(
+            tname.c_str(), [p](const Var<T>& x) { return tg::pow(x, filled<T>(x.size(), p)); },
+            [p](T v) { return std::pow(v, p); });
         const std::string bname = "pow(" + show(p) + ", x)";
-        audit_unary<T>(bname.c_str(), [p](const Var<T>& x) { return tg::pow(filled<T>(x.size(), p), x); },
-                       [p](T v) { return std::pow(p, v); });
+        audit_unary<T>(
+            bname.c_str(), [p](const Var<T>& x) { return tg::pow(filled<T>(x.size(), p), x); },
+            [p](T v) { return std::pow(p, v); });
     }
 }
 
@@ -163,21 +189,28 @@ TEST_CASE("edge values: the issue's reproducers") {
 template <class T>
 void audit_all_grads() {
     const T inf = std::numeric_limits<T>::infinity();
-    audit_grad<T>("exp", [](const Var<T>& x) { return tg::exp(x); }, [](T v) { return std::exp(v); });
-    audit_grad<T>("log", [](const Var<T>& x) { return tg::log(x); }, [](T v) { return T(1) / v; });
-    audit_grad<T>("sqrt", [](const Var<T>& x) { return tg::sqrt(x); }, [](T v) { return T(1) / (std::sqrt(v) * 2); });
+    audit_grad<T>(
+        "exp", [](const Var<T>& x) { return tg::exp(x); }, [](T v) { return std::exp(v); });
+    audit_grad<T>(
+        "log", [](const Var<T>& x) { return tg::log(x); }, [](T v) { return T(1) / v; });
+    audit_grad<T>(
+        "sqrt", [](const Var<T>& x) { return tg::sqrt(x); }, [](T v) { return T(1) / (std::sqrt(v) * 2); });
     // 1 - y^2 magnifies tanh's own last-bit differences (xsimd's tanh is within 2 ulp)
-    audit_grad<T>("tanh", [](const Var<T>& x) { return tg::tanh(x); },
-                  [](T v) { return T(1) - std::tanh(v) * std::tanh(v); }, 128);
-    audit_grad<T>("erf", [](const Var<T>& x) { return tg::erf(x); },
-                  [](T v) { return std::exp(-(v * v)) * T(1.12837916709551257389615890312); });
+    audit_grad<T>(
+        "tanh", [](const Var<T>& x) { return tg::tanh(x); }, [](T v) { return T(1) - std::tanh(v) * std::tanh(v); },
+        128);
+    audit_grad<T>(
+        "erf", [](const Var<T>& x) { return tg::erf(x); },
+        [](T v) { return std::exp(-(v * v)) * T(1.12837916709551257389615890312); });
     // pow(x, p) as PyTorch: p x^(p-1), and 0 for p == 0 (never 0 * inf)
     for (T p : {T(0), T(0.5), T(1), T(2), T(3), T(-0.5), T(-1), T(1.5)}) {
         const std::string name = "pow(x, " + show(p) + ")";
         auto d = [p](T v) { return p == 0 ? T(0) : p * std::pow(v, p - T(1)); };
-        audit_grad<T>(name.c_str(), [p](const Var<T>& x) { return tg::pow(x, p); }, d);
+        audit_grad<T>(
+            name.c_str(), [p](const Var<T>& x) { return tg::pow(x, p); }, d);
         const std::string tname = "pow(x, tensor " + show(p) + ")";
-        audit_grad<T>(tname.c_str(), [p](const Var<T>& x) { return tg::pow(x, filled<T>(x.size(), p)); }, d);
+        audit_grad<T>(
+            tname.c_str(), [p](const Var<T>& x) { return tg::pow(x, filled<T>(x.size(), p)); }, d);
     }
     // logsumexp and log_softmax: exp(x - lse) reaches subnormals (std:: keeps them; xsimd flushed them)
     for (std::size_t n = 1; n <= 17; ++n) {

@@ -56,8 +56,8 @@ TEST_CASE("unary math: forward values") {
     CHECK(close(tg::softplus(x).value(), xt::log(1.0 + xt::exp(vals(x)))));
     CHECK(close(tg::softplus(x, 2.0).value(), xt::log(1.0 + xt::exp(2.0 * vals(x))) / 2.0));
     // GELU(x) = x * Phi(x): known values from the normal CDF
-    CHECK(close(tg::gelu(c({-1.0, 0.0, 1.0, 2.0})).value(), {-0.15865525393145707, 0, 0.8413447460685429,
-                                                            1.9544997361036416}));
+    CHECK(close(tg::gelu(c({-1.0, 0.0, 1.0, 2.0})).value(),
+                {-0.15865525393145707, 0, 0.8413447460685429, 1.9544997361036416}));
     const V p = c({0.25, 1.0, 4.0});
     CHECK(close(tg::log(p).value(), {std::log(0.25), 0, std::log(4.0)}));
     CHECK(close(tg::sqrt(p).value(), {0.5, 1, 2}));
@@ -206,12 +206,18 @@ TEST_CASE("NaN propagates through relu, maximum, minimum and clamp, with PyTorch
     };
     const std::vector<Case> cases = {
         {"relu", [](const V& x) { return tg::relu(x); }, {nan, 0, -0.0, 1, 0, inf, 0}, {1, 0, 0, 1, 0, 1, 0}},
-        {"leaky_relu", [](const V& x) { return tg::leaky_relu(x, 0.1); }, {nan, 0, -0.0, 1, -0.1, inf, -inf},
+        {"leaky_relu",
+         [](const V& x) { return tg::leaky_relu(x, 0.1); },
+         {nan, 0, -0.0, 1, -0.1, inf, -inf},
          {0.1, 0.1, 0.1, 1, 0.1, 1, 0.1}},
-        {"elu", [](const V& x) { return tg::elu(x); }, {nan, 0, -0.0, 1, std::expm1(-1.0), inf, -1},
+        {"elu",
+         [](const V& x) { return tg::elu(x); },
+         {nan, 0, -0.0, 1, std::expm1(-1.0), inf, -1},
          {1, 1, 1, 1, std::exp(-1.0), 1, 0}},
         {"abs", [](const V& x) { return tg::abs(x); }, {nan, 0, 0, 1, 1, inf, inf}, {0, 0, 0, 1, -1, 1, -1}},
-        {"clamp", [](const V& x) { return tg::clamp(x, -0.5, 0.5); }, {nan, 0, -0.0, 0.5, -0.5, 0.5, -0.5},
+        {"clamp",
+         [](const V& x) { return tg::clamp(x, -0.5, 0.5); },
+         {nan, 0, -0.0, 0.5, -0.5, 0.5, -0.5},
          {0, 1, 1, 0, 0, 0, 0}},
     };
     for (const Case& c : cases) {

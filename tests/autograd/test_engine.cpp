@@ -138,8 +138,8 @@ TEST_CASE("grad() returns gradients without touching .grad(), also for intermedi
 TEST_CASE("grad() with several outputs and weights") {
     const V x = leaf({1.0, 2.0});
     const V a = x * 2.0, b = x * x;
-    auto g = tg::grad<double>({a, b}, {x}, {tg::constant(xt::xarray<double>{1.0, 1.0}),
-                                            tg::constant(xt::xarray<double>{10.0, 0.0})});
+    auto g = tg::grad<double>(
+        {a, b}, {x}, {tg::constant(xt::xarray<double>{1.0, 1.0}), tg::constant(xt::xarray<double>{10.0, 0.0})});
     CHECK(close(g[0].value(), {22, 2}));
 }
 

@@ -25,9 +25,7 @@ struct Probe {
     std::function<void()> hook;
 };
 
-V probe(const V& x, std::function<void()> hook) {
-    return tg::apply(Probe<double>{std::move(hook)}, x);
-}
+V probe(const V& x, std::function<void()> hook) { return tg::apply(Probe<double>{std::move(hook)}, x); }
 
 /// Weak references to every node of a chain of `n` ops on top of `bottom`; returns the top.
 V chain_above(const V& bottom, std::size_t n, std::vector<std::weak_ptr<tg::Node<double>>>& nodes) {

@@ -13,7 +13,9 @@ struct WrongSquare {
     static constexpr const char* name = "wrong_square";
     tg::Tensor<T> forward(const tg::Tensor<T>& x) const { return x * x; }
     template <class G>
-    void backward(tg::VjpArgs<G>& a) const { a.dx[0] = a.g * a.x(0) * T(3); }
+    void backward(tg::VjpArgs<G>& a) const {
+        a.dx[0] = a.g * a.x(0) * T(3);
+    }
 };
 
 /// x^3 with a first derivative that is right in value but recorded as a constant, so its
@@ -30,12 +32,8 @@ struct FlatCube {
     }
 };
 
-V wrong_square(const V& x) {
-    return tg::apply(WrongSquare<double>{}, x);
-}
-V flat_cube(const V& x) {
-    return tg::apply(FlatCube<double>{}, x);
-}
+V wrong_square(const V& x) { return tg::apply(WrongSquare<double>{}, x); }
+V flat_cube(const V& x) { return tg::apply(FlatCube<double>{}, x); }
 
 }  // namespace
 
@@ -127,9 +125,7 @@ struct SkewedSquare {
     }
 };
 
-V skewed_square(const V& x) {
-    return tg::apply(SkewedSquare<double>{}, x);
-}
+V skewed_square(const V& x) { return tg::apply(SkewedSquare<double>{}, x); }
 
 }  // namespace
 

@@ -85,9 +85,12 @@ public:
             v.kind = Js::boolean;
         } else {
             v.kind = Js::number;
-            if (word("NaN")) v.num = std::numeric_limits<double>::quiet_NaN();
-            else if (word("Infinity")) v.num = std::numeric_limits<double>::infinity();
-            else if (word("-Infinity")) v.num = -std::numeric_limits<double>::infinity();
+            if (word("NaN"))
+                v.num = std::numeric_limits<double>::quiet_NaN();
+            else if (word("Infinity"))
+                v.num = std::numeric_limits<double>::infinity();
+            else if (word("-Infinity"))
+                v.num = -std::numeric_limits<double>::infinity();
             else {
                 char* end = nullptr;
                 v.num = std::strtod(s_.c_str() + i_, &end);  // reads "-0" as -0.0, and subnormals
@@ -118,7 +121,8 @@ private:
             char c = s_[i_++];
             if (c == '\\') {
                 c = s_.at(i_++);
-                if (c == 'n') c = '\n';
+                if (c == 'n')
+                    c = '\n';
                 else if (c == 'u') {
                     out += char(std::stoi(s_.substr(i_, 4), nullptr, 16));  // the writer escapes ASCII only
                     i_ += 4;
@@ -177,7 +181,9 @@ struct Cube {
     static constexpr const char* formula = "y = x^3   dx = 3 g x^2";
     tg::Tensor<T> forward(const tg::Tensor<T>& x) const { return x * x * x; }
     template <class G>
-    void backward(tg::VjpArgs<G>& a) const { a.dx[0] = a.g * a.x(0) * a.x(0) * T(3); }
+    void backward(tg::VjpArgs<G>& a) const {
+        a.dx[0] = a.g * a.x(0) * a.x(0) * T(3);
+    }
 };
 V cube(const V& x) { return tg::apply(Cube<double>{}, x); }
 
@@ -187,7 +193,9 @@ struct PlainCube {
     static constexpr const char* name = "plain_cube";
     tg::Tensor<T> forward(const tg::Tensor<T>& x) const { return x * x * x; }
     template <class G>
-    void backward(tg::VjpArgs<G>& a) const { a.dx[0] = a.g * a.x(0) * a.x(0) * T(3); }
+    void backward(tg::VjpArgs<G>& a) const {
+        a.dx[0] = a.g * a.x(0) * a.x(0) * T(3);
+    }
 };
 V plain_cube(const V& x) { return tg::apply(PlainCube<double>{}, x); }
 
@@ -239,8 +247,10 @@ TEST_CASE("write_html shows tapegrad's own values, gradients and order") {
             }
             auto& total = sent[to];
             const auto dx = s["dx"]["v"].numbers();
-            if (total.empty()) total = dx;
-            else for (std::size_t e = 0; e < dx.size(); ++e) total[e] += dx[e];
+            if (total.empty())
+                total = dx;
+            else
+                for (std::size_t e = 0; e < dx.size(); ++e) total[e] += dx[e];
         }
     }
     // The gradients the VJPs send add up, value by value, to tapegrad's: dOut/dop for ops, and
@@ -288,10 +298,14 @@ TEST_CASE("a value used three times shows its partial sums and the count of its 
             CHECK(s["count"].num == seen);
             CHECK(s["of"].num == 3);
             const auto dx = s["dx"]["v"].numbers();
-            if (running.empty()) running = dx;
-            else for (std::size_t e = 0; e < dx.size(); ++e) running[e] += dx[e];
-            if (seen == 2) CHECK(same(s["acc"]["v"].numbers(), running));  // 1 < count < of: the partial sum
-            else CHECK(s["acc"].kind == Js::null);  // the first is dx itself, the last the node's grad
+            if (running.empty())
+                running = dx;
+            else
+                for (std::size_t e = 0; e < dx.size(); ++e) running[e] += dx[e];
+            if (seen == 2)
+                CHECK(same(s["acc"]["v"].numbers(), running));  // 1 < count < of: the partial sum
+            else
+                CHECK(s["acc"].kind == Js::null);  // the first is dx itself, the last the node's grad
         }
     CHECK(seen == 3);
     y.backward();
@@ -337,10 +351,12 @@ TEST_CASE("Graphviz lays the page out when dot runs; otherwise the page does, an
     CHECK(missing.layout == tg::HtmlLayout::page);
     CHECK(missing.layout_note.find("/nonexistent/dot") != std::string::npos);
     CHECK(page_data(page.path)["layoutNote"].str == missing.layout_note);
-    check_error([&] {
-        tg::write_html(page.path, loss,
-                       tg::HtmlOptions().layout(tg::HtmlLayout::graphviz).dot_program("/nonexistent/dot"));
-    }, "write_html: HtmlLayout::graphviz was asked for, but Graphviz's '/nonexistent/dot' was not found");
+    check_error(
+        [&] {
+            tg::write_html(page.path, loss,
+                           tg::HtmlOptions().layout(tg::HtmlLayout::graphviz).dot_program("/nonexistent/dot"));
+        },
+        "write_html: HtmlLayout::graphviz was asked for, but Graphviz's '/nonexistent/dot' was not found");
 
     if (!have_dot()) {
         MESSAGE("graphviz is not installed; the Graphviz layout is not checked");

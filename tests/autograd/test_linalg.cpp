@@ -118,8 +118,14 @@ TEST_CASE("matmul and linear: shape errors name the op and both shapes") {
 TEST_CASE("matmul and linear: an output that cannot be allocated is an error naming the op and the size") {
     const std::size_t big = std::size_t(1) << 31;
     // (2^31, 0) @ (0, 2^31): inputs with no elements, an output of 2^62 doubles (2^65 bytes)
-    check_error([&] { tg::matmul(tg::zeros<double>({big, 0}), tg::zeros<double>({0, big})); },
-                "matmul: cannot allocate more than 2^64 bytes");
-    check_error([&] { tg::linear(tg::zeros<double>({big, 0}), tg::zeros<double>({big, 0})); },
-                "linear: cannot allocate more than 2^64 bytes");
+    check_error(
+        [&] {
+            tg::matmul(tg::zeros<double>({big, 0}), tg::zeros<double>({0, big}));
+        },
+        "matmul: cannot allocate more than 2^64 bytes");
+    check_error(
+        [&] {
+            tg::linear(tg::zeros<double>({big, 0}), tg::zeros<double>({big, 0}));
+        },
+        "linear: cannot allocate more than 2^64 bytes");
 }

@@ -155,12 +155,21 @@ TEST_CASE("losses reject bad input with clear messages") {
                 "binary_cross_entropy: input probabilities must lie in [0, 1]");
     check_error([&] { nn::binary_cross_entropy_with_logits(a, b); }, "binary_cross_entropy_with_logits: input (3,2)");
     check_error([&] { tg::cross_entropy(b, {0, 1, 2}); }, "cross_entropy: expected logits (N,C), got (3,)");
-    check_error([&] { tg::cross_entropy(a, {0, 1}); },
-                "cross_entropy: 2 labels for logits (3,2): expected one label per row (3)");
-    check_error([&] { tg::cross_entropy(a, {0, 1, 2}); },
-                "cross_entropy: label 2 at position 2 is out of range for 2 classes");
-    check_error([&] { tg::cross_entropy(a, {0, 1, 1}, Reduction::mean, 1.5); },
-                "cross_entropy: label_smoothing must be in [0, 1], got 1.5");
+    check_error(
+        [&] {
+            tg::cross_entropy(a, {0, 1});
+        },
+        "cross_entropy: 2 labels for logits (3,2): expected one label per row (3)");
+    check_error(
+        [&] {
+            tg::cross_entropy(a, {0, 1, 2});
+        },
+        "cross_entropy: label 2 at position 2 is out of range for 2 classes");
+    check_error(
+        [&] {
+            tg::cross_entropy(a, {0, 1, 1}, Reduction::mean, 1.5);
+        },
+        "cross_entropy: label_smoothing must be in [0, 1], got 1.5");
     check_error([&] { tg::cross_entropy(input({0, 2}, 3), {}); }, "cross_entropy: logits (0,2) are empty");
     check_error([&] { nn::nll_loss(b, {0, 1, 2}); }, "nll_loss: expected log-probabilities (N,C), got (3,)");
     check_error([&] { nn::nll_loss(a, {0}); }, "nll_loss: 1 labels for input (3,2)");
@@ -191,10 +200,14 @@ TEST_CASE("cross_entropy and nll_loss with ignore_index, alone and with label sm
         std::vector<double> none, row0_grad_sum;  // per-row losses; d(sum)/dx of row 0
     };
     const Expected cases[] = {
-        {0.0, 0.6377442633859111, 1.9132327901577333,
+        {0.0,
+         0.6377442633859111,
+         1.9132327901577333,
          {0.49518189808585605, 0.0, 0.1755153626167145, 1.2425355294551628},
          {0.22420781804820114, -0.3905399624011229, 0.13598891579350553, 0.030343228559416225}},
-        {0.2, 0.9060775967192445, 2.7182327901577334,
+        {0.2,
+         0.9060775967192445,
+         2.7182327901577334,
          {0.7701818980858561, 0.0, 0.6755153626167145, 1.2725355294551628},
          {0.17420781804820118, -0.24053996240112283, 0.08598891579350555, -0.01965677144058377}},
     };
@@ -232,8 +245,11 @@ TEST_CASE("cross_entropy and nll_loss with ignore_index, alone and with label sm
     const V g = input({4, 4}, 8, -2, 2);
     check_gradients([&] { return nn::nll_loss(g, labels, nll); }, {g});
     // a label out of range is still an error, unless it is the ignored one
-    check_error([&] { nn::nll_loss(g, tg::Indices{1, 9, 0, 0}, nll); },
-                "nll_loss: label 9 at position 1 is out of range");
+    check_error(
+        [&] {
+            nn::nll_loss(g, tg::Indices{1, 9, 0, 0}, nll);
+        },
+        "nll_loss: label 9 at position 1 is out of range");
     CHECK(nn::cross_entropy(g, tg::Indices{1, 255, 0, 0}, nn::CrossEntropyOptions().ignore_index(255)).defined());
 }
 

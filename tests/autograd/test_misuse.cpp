@@ -14,7 +14,9 @@ struct WrongShapeGrad {
     static constexpr const char* name = "my_op";
     Tn forward(const Tn& x) const { return x; }
     template <class G>
-    void backward(tg::VjpArgs<G>& a) const { a.dx[0] = tg::vjp::constant<G>(Tn({1.0, 2.0, 3.0})); }
+    void backward(tg::VjpArgs<G>& a) const {
+        a.dx[0] = tg::vjp::constant<G>(Tn({1.0, 2.0, 3.0}));
+    }
 };
 
 /// An op whose VJP forgets to fill its input's gradient.

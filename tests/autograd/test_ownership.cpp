@@ -59,7 +59,7 @@ TEST_CASE("the checks see a node that keeps itself alive") {
         out = y.node_ptr();
     }
     CHECK_FALSE(out.expired());
-    CHECK(tg::live_node_count() == before + 2);  // the op and its input leaf
+    CHECK(tg::live_node_count() == before + 2);                          // the op and its input leaf
     static_cast<SelfKeepingNode*>(out.lock().get())->op().self.reset();  // break it, or LeakSanitizer reports it
     CHECK(out.expired());
     CHECK(tg::live_node_count() == before);

@@ -52,11 +52,12 @@ public:
         std::size_t total = 0;
         for (std::size_t k = 0; k < sinks.size(); ++k) {
             const std::size_t i = sinks[k], w = new_leaf(vals_[i].shape(), false);
-            add_step({"sum(" + ref(i) + " * " + ref(w) + ")", {i, w},
-                      [](const Args& a) { return tg::sum(a[0] * a[1]); }},
-                     true);
+            add_step(
+                {"sum(" + ref(i) + " * " + ref(w) + ")", {i, w}, [](const Args& a) { return tg::sum(a[0] * a[1]); }},
+                true);
             if (k > 0)
-                add_step({"add(" + ref(total) + ", " + ref(vals_.size() - 1) + ")", {total, vals_.size() - 1},
+                add_step({"add(" + ref(total) + ", " + ref(vals_.size() - 1) + ")",
+                          {total, vals_.size() - 1},
                           [](const Args& a) { return a[0] + a[1]; }},
                          true);
             total = vals_.size() - 1;
@@ -145,9 +146,9 @@ TEST_CASE("1,000 random graphs pass gradcheck and gradgradcheck in double") {
         if (!failure.empty() && ++failures <= 3) FAIL_CHECK(failure);
         if (std::getenv("TAPEGRAD_RANDOM_GRAPH_PRINT")) MESSAGE("seed " << seed << ":\n" << p.listing());
     }
-    MESSAGE(seeds.size() << " random graphs gradchecked and gradgradchecked: "
-                         << ops << " ops in all, deepest path " << deepest << " ops, " << elements
-                         << " Jacobian elements compared, " << failures << " failed");
+    MESSAGE(seeds.size() << " random graphs gradchecked and gradgradchecked: " << ops << " ops in all, deepest path "
+                         << deepest << " ops, " << elements << " Jacobian elements compared, " << failures
+                         << " failed");
     std::ostringstream per_op;
     for (const auto& [name, count] : recorded) per_op << ' ' << name << '=' << count;
     MESSAGE("recorded ops:" << per_op.str());
@@ -164,8 +165,10 @@ TEST_CASE("the random-graph test catches a deliberately wrong VJP and prints the
         const bool has = tg::tape_listing(p.run()).find("square_wrong(") != std::string::npos;
         with_op += has;
         if (!failure.empty()) {
-            if (has) ++caught, example = example.empty() ? failure : example;
-            else ++false_alarms;
+            if (has)
+                ++caught, example = example.empty() ? failure : example;
+            else
+                ++false_alarms;
         }
     }
     INFO(example);
@@ -178,6 +181,6 @@ TEST_CASE("the random-graph test catches a deliberately wrong VJP and prints the
     CHECK(example.find("random graph of seed ") != std::string::npos);
     CHECK(example.find("TAPEGRAD_RANDOM_GRAPH_SEED=") != std::string::npos);
     CHECK(example.find("gradcheck FAILED") != std::string::npos);
-    CHECK(example.find("= square_wrong(%") != std::string::npos);  // the program listing
+    CHECK(example.find("= square_wrong(%") != std::string::npos);            // the program listing
     CHECK(example.find("square_wrong(") != example.rfind("square_wrong("));  // and the tape names it too
 }

@@ -31,8 +31,7 @@ TEST_CASE("embedding: rows picked by indices of any shape, gradient added back b
     tg::sum(tg::embedding(p, idx({{2, 0, 2}, {1, 1, 0}}))).backward();
     CHECK(close(p.grad(), {{2, 2}, {2, 2}, {2, 2}}));
     const V q = input({4, 3}, 1);
-    check_gradients([&] { return tg::sum(tg::tanh(tg::embedding(q, idx({{3, 0}, {3, 3}, {1, 0}}))) * 0.7); },
-                    {q});
+    check_gradients([&] { return tg::sum(tg::tanh(tg::embedding(q, idx({{3, 0}, {3, 3}, {1, 0}}))) * 0.7); }, {q});
     const V m = input({2, 3, 3}, 2);
     check_gradients(
         [&] {
@@ -41,10 +40,16 @@ TEST_CASE("embedding: rows picked by indices of any shape, gradient added back b
             return tg::sum(a * b * c(m.value()));
         },
         {q});
-    check_error([&] { tg::embedding(w, idx({0, 3})); },
-                "embedding: index 3 out of range for 3 embeddings (expected < 3)");
-    check_error([&] { tg::embedding(c({1.0, 2.0}), idx({0})); },
-                "embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape (2,)");
+    check_error(
+        [&] {
+            tg::embedding(w, idx({0, 3}));
+        },
+        "embedding: index 3 out of range for 3 embeddings (expected < 3)");
+    check_error(
+        [&] {
+            tg::embedding(c({1.0, 2.0}), idx({0}));
+        },
+        "embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape (2,)");
 }
 
 TEST_CASE("one_hot: a constant with the indices' shape and one more axis") {
@@ -54,8 +59,11 @@ TEST_CASE("one_hot: a constant with the indices' shape and one more axis") {
     const tg::Variable<float> f = tg::one_hot(tg::Indices{1, 0}, 2);
     CHECK(f.value()(0, 1) == 1.0f);
     CHECK(f.value()(0, 0) == 0.0f);
-    check_error([&] { tg::one_hot<double>(idx({0, 3}), 3); },
-                "one_hot: index 3 out of range for 3 classes (expected < 3)");
+    check_error(
+        [&] {
+            tg::one_hot<double>(idx({0, 3}), 3);
+        },
+        "one_hot: index 3 out of range for 3 classes (expected < 3)");
     check_error([&] { tg::one_hot<double>(idx({0}), 0); }, "one_hot: num_classes must be at least 1, got 0");
 }
 
@@ -73,8 +81,11 @@ TEST_CASE("argmax and argmin: first among ties, NaN counts as the extreme, keepd
     CHECK(tg::argmax(n)() == 1);
     CHECK(tg::argmin(n)() == 1);
     CHECK(tg::argmax(c({-0.0, 0.0}))() == 0);  // -0 == +0: a tie
-    check_error([&] { tg::argmax(c(xt::xarray<double>::from_shape({2, 0})), 1); },
-                "argmax: axis 1 of shape (2,0) is empty (expected >= 1 element)");
+    check_error(
+        [&] {
+            tg::argmax(c(xt::xarray<double>::from_shape({2, 0})), 1);
+        },
+        "argmax: axis 1 of shape (2,0) is empty (expected >= 1 element)");
     check_error([&] { tg::argmin(x, 2); }, "argmin");
 }
 
@@ -113,8 +124,11 @@ TEST_CASE("split and chunk: pieces along an axis, as PyTorch cuts them, with gra
             return tg::sum(tg::sigmoid(q[0]) * tg::tanh(q[1]) + q[2] * q[3] * 2.0);
         },
         {p});
-    check_error([&] { tg::split(x, std::vector<std::size_t>{2, 2}, 1); },
-                "split: sizes add up to 4 but axis 1 of shape (2,5) has 5 elements");
+    check_error(
+        [&] {
+            tg::split(x, std::vector<std::size_t>{2, 2}, 1);
+        },
+        "split: sizes add up to 4 but axis 1 of shape (2,5) has 5 elements");
     check_error([&] { tg::split(x, 0, 1); }, "split: split_size must be at least 1, got 0");
     check_error([&] { tg::chunk(x, 0); }, "chunk: chunks must be at least 1, got 0");
 }
@@ -145,8 +159,11 @@ TEST_CASE("masked_fill: value where the mask is true, gradient only where it is 
     CHECK(close(p.grad(), {{1, 1}, {1, 0}}));  // the NaN filled over is gone from value and gradient
     const V q = input({3, 4}, 6);
     check_gradients([&] { return tg::sum(tg::masked_fill(q, tg::tril_mask(3, 4), 0.5) * q); }, {q});
-    check_error([&] { tg::masked_fill(x, xt::xarray<bool>{true, false, true}, 0.0); },
-                "masked_fill: mask of shape (3,) does not broadcast to the input's shape (2,2)");
+    check_error(
+        [&] {
+            tg::masked_fill(x, xt::xarray<bool>{true, false, true}, 0.0);
+        },
+        "masked_fill: mask of shape (3,) does not broadcast to the input's shape (2,2)");
 }
 
 TEST_CASE("masked_softmax and masked_log_softmax: softmax over the unmasked positions") {
@@ -199,8 +216,11 @@ TEST_CASE("masked_softmax and masked_log_softmax: softmax over the unmasked posi
             },
             {a});
     }
-    check_error([&] { tg::masked_softmax(c(v), xt::xarray<bool>{true, false}); },
-                "masked_softmax: mask of shape (2,) does not broadcast to the input's shape (2,3)");
+    check_error(
+        [&] {
+            tg::masked_softmax(c(v), xt::xarray<bool>{true, false});
+        },
+        "masked_softmax: mask of shape (2,) does not broadcast to the input's shape (2,3)");
     check_error([&] { tg::masked_log_softmax(c(v), m, 2); }, "masked_log_softmax");
 }
 

@@ -5,9 +5,7 @@ using namespace tgtest;
 
 namespace {
 V c(xt::xarray<double> x) { return tg::constant(x); }
-V range(const tg::Shape& shape) {
-    return tg::reshape(tg::arange<double>(0.0, double(tg::shape_size(shape))), shape);
-}
+V range(const tg::Shape& shape) { return tg::reshape(tg::arange<double>(0.0, double(tg::shape_size(shape))), shape); }
 }  // namespace
 
 TEST_CASE("reshape, flatten, squeeze, unsqueeze") {
@@ -119,10 +117,16 @@ TEST_CASE("shape ops: bad arguments are clear errors") {
 TEST_CASE("sizes that wrap are errors naming the function and the sizes") {
     const std::size_t two63 = std::size_t(1) << 63, two32 = std::size_t(1) << 32;
     // the product 2^64 + 6 wraps to 6: accepted before, and index_select on it crashed
-    check_error([&] { tg::reshape(tg::arange<double>(0.0, 6.0), tg::Shape{two63 + 3, 2}); },
-                "reshape: shape (9223372036854775811,2) is too large");
-    check_error([&] { tg::reshape(tg::arange<double>(0.0, 6.0), {std::ptrdiff_t(two32), std::ptrdiff_t(two32), -1}); },
-                "reshape: the product of the given dimensions = 4294967296 * 4294967296 does not fit in 64 bits");
+    check_error(
+        [&] {
+            tg::reshape(tg::arange<double>(0.0, 6.0), tg::Shape{two63 + 3, 2});
+        },
+        "reshape: shape (9223372036854775811,2) is too large");
+    check_error(
+        [&] {
+            tg::reshape(tg::arange<double>(0.0, 6.0), {std::ptrdiff_t(two32), std::ptrdiff_t(two32), -1});
+        },
+        "reshape: the product of the given dimensions = 4294967296 * 4294967296 does not fit in 64 bits");
     // 2^64 elements wrapped to 0: ones() had no element and summed to 0
     check_error([&] { tg::ones<double>({two32, two32}); }, "ones: shape (4294967296,4294967296) is too large");
     check_error([&] { tg::zeros<float>({two32, two32, 2}); }, "zeros: shape (4294967296,4294967296,2)");
@@ -135,16 +139,21 @@ TEST_CASE("sizes that wrap are errors naming the function and the sizes") {
     check_error([&] { tg::zeros<double>({0, two32, two32}); }, "zeros: shape (0,4294967296,4294967296) is too large");
     const V empty = tg::zeros<double>({0, two32, two32 / 4});  // 2^62: fine
     CHECK(empty.size() == 0);
-    check_error([&] { tg::concat(std::vector<V>{empty, empty}, 2); },
-                "concat: shape (0,4294967296,2147483648) is too large");
+    check_error(
+        [&] {
+            tg::concat(std::vector<V>{empty, empty}, 2);
+        },
+        "concat: shape (0,4294967296,2147483648) is too large");
     check_error(
         [&] {
             tg::reshape(empty, tg::Shape{0, two63});
         },
         "reshape: shape (0,9223372036854775808) is too large");
-    check_error([&] { tg::concat(std::vector<V>{tg::zeros<double>({0, two63 / 2}), tg::zeros<double>({0, two63 / 2})},
-                                 1); },
-                "concat: shape (0,9223372036854775808) is too large");
+    check_error(
+        [&] {
+            tg::concat(std::vector<V>{tg::zeros<double>({0, two63 / 2}), tg::zeros<double>({0, two63 / 2})}, 1);
+        },
+        "concat: shape (0,9223372036854775808) is too large");
     check_error([&] { tg::broadcast_to(tg::zeros<double>({1}), tg::Shape{two32, two32}); }, "broadcast_to: shape");
 }
 

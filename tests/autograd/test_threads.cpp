@@ -98,8 +98,7 @@ TEST_CASE("threads backpropagating from their own outputs of a shared retained i
     const int threads = 3;
     run_together(threads, [&](int t) {
         const V c = tg::constant(xt::xarray<double>(xt::ones<double>({32}) * double(t + 1)));
-        for (int i = 0; i < passes; ++i)
-            tg::sum(head(h, 3 * t) * c).backward(tg::BackwardOptions().retain_graph(true));
+        for (int i = 0; i < passes; ++i) tg::sum(head(h, 3 * t) * c).backward(tg::BackwardOptions().retain_graph(true));
     });
     // d/dw sum(h * c) = c dh/dw, c summed over the threads: 1 + 2 + 3
     CHECK(close(w.grad(), dh * (6.0 * passes), 1e-9));

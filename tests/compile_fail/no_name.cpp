@@ -5,7 +5,9 @@ namespace tg = tapegrad;
 struct Nameless {
     tg::Tensor<double> forward(const tg::Tensor<double>& x) const { return x; }
     template <class G>
-    void backward(tg::VjpArgs<G>& a) const { a.dx[0] = std::move(a.g); }
+    void backward(tg::VjpArgs<G>& a) const {
+        a.dx[0] = std::move(a.g);
+    }
 };
 
 int main() {

@@ -6,7 +6,9 @@ struct Unary {
     static constexpr const char* name = "unary";
     tg::Tensor<double> forward(const tg::Tensor<double>& x) const { return x; }
     template <class G>
-    void backward(tg::VjpArgs<G>& a) const { a.dx[0] = std::move(a.g); }
+    void backward(tg::VjpArgs<G>& a) const {
+        a.dx[0] = std::move(a.g);
+    }
 };
 
 int main() {

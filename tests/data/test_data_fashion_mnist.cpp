@@ -77,8 +77,7 @@ TEST_CASE("load_idx_images: files of the wrong rank") {
     CHECK_THROWS_WITH_AS(tgd::load_idx_images(images, images, 10), doctest::Contains("expected 1 dimension"),
                          FileError);
     write_file(dir / "flat", idx_bytes(0x08, {5, 0, 3}, ""));
-    CHECK_THROWS_WITH_AS(tgd::load_idx_images(dir / "flat", labels, 10), doctest::Contains("at least 1x1"),
-                         FileError);
+    CHECK_THROWS_WITH_AS(tgd::load_idx_images(dir / "flat", labels, 10), doctest::Contains("at least 1x1"), FileError);
     CHECK_THROWS_WITH_AS(tgd::load_idx_images(images, labels, 0), doctest::Contains("0 classes"), tg::Error);
 }
 

@@ -127,7 +127,13 @@ TEST_CASE("Progress writes to a FILE*, which is not a terminal when it is a file
     std::fclose(f);
     CHECK(std::string(buf, n) == "io: 2/2 (100%)  2.0 it/s  in 0:01\n");
     std::ostringstream os;  // a string stream is not a terminal either
-    CHECK(!data::Progress(3, "", [&] { data::ProgressOptions o; o.stream = &os; return o; }()).is_terminal());
+    CHECK(!data::Progress(3, "",
+                          [&] {
+                              data::ProgressOptions o;
+                              o.stream = &os;
+                              return o;
+                          }())
+               .is_terminal());
 }
 
 TEST_CASE("Progress: bad arguments are Errors naming the function, what it got and what it expected") {

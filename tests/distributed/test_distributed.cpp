@@ -172,8 +172,9 @@ TEST_CASE("broadcast_parameters: a model that differs between ranks is the same 
                 dist::broadcast_parameters(p);
             }
         };
-        check_throws<tg::Error>(run, "broadcast_parameters: rank 1's model differs from root rank 0's: it holds "
-                                     "float32 values on rank 1 but float64 on rank 0");
+        check_throws<tg::Error>(run,
+                                "broadcast_parameters: rank 1's model differs from root rank 0's: it holds "
+                                "float32 values on rank 1 but float64 on rank 0");
     }
     SUBCASE("an empty Variable, and a root that is no rank") {
         std::vector<tg::Variable<double>> p{tg::zeros<double>({2}, true),
@@ -259,8 +260,11 @@ TEST_CASE("averaging is exact: every rank ends with the mean of known gradients"
     }
     check_throws<tg::Error>([&] { dist::GradientAverager<double>({w}, 7); },
                             "GradientAverager: bucket_bytes 7 is smaller than one element (8 bytes)");
-    check_throws<tg::Error>([&] { dist::GradientAverager<double>({w, tg::Variable<double>()}); },
-                            "GradientAverager: parameter 1 is an empty Variable");
+    check_throws<tg::Error>(
+        [&] {
+            dist::GradientAverager<double>({w, tg::Variable<double>()});
+        },
+        "GradientAverager: parameter 1 is an empty Variable");
     check_throws<tg::Error>([] { dist::DataParallelOptions().bucket_bytes(4); },
                             "DataParallelOptions::bucket_bytes: got 4; expected at least 8 (one element)");
 }
@@ -297,7 +301,7 @@ double equivalence(const opt::SGDOptions& options) {
         ddp.step(sgd);
     }
     CHECK(ddp.stats().steps == 5);
-    CHECK(ddp.stats().calls == 5);  // one allreduce per step
+    CHECK(ddp.stats().calls == 5);                 // one allreduce per step
     CHECK(diff_from_root(net.parameters()) == 0);  // the ranks agree bit for bit
     return max_rel_diff(net.parameters(), whole.parameters());
 }

@@ -82,8 +82,9 @@ TEST_CASE("models that differ between ranks end the job with the broadcast's mes
     CHECK(o.status != 0);
     CHECK(o.status != 124);
     CHECK(o.seconds < prompt);
-    CHECK(contains(o.output, "broadcast_parameters: rank 1's model differs from root rank 0's: 'weight' has shape "
-                             "(2,3) on rank 1 but (2,4) on rank 0"));
+    CHECK(contains(o.output,
+                   "broadcast_parameters: rank 1's model differs from root rank 0's: 'weight' has shape "
+                   "(2,3) on rank 1 but (2,4) on rank 0"));
 }
 
 TEST_CASE("a distributed call without a Session is an Error that says what to do") {
@@ -106,6 +107,7 @@ TEST_CASE("a second Session after the first has ended is an Error: MPI starts on
     const Outcome o = run(std::string(TAPEGRAD_ABORT_CHILD) + " reinit");
     INFO(o.output);
     CHECK(o.status == 0);
-    CHECK(contains(o.output, "Session: MPI was already finalised in this process (by an earlier Session); MPI can be "
-                             "initialised only once, so keep one Session for the whole program"));
+    CHECK(contains(o.output,
+                   "Session: MPI was already finalised in this process (by an earlier Session); MPI can be "
+                   "initialised only once, so keep one Session for the whole program"));
 }

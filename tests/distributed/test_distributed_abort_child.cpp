@@ -70,7 +70,8 @@ int main(int argc, char** argv) {
         }
         return 1;
     }
-    std::fprintf(stderr, "usage: test_distributed_abort_child ok|run|terminate|unwind|mismatch|no-session|truncate|"
-                         "reinit\n");
+    std::fprintf(stderr,
+                 "usage: test_distributed_abort_child ok|run|terminate|unwind|mismatch|no-session|truncate|"
+                 "reinit\n");
     return 2;
 }

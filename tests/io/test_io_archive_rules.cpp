@@ -150,13 +150,13 @@ TEST_CASE("a member whose data lies inside another member's is refused") {
     const Bytes inner = zip_local_header("inner.npy", 0, crc32(inner_content), std::uint32_t(inner_content.size()),
                                          std::uint32_t(inner_content.size())) +
                         inner_content;
-    const Bytes outer = zip_local_header("outer.npy", 0, crc32(inner), std::uint32_t(inner.size()),
-                                         std::uint32_t(inner.size()));
+    const Bytes outer =
+        zip_local_header("outer.npy", 0, crc32(inner), std::uint32_t(inner.size()), std::uint32_t(inner.size()));
     const Bytes body = outer + inner;
-    const Bytes cd = zip_central_entry("outer.npy", 0, crc32(inner), std::uint32_t(inner.size()),
-                                       std::uint32_t(inner.size()), 0) +
-                     zip_central_entry("inner.npy", 0, crc32(inner_content), std::uint32_t(inner_content.size()),
-                                       std::uint32_t(inner_content.size()), std::uint32_t(outer.size()));
+    const Bytes cd =
+        zip_central_entry("outer.npy", 0, crc32(inner), std::uint32_t(inner.size()), std::uint32_t(inner.size()), 0) +
+        zip_central_entry("inner.npy", 0, crc32(inner_content), std::uint32_t(inner_content.size()),
+                          std::uint32_t(inner_content.size()), std::uint32_t(outer.size()));
     write_file(dir / "nested.npz", body + cd + zip_end_record(2, cd.size(), body.size()));
     CHECK(error_of(dir / "nested.npz").find("members 'outer.npy' and 'inner.npy' overlap") != std::string::npos);
 }
@@ -172,8 +172,9 @@ TEST_CASE("bytes between members that belong to none (a place to hide a second a
                      zip_central_entry("b.npy", 0, crc32(b), std::uint32_t(b.size()), std::uint32_t(b.size()),
                                        std::uint32_t(la.size() + hidden.size()));
     write_file(dir / "gap.npz", body + cd + zip_end_record(2, cd.size(), body.size()));
-    CHECK(error_of(dir / "gap.npz").find(std::to_string(hidden.size()) + " bytes at offset " +
-                                         std::to_string(la.size()) + " belong to no member") != std::string::npos);
+    CHECK(error_of(dir / "gap.npz")
+              .find(std::to_string(hidden.size()) + " bytes at offset " + std::to_string(la.size()) +
+                    " belong to no member") != std::string::npos);
 }
 
 TEST_CASE("the local header must agree with the central directory") {

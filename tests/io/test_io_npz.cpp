@@ -146,8 +146,7 @@ TEST_CASE_TEMPLATE("load_npz reads the committed numpy.savez fixtures", T, float
     }
 }
 
-TEST_CASE("numpy reads what save_npz writes, and save_npz reads what numpy writes" *
-          doctest::test_suite("external")) {
+TEST_CASE("numpy reads what save_npz writes, and save_npz reads what numpy writes" * doctest::test_suite("external")) {
     std::string py = tgtest::python_with("numpy");
     if (py.empty()) return tgtest::missing_tool("python3 with numpy (apt-get install python3-numpy)");
     TempDir dir;
@@ -271,8 +270,7 @@ TEST_CASE("load_npz: truncated archive") {
     tgio::save_npz(dir / "good.npz", sample_arrays<double>(), write_any);
     Bytes good = read_file(dir / "good.npz");
     write_file(dir / "empty.npz", "");
-    CHECK_THROWS_WITH_AS(tgio::load_npz<double>(dir / "empty.npz"), doctest::Contains("truncated: 0 bytes"),
-                         FileError);
+    CHECK_THROWS_WITH_AS(tgio::load_npz<double>(dir / "empty.npz"), doctest::Contains("truncated: 0 bytes"), FileError);
     for (std::size_t cut : {good.size() / 2, good.size() - 1, good.size() - 30}) {
         CAPTURE(cut);
         write_file(dir / "cut.npz", good.substr(0, cut));
@@ -384,10 +382,9 @@ TEST_CASE("load_npz: malformed header dictionaries") {
 
 TEST_CASE("load_npz: fortran order") {
     TempDir dir;
-    CHECK_THROWS_WITH_AS(
-        tgio::load_npz<double>(one_member(dir, "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3), }",
-                                         Bytes(48, '\0'))),
-        doctest::Contains("fortran_order is True; expected False"), FileError);
+    CHECK_THROWS_WITH_AS(tgio::load_npz<double>(one_member(
+                             dir, "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3), }", Bytes(48, '\0'))),
+                         doctest::Contains("fortran_order is True; expected False"), FileError);
 }
 
 TEST_CASE("load_npz: unsupported dtypes") {
@@ -407,8 +404,8 @@ TEST_CASE("load_npz: unsupported dtypes") {
                              doctest::Contains(c.message.c_str()), FileError);
     }
     CHECK_THROWS_WITH_AS(
-        tgio::load_npz<double>(one_member(dir, "{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (2,), }",
-                                         Bytes(16, '\0'))),
+        tgio::load_npz<double>(
+            one_member(dir, "{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (2,), }", Bytes(16, '\0'))),
         doctest::Contains("structured dtypes are not supported"), FileError);
 }
 
@@ -421,9 +418,9 @@ TEST_CASE("load_npz: shape product overflows") {
         doctest::Contains("overflows a size_t"), FileError);
     CHECK_THROWS_WITH_AS(
         tgio::load_npz<double>(one_member(dir,
-                                         "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, "
-                                         "4294967296, 4294967296), }",
-                                         Bytes(8, '\0'))),
+                                          "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, "
+                                          "4294967296, 4294967296), }",
+                                          Bytes(8, '\0'))),
         doctest::Contains("overflows a size_t"), FileError);
 }
 
@@ -432,8 +429,7 @@ TEST_CASE("load_npz: a tiny file asking for gigabytes is refused before allocati
     CHECK_THROWS_WITH_AS(
         tgio::load_npz<double>(
             one_member(dir, "{'descr': '<f8', 'fortran_order': False, 'shape': (100000, 100000), }", Bytes(8, '\0'))),
-        doctest::Contains("payload of 8 bytes; shape (100000,100000) of float64 needs exactly 80000000000"),
-        FileError);
+        doctest::Contains("payload of 8 bytes; shape (100000,100000) of float64 needs exactly 80000000000"), FileError);
     // The zip entry itself lying about its size is refused too.
     Bytes m = npy_bytes(f8_23, Bytes(48, '\0'));
     write_file(dir / "lie.npz", zip_stored({{"x.npy", m, 0x7fffffffu}}));

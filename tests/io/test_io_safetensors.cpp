@@ -186,8 +186,9 @@ TEST_CASE("read_safetensors: malformed headers") {
              {R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0]}})", "not a pair of non-negative integers"},
              {R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", "outside the 8-byte data buffer"},
              {R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,16]}})", "outside the 8-byte data buffer"},
-             {R"({"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", "hold 8 bytes; shape (3,) of F32 needs "
-                                                                           "exactly 12"},
+             {R"({"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})",
+              "hold 8 bytes; shape (3,) of F32 needs "
+              "exactly 12"},
              {R"({"x":[1,2]})", "tensor 'x' is not an object"},
              {R"({"__metadata__":{"a":1},)" + x + "}", "'__metadata__' entry 'a' is not a string"},
              {R"({"__metadata__":[],)" + x + "}", "'__metadata__' is not an object"},
@@ -217,9 +218,9 @@ TEST_CASE("read_safetensors: malformed headers") {
 TEST_CASE("read_safetensors: the data must tile the buffer: no overlap, no gap, nothing after") {
     TempDir dir;
     auto header = [](std::uint64_t a0, std::uint64_t a1, std::uint64_t b0, std::uint64_t b1) {
-        return R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[)" + std::to_string(a0) + "," +
-               std::to_string(a1) + R"(]},"b":{"dtype":"F32","shape":[2],"data_offsets":[)" + std::to_string(b0) +
-               "," + std::to_string(b1) + "]}}";
+        return R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[)" + std::to_string(a0) + "," + std::to_string(a1) +
+               R"(]},"b":{"dtype":"F32","shape":[2],"data_offsets":[)" + std::to_string(b0) + "," + std::to_string(b1) +
+               "]}}";
     };
     const Bytes four = raw_bytes(std::vector<float>{1, 2, 3, 4});
     write_file(dir / "ok.safetensors", safetensors(header(8, 16, 0, 8), four));
@@ -241,26 +242,25 @@ TEST_CASE("read_safetensors: the data must tile the buffer: no overlap, no gap, 
     CHECK(error_of(dir / "before.safetensors").find("bytes 0 to 4 of the data buffer belong to no tensor") !=
           std::string::npos);
     // Empty tensors take no bytes and may sit anywhere in order.
-    write_file(dir / "empty.safetensors",
-               safetensors(R"({"e":{"dtype":"F64","shape":[0,5],"data_offsets":[8,8]},)"
-                           R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
-                           four.substr(0, 8)));
+    write_file(dir / "empty.safetensors", safetensors(R"({"e":{"dtype":"F64","shape":[0,5],"data_offsets":[8,8]},)"
+                                                      R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
+                                                      four.substr(0, 8)));
     CHECK(tgio::read_safetensors(dir / "empty.safetensors").size() == 2);
 }
 
 TEST_CASE("read_safetensors: sizes that overflow, and shapes asking for more than the file holds") {
     TempDir dir;
-    write_file(dir / "o.safetensors",
-               safetensors(R"({"x":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,8]}})",
-                           Bytes(8, '\0')));
+    write_file(
+        dir / "o.safetensors",
+        safetensors(R"({"x":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", Bytes(8, '\0')));
     CHECK(error_of(dir / "o.safetensors").find("overflows a size_t") != std::string::npos);
-    write_file(dir / "g.safetensors",
-               safetensors(R"({"x":{"dtype":"F64","shape":[100000,100000],"data_offsets":[0,80000000000]}})",
-                           Bytes(8, '\0')));
+    write_file(
+        dir / "g.safetensors",
+        safetensors(R"({"x":{"dtype":"F64","shape":[100000,100000],"data_offsets":[0,80000000000]}})", Bytes(8, '\0')));
     CHECK(error_of(dir / "g.safetensors").find("outside the 8-byte data buffer") != std::string::npos);
-    write_file(dir / "z.safetensors",
-               safetensors(R"({"x":{"dtype":"F64","shape":[0,1099511627776,1099511627776],"data_offsets":[0,0]}})",
-                           ""));
+    write_file(
+        dir / "z.safetensors",
+        safetensors(R"({"x":{"dtype":"F64","shape":[0,1099511627776,1099511627776],"data_offsets":[0,0]}})", ""));
     CHECK(error_of(dir / "z.safetensors").find("too large") != std::string::npos);
 }
 

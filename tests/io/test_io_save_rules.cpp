@@ -82,7 +82,7 @@ TEST_CASE("saving over a symbolic link writes through to its target, and the lin
     fs::create_directory(dir.path() / "real");
     const std::string target = dir / "real/model.npz";
     tgio::save_npz(target, one_array(1.0));
-    fs::create_symlink("real/model.npz", dir.path() / "latest.npz");   // relative
+    fs::create_symlink("real/model.npz", dir.path() / "latest.npz");          // relative
     fs::create_symlink(dir.path() / "latest.npz", dir.path() / "chain.npz");  // a link to a link
     tgio::save_npz(dir / "chain.npz", one_array(7.0));
     CHECK(fs::is_symlink(dir.path() / "chain.npz"));
@@ -141,8 +141,8 @@ TEST_CASE("stale temporaries of the same target are removed; a live writer's nev
     const int fd = open(locked.c_str(), O_RDONLY);
     REQUIRE(fd >= 0);
     REQUIRE(flock(fd, LOCK_EX | LOCK_NB) == 0);
-    const std::string other_target = dir / (tgio::detail::temp_prefix("other.npz", 255) + std::to_string(gone) +
-                                            "-0000abcd-7");
+    const std::string other_target =
+        dir / (tgio::detail::temp_prefix("other.npz", 255) + std::to_string(gone) + "-0000abcd-7");
     write_file(other_target, "another target's");
     const std::string not_ours = dir / (prefix + std::to_string(gone) + "-notours");  // not a name we make
     write_file(not_ours, "a user's file");

@@ -141,8 +141,11 @@ TEST_CASE("init errors") {
     check_error([&] { init::xavier_uniform(v); },
                 "init::xavier_uniform: fan_in and fan_out need a weight of at least 2 dimensions, got (3,)");
     check_error([&] { init::kaiming_normal(v); }, "init::kaiming_normal: fan_in and fan_out need a weight");
-    check_error([&] { init::kaiming_uniform(tg::zeros<double>({0, 3})); },
-                "init::kaiming_uniform: weight (0,3) has a zero fan_in or fan_out");
+    check_error(
+        [&] {
+            init::kaiming_uniform(tg::zeros<double>({0, 3}));
+        },
+        "init::kaiming_uniform: weight (0,3) has a zero fan_in or fan_out");
     check_error([&] { init::uniform(v, 1.0, 0.0); }, "init::uniform: need finite lo <= hi, got lo=1 and hi=0");
     check_error([&] { init::normal(v, 0.0, -1.0); }, "init::normal: need a finite mean and stddev >= 0");
     check_error([&] { init::constant(tg::zeros<double>({2}, true) * 2.0, 1.0); },

@@ -57,8 +57,11 @@ TEST_CASE("Conv2d layer: gradients and errors named by the layer") {
     check_gradients([&] { return grouped(xg); }, with_params(xg, grouped), false);
 
     nn::Conv2d<float> c(3, 8, 5);
-    check_error([&] { c(tg::Variable<float>(tg::Tensor<float>::from_shape({64, 1, 28, 28}))); },
-                "Conv2d(3->8, k=5): expected input (N,3,H,W), got (64,1,28,28)");
+    check_error(
+        [&] {
+            c(tg::Variable<float>(tg::Tensor<float>::from_shape({64, 1, 28, 28})));
+        },
+        "Conv2d(3->8, k=5): expected input (N,3,H,W), got (64,1,28,28)");
     check_error(
         [&] {
             c(tg::Variable<float>(tg::Tensor<float>::from_shape({1, 3, 4, 4})));
@@ -116,8 +119,10 @@ TEST_CASE("Dropout: identity in eval mode, expectation kept in training mode, se
     std::size_t zeros = 0;
     bool scaled = true;
     for (double v : y.value()) {
-        if (v == 0) ++zeros;
-        else scaled = scaled && std::abs(v - 3.0 / 0.7) < 1e-12;
+        if (v == 0)
+            ++zeros;
+        else
+            scaled = scaled && std::abs(v - 3.0 / 0.7) < 1e-12;
     }
     CHECK(scaled);
     CHECK(double(zeros) / 20000 == doctest::Approx(0.3).epsilon(0.05));
@@ -203,8 +208,11 @@ TEST_CASE("BatchNorm: gradients of first and second order, 1d and 2d, train and 
     check_error([&] { bn1(input({4, 2}, 1)); }, "BatchNorm1d(3): expected input (N,3) or (N,3,L), got (4,2)");
     check_error([&] { bn2(input({4, 2}, 1)); }, "BatchNorm2d(2): expected input (N,2,H,W), got (4,2)");
     bn1.train();
-    check_error([&] { bn1(input({1, 3}, 1)); },
-                "BatchNorm1d(3): training needs more than one value per channel, got input (1,3)");
+    check_error(
+        [&] {
+            bn1(input({1, 3}, 1));
+        },
+        "BatchNorm1d(3): training needs more than one value per channel, got input (1,3)");
     check_error([] { nn::BatchNorm1d<double>(0); }, "BatchNorm1d(0): num_features must be at least 1");
     check_error([] { nn::BatchNorm1d<double>(2, 0.0); }, "BatchNorm1d(2): eps must be > 0, got 0");
     check_error([] { nn::BatchNorm2d<double>(2, 1e-5, 2.0); }, "BatchNorm2d(2): momentum must be in [0, 1], got 2");
@@ -212,8 +220,8 @@ TEST_CASE("BatchNorm: gradients of first and second order, 1d and 2d, train and 
 
 TEST_CASE("a small float CNN trains: forward, backward and loss decrease") {
     tg::manual_seed(0);
-    nn::Sequential<float> net{nn::Conv2d<float>(1, 4, 3, tg::Conv2dOptions().padding(1)), nn::ReLU{},
-                              nn::MaxPool2d(2), nn::Flatten{}, nn::Linear<float>(4 * 4 * 4, 3)};
+    nn::Sequential<float> net{nn::Conv2d<float>(1, 4, 3, tg::Conv2dOptions().padding(1)), nn::ReLU{}, nn::MaxPool2d(2),
+                              nn::Flatten{}, nn::Linear<float>(4 * 4 * 4, 3)};
     tg::Tensor<float> images = tg::Tensor<float>::from_shape({6, 1, 8, 8});
     tg::Generator gen(1);
     for (auto& v : images) v = float(gen.normal());

@@ -27,9 +27,15 @@ namespace {
 
 /// A small CNN with every kind of state: conv and linear weights, batch-norm buffers, dropout.
 nn::Sequential<double> small_cnn(std::size_t hidden) {
-    return nn::Sequential<double>{nn::Conv2d<double>(1, 2, 3), nn::BatchNorm2d<double>(2), nn::ReLU{},
-                                  nn::MaxPool2d(2),            nn::Flatten{},            nn::Dropout<double>(0.25, 7),
-                                  nn::Linear<double>(8, hidden), nn::Tanh{},            nn::Linear<double>(hidden, 3)};
+    return nn::Sequential<double>{nn::Conv2d<double>(1, 2, 3),
+                                  nn::BatchNorm2d<double>(2),
+                                  nn::ReLU{},
+                                  nn::MaxPool2d(2),
+                                  nn::Flatten{},
+                                  nn::Dropout<double>(0.25, 7),
+                                  nn::Linear<double>(8, hidden),
+                                  nn::Tanh{},
+                                  nn::Linear<double>(hidden, 3)};
 }
 
 V images(std::uint64_t seed) {
@@ -111,7 +117,8 @@ TEST_CASE("loading a checkpoint into a model of another shape names the tensor a
     for (const auto& [name, v] : state_before) values_before.push_back(v.value());
     CHECK_THROWS_WITH_AS(nn::load(other, path),
                          ("load('" + path + "'): '6.weight' has shape (5,8), but parameter 'weight' of layer 6, " +
-                          "Linear(in_features=8, out_features=4, bias=true), expects (4,8)").c_str(),
+                          "Linear(in_features=8, out_features=4, bias=true), expects (4,8)")
+                             .c_str(),
                          tg::Error);
     // nothing was loaded, not even the tensors before the one that did not fit
     const auto state_after = other.state();
@@ -122,8 +129,7 @@ TEST_CASE("loading a checkpoint into a model of another shape names the tensor a
     }
     // and a model with fewer layers: the first name it lacks is reported
     nn::Sequential<double> shorter{nn::Conv2d<double>(1, 2, 3)};
-    CHECK_THROWS_WITH_AS(nn::load(shorter, path),
-                         ("load('" + path + "'): unexpected '1.weight' (shape (2,)): Sequential() has no layer '1'")
-                             .c_str(),
-                         tg::Error);
+    CHECK_THROWS_WITH_AS(
+        nn::load(shorter, path),
+        ("load('" + path + "'): unexpected '1.weight' (shape (2,)): Sequential() has no layer '1'").c_str(), tg::Error);
 }

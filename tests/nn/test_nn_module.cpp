@@ -144,17 +144,20 @@ TEST_CASE("load_state errors name the layer and the parameter or buffer, at any 
                 "Linear(in_features=8, out_features=3, bias=false), expects (3,8)");
     state = a.state();
     state.erase(state.begin() + 4);  // scale, steps, conv1.weight, conv1.bias, bn.weight, ...
-    check_error([&] { b.load_state(state); }, "load_state: 'bn.weight' (shape (2,)) is missing: parameter 'weight' of "
-                                              "layer bn, BatchNorm2d(2, eps=1e-05, momentum=0.1, affine=true)");
+    check_error([&] { b.load_state(state); },
+                "load_state: 'bn.weight' (shape (2,)) is missing: parameter 'weight' of "
+                "layer bn, BatchNorm2d(2, eps=1e-05, momentum=0.1, affine=true)");
     state = a.state();
     state.emplace_back("bn.running_max", tg::zeros<double>({2}));
-    check_error([&] { b.load_state(state); }, "load_state: unexpected 'bn.running_max' (shape (2,)): layer bn, "
-                                              "BatchNorm2d(2, eps=1e-05, momentum=0.1, affine=true), has no "
-                                              "parameter or buffer 'running_max'");
+    check_error([&] { b.load_state(state); },
+                "load_state: unexpected 'bn.running_max' (shape (2,)): layer bn, "
+                "BatchNorm2d(2, eps=1e-05, momentum=0.1, affine=true), has no "
+                "parameter or buffer 'running_max'");
     state = a.state();
     state[0].second = tg::zeros<double>({4});  // the module's own parameter: no layer to name
-    check_error([&] { b.load_state(state); }, "load_state: 'scale' has shape (4,), but parameter 'scale' of Net() "
-                                              "expects (3,)");
+    check_error([&] { b.load_state(state); },
+                "load_state: 'scale' has shape (4,), but parameter 'scale' of Net() "
+                "expects (3,)");
 
     // Nested Sequentials: the dotted path of the layer.
     nn::Sequential<double> outer{nn::Linear<double>(2, 2),
@@ -188,10 +191,19 @@ TEST_CASE("printout with parameter counts") {
           std::string::npos);
     CHECK(s.find("  (bn): BatchNorm2d(2, eps=1e-05, momentum=0.1, affine=true)  # 4 parameters\n") !=
           std::string::npos);
-    nn::Sequential<float> cnn{nn::Conv2d<float>(1, 8, 5, tg::Conv2dOptions().padding(2).stride(2)), nn::MaxPool2d(2),
-                              nn::AvgPool2d(tg::Pool2dOptions(3).stride(1).padding(1)), nn::LPPool2d(2), nn::Flatten{},
-                              nn::Dropout<float>(0.25), nn::ELU{}, nn::Softplus{}, nn::GELU{}, nn::Softmax{1},
-                              nn::Tanh{}, nn::ReLU{}, nn::LogSoftmax{}};
+    nn::Sequential<float> cnn{nn::Conv2d<float>(1, 8, 5, tg::Conv2dOptions().padding(2).stride(2)),
+                              nn::MaxPool2d(2),
+                              nn::AvgPool2d(tg::Pool2dOptions(3).stride(1).padding(1)),
+                              nn::LPPool2d(2),
+                              nn::Flatten{},
+                              nn::Dropout<float>(0.25),
+                              nn::ELU{},
+                              nn::Softplus{},
+                              nn::GELU{},
+                              nn::Softmax{1},
+                              nn::Tanh{},
+                              nn::ReLU{},
+                              nn::LogSoftmax{}};
     const std::string c = cnn.to_string();
     for (const char* line :
          {"(0): Conv2d(1, 8, kernel_size=5, stride=2, padding=2, bias=true)  # 208 parameters",

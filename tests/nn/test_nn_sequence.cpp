@@ -28,84 +28,81 @@ std::vector<std::string> names(const M& m) {
 
 // Printed by tests/fixtures/rnn_reference.py (PyTorch, float64; its output is tests/fixtures/rnn_reference.txt).
 const std::vector<double> lstm_output = {
-    -0.0962359543078881, -0.23203391937767284, -0.11894431572341228, -0.30211293109779497, -0.11412062889795664,
-    -0.3029323509359081, -0.11400683564443423, -0.3524278061336349, -0.12067311012247717, -0.339113603774086,
-    -0.12357061690234099, -0.3672837027160609, -0.12673496478930937, -0.3556457149911032, -0.13444258259793251,
-    -0.37440671873876286
-};
-const std::vector<double> lstm_h_n = {
-    0.24080012167410753, 0.10573204593305882, 0.025233254105307443, 0.1287960029686916, -0.12673496478930937,
-    -0.3556457149911032, -0.13444258259793251, -0.37440671873876286
-};
-const std::vector<double> lstm_c_n = {
-    0.530150734302442, 0.2969960954335406, 0.05725510120537744, 0.5528097548627944, -0.2957987930915666,
-    -0.556271843947197, -0.3102542423033056, -0.60661217187344
-};
+    -0.0962359543078881,  -0.23203391937767284, -0.11894431572341228, -0.30211293109779497,
+    -0.11412062889795664, -0.3029323509359081,  -0.11400683564443423, -0.3524278061336349,
+    -0.12067311012247717, -0.339113603774086,   -0.12357061690234099, -0.3672837027160609,
+    -0.12673496478930937, -0.3556457149911032,  -0.13444258259793251, -0.37440671873876286};
+const std::vector<double> lstm_h_n = {0.24080012167410753,  0.10573204593305882,  0.025233254105307443,
+                                      0.1287960029686916,   -0.12673496478930937, -0.3556457149911032,
+                                      -0.13444258259793251, -0.37440671873876286};
+const std::vector<double> lstm_c_n = {0.530150734302442,   0.2969960954335406, 0.05725510120537744, 0.5528097548627944,
+                                      -0.2957987930915666, -0.556271843947197, -0.3102542423033056, -0.60661217187344};
 const std::vector<double> gru_output = {
-    -0.3266957243258874, -0.40965410499231303, -0.20366180712911192, -0.4723270678023637, -0.13274989545393528,
-    -0.5073346859728464, -0.051561005752437605, -0.5536067522930604, 0.011993018878621649, 0.041143501026841944,
-    0.030012684504561474, -0.21690133420202312, 0.045546037016070476, -0.36134171157603756, 0.04079693794831351,
-    -0.4512264136444543
-};
-const std::vector<double> gru_h_n = {
-    0.2679634115817498, 0.6360698429461243, -0.008781758231270115, 0.4582854404801579, -0.051561005752437605,
-    -0.5536067522930604, 0.04079693794831351, -0.4512264136444543
-};
+    -0.3266957243258874,  -0.40965410499231303, -0.20366180712911192,  -0.4723270678023637,
+    -0.13274989545393528, -0.5073346859728464,  -0.051561005752437605, -0.5536067522930604,
+    0.011993018878621649, 0.041143501026841944, 0.030012684504561474,  -0.21690133420202312,
+    0.045546037016070476, -0.36134171157603756, 0.04079693794831351,   -0.4512264136444543};
+const std::vector<double> gru_h_n = {0.2679634115817498,  0.6360698429461243,    -0.008781758231270115,
+                                     0.4582854404801579,  -0.051561005752437605, -0.5536067522930604,
+                                     0.04079693794831351, -0.4512264136444543};
 const std::vector<double> rnn_output = {
-    0.8480468186869771, -0.28993046746135964, 0.2790320412243007, 0.05572774319684539, 0.8099193101221507,
-    0.20010413353079065, 0.6557063721555533, -0.41735252075369594, 0.6797503401429096, 0.3375890334520958,
-    0.8197069339308488, -0.4302614092028014, 0.4815572918199101, 0.2636456495692351, 0.871649773198065,
-    -0.22949079695829588
-};
+    0.8480468186869771, -0.28993046746135964, 0.2790320412243007, 0.05572774319684539,
+    0.8099193101221507, 0.20010413353079065,  0.6557063721555533, -0.41735252075369594,
+    0.6797503401429096, 0.3375890334520958,   0.8197069339308488, -0.4302614092028014,
+    0.4815572918199101, 0.2636456495692351,   0.871649773198065,  -0.22949079695829588};
 const std::vector<double> rnn_h_n = {0.4815572918199101, 0.2636456495692351, 0.871649773198065, -0.22949079695829588};
 const std::vector<double> lstm_nobias_output = {
-    -0.15305994129347703, 0.05563255518637152, 0.002007672323354553, -0.023294235873422747, -0.1054892085774814,
-    -0.03176476077696451, -0.015463395506381988, 0.05044150782381888, 0.03864062141510382, -0.11474761024187312,
-    -0.06523568652200948, 0.022090700781573765, 0.056295137548079986, -0.14575982080475566, -0.13405960881452622,
-    -0.009587603632331345
-};
-const std::vector<double> lstm_nobias_c_n = {
-    -0.04227488636954288, 0.0812343807127889, -0.2673529302878798, -0.024428481263021662
-};
-const std::vector<double> lstm_cell_h = {
-    -0.0399060384286398, 0.12226821764576505, 0.1952166768022661, 0.10569764350708218
-};
-const std::vector<double> lstm_cell_c = {
-    -0.09846514028743773, 0.48504912101611014, 0.5038630065219667, 0.26107561235999877
-};
-const std::vector<double> gru_cell_h = {
-    -0.008062432622694793, 0.5276968450360898, 0.4210377242361714, 0.14217763929033897
-};
-const std::vector<double> rnn_cell_h = {
-    0.9074537564718266, -0.4533661524802135, 0.1539050170428717, 0.20193145675731078
-};
+    -0.15305994129347703, 0.05563255518637152,  0.002007672323354553,  -0.023294235873422747,
+    -0.1054892085774814,  -0.03176476077696451, -0.015463395506381988, 0.05044150782381888,
+    0.03864062141510382,  -0.11474761024187312, -0.06523568652200948,  0.022090700781573765,
+    0.056295137548079986, -0.14575982080475566, -0.13405960881452622,  -0.009587603632331345};
+const std::vector<double> lstm_nobias_c_n = {-0.04227488636954288, 0.0812343807127889, -0.2673529302878798,
+                                             -0.024428481263021662};
+const std::vector<double> lstm_cell_h = {-0.0399060384286398, 0.12226821764576505, 0.1952166768022661,
+                                         0.10569764350708218};
+const std::vector<double> lstm_cell_c = {-0.09846514028743773, 0.48504912101611014, 0.5038630065219667,
+                                         0.26107561235999877};
+const std::vector<double> gru_cell_h = {-0.008062432622694793, 0.5276968450360898, 0.4210377242361714,
+                                        0.14217763929033897};
+const std::vector<double> rnn_cell_h = {0.9074537564718266, -0.4533661524802135, 0.1539050170428717,
+                                        0.20193145675731078};
 const std::vector<double> mha_self_output = {
-    -0.20057217381760467, -0.6373224142379483, -0.3402092281685487, 0.4787325124780728, 0.5060780425312602,
-    0.2394521558698467, -0.22529243838196664, -0.2903611939750534, -0.5838331871887001, -0.770475543845984,
-    -0.08171713691182259, 0.8541013503922579, 0.6871001701934674, 0.2391454669329801, -0.4066019438038246,
-    -0.45994755694891987, -0.6746913816447762, -0.7073871362223493, 0.06825699901918691, 0.9315437086637168,
-    0.6645011935242389, 0.23955758723734177, -0.3836167966682465, -0.4388218280026607
-};
-const std::vector<double> mha_self_weights = {
-    1.0, 0.0, 0.0, 0.38491316104759044, 0.6150868389524096, 0.0, 0.2599700772571092, 0.31597059196546307,
-    0.42405933077742786, 1.0, 0.0, 0.0, 0.4982115722271728, 0.5017884277728273, 0.0, 0.5623198769481745,
-    0.43768012305182535, 0.0
-};
+    -0.20057217381760467, -0.6373224142379483,  -0.3402092281685487, 0.4787325124780728,  0.5060780425312602,
+    0.2394521558698467,   -0.22529243838196664, -0.2903611939750534, -0.5838331871887001, -0.770475543845984,
+    -0.08171713691182259, 0.8541013503922579,   0.6871001701934674,  0.2391454669329801,  -0.4066019438038246,
+    -0.45994755694891987, -0.6746913816447762,  -0.7073871362223493, 0.06825699901918691, 0.9315437086637168,
+    0.6645011935242389,   0.23955758723734177,  -0.3836167966682465, -0.4388218280026607};
+const std::vector<double> mha_self_weights = {1.0,
+                                              0.0,
+                                              0.0,
+                                              0.38491316104759044,
+                                              0.6150868389524096,
+                                              0.0,
+                                              0.2599700772571092,
+                                              0.31597059196546307,
+                                              0.42405933077742786,
+                                              1.0,
+                                              0.0,
+                                              0.0,
+                                              0.4982115722271728,
+                                              0.5017884277728273,
+                                              0.0,
+                                              0.5623198769481745,
+                                              0.43768012305182535,
+                                              0.0};
 const std::vector<double> mha_cross_output = {
-    0.272121139546896, -0.09146734388488462, -0.30141814038454806, -0.030774015225629663, -0.04446375970346006,
-    -0.28431015445222385, -0.16553338451662997, 0.2893973423411123, 0.3042497010455542, -0.09907711933206005,
-    -0.34067731520691424, -0.05995139559000334, 0.0665506597296272, -0.1777492614241993, -0.17669669416514588,
-    0.17237605595865163, 0.20071648172478107, -0.14173641181362717, -0.2771172753131272, 0.04226577352907633,
-    0.2188254150885574, -0.07048011045757245, -0.2284566784358728, 0.01660607391786305
-};
+    0.272121139546896,    -0.09146734388488462, -0.30141814038454806, -0.030774015225629663, -0.04446375970346006,
+    -0.28431015445222385, -0.16553338451662997, 0.2893973423411123,   0.3042497010455542,    -0.09907711933206005,
+    -0.34067731520691424, -0.05995139559000334, 0.0665506597296272,   -0.1777492614241993,   -0.17669669416514588,
+    0.17237605595865163,  0.20071648172478107,  -0.14173641181362717, -0.2771172753131272,   0.04226577352907633,
+    0.2188254150885574,   -0.07048011045757245, -0.2284566784358728,  0.01660607391786305};
 const std::vector<double> mha_cross_weights = {
-    0.3363301543598194, 0.10715521606009212, 0.23954214418416847, 0.1778158889512655, 0.13915659644465442,
-    0.18705762891477823, 0.22740247029220562, 0.17335347856450223, 0.231924563937936, 0.18026185829057803,
-    0.3010887285993011, 0.10441615169172948, 0.27401265487034615, 0.14301230888070776, 0.17747015595791565,
-    0.2709749824971189, 0.14982360897496833, 0.2194624475371501, 0.20112598599331905, 0.1586129749974437,
-    0.18500412390083826, 0.1682321118351796, 0.24288458457728232, 0.1402236983289989, 0.2636554813577009,
-    0.3032872982048943, 0.10615803293179032, 0.2752276584426554, 0.13994024433834246, 0.1753867660823175
-};
+    0.3363301543598194,  0.10715521606009212, 0.23954214418416847, 0.1778158889512655,  0.13915659644465442,
+    0.18705762891477823, 0.22740247029220562, 0.17335347856450223, 0.231924563937936,   0.18026185829057803,
+    0.3010887285993011,  0.10441615169172948, 0.27401265487034615, 0.14301230888070776, 0.17747015595791565,
+    0.2709749824971189,  0.14982360897496833, 0.2194624475371501,  0.20112598599331905, 0.1586129749974437,
+    0.18500412390083826, 0.1682321118351796,  0.24288458457728232, 0.1402236983289989,  0.2636554813577009,
+    0.3032872982048943,  0.10615803293179032, 0.2752276584426554,  0.13994024433834246, 0.1753867660823175};
 
 /// The fixture's patterns: parameter k, element i: 0.4 sin(1.3 i + 0.7 k + 0.1).
 template <class M>
@@ -124,9 +121,15 @@ V pattern(const tg::Shape& shape, F f, bool requires_grad = false) {
     for (std::size_t i = 0; i < t.size(); ++i) t.data()[i] = f(double(i));
     return V(std::move(t), requires_grad);
 }
-V x_of(const tg::Shape& s) { return pattern(s, [](double i) { return std::sin(0.9 * i + 0.3); }); }
-V h_of(const tg::Shape& s) { return pattern(s, [](double i) { return 0.5 * std::cos(0.8 * i); }); }
-V c_of(const tg::Shape& s) { return pattern(s, [](double i) { return 0.3 * std::sin(0.6 * i + 1.0); }); }
+V x_of(const tg::Shape& s) {
+    return pattern(s, [](double i) { return std::sin(0.9 * i + 0.3); });
+}
+V h_of(const tg::Shape& s) {
+    return pattern(s, [](double i) { return 0.5 * std::cos(0.8 * i); });
+}
+V c_of(const tg::Shape& s) {
+    return pattern(s, [](double i) { return 0.3 * std::sin(0.6 * i + 1.0); });
+}
 
 bool matches(const V& v, const std::vector<double>& ref, const tg::Shape& shape) {
     if (v.shape() != shape || v.size() != ref.size()) return false;
@@ -189,8 +192,11 @@ TEST_CASE("LayerNorm: normalized over the last dimensions, weight and bias, grad
     check_gradients([&] { return tg::sum(ln2(a) * a); }, {a});
     // a constant row gives 0 (not NaN): eps keeps the division finite
     CHECK(close(ln2(tg::constant(xt::xarray<double>(xt::ones<double>({4, 3})))).value(), xt::zeros<double>({4, 3})));
-    check_error([&] { ln(tg::constant(xt::xarray<double>{1.0, 2.0})); },
-                "LayerNorm((3,)): expected input (...,3), got (2,)");
+    check_error(
+        [&] {
+            ln(tg::constant(xt::xarray<double>{1.0, 2.0}));
+        },
+        "LayerNorm((3,)): expected input (...,3), got (2,)");
     check_error([&] { nn::LayerNorm<double>(tg::Shape{}); }, "LayerNorm: normalized_shape must be non-empty");
 }
 
@@ -200,22 +206,25 @@ TEST_CASE("RMSNorm: x / sqrt(mean(x^2) + eps) * weight, PyTorch's default eps") 
     CHECK(rms.eps() == std::numeric_limits<double>::epsilon());
     CHECK(nn::RMSNorm<float>(3).eps() == double(std::numeric_limits<float>::epsilon()));
     const V x = tg::constant(xt::xarray<double>{{1.0, 2.0, 2.0}, {0.0, 0.0, 0.0}});
-    const double r = std::sqrt(3.0 + rms.eps());  // mean of squares (1 + 4 + 4) / 3 = 3
+    const double r = std::sqrt(3.0 + rms.eps());                       // mean of squares (1 + 4 + 4) / 3 = 3
     CHECK(close(rms(x).value(), {{1 / r, 2 / r, 2 / r}, {0, 0, 0}}));  // zeros stay zeros
     nn::RMSNorm<double> rms2(tg::Shape{3}, 0.5);
     tg::Variable<double>(rms2.weight()).mutable_value() = xt::xarray<double>{2.0, 1.0, 1.0};
     CHECK(rms2(x).value()(0, 0) == doctest::Approx(2.0 / std::sqrt(3.5)));
     const V a = input({2, 2, 3}, 2);
     check_gradients([&] { return tg::sum(rms2(a) * a); }, with_params(a, rms2));
-    check_error([&] { rms(tg::constant(xt::xarray<double>{{1.0, 2.0}})); },
-                "RMSNorm((3,)): expected input (...,3), got (1,2)");
+    check_error(
+        [&] {
+            rms(tg::constant(xt::xarray<double>{{1.0, 2.0}}));
+        },
+        "RMSNorm((3,)): expected input (...,3), got (1,2)");
 }
 
 TEST_CASE("LSTM, GRU, RNN and their cells: PyTorch's names, and its outputs for the same weights") {
     const std::size_t I = 3, H = 2, L = 4, N = 2;
     nn::LSTM<double> lstm(I, H, nn::RecurrentOptions().num_layers(2));
     CHECK(names(lstm) == std::vector<std::string>{"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0",
-                                                 "weight_ih_l1", "weight_hh_l1", "bias_ih_l1", "bias_hh_l1"});
+                                                  "weight_ih_l1", "weight_hh_l1", "bias_ih_l1", "bias_hh_l1"});
     CHECK(lstm.named_parameters()[0].second.shape() == tg::Shape{4 * H, I});
     CHECK(lstm.named_parameters()[5].second.shape() == tg::Shape{4 * H, H});
     set_pattern_weights(lstm);
@@ -263,17 +272,23 @@ TEST_CASE("recurrent layers: gradcheck through a step and through time, the init
     tg::manual_seed(5);
     const V x = input({2, 3}, 1, -1.0, 1.0), h = input({2, 2}, 2, -1.0, 1.0), c = input({2, 2}, 3, -1.0, 1.0);
     nn::LSTMCell<double> lcell(3, 2);
-    check_gradients([&] { const auto s = lcell(x, {h, c}); return tg::sum(s.h * s.c); }, [&] {
-        std::vector<V> all{x, h, c};
-        for (const auto& p : lcell.parameters()) all.push_back(p);
-        return all;
-    }());
+    check_gradients(
+        [&] {
+            const auto s = lcell(x, {h, c});
+            return tg::sum(s.h * s.c);
+        },
+        [&] {
+            std::vector<V> all{x, h, c};
+            for (const auto& p : lcell.parameters()) all.push_back(p);
+            return all;
+        }());
     nn::GRUCell<double> gcell(3, 2);
-    check_gradients([&] { return tg::sum(tg::tanh(gcell(x, h)) * gcell(x, h)); }, [&] {
-        std::vector<V> all{x, h};
-        for (const auto& p : gcell.parameters()) all.push_back(p);
-        return all;
-    }());
+    check_gradients([&] { return tg::sum(tg::tanh(gcell(x, h)) * gcell(x, h)); },
+                    [&] {
+                        std::vector<V> all{x, h};
+                        for (const auto& p : gcell.parameters()) all.push_back(p);
+                        return all;
+                    }());
     nn::RNNCell<double> rcell(3, 2, false);
     check_gradients([&] { return tg::sum(rcell(x, h) * rcell(x, h)); }, with_params(x, rcell));
     // through time: two layers, three steps, from a given state
@@ -282,10 +297,12 @@ TEST_CASE("recurrent layers: gradcheck through a step and through time, the init
     nn::LSTM<double> lstm(3, 2, nn::RecurrentOptions().num_layers(2));
     std::vector<V> all{xs, h0, c0};
     for (const auto& p : lstm.parameters()) all.push_back(p);
-    check_gradients([&] {
-        const auto o = lstm(xs, {h0, c0});
-        return tg::sum(o.output * o.output) + tg::sum(o.c_n);
-    }, all, false);
+    check_gradients(
+        [&] {
+            const auto o = lstm(xs, {h0, c0});
+            return tg::sum(o.output * o.output) + tg::sum(o.c_n);
+        },
+        all, false);
     nn::GRU<double> gru(3, 2, nn::RecurrentOptions().batch_first(true));
     const V g0 = input({1, 3, 2}, 7, -1.0, 1.0);  // batch_first: xs is (N=3, L=2, 3)
     std::vector<V> gall = with_params(xs, gru);
@@ -295,17 +312,26 @@ TEST_CASE("recurrent layers: gradcheck through a step and through time, the init
 
 TEST_CASE("recurrent layers: errors name the layer, the shape got and the shape expected") {
     nn::LSTM<double> lstm(3, 2, nn::RecurrentOptions().num_layers(2));
-    check_error([&] { lstm(tg::zeros<double>({4, 2, 5})); },
-                "LSTM(3, 2, num_layers=2): expected input (L,N,3) with L >= 1, got (4,2,5)");
+    check_error(
+        [&] {
+            lstm(tg::zeros<double>({4, 2, 5}));
+        },
+        "LSTM(3, 2, num_layers=2): expected input (L,N,3) with L >= 1, got (4,2,5)");
     check_error([&] { lstm(tg::zeros<double>({4, 3})); }, "got (4,3)");
-    check_error([&] { lstm(tg::zeros<double>({4, 2, 3}), {tg::zeros<double>({1, 2, 2}), {}}); },
-                "LSTM(3, 2, num_layers=2): expected h0 of shape (2,2,2), got (1,2,2)");
+    check_error(
+        [&] {
+            lstm(tg::zeros<double>({4, 2, 3}), {tg::zeros<double>({1, 2, 2}), {}});
+        },
+        "LSTM(3, 2, num_layers=2): expected h0 of shape (2,2,2), got (1,2,2)");
     nn::GRU<double> gru(3, 2, nn::RecurrentOptions().batch_first(true));
     check_error([&] { gru(tg::zeros<double>({2, 0, 3})); }, "expected input (N,L,3) (batch_first) with L >= 1");
     nn::LSTMCell<double> cell(3, 2);
     check_error([&] { cell(tg::zeros<double>({2, 4})); }, "LSTMCell(3, 2): expected input (N,3), got (2,4)");
-    check_error([&] { cell(tg::zeros<double>({2, 3}), {{}, tg::zeros<double>({2, 3})}); },
-                "LSTMCell(3, 2): expected c of shape (2,2), got (2,3)");
+    check_error(
+        [&] {
+            cell(tg::zeros<double>({2, 3}), {{}, tg::zeros<double>({2, 3})});
+        },
+        "LSTMCell(3, 2): expected c of shape (2,2), got (2,3)");
     check_error([&] { nn::RNN<double>(3, 2, nn::RecurrentOptions().num_layers(0)); },
                 "RNN: num_layers must be at least 1, got 0");
     check_error([&] { nn::GRUCell<double>(0, 2); },
@@ -354,9 +380,12 @@ TEST_CASE("MultiheadAttention: the gradient reaching a future position or a padd
                 double norm = 0;
                 for (std::size_t e = 0; e < E; ++e) norm += std::abs(xt.grad()(n, s, e));
                 const bool reachable = s <= t && !padding(n, s);
-                if (s == t) CHECK(norm > 0);  // the query itself always reaches
-                else if (!reachable) CHECK(norm == 0.0);
-                else CHECK(norm > 0);
+                if (s == t)
+                    CHECK(norm > 0);  // the query itself always reaches
+                else if (!reachable)
+                    CHECK(norm == 0.0);
+                else
+                    CHECK(norm > 0);
             }
     }
     // a query whose keys are all padding: zero weights, zero output from attention, no NaN
@@ -373,10 +402,12 @@ TEST_CASE("MultiheadAttention: gradcheck in double, dropout only in training, er
     std::vector<V> all{q, kv};
     for (const auto& p : mha.parameters()) all.push_back(p);
     const tg::Mask padding = {{false, false, false, true, true}, {false, false, false, false, false}};
-    check_gradients([&] {
-        const auto o = mha(q, kv, kv, nn::AttentionOptions().key_padding_mask(padding));
-        return tg::sum(o.output * o.output) + tg::sum(o.weights * o.weights);
-    }, all);
+    check_gradients(
+        [&] {
+            const auto o = mha(q, kv, kv, nn::AttentionOptions().key_padding_mask(padding));
+            return tg::sum(o.output * o.output) + tg::sum(o.weights * o.weights);
+        },
+        all);
     nn::MultiheadAttention<double> drop(4, 2, 0.5);
     drop.eval();
     CHECK(close(drop(q, q, q).output.value(), drop(q, q, q).output.value()));
@@ -385,8 +416,11 @@ TEST_CASE("MultiheadAttention: gradcheck in double, dropout only in training, er
     check_error([&] { nn::MultiheadAttention<double>(6, 4); },
                 "MultiheadAttention: embed_dim must be a positive multiple of num_heads, got embed_dim=6 and "
                 "num_heads=4");
-    check_error([&] { mha(q, kv, tg::zeros<double>({5, 2, 3})); },
-                "MultiheadAttention(4, 2): expected value (L,N,E) with E = 4, got (5,2,3)");
+    check_error(
+        [&] {
+            mha(q, kv, tg::zeros<double>({5, 2, 3}));
+        },
+        "MultiheadAttention(4, 2): expected value (L,N,E) with E = 4, got (5,2,3)");
     check_error([&] { mha(q, kv, kv, nn::AttentionOptions().attn_mask(tg::causal_mask(3))); },
                 "MultiheadAttention(4, 2): expected attn_mask of shape (3,5), got (3,3)");
     check_error([&] { mha(q, kv, kv, nn::AttentionOptions().is_causal(true).key_padding_mask(tg::causal_mask(2))); },

@@ -128,7 +128,8 @@ TEST_CASE("numpy reads what nn::save writes, and nn::load reads what numpy write
     // and a file numpy writes now, in float64
     const std::string made = dir.file("made.npz");
     REQUIRE(std::system((py + " -c \"import numpy as np; np.savez('" + made +
-                         "', weight=np.arange(6.0).reshape(2, 3), bias=np.array([7.0, 8.0]))\"").c_str()) == 0);
+                         "', weight=np.arange(6.0).reshape(2, 3), bias=np.array([7.0, 8.0]))\"")
+                            .c_str()) == 0);
     nn::load(lin, made);
     CHECK(close(lin.weight().value(), xt::xarray<double>{{0, 1, 2}, {3, 4, 5}}, 0));
 }

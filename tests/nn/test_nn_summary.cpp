@@ -107,9 +107,12 @@ TEST_CASE("summary leaves the model as it was: no running statistic, counter, mo
 TEST_CASE("summary: a bad input shape is an Error naming the layer, and the modes are restored") {
     nn::Sequential<double> net{nn::Conv2d<double>(1, 4, 3), nn::MaxPool2d(2), nn::Flatten{},
                                nn::Linear<double>(4 * 3 * 3, 10)};
-    check_error([&] { nn::summary(net, {5, 1, 10, 10}); },
-                "summary: layer 3 (Linear(in_features=36, out_features=10, bias=true)) does not take an input of "
-                "shape (5,64): ");
+    check_error(
+        [&] {
+            nn::summary(net, {5, 1, 10, 10});
+        },
+        "summary: layer 3 (Linear(in_features=36, out_features=10, bias=true)) does not take an input of "
+        "shape (5,64): ");
     check_error([&] { nn::summary(net, {5, 2, 8, 8}); }, "summary: layer 0 (Conv2d(1, 4, kernel_size=3, stride=1");
     CHECK(net.is_training());
     CHECK(net[3]->is_training());

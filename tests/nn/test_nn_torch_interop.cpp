@@ -47,7 +47,7 @@ std::vector<Case> cases() {
         {"conv2d_groups_dilation",
          [] {
              return std::make_shared<nn::Conv2d<F>>(4, 6, tg::Size2(3, 2), tg::Conv2dOptions().dilation(2).groups(2),
-                                                   false);
+                                                    false);
          },
          "nn.Conv2d(4, 6, (3, 2), dilation=2, groups=2, bias=False)",
          {2, 4, 9, 8}},
@@ -237,9 +237,8 @@ TEST_CASE("every module's state dict goes to PyTorch and back (strict load, same
     data_test::write_file(dir / "manifest.txt", manifest);
     data_test::write_file(dir / "torch_side.py", torch_script);
     const std::string log = dir / "torch_side.log";
-    const int rc = std::system((py + " " + (dir / "torch_side.py") + " " + dir.path().string() + " > " + log +
-                                " 2>&1")
-                                   .c_str());
+    const int rc =
+        std::system((py + " " + (dir / "torch_side.py") + " " + dir.path().string() + " > " + log + " 2>&1").c_str());
     INFO(data_test::read_file(log));
     REQUIRE(rc == 0);
 

@@ -68,8 +68,7 @@ TEST_CASE("BFGS and LBFGS options are checked at construction") {
     CHECK(error_of(lbfgs(opt::LBFGSOptions().max_iter(0))) == "LBFGS: max_iter must be >= 1, got 0");
     CHECK(error_of(lbfgs(opt::LBFGSOptions().max_eval(0))) == "LBFGS: max_eval must be >= 1, got 0");
     CHECK(error_of(lbfgs(opt::LBFGSOptions().tolerance_grad(-1))) == "LBFGS: tolerance_grad must be >= 0, got -1");
-    CHECK(error_of(lbfgs(opt::LBFGSOptions().tolerance_change(-1))) ==
-          "LBFGS: tolerance_change must be >= 0, got -1");
+    CHECK(error_of(lbfgs(opt::LBFGSOptions().tolerance_change(-1))) == "LBFGS: tolerance_change must be >= 0, got -1");
     CHECK(error_of(bfgs(opt::BFGSOptions(-1))) == "BFGS: lr must be > 0, got -1");
     CHECK(error_of(bfgs(opt::BFGSOptions().max_iter(-5))) == "BFGS: max_iter must be >= 1, got -5");
     V big = V(tg::Tensor<double>(xt::zeros<double>({10001})), true);
@@ -83,19 +82,22 @@ TEST_CASE("parameters must be distinct leaves that require grad") {
     V product = a * 2.0;
     V data = tg::constant(xt::xarray<double>({1.0, 2.0}));
     CHECK(error_of([&] { opt::SGD<double> s({}, opt::SGDOptions(0.1)); }) == "SGD: got an empty parameter list");
-    CHECK(error_of([&] { opt::SGD<double> s({b, product}, opt::SGDOptions(0.1)); }) ==
-          std::string("SGD: parameter 1 of shape (2,) is the output of '") + product.op_name() +
-              "', not a leaf; optimizers update leaves (parameter(), or detach() and set_requires_grad(true))");
+    CHECK(error_of([&] {
+              opt::SGD<double> s({b, product}, opt::SGDOptions(0.1));
+          }) == std::string("SGD: parameter 1 of shape (2,) is the output of '") + product.op_name() +
+                    "', not a leaf; optimizers update leaves (parameter(), or detach() and set_requires_grad(true))");
     CHECK(error_of([&] { opt::Adam<double> s({data}); }) ==
           "Adam: parameter 0 of shape (2,) does not require grad (make it with parameter() or call "
           "set_requires_grad(true))");
-    CHECK(error_of([&] { opt::SGD<double> s({a, b, a}, opt::SGDOptions(0.1)); }) ==
-          "SGD: parameter 2 of shape (2,) is the same Variable as parameter 0; give each parameter once");
+    CHECK(error_of([&] {
+              opt::SGD<double> s({a, b, a}, opt::SGDOptions(0.1));
+          }) == "SGD: parameter 2 of shape (2,) is the same Variable as parameter 0; give each parameter once");
     CHECK(error_of([&] { opt::LBFGS<double> s({a, V()}); }) == "LBFGS: parameter 1 is an empty Variable");
 
     opt::SGD<double> sgd({a}, opt::SGDOptions(0.1));
-    CHECK(error_of([&] { sgd.add_param_group({b, a}, opt::SGDOptions(0.1)); }) ==
-          "SGD: parameter 2 of shape (2,) is the same Variable as parameter 0; give each parameter once");
+    CHECK(error_of([&] {
+              sgd.add_param_group({b, a}, opt::SGDOptions(0.1));
+          }) == "SGD: parameter 2 of shape (2,) is the same Variable as parameter 0; give each parameter once");
     CHECK(error_of([&] { sgd.add_param_group({}, opt::SGDOptions(0.1)); }) == "SGD: parameter group 1 is empty");
     CHECK(error_of([&] { sgd.add_param_group({b}, opt::SGDOptions(-1)); }) == "SGD: lr must be >= 0, got -1");
     CHECK(sgd.num_param_groups() == 1);  // nothing was added by the failed calls
@@ -130,8 +132,9 @@ TEST_CASE("schedule options are checked") {
     opt::SGD<double> sgd({a}, opt::SGDOptions(0.1));
     CHECK(error_of([&] { opt::StepLR s(sgd, 0); }) == "StepLR: step_size must be >= 1, got 0");
     CHECK(error_of([&] { opt::StepLR s(sgd, 10, 0.0); }) == "StepLR: gamma must be > 0, got 0");
-    CHECK(error_of([&] { opt::MultiStepLR s(sgd, {30, 10}); }) ==
-          "MultiStepLR: milestones must be strictly increasing, got 10 after 30");
+    CHECK(error_of([&] {
+              opt::MultiStepLR s(sgd, {30, 10});
+          }) == "MultiStepLR: milestones must be strictly increasing, got 10 after 30");
     CHECK(error_of([&] { opt::MultiStepLR s(sgd, {-1}); }) ==
           "MultiStepLR: milestones must be >= 0, got -1 at index 0");
     CHECK(error_of([&] { opt::MultiStepLR s(sgd, {1}, -0.1); }) == "MultiStepLR: gamma must be > 0, got -0.1");
@@ -153,7 +156,10 @@ TEST_CASE("schedule options are checked") {
 
     // A schedule that reaches lr 0 cannot drive LBFGS, whose lr must stay > 0.
     opt::LBFGS<double> lbfgs({a});
-    CHECK(error_of([&] { opt::CosineAnnealingLR c(lbfgs, 1); c.step(); }) == "LBFGS: lr must be > 0, got 0");
+    CHECK(error_of([&] {
+              opt::CosineAnnealingLR c(lbfgs, 1);
+              c.step();
+          }) == "LBFGS: lr must be > 0, got 0");
 }
 
 TEST_CASE("clipping arguments are checked") {
@@ -162,14 +168,16 @@ TEST_CASE("clipping arguments are checked") {
     CHECK(error_of([&] { opt::clip_grad_norm<double>({a}, -1.0); }) == "clip_grad_norm: max_norm must be >= 0, got -1");
     CHECK(error_of([&] { opt::clip_grad_norm<double>({a}, 1.0, 0.0); }) ==
           "clip_grad_norm: norm_type must be > 0 (or infinity), got 0");
-    CHECK(error_of([&] { opt::clip_grad_norm<double>({a, a}, 1.0); }) ==
-          "clip_grad_norm: parameter 1 appears more than once; give each parameter once");
+    CHECK(error_of([&] {
+              opt::clip_grad_norm<double>({a, a}, 1.0);
+          }) == "clip_grad_norm: parameter 1 appears more than once; give each parameter once");
     CHECK(error_of([&] { opt::clip_grad_norm<double>({V()}, 1.0); }) ==
           "clip_grad_norm: parameter 0 is an empty Variable");
     CHECK(error_of([&] { opt::clip_grad_value<double>({a}, -0.5); }) ==
           "clip_grad_value: clip_value must be >= 0, got -0.5");
-    CHECK(error_of([&] { opt::clip_grad_value<double>({a, a}, 0.5); }) ==
-          "clip_grad_value: parameter 1 appears more than once; give each parameter once");
+    CHECK(error_of([&] {
+              opt::clip_grad_value<double>({a, a}, 0.5);
+          }) == "clip_grad_value: parameter 1 appears more than once; give each parameter once");
     a.mutable_grad()(0) = kNaN;
     CHECK(error_of([&] { opt::clip_grad_norm<double>({a}, 1.0, 2.0, true); }) ==
           "clip_grad_norm: the total norm of order 2 of the gradients is nan, so they cannot be clipped "

@@ -42,68 +42,75 @@ void check_steps(const Steps& got, const Steps& expected) {
 // then 0.81, -0.72; then 0.729, -0.432.
 
 TEST_CASE("SGD: first three steps match the update formula") {
-    check_steps(three_steps<opt::SGD<double>>(opt::SGDOptions(0.1)),
-                {{0.9, -1.2}, {0.81, -0.72}, {0.729, -0.432}});
+    check_steps(three_steps<opt::SGD<double>>(opt::SGDOptions(0.1)), {{0.9, -1.2}, {0.81, -0.72}, {0.729, -0.432}});
     // b1 = g1; b = 0.9 b + 0.9 g; g includes 0.01 x.
-    check_steps(three_steps<opt::SGD<double>>(
-                    opt::SGDOptions(0.1).momentum(0.9).dampening(0.1).weight_decay(0.01)),
-                {{0.89900000000000002, -1.198}, {0.7263809, -0.04384179999999982},
-                 {0.50499568619000001, 1.0107230856200002}});
+    check_steps(
+        three_steps<opt::SGD<double>>(opt::SGDOptions(0.1).momentum(0.9).dampening(0.1).weight_decay(0.01)),
+        {{0.89900000000000002, -1.198}, {0.7263809, -0.04384179999999982}, {0.50499568619000001, 1.0107230856200002}});
     // Nesterov: step along g + 0.9 b.
     check_steps(three_steps<opt::SGD<double>>(opt::SGDOptions(0.1).momentum(0.9).nesterov(true).weight_decay(0.01)),
-                {{0.80810000000000004, -0.47619999999999996}, {0.5712156100000001, 0.53623677999999986},
+                {{0.80810000000000004, -0.47619999999999996},
+                 {0.5712156100000001, 0.53623677999999986},
                  {0.32185967344100008, 0.86701049931799989}});
 }
 
 TEST_CASE("Adam: first three steps match the update formula") {
-    check_steps(three_steps<opt::Adam<double>>(opt::AdamOptions(0.1)),
-                {{0.90000000099999999, -1.9000000001249999}, {0.80041222971233816, -1.8001664858630053},
-                 {0.70158627450441502, -1.7006233916636408}});
+    check_steps(three_steps<opt::Adam<double>>(opt::AdamOptions(0.1)), {{0.90000000099999999, -1.9000000001249999},
+                                                                        {0.80041222971233816, -1.8001664858630053},
+                                                                        {0.70158627450441502, -1.7006233916636408}});
     // With betas (0.5, 0.5) the second moment of x0 falls at step 2, so AMSGrad's maximum differs.
     check_steps(three_steps<opt::Adam<double>>(opt::AdamOptions(0.5).betas(0.5, 0.5).weight_decay(0.1)),
-                {{0.50000000454545446, -1.5000000006097562}, {0.028595489100779525, -1.0049262298245734},
+                {{0.50000000454545446, -1.5000000006097562},
+                 {0.028595489100779525, -1.0049262298245734},
                  {-0.29730559741497853, -0.52356281016854833}});
-    check_steps(
-        three_steps<opt::Adam<double>>(opt::AdamOptions(0.5).betas(0.5, 0.5).weight_decay(0.1).amsgrad(true)),
-        {{0.50000000454545446, -1.5000000006097562}, {0.091751716771371949, -1.0049262298245734},
-         {-0.1319094071796548, -0.59150873334675014}});
+    check_steps(three_steps<opt::Adam<double>>(opt::AdamOptions(0.5).betas(0.5, 0.5).weight_decay(0.1).amsgrad(true)),
+                {{0.50000000454545446, -1.5000000006097562},
+                 {0.091751716771371949, -1.0049262298245734},
+                 {-0.1319094071796548, -0.59150873334675014}});
 }
 
 TEST_CASE("AdamW: first three steps match the update formula") {
     check_steps(three_steps<opt::AdamW<double>>(opt::AdamWOptions(0.1).weight_decay(0.1)),
-                {{0.89000000099999999, -1.8800000001249999}, {0.78157185695416109, -1.7614089503325472},
+                {{0.89000000099999999, -1.8800000001249999},
+                 {0.78157185695416109, -1.7614089503325472},
                  {0.67510122318920074, -1.6443686831798794}});
-    check_steps(
-        three_steps<opt::AdamW<double>>(opt::AdamWOptions(0.5).betas(0.5, 0.5).weight_decay(0.1).amsgrad(true)),
-        {{0.45000000499999987, -1.400000000625}, {0.039664131518088563, -0.84010205265953686},
-         {-0.15684383067539234, -0.41255390199578268}});
+    check_steps(three_steps<opt::AdamW<double>>(opt::AdamWOptions(0.5).betas(0.5, 0.5).weight_decay(0.1).amsgrad(true)),
+                {{0.45000000499999987, -1.400000000625},
+                 {0.039664131518088563, -0.84010205265953686},
+                 {-0.15684383067539234, -0.41255390199578268}});
     CHECK(opt::AdamWOptions().weight_decay() == 1e-2);
     CHECK(opt::AdamOptions().weight_decay() == 0);
 }
 
 TEST_CASE("RMSprop: first three steps match the update formula") {
     check_steps(three_steps<opt::RMSprop<double>>(opt::RMSpropOptions(0.01)),
-                {{0.90000000999999907, -1.90000000125}, {0.83291797526505928, -1.8309433272561533},
+                {{0.90000000999999907, -1.90000000125},
+                 {0.83291797526505928, -1.8309433272561533},
                  {0.77998228198235409, -1.7753494433525812}});
     check_steps(three_steps<opt::RMSprop<double>>(opt::RMSpropOptions(0.01).alpha(0.9).momentum(0.5)),
-                {{0.96837722439831619, -1.9683772235233161}, {0.92997663844501499, -1.9297982486236005},
+                {{0.96837722439831619, -1.9683772235233161},
+                 {0.92997663844501499, -1.9297982486236005},
                  {0.89224648610888824, -1.8916319227757425}});
     check_steps(three_steps<opt::RMSprop<double>>(opt::RMSpropOptions(0.01).alpha(0.9).centered(true)),
-                {{0.96666666777777777, -1.9666666668055555}, {0.94159014428872534, -1.9413801527080776},
+                {{0.96666666777777777, -1.9666666668055555},
+                 {0.94159014428872534, -1.9413801527080776},
                  {0.91970050288847605, -1.9191804003080515}});
     check_steps(three_steps<opt::RMSprop<double>>(
                     opt::RMSpropOptions(0.01).alpha(0.9).weight_decay(0.1).momentum(0.5).centered(true)),
-                {{0.96666666767676768, -1.966666666802168}, {0.92492347796825203, -1.9247134861038127},
+                {{0.96666666767676768, -1.966666666802168},
+                 {0.92492347796825203, -1.9247134861038127},
                  {0.88241836727359602, -1.881660230999836}});
 }
 
 TEST_CASE("Adagrad: first three steps match the update formula") {
     check_steps(three_steps<opt::Adagrad<double>>(opt::AdagradOptions(0.1)),
-                {{0.90000000001000002, -1.90000000000125}, {0.83310352685231681, -1.8311250538103812},
+                {{0.90000000001000002, -1.90000000000125},
+                 {0.83310352685231681, -1.8311250538103812},
                  {0.78045618136551631, -1.7758215150108221}});
     check_steps(three_steps<opt::Adagrad<double>>(
                     opt::AdagradOptions(0.1).lr_decay(0.1).weight_decay(0.1).initial_accumulator_value(0.5)),
-                {{0.91588089758722679, -1.9003697417094312}, {0.86039836908056211, -1.8378717477980535},
+                {{0.91588089758722679, -1.9003697417094312},
+                 {0.86039836908056211, -1.8378717477980535},
                  {0.81894952673655974, -1.7917331488085111}});
 }
 

@@ -154,8 +154,9 @@ TEST_CASE("stop reasons") {
     SUBCASE("callback") {
         Rosenbrock r;
         std::size_t seen = 0;
-        opt::LBFGS<double> lbfgs(r.params(), opt::LBFGSOptions().line_search(opt::LineSearch::StrongWolfe).callback(
-                                                 [&](const opt::QuasiNewtonProgress& p) {
+        opt::LBFGS<double> lbfgs(r.params(), opt::LBFGSOptions()
+                                                 .line_search(opt::LineSearch::StrongWolfe)
+                                                 .callback([&](const opt::QuasiNewtonProgress& p) {
                                                      seen = p.iteration;
                                                      return p.iteration == 3;
                                                  }));
@@ -218,10 +219,10 @@ TEST_CASE("a closure that throws during the line search leaves the parameters wh
 
 TEST_CASE("state carries over between step() calls: ten iterations at a time equal one long call") {
     Rosenbrock a, b;
-    opt::LBFGS<double> one(a.params(), opt::LBFGSOptions().max_iter(30).max_eval(1000).line_search(
-                                           opt::LineSearch::StrongWolfe));
-    opt::LBFGS<double> many(b.params(), opt::LBFGSOptions().max_iter(10).max_eval(1000).line_search(
-                                            opt::LineSearch::StrongWolfe));
+    opt::LBFGS<double> one(a.params(),
+                           opt::LBFGSOptions().max_iter(30).max_eval(1000).line_search(opt::LineSearch::StrongWolfe));
+    opt::LBFGS<double> many(b.params(),
+                            opt::LBFGSOptions().max_iter(10).max_eval(1000).line_search(opt::LineSearch::StrongWolfe));
     one.step(a.closure(one));
     for (int k = 0; k < 3; ++k) many.step(b.closure(many));
     CHECK(one.report().iterations == 30);
@@ -310,8 +311,8 @@ TEST_CASE("strong_wolfe returns a step satisfying the strong Wolfe conditions") 
         calls = 0;
         const auto res = opt::strong_wolfe<double>(phi, t0, d, 9.0, g0, -6.0);
         INFO("t0 = " << t0 << ": t = " << res.t);
-        CHECK(res.loss <= 9.0 + 1e-4 * res.t * -6.0);        // sufficient decrease
-        CHECK(std::abs(res.grad[0]) <= 0.9 * 6.0);           // curvature
+        CHECK(res.loss <= 9.0 + 1e-4 * res.t * -6.0);  // sufficient decrease
+        CHECK(std::abs(res.grad[0]) <= 0.9 * 6.0);     // curvature
         CHECK(res.evaluations == std::size_t(calls));
         CHECK(res.loss == doctest::Approx((res.t - 3) * (res.t - 3)));
     }

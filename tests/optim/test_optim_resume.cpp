@@ -38,8 +38,8 @@ struct Data {
 
 nn::Sequential<F> make_model(std::uint64_t seed, double dropout) {
     tg::manual_seed(seed);
-    if (dropout > 0) return nn::Sequential<F>{nn::Linear<F>(3, 16), nn::Tanh{}, nn::Dropout<F>(dropout),
-                                              nn::Linear<F>(16, 1)};
+    if (dropout > 0)
+        return nn::Sequential<F>{nn::Linear<F>(3, 16), nn::Tanh{}, nn::Dropout<F>(dropout), nn::Linear<F>(16, 1)};
     return nn::Sequential<F>{nn::Linear<F>(3, 16), nn::Tanh{}, nn::Linear<F>(16, 1)};
 }
 

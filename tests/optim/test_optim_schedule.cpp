@@ -102,15 +102,15 @@ TEST_CASE("ReduceLROnPlateau: max mode, absolute threshold, min_lr") {
                                             .patience(0)
                                             .factor(0.1)
                                             .min_lr(0.05));
-    plateau.step(0.5);   // better than -inf
+    plateau.step(0.5);  // better than -inf
     CHECK(sgd.lr() == 1.0);
     plateau.step(0.55);  // not better than 0.5 + 0.1: reduce to 0.1
     CHECK(sgd.lr() == doctest::Approx(0.1));
-    plateau.step(0.7);   // better
+    plateau.step(0.7);  // better
     CHECK(sgd.lr() == doctest::Approx(0.1));
-    plateau.step(0.7);   // 0.1 * 0.1 = 0.01 < min_lr: 0.05
+    plateau.step(0.7);  // 0.1 * 0.1 = 0.01 < min_lr: 0.05
     CHECK(sgd.lr() == 0.05);
-    plateau.step(0.7);   // already at min_lr: unchanged
+    plateau.step(0.7);  // already at min_lr: unchanged
     CHECK(sgd.lr() == 0.05);
     CHECK(plateau.best() == 0.7);
 }

@@ -61,8 +61,7 @@ void check_resume(Make make, Step step, Through through) {
         c.load_state_dict(b.state_dict());
     } else {
         TempDir dir;
-        tg::io::save_npz<double>(dir.file("model.npz"),
-                                   {{"W1", first_half.W1.value()}, {"W2", first_half.W2.value()}});
+        tg::io::save_npz<double>(dir.file("model.npz"), {{"W1", first_half.W1.value()}, {"W2", first_half.W2.value()}});
         opt::save(b, dir.file("optimizer.npz"));
         const auto model = tg::io::load_npz<double>(dir.file("model.npz"));
         REQUIRE(model.size() == 2);
@@ -126,30 +125,35 @@ TEST_CASE("state entries are named as in PyTorch") {
                                                               "param_groups.0.lr"});
     opt::Adagrad<double> ada({a});
     train(ada, 1);
-    CHECK(names(ada.state_dict()) ==
-          std::vector<std::string>{"state.0.step", "state.0.sum", "param_groups.0.lr"});
+    CHECK(names(ada.state_dict()) == std::vector<std::string>{"state.0.step", "state.0.sum", "param_groups.0.lr"});
 }
 
 TEST_CASE("resume: 10 steps equal 5 steps, a checkpoint, and 5 more (bit-exact)") {
     for (Through through : {Through::Memory, Through::File}) {
         CAPTURE(through == Through::File ? "through files" : "in memory");
-        check_resume([](std::vector<V> p) {
-            return opt::SGD<double>(p, opt::SGDOptions(0.5).momentum(0.9).nesterov(true).weight_decay(1e-3));
-        }, first_order_step, through);
+        check_resume(
+            [](std::vector<V> p) {
+                return opt::SGD<double>(p, opt::SGDOptions(0.5).momentum(0.9).nesterov(true).weight_decay(1e-3));
+            },
+            first_order_step, through);
         check_resume([](std::vector<V> p) { return opt::Adam<double>(p, opt::AdamOptions(0.05).amsgrad(true)); },
                      first_order_step, through);
-        check_resume([](std::vector<V> p) { return opt::AdamW<double>(p, opt::AdamWOptions(0.05)); },
-                     first_order_step, through);
-        check_resume([](std::vector<V> p) {
-            return opt::RMSprop<double>(p, opt::RMSpropOptions(0.01).momentum(0.5).centered(true));
-        }, first_order_step, through);
+        check_resume([](std::vector<V> p) { return opt::AdamW<double>(p, opt::AdamWOptions(0.05)); }, first_order_step,
+                     through);
+        check_resume(
+            [](std::vector<V> p) {
+                return opt::RMSprop<double>(p, opt::RMSpropOptions(0.01).momentum(0.5).centered(true));
+            },
+            first_order_step, through);
         check_resume([](std::vector<V> p) { return opt::Adagrad<double>(p, opt::AdagradOptions(0.1).lr_decay(0.01)); },
                      first_order_step, through);
         // BFGS and LBFGS: one iteration per step(closure).
-        check_resume([](std::vector<V> p) {
-            return opt::LBFGS<double>(p, opt::LBFGSOptions().max_iter(1).history_size(3).line_search(
-                                             opt::LineSearch::StrongWolfe));
-        }, closure_step, through);
+        check_resume(
+            [](std::vector<V> p) {
+                return opt::LBFGS<double>(
+                    p, opt::LBFGSOptions().max_iter(1).history_size(3).line_search(opt::LineSearch::StrongWolfe));
+            },
+            closure_step, through);
         check_resume([](std::vector<V> p) { return opt::BFGS<double>(p, opt::BFGSOptions().max_iter(1)); },
                      closure_step, through);
     }
@@ -163,9 +167,7 @@ TEST_CASE("load from a missing or corrupt file throws FileError and changes noth
     sgd.step();
     const auto before = sgd.state_dict();
     CHECK_THROWS_AS(opt::load(sgd, dir.file("missing.npz")), tg::FileError);
-    {
-        std::ofstream(dir.file("garbage.npz")) << "not a zip archive";
-    }
+    { std::ofstream(dir.file("garbage.npz")) << "not a zip archive"; }
     CHECK_THROWS_AS(opt::load(sgd, dir.file("garbage.npz")), tg::FileError);
     // A valid file with state for another optimizer: Error, naming the entry.
     opt::Adam<double> adam({a});
@@ -274,11 +276,11 @@ TEST_CASE("LBFGS and BFGS load_state_dict reject malformed state") {
                                              opt::LineSearch::StrongWolfe));
     lbfgs.step(r.closure(lbfgs));
     const auto good = lbfgs.state_dict();
-    CHECK(names(good) == std::vector<std::string>{
-                             "state.0.n_iter", "state.0.func_evals", "state.0.d", "state.0.t",
-                             "state.0.prev_flat_grad", "state.0.prev_loss", "state.0.old_dirs.0",
-                             "state.0.old_stps.0", "state.0.old_dirs.1", "state.0.old_stps.1", "state.0.old_dirs.2",
-                             "state.0.old_stps.2", "state.0.ro", "state.0.H_diag", "param_groups.0.lr"});
+    CHECK(names(good) == std::vector<std::string>{"state.0.n_iter", "state.0.func_evals", "state.0.d", "state.0.t",
+                                                  "state.0.prev_flat_grad", "state.0.prev_loss", "state.0.old_dirs.0",
+                                                  "state.0.old_stps.0", "state.0.old_dirs.1", "state.0.old_stps.1",
+                                                  "state.0.old_dirs.2", "state.0.old_stps.2", "state.0.ro",
+                                                  "state.0.H_diag", "param_groups.0.lr"});
     auto without = [&](const std::string& name) {
         opt::StateDict<double> s;
         for (const auto& e : good)

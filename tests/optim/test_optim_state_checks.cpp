@@ -82,8 +82,8 @@ TEST_CASE("a parameter given another shape after a step is refused by every firs
     check_reshape_refused([](std::vector<V> p) { return opt::AdamW<double>(p); }, "AdamW", "exp_avg");
     check_reshape_refused([](std::vector<V> p) { return opt::RMSprop<double>(p, opt::RMSpropOptions(0.01)); },
                           "RMSprop", "square_avg");
-    check_reshape_refused([](std::vector<V> p) { return opt::Adagrad<double>(p, opt::AdagradOptions(0.1)); },
-                          "Adagrad", "sum");
+    check_reshape_refused([](std::vector<V> p) { return opt::Adagrad<double>(p, opt::AdagradOptions(0.1)); }, "Adagrad",
+                          "sum");
     // Without state (plain SGD) a new shape is fine: there is nothing to overrun.
     V a = param({1.0, 2.0});
     opt::SGD<double> sgd({a}, opt::SGDOptions(0.5));
@@ -116,9 +116,10 @@ TEST_CASE("BFGS and LBFGS refuse a parameter whose shape changed since they were
         run();
         r.x.set_value(tg::Tensor<double>{0.5, 0.5, 0.5});
         CHECK(error_of(run) ==
-              name + ": step: parameter 0 now has shape (3,), but it had shape () when the optimizer was made (its "
-                     "value was replaced by one of another shape); the flattened state no longer fits: make a new "
-                     "optimizer");
+              name +
+                  ": step: parameter 0 now has shape (3,), but it had shape () when the optimizer was made (its "
+                  "value was replaced by one of another shape); the flattened state no longer fits: make a new "
+                  "optimizer");
     }
     // A closure that gives a parameter another shape mid-step is caught after that evaluation.
     V w = param({1.0, 2.0});
@@ -174,9 +175,9 @@ TEST_CASE("SGD, RMSprop and Adagrad state values are checked on load") {
     V a = param({1.0, 2.0}), b = param({3.0});
     opt::SGD<double> sgd({a, b}, opt::SGDOptions(0.1).momentum(0.9));
     first_order_step(sgd, a, b);
-    CHECK(error_of([&] { sgd.load_state_dict(replaced(sgd.state_dict(), "state.1.momentum_buffer",
-                                                       tg::Tensor<double>{-kInf})); }) ==
-          "SGD: load_state_dict: entry 'state.1.momentum_buffer' holds -inf; expected finite values");
+    CHECK(error_of([&] {
+              sgd.load_state_dict(replaced(sgd.state_dict(), "state.1.momentum_buffer", tg::Tensor<double>{-kInf}));
+          }) == "SGD: load_state_dict: entry 'state.1.momentum_buffer' holds -inf; expected finite values");
 
     opt::RMSprop<double> rms({a, b}, opt::RMSpropOptions(0.01).momentum(0.5).centered(true));
     first_order_step(rms, a, b);

@@ -11,8 +11,8 @@ namespace tapegrad::kernels {
 /// C = alpha * op(A) op(B) + beta * C on row-major buffers; op transposes when asked.
 /// op(A) is m x k, op(B) is k x n, C is m x n; ld* are the row strides as stored.
 template <class T>
-void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a,
-          std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc);
+void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda,
+          const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc);
 
 /// GEMM calls made so far by the whole process, by precision (whichever library ran them): a test
 /// hook, so that tests can check which routine an op used (a float op must run sgemm, not dgemm).
@@ -23,7 +23,7 @@ GemmCounts gemm_counts() noexcept;
 
 /// Which libraries and kernels the GEMMs run on (for build_info()).
 struct GemmInfo {
-    std::string float_gemm, double_gemm;       // library, version, kernels
+    std::string float_gemm, double_gemm;  // library, version, kernels
     std::string openblas_core, openblas_core_origin;
     std::string dnnl_isa;
 };

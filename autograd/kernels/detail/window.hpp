@@ -25,12 +25,13 @@ inline size_t window_count(const char* fn, const char* axis, size_t in, size_t p
     size_t twice_pad, padded, reach;
     if (__builtin_mul_overflow(pad, size_t(2), &twice_pad) || __builtin_add_overflow(in, twice_pad, &padded) ||
         padded > limit)
-        throw Error(fmt::format("{}: padding {} is too large for an input {} of {}: {} + 2 * {} must be below 2^63",
-                                fn, pad, axis, in, in, pad));
+        throw Error(fmt::format("{}: padding {} is too large for an input {} of {}: {} + 2 * {} must be below 2^63", fn,
+                                pad, axis, in, in, pad));
     if (__builtin_mul_overflow(dilation, kernel - 1, &reach) || reach >= limit)
-        throw Error(fmt::format("{}: kernel {} {} with dilation {} is too large: dilation * (kernel - 1) + 1 must be "
-                                "below 2^63",
-                                fn, axis, kernel, dilation));
+        throw Error(
+            fmt::format("{}: kernel {} {} with dilation {} is too large: dilation * (kernel - 1) + 1 must be "
+                        "below 2^63",
+                        fn, axis, kernel, dilation));
     const size_t span = reach + 1;
     if (stride > limit) throw Error(fmt::format("{}: stride {} is too large (must be below 2^63)", fn, stride));
     return padded < span ? 0 : (padded - span) / stride + 1;
