@@ -2,6 +2,7 @@
 #include <tapegrad/autograd/build_info.hpp>
 
 #include <tapegrad/autograd/kernels/detail/blas.hpp>
+#include <tapegrad/autograd/kernels/detail/conv_onednn.hpp>
 #include <tapegrad/autograd/kernels/detail/dispatch.hpp>
 #include <tapegrad/autograd/kernels/detail/math_avx2.hpp>
 #include <tapegrad/autograd/threads.hpp>
@@ -84,6 +85,7 @@ std::string BuildInfo::to_string() const {
     s += "cpu features: " + join(cpu_features) + "\n";
     s += "float gemm: " + float_gemm + "\n";
     s += "double gemm: " + double_gemm + "\n";
+    s += "convolutions: " + kernels::conv_info() + "\n";
     s += "openblas core: " + openblas_core + ", chosen by " + openblas_core_origin + "\n";
     s += "threads: " + std::to_string(threads) + "\n";
     return s;

@@ -1,6 +1,7 @@
 // Lesson 5, convolutional networks on Fashion-MNIST: Nielsen's conv-pool-FC-softmax network, then a two-conv network.
 #include <algorithm>
 #include <cmath>
+#include <ctime>
 
 #include "lesson.hpp"
 
@@ -125,6 +126,20 @@ double fit(const Run& run, nn::Sequential<float>& net, tg::optim::Optimizer<floa
     return acc;
 }
 
+/// CPU seconds of the whole process so far: on one thread, what the run takes on an idle machine, whatever
+/// else a shared machine is running (wall time is printed too).
+double cpu_seconds() {
+    timespec t{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
+/// The lesson's goal: Nielsen's 91% on Fashion-MNIST's test set, within 5 minutes on one thread.
+constexpr double goal_accuracy = 0.91, goal_seconds = 300;
+/// The two-conv run that reaches it (measured: docs/lessons/05-cnn-fashion-mnist.md).
+constexpr std::size_t default_epochs = 8;
+constexpr int default_shift = 1;
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -140,17 +155,19 @@ int main(int argc, char** argv) {
                     flags.value("--eta", 0.1, "SGD learning rate of Nielsen's network (the book's 0.1)"), 0};
         const std::size_t maps = flags.value<std::size_t>("--maps", 20, "feature maps of Nielsen's network");
         const bool l2_pooling = flags.flag("--l2-pooling", "L2 pooling instead of max pooling in Nielsen's network");
-        Run twoconv{"twoconv", flags.value<std::size_t>("--epochs", fast ? 1 : 2, "epochs of the two-conv network"),
-                    flags.value<std::size_t>("--batch", 64, "mini-batch size of the two-conv network"),
-                    flags.value("--lr", 1e-3, "Adam's learning rate"),
-                    flags.value("--shift", 0, "augment: shift images by up to this many pixels (try 2)")};
+        Run twoconv{
+            "twoconv",
+            flags.value<std::size_t>("--epochs", fast ? 1 : default_epochs, "epochs of the two-conv network"),
+            flags.value<std::size_t>("--batch", 64, "mini-batch size of the two-conv network"),
+            flags.value("--lr", 1e-3, "Adam's learning rate"),
+            flags.value("--shift", fast ? 0 : default_shift, "augment: shift images by up to this many pixels")};
         const std::size_t c1 = flags.value<std::size_t>("--c1", 16, "feature maps of the first conv layer");
         const std::size_t c2 = flags.value<std::size_t>("--c2", 32, "feature maps of the second conv layer");
         const std::size_t hidden = flags.value<std::size_t>("--hidden", 128, "units of the fully connected layer");
         const double dropout = flags.value("--dropout", 0.25, "dropout before the output layer");
         const std::size_t train_size = flags.value<std::size_t>("--train-size", fast ? 2000 : 60000, "training images");
         const std::size_t test_size = flags.value<std::size_t>("--test-size", fast ? 500 : 10000, "test images");
-        const int threads = flags.value("--threads", 1, "OpenBLAS threads");
+        const int threads = flags.value("--threads", 1, "intra-op threads (tapegrad::set_num_threads)");
         const std::uint64_t seed = flags.value<std::uint64_t>("--seed", 1, "seed of weights, batch order and shifts");
         const std::string out = flags.value<std::string>("--out", ".", "directory for CSV, PNG and .npz files");
         flags.done();
@@ -185,15 +202,23 @@ int main(int argc, char** argv) {
             nn::Sequential<float> net = two_conv_network(c1, c2, hidden, dropout);
             fmt::print("Two-conv network ({} parameters):\n{}\n", net.num_parameters(), net.to_string());
             fmt::print("Adam (lr {} on a cosine), mini-batch {}{}\n", twoconv.lr, twoconv.batch,
-                       twoconv.shift ? fmt::format(", images shifted by up to {} pixels", twoconv.shift) : "");
+                       twoconv.shift ? fmt::format(", images shifted by up to {} pixel{}", twoconv.shift,
+                                                   twoconv.shift == 1 ? "" : "s")
+                                     : "");
             tg::optim::Adam<float> adam(net.parameters(), tg::optim::AdamOptions(twoconv.lr));
             tg::optim::CosineAnnealingLR cosine(adam, std::max(1L, long(twoconv.epochs)));  // decays to 0 by the end
             const double acc = fit(twoconv, net, adam, &cosine, train, test, seed, csv);
             nn::save(net, lesson::path_in(out, "cnn_fashion_twoconv.npz"));
             claims.check(acc > 0.5, "the two-conv network beats chance (10%) clearly: {:.2f}%", 100 * acc);
-            if (!fast)
-                fmt::print("(goal 91%: {})\n",
-                           acc >= 0.91 ? "reached" : "not yet; a longer run gets there: --epochs 15 --shift 2");
+            if (!fast) {
+                // One thread: CPU time is the run's length on an idle machine; with more, only wall time counts.
+                const double wall = clock.seconds(), cpu = cpu_seconds(), took = threads == 1 ? cpu : wall;
+                claims.check(acc >= goal_accuracy, "the two-conv network reaches Nielsen's {:.0f}%: {:.2f}%",
+                             100 * goal_accuracy, 100 * acc);
+                claims.check(took <= goal_seconds,
+                             "the whole run takes at most {:.0f} minutes: {:.0f} s {} ({:.0f} s wall)",
+                             goal_seconds / 60, took, threads == 1 ? "of CPU" : "wall", wall);
+            }
         }
         fmt::print("\nWrote {}\n", csv_path);
         std::vector<lesson::Series> curves;

@@ -1,6 +1,10 @@
 // SGD: option checks and the update loop.
 #include <tapegrad/optim/sgd.hpp>
 
+#include <algorithm>
+
+#include <tapegrad/autograd/threads_parallel.hpp>
+
 #include <tapegrad/optim/detail/grouped_optimizer_impl.hpp>
 
 namespace tapegrad::optim {
@@ -40,27 +44,40 @@ void SGD<T>::update() {
             const std::size_t n = p.size();
             const T* __restrict g = p.grad().data();
             T* __restrict x = p.mutable_value().data();
+            // Large parameters are updated by set_num_threads() threads, in blocks (elements are independent).
+            const auto in_blocks = [n](auto&& body) {
+                constexpr std::size_t block = 4096;
+                tapegrad::detail::parallel_for((n + block - 1) / block, block * 2, [&](std::size_t b0, std::size_t b1) {
+                    body(b0 * block, std::min(n, b1 * block));
+                });
+            };
             if (mu == 0) {
+                in_blocks([&](std::size_t lo, std::size_t hi) {
 #pragma omp simd
-                for (std::size_t i = 0; i < n; ++i) x[i] = x[i] - lr * (g[i] + wd * x[i]);
+                    for (std::size_t i = lo; i < hi; ++i) x[i] = x[i] - lr * (g[i] + wd * x[i]);
+                });
                 continue;
             }
             const bool first = !this->has_slot(idx, kMomentumBuffer);
             T* __restrict b = this->slot(idx, kMomentumBuffer, p).data();
             if (first) {
+                in_blocks([&](std::size_t lo, std::size_t hi) {
 #pragma omp simd
-                for (std::size_t i = 0; i < n; ++i) {
-                    const T d = g[i] + wd * x[i];
-                    b[i] = d;
-                    x[i] = x[i] - lr * (nesterov ? d + mu * d : d);
-                }
+                    for (std::size_t i = lo; i < hi; ++i) {
+                        const T d = g[i] + wd * x[i];
+                        b[i] = d;
+                        x[i] = x[i] - lr * (nesterov ? d + mu * d : d);
+                    }
+                });
             } else {
+                in_blocks([&](std::size_t lo, std::size_t hi) {
 #pragma omp simd
-                for (std::size_t i = 0; i < n; ++i) {
-                    const T d = g[i] + wd * x[i];
-                    b[i] = mu * b[i] + keep * d;
-                    x[i] = x[i] - lr * (nesterov ? d + mu * b[i] : b[i]);
-                }
+                    for (std::size_t i = lo; i < hi; ++i) {
+                        const T d = g[i] + wd * x[i];
+                        b[i] = mu * b[i] + keep * d;
+                        x[i] = x[i] - lr * (nesterov ? d + mu * b[i] : b[i]);
+                    }
+                });
             }
         }
     }

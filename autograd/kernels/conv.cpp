@@ -2,12 +2,15 @@
 #include <tapegrad/autograd/kernels/conv.hpp>
 
 #include <algorithm>
+#include <type_traits>
 #include <fmt/format.h>
 
 #include <tapegrad/autograd/error.hpp>
 #include <tapegrad/autograd/kernels/detail/blas.hpp>
+#include <tapegrad/autograd/kernels/detail/conv_onednn.hpp>
 #include <tapegrad/autograd/kernels/detail/im2col.hpp>
 #include <tapegrad/autograd/kernels/detail/window.hpp>
+#include <tapegrad/autograd/threads_parallel.hpp>
 
 namespace tapegrad::kernels {
 
@@ -73,79 +76,155 @@ ConvGeom check_conv(const char* fn, const Shape& x, const Shape& w, const Conv2d
 
 // One GEMM per image and group. Measured on a LeNet-sized network, batching several images'
 // column blocks side by side into one GEMM gained nothing, and the whole batch in one
-// buffer was slower (it spills the cache).
+// buffer was slower (it spills the cache). With several threads (set_num_threads), each takes a
+// contiguous block of images and a column buffer of its own.
+
+namespace {
+
+/// One image's and group's forward product into y (rows first set to the bias, if any).
+template <class T>
+void forward_image(const T* x, const T* w, const T* b, T* y, T* col, size_t n, size_t gi, const ConvGeom& g) {
+    const size_t K = g.k(), P = g.p();
+    const T* src = x + (n * g.c + gi * g.cg) * g.h * g.w;
+    const T* cols = src;  // a pointwise convolution's input is its own column buffer
+    if (!g.pointwise()) {
+        im2col(src, col, P, g);
+        cols = col;
+    }
+    T* out = y + (n * g.o + gi * g.og) * P;
+    if (b)  // rows start as the bias, and GEMM adds the product onto them
+        for (size_t oc = 0; oc < g.og; ++oc) std::fill(out + oc * P, out + (oc + 1) * P, b[gi * g.og + oc]);
+    gemm(false, false, g.og, P, K, T(1), w + gi * g.og * K, K, cols, P, b ? T(1) : T(0), out, P);
+}
+
+/// Multiply-adds of one image's products (the work estimate parallel_for weighs).
+size_t image_work(const ConvGeom& g) { return g.groups * g.og * g.k() * g.p(); }
+
+/// The weight gradient sums over images in this many fixed blocks (partial sums added in block order), so
+/// that two threads can share the batch and get the bits one thread gets. Shape-only: never the thread count.
+size_t weight_blocks(const ConvGeom& g) {
+    const size_t size = g.o * g.k();
+    return size <= (size_t(1) << 20) ? std::min<size_t>(g.n, 4) : 1;
+}
+
+}  // namespace
 
 /// y = conv(x, w) (+ b): per image and group, y_g (og, P) = W_g (og, K) @ col (K, P).
 template <class T>
-Tensor<T> conv_forward(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* b, const ConvGeom& g) {
+Tensor<T> im2col_conv_forward(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* b, const ConvGeom& g) {
     Tensor<T> y = Tensor<T>::from_shape(g.output_shape());
-    const size_t K = g.k(), P = g.p(), HW = g.h * g.w;
-    Tensor<T> col;
-    if (!g.pointwise()) col = Tensor<T>::from_shape({K, P});
-    for (size_t n = 0; n < g.n; ++n)
-        for (size_t gi = 0; gi < g.groups; ++gi) {
-            const T* src = x.data() + (n * g.c + gi * g.cg) * HW;
-            const T* cols = src;  // a pointwise convolution's input is its own column buffer
-            if (!g.pointwise()) {
-                im2col(src, col.data(), P, g);
-                cols = col.data();
-            }
-            T* out = y.data() + (n * g.o + gi * g.og) * P;
-            if (b)  // rows start as the bias, and GEMM adds the product onto them
-                for (size_t oc = 0; oc < g.og; ++oc)
-                    std::fill(out + oc * P, out + (oc + 1) * P, b->data()[gi * g.og + oc]);
-            gemm(false, false, g.og, P, K, T(1), w.data() + gi * g.og * K, K, cols, P, b ? T(1) : T(0), out, P);
-        }
+    detail::parallel_for(g.n, image_work(g), [&](size_t n0, size_t n1) {
+        Tensor<T> col;
+        if (!g.pointwise()) col = Tensor<T>::from_shape({g.k(), g.p()});
+        for (size_t n = n0; n < n1; ++n)
+            for (size_t gi = 0; gi < g.groups; ++gi)
+                forward_image(x.data(), w.data(), b ? b->data() : nullptr, y.data(), col.data(), n, gi, g);
+    });
     return y;
 }
 
-/// dW = sum over images of g_g (og, P) @ col^T (P, K).
+/// dW = sum over images of g_g (og, P) @ col^T (P, K), in weight_blocks(g) partial sums.
 template <class T>
-Tensor<T> conv_weight_grad(const Tensor<T>& x, const Tensor<T>& gy, const ConvGeom& g) {
+Tensor<T> im2col_conv_weight_grad(const Tensor<T>& x, const Tensor<T>& gy, const ConvGeom& g) {
+    const size_t K = g.k(), P = g.p(), HW = g.h * g.w, blocks = weight_blocks(g), size = g.o * K;
     Tensor<T> dw = Tensor<T>::from_shape(g.weight_shape());
-    std::fill(dw.data(), dw.data() + dw.size(), T(0));
-    const size_t K = g.k(), P = g.p(), HW = g.h * g.w;
-    Tensor<T> col;
-    if (!g.pointwise()) col = Tensor<T>::from_shape({K, P});
-    for (size_t n = 0; n < g.n; ++n)
-        for (size_t gi = 0; gi < g.groups; ++gi) {
-            const T* src = x.data() + (n * g.c + gi * g.cg) * HW;
-            const T* cols = src;
-            if (!g.pointwise()) {
-                im2col(src, col.data(), P, g);
-                cols = col.data();
-            }
-            gemm(false, true, g.og, K, P, T(1), gy.data() + (n * g.o + gi * g.og) * P, P, cols, P, T(1),
-                 dw.data() + gi * g.og * K, K);
+    Tensor<T> partial;  // blocks 1.. (block 0 sums into dw)
+    if (blocks > 1) partial = Tensor<T>::from_shape({blocks - 1, size});
+    detail::parallel_for(blocks, g.n / blocks * image_work(g), [&](size_t b0, size_t b1) {
+        Tensor<T> col;
+        if (!g.pointwise()) col = Tensor<T>::from_shape({K, P});
+        for (size_t blk = b0; blk < b1; ++blk) {
+            T* acc = blk == 0 ? dw.data() : partial.data() + (blk - 1) * size;
+            std::fill(acc, acc + size, T(0));
+            for (size_t n = g.n * blk / blocks; n < g.n * (blk + 1) / blocks; ++n)
+                for (size_t gi = 0; gi < g.groups; ++gi) {
+                    const T* src = x.data() + (n * g.c + gi * g.cg) * HW;
+                    const T* cols = src;
+                    if (!g.pointwise()) {
+                        im2col(src, col.data(), P, g);
+                        cols = col.data();
+                    }
+                    gemm(false, true, g.og, K, P, T(1), gy.data() + (n * g.o + gi * g.og) * P, P, cols, P, T(1),
+                         acc + gi * g.og * K, K);
+                }
         }
+    });
+    T* out = dw.data();
+    for (size_t blk = 1; blk < blocks; ++blk) {
+        const T* add = partial.data() + (blk - 1) * size;
+        for (size_t i = 0; i < size; ++i) out[i] += add[i];
+    }
     return dw;
 }
 
 /// dx = col2im(W_g^T (K, og) @ g_g (og, P)) per image and group.
 template <class T>
-Tensor<T> conv_input_grad(const Tensor<T>& gy, const Tensor<T>& w, const ConvGeom& g) {
+Tensor<T> im2col_conv_input_grad(const Tensor<T>& gy, const Tensor<T>& w, const ConvGeom& g) {
     Tensor<T> dx = Tensor<T>::from_shape(g.input_shape());
     const size_t K = g.k(), P = g.p(), HW = g.h * g.w;
-    Tensor<T> col;
-    if (!g.pointwise()) {
-        col = Tensor<T>::from_shape({K, P});
-        std::fill(dx.data(), dx.data() + dx.size(), T(0));
-    }
-    for (size_t n = 0; n < g.n; ++n)
-        for (size_t gi = 0; gi < g.groups; ++gi) {
-            T* dst = dx.data() + (n * g.c + gi * g.cg) * HW;
-            T* cols = g.pointwise() ? dst : col.data();  // pointwise: the GEMM writes dx directly
-            gemm(true, false, K, P, g.og, T(1), w.data() + gi * g.og * K, K, gy.data() + (n * g.o + gi * g.og) * P, P,
-                 T(0), cols, P);
-            if (!g.pointwise()) col2im(col.data(), P, dst, g);
+    detail::parallel_for(g.n, image_work(g), [&](size_t n0, size_t n1) {
+        Tensor<T> col;
+        if (!g.pointwise()) {
+            col = Tensor<T>::from_shape({K, P});
+            std::fill(dx.data() + n0 * g.c * HW, dx.data() + n1 * g.c * HW, T(0));
         }
+        for (size_t n = n0; n < n1; ++n)
+            for (size_t gi = 0; gi < g.groups; ++gi) {
+                T* dst = dx.data() + (n * g.c + gi * g.cg) * HW;
+                T* cols = g.pointwise() ? dst : col.data();  // pointwise: the GEMM writes dx directly
+                gemm(true, false, K, P, g.og, T(1), w.data() + gi * g.og * K, K, gy.data() + (n * g.o + gi * g.og) * P,
+                     P, T(0), cols, P);
+                if (!g.pointwise()) col2im(col.data(), P, dst, g);
+            }
+    });
     return dx;
 }
 
-#define TAPEGRAD_INSTANTIATE(T)                                                                             \
-    template Tensor<T> conv_forward(const Tensor<T>&, const Tensor<T>&, const Tensor<T>*, const ConvGeom&); \
-    template Tensor<T> conv_weight_grad(const Tensor<T>&, const Tensor<T>&, const ConvGeom&);               \
-    template Tensor<T> conv_input_grad(const Tensor<T>&, const Tensor<T>&, const ConvGeom&);
+// ---------------------------------------------------------------- the choice
+
+// Float goes to oneDNN when it is faster for the shape (onednn_preferred) and accepts it; double (which
+// oneDNN 2.6 lacks) and everything oneDNN refuses run im2col + GEMM.
+
+template <class T>
+Tensor<T> conv_forward(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* b, const ConvGeom& g) {
+    if constexpr (std::is_same_v<T, float>) {
+        if (onednn_preferred(g)) {
+            Tensor<T> y = Tensor<T>::from_shape(g.output_shape());
+            if (onednn_conv_forward(x.data(), w.data(), b ? b->data() : nullptr, y.data(), g)) return y;
+        }
+    }
+    return im2col_conv_forward(x, w, b, g);
+}
+
+template <class T>
+Tensor<T> conv_weight_grad(const Tensor<T>& x, const Tensor<T>& gy, const ConvGeom& g) {
+    if constexpr (std::is_same_v<T, float>) {
+        if (onednn_preferred(g)) {
+            Tensor<T> dw = Tensor<T>::from_shape(g.weight_shape());
+            if (onednn_conv_weight_grad(x.data(), gy.data(), dw.data(), g)) return dw;
+        }
+    }
+    return im2col_conv_weight_grad(x, gy, g);
+}
+
+template <class T>
+Tensor<T> conv_input_grad(const Tensor<T>& gy, const Tensor<T>& w, const ConvGeom& g) {
+    if constexpr (std::is_same_v<T, float>) {
+        if (onednn_preferred(g)) {
+            Tensor<T> dx = Tensor<T>::from_shape(g.input_shape());
+            if (onednn_conv_input_grad(gy.data(), w.data(), dx.data(), g)) return dx;
+        }
+    }
+    return im2col_conv_input_grad(gy, w, g);
+}
+
+#define TAPEGRAD_INSTANTIATE(T)                                                                                    \
+    template Tensor<T> conv_forward(const Tensor<T>&, const Tensor<T>&, const Tensor<T>*, const ConvGeom&);        \
+    template Tensor<T> conv_weight_grad(const Tensor<T>&, const Tensor<T>&, const ConvGeom&);                      \
+    template Tensor<T> conv_input_grad(const Tensor<T>&, const Tensor<T>&, const ConvGeom&);                       \
+    template Tensor<T> im2col_conv_forward(const Tensor<T>&, const Tensor<T>&, const Tensor<T>*, const ConvGeom&); \
+    template Tensor<T> im2col_conv_weight_grad(const Tensor<T>&, const Tensor<T>&, const ConvGeom&);               \
+    template Tensor<T> im2col_conv_input_grad(const Tensor<T>&, const Tensor<T>&, const ConvGeom&);
 TAPEGRAD_INSTANTIATE(float)
 TAPEGRAD_INSTANTIATE(double)
 #undef TAPEGRAD_INSTANTIATE

@@ -7,6 +7,7 @@
 #include <tapegrad/autograd/error.hpp>
 #include <tapegrad/autograd/kernels/detail/dispatch.hpp>
 #include <tapegrad/autograd/kernels/detail/window.hpp>
+#include <tapegrad/autograd/threads_parallel.hpp>
 
 namespace tapegrad::kernels {
 
@@ -41,9 +42,9 @@ namespace {
 
 /// The common case: 2x2 windows, stride 2, no padding, no dilation.
 template <class T>
-TAPEGRAD_HOT_LOOP void max_pool_2x2(const T* px, T* py, PoolIndex* pi, const PoolGeom& g) {
+TAPEGRAD_HOT_LOOP void max_pool_2x2(const T* px, T* py, PoolIndex* pi, const PoolGeom& g, size_t nc0, size_t nc1) {
     const size_t W = g.w, HW = g.h * g.w, OW = g.ow;
-    for (size_t nc = 0; nc < g.n * g.c; ++nc) {
+    for (size_t nc = nc0; nc < nc1; ++nc) {
         const T* plane = px + nc * HW;
         const PoolIndex base = PoolIndex(nc * HW);
         for (size_t oh = 0; oh < g.oh; ++oh) {
@@ -103,46 +104,51 @@ Tensor<T> max_pool(const Tensor<T>& x, const PoolGeom& g, PoolIndices& idx) {
     const T* px = x.data();
     T* py = y.data();
     PoolIndex* pi = idx.data();
+    // Planes (image, channel) are independent: threads take contiguous blocks of them.
+    const size_t plane_work = OHW * g.kh * g.kw;
     if (g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && g.dh == 1 && g.dw == 1) {
-        max_pool_2x2(px, py, pi, g);
+        detail::parallel_for(g.n * g.c, plane_work, [&](size_t a, size_t b) { max_pool_2x2(px, py, pi, g, a, b); });
         return y;
     }
-    for (size_t nc = 0; nc < g.n * g.c; ++nc) {
-        const T* plane = px + nc * HW;
-        for (size_t oh = 0; oh < g.oh; ++oh) {
-            const ptrdiff_t hs = ptrdiff_t(oh * g.sh) - ptrdiff_t(g.ph);
-            const Range rh = rows[oh];
-            for (size_t ow = 0; ow < g.ow; ++ow) {
-                const ptrdiff_t ws = ptrdiff_t(ow * g.sw) - ptrdiff_t(g.pw);
-                const Range rw = cols[ow];
-                size_t at = size_t((hs + ptrdiff_t(rh.lo * g.dh)) * ptrdiff_t(W) + ws + ptrdiff_t(rw.lo * g.dw));
-                T best = plane[at];
-                bool nan = false;
-                for (size_t i = rh.lo; i < rh.hi; ++i) {
-                    const size_t line = size_t(hs + ptrdiff_t(i * g.dh)) * W;
-                    for (size_t j = rw.lo; j < rw.hi; ++j) {
-                        // Branch-free (maxima are unpredictable): a mask selects the position.
-                        const size_t pos = line + size_t(ws + ptrdiff_t(j * g.dw));
-                        const T v = plane[pos];
-                        const size_t take = size_t(v > best);
-                        nan |= v != v;
-                        best = best < v ? v : best;
-                        at += take * (pos - at);
-                    }
-                }
-                if (nan) {  // a NaN wins, as in PyTorch: the first one
-                    for (size_t i = rh.hi; i-- > rh.lo;)
-                        for (size_t j = rw.hi; j-- > rw.lo;) {
-                            const size_t pos = size_t(hs + ptrdiff_t(i * g.dh)) * W + size_t(ws + ptrdiff_t(j * g.dw));
-                            if (plane[pos] != plane[pos]) at = pos;
+    detail::parallel_for(g.n * g.c, plane_work, [&](size_t nc0, size_t nc1) {
+        for (size_t nc = nc0; nc < nc1; ++nc) {
+            const T* plane = px + nc * HW;
+            for (size_t oh = 0; oh < g.oh; ++oh) {
+                const ptrdiff_t hs = ptrdiff_t(oh * g.sh) - ptrdiff_t(g.ph);
+                const Range rh = rows[oh];
+                for (size_t ow = 0; ow < g.ow; ++ow) {
+                    const ptrdiff_t ws = ptrdiff_t(ow * g.sw) - ptrdiff_t(g.pw);
+                    const Range rw = cols[ow];
+                    size_t at = size_t((hs + ptrdiff_t(rh.lo * g.dh)) * ptrdiff_t(W) + ws + ptrdiff_t(rw.lo * g.dw));
+                    T best = plane[at];
+                    bool nan = false;
+                    for (size_t i = rh.lo; i < rh.hi; ++i) {
+                        const size_t line = size_t(hs + ptrdiff_t(i * g.dh)) * W;
+                        for (size_t j = rw.lo; j < rw.hi; ++j) {
+                            // Branch-free (maxima are unpredictable): a mask selects the position.
+                            const size_t pos = line + size_t(ws + ptrdiff_t(j * g.dw));
+                            const T v = plane[pos];
+                            const size_t take = size_t(v > best);
+                            nan |= v != v;
+                            best = best < v ? v : best;
+                            at += take * (pos - at);
                         }
-                    best = plane[at];
+                    }
+                    if (nan) {  // a NaN wins, as in PyTorch: the first one
+                        for (size_t i = rh.hi; i-- > rh.lo;)
+                            for (size_t j = rw.hi; j-- > rw.lo;) {
+                                const size_t pos =
+                                    size_t(hs + ptrdiff_t(i * g.dh)) * W + size_t(ws + ptrdiff_t(j * g.dw));
+                                if (plane[pos] != plane[pos]) at = pos;
+                            }
+                        best = plane[at];
+                    }
+                    py[nc * OHW + oh * g.ow + ow] = best;
+                    pi[nc * OHW + oh * g.ow + ow] = PoolIndex(nc * HW + at);
                 }
-                py[nc * OHW + oh * g.ow + ow] = best;
-                pi[nc * OHW + oh * g.ow + ow] = PoolIndex(nc * HW + at);
             }
         }
-    }
+    });
     return y;
 }
 
@@ -151,7 +157,9 @@ Tensor<T> gather_at(const Tensor<T>& x, const PoolIndices& idx, const Shape& out
     Tensor<T> y = Tensor<T>::from_shape(out_shape);
     const T* px = x.data();
     T* py = y.data();
-    for (size_t i = 0; i < idx.size(); ++i) py[i] = px[idx[i]];
+    detail::parallel_for(idx.size(), 1, [&](size_t a, size_t b) {
+        for (size_t i = a; i < b; ++i) py[i] = px[idx[i]];
+    });
     return y;
 }
 
@@ -161,7 +169,18 @@ Tensor<T> scatter_add_at(const Tensor<T>& g, const PoolIndices& idx, const Shape
     T* pd = dx.data();
     std::fill(pd, pd + dx.size(), T(0));
     const T* pg = g.data();
-    for (size_t i = 0; i < idx.size(); ++i) pd[idx[i]] += pg[i];
+    // max_pool's positions for plane (image, channel) p all lie in plane p of the input, so threads may take
+    // blocks of planes when both shapes are (N, C, ., .); any other index set is added on one thread.
+    const bool planar = in_shape.size() == 4 && g.dimension() == 4 && g.shape()[0] == in_shape[0] &&
+                        g.shape()[1] == in_shape[1] && idx.size() == g.size();
+    if (!planar) {
+        for (size_t i = 0; i < idx.size(); ++i) pd[idx[i]] += pg[i];
+        return dx;
+    }
+    const size_t planes = in_shape[0] * in_shape[1], per_plane = planes ? idx.size() / planes : 0;
+    detail::parallel_for(planes, per_plane, [&](size_t a, size_t b) {
+        for (size_t i = a * per_plane; i < b * per_plane; ++i) pd[idx[i]] += pg[i];
+    });
     return dx;
 }
 
@@ -187,18 +206,20 @@ template <class T>
 Tensor<T> avg_pool(const Tensor<T>& x, const PoolGeom& g) {
     Tensor<T> y = Tensor<T>::from_shape(g.output_shape());
     const size_t HW = g.h * g.w, OHW = g.oh * g.ow;
-    for (size_t nc = 0; nc < g.n * g.c; ++nc) {
-        const T* plane = x.data() + nc * HW;
-        T* out = y.data() + nc * OHW;
-        for (size_t oh = 0; oh < g.oh; ++oh)
-            for (size_t ow = 0; ow < g.ow; ++ow) {
-                const Window win = window_at(g, oh, ow);
-                T s = 0;
-                for (size_t ih = win.h0; ih < win.h1; ++ih)
-                    for (size_t iw = win.w0; iw < win.w1; ++iw) s += plane[ih * g.w + iw];
-                out[oh * g.ow + ow] = s / T(win.divisor);
-            }
-    }
+    detail::parallel_for(g.n * g.c, OHW * g.kh * g.kw, [&](size_t nc0, size_t nc1) {
+        for (size_t nc = nc0; nc < nc1; ++nc) {
+            const T* plane = x.data() + nc * HW;
+            T* out = y.data() + nc * OHW;
+            for (size_t oh = 0; oh < g.oh; ++oh)
+                for (size_t ow = 0; ow < g.ow; ++ow) {
+                    const Window win = window_at(g, oh, ow);
+                    T s = 0;
+                    for (size_t ih = win.h0; ih < win.h1; ++ih)
+                        for (size_t iw = win.w0; iw < win.w1; ++iw) s += plane[ih * g.w + iw];
+                    out[oh * g.ow + ow] = s / T(win.divisor);
+                }
+        }
+    });
     return y;
 }
 
@@ -207,17 +228,19 @@ Tensor<T> avg_pool_adjoint(const Tensor<T>& gy, const PoolGeom& g) {
     Tensor<T> dx = Tensor<T>::from_shape(g.input_shape());
     std::fill(dx.data(), dx.data() + dx.size(), T(0));
     const size_t HW = g.h * g.w, OHW = g.oh * g.ow;
-    for (size_t nc = 0; nc < g.n * g.c; ++nc) {
-        T* plane = dx.data() + nc * HW;
-        const T* in = gy.data() + nc * OHW;
-        for (size_t oh = 0; oh < g.oh; ++oh)
-            for (size_t ow = 0; ow < g.ow; ++ow) {
-                const Window win = window_at(g, oh, ow);
-                const T v = in[oh * g.ow + ow] / T(win.divisor);
-                for (size_t ih = win.h0; ih < win.h1; ++ih)
-                    for (size_t iw = win.w0; iw < win.w1; ++iw) plane[ih * g.w + iw] += v;
-            }
-    }
+    detail::parallel_for(g.n * g.c, OHW * g.kh * g.kw, [&](size_t nc0, size_t nc1) {
+        for (size_t nc = nc0; nc < nc1; ++nc) {
+            T* plane = dx.data() + nc * HW;
+            const T* in = gy.data() + nc * OHW;
+            for (size_t oh = 0; oh < g.oh; ++oh)
+                for (size_t ow = 0; ow < g.ow; ++ow) {
+                    const Window win = window_at(g, oh, ow);
+                    const T v = in[oh * g.ow + ow] / T(win.divisor);
+                    for (size_t ih = win.h0; ih < win.h1; ++ih)
+                        for (size_t iw = win.w0; iw < win.w1; ++iw) plane[ih * g.w + iw] += v;
+                }
+        }
+    });
     return dx;
 }
 

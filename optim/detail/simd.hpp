@@ -6,6 +6,7 @@
 // xsimd batches uses the vector sqrt instruction instead. Internal: included by .cpp files only.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <tuple>
@@ -13,6 +14,8 @@
 #include <utility>
 
 #include <xsimd/xsimd.hpp>
+
+#include <tapegrad/autograd/threads_parallel.hpp>
 
 namespace tapegrad::optim::detail {
 
@@ -41,13 +44,9 @@ void store_batches(const Batches& batches, std::size_t i, std::index_sequence<I.
     (store(arrays, std::get<I>(batches)), ...);
 }
 
-/// Calls kernel(e...) for every index below n, where e are references to the elements of
-/// `arrays` at that index (const for const arrays; changes to the others are written back):
-/// whole xsimd batches first, then the remaining elements one by one. The kernel is a generic
-/// lambda using +, -, *, /, vsqrt and vmax, with constants converted to the element type:
-///   using V = std::decay_t<decltype(x)>;  x = x - V(lr) * g;
+/// for_each_element's loop over [0, n) on the calling thread.
 template <class T, class Kernel, class... P>
-void for_each_element(std::size_t n, Kernel&& kernel, P*... arrays) {
+void for_each_element_on_thread(std::size_t n, Kernel& kernel, P*... arrays) {
     using B = xsimd::batch<T>;
     constexpr std::size_t width = B::size;
     std::size_t i = 0;
@@ -57,6 +56,24 @@ void for_each_element(std::size_t n, Kernel&& kernel, P*... arrays) {
         store_batches<T>(batches, i, std::index_sequence_for<P...>{}, arrays...);
     }
     for (; i < n; ++i) kernel(arrays[i]...);
+}
+
+/// Calls kernel(e...) for every index below n, where e are references to the elements of
+/// `arrays` at that index (const for const arrays; changes to the others are written back):
+/// whole xsimd batches first, then the remaining elements one by one. The kernel is a generic
+/// lambda using +, -, *, /, vsqrt and vmax, with constants converted to the element type:
+///   using V = std::decay_t<decltype(x)>;  x = x - V(lr) * g;
+/// Large parameters are updated by set_num_threads() threads, in blocks of whole batches: every element
+/// takes the same (batch or scalar) path whatever the thread count, so the results are too.
+template <class T, class Kernel, class... P>
+void for_each_element(std::size_t n, Kernel&& kernel, P*... arrays) {
+    constexpr std::size_t block = 4096;  // a multiple of every batch width
+    static_assert(block % xsimd::batch<T>::size == 0, "blocks of whole batches");
+    const std::size_t blocks = (n + block - 1) / block;
+    tapegrad::detail::parallel_for(blocks, block * 4, [&](std::size_t b0, std::size_t b1) {
+        const std::size_t begin = b0 * block, end = std::min(n, b1 * block);
+        for_each_element_on_thread<T>(end - begin, kernel, (arrays + begin)...);
+    });
 }
 
 }  // namespace tapegrad::optim::detail
