@@ -37,7 +37,10 @@ def run_doxygen(doxygen, doxyfile, work, overrides):
         print(run.stdout[-4000:] + run.stderr[-4000:])
         raise SystemExit(f"check_api_reference: doxygen exited with {run.returncode}")
     with open(log, encoding="utf-8", errors="replace") as f:
-        return [line.rstrip("\n") for line in f if line.strip()]
+        warnings = [line.rstrip("\n") for line in f if line.strip()]
+    # Warnings about the configuration itself (an obsolete tag) go to the console, not to the log.
+    console = [line for line in (run.stdout + run.stderr).splitlines() if "warning:" in line.lower()]
+    return console + warnings
 
 
 def main():
