@@ -7,7 +7,7 @@ namespace tapegrad::optim {
 
 /// Options of SGD; chain the setters: SGDOptions(0.1).momentum(0.9).nesterov(true).
 struct SGDOptions {
-    /// Learning rate `lr` (no default, as in PyTorch); no momentum, no weight decay.
+    /// Learning rate `lr` (required); no momentum, no weight decay.
     explicit SGDOptions(double lr) : lr_(lr) {}
 
     /// The learning rate eta: theta <- theta - eta g.
