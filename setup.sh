@@ -21,6 +21,8 @@ if [ "$mode" = test ]; then
   packages+=(chromium chromium-driver python3)
   # every C++ source is checked against .clang-format (tests/lint/check_format.py)
   packages+=(clang-format)
+  # the API reference is built with Doxygen and every warning fails it (ctest api_reference)
+  packages+=(doxygen)
 fi
 
 missing=()

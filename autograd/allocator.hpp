@@ -11,8 +11,11 @@ namespace tapegrad {
 /// running out of memory catches), and it says how many bytes were asked for.
 class AllocationFailure : public std::bad_alloc {
 public:
+    /// A failure to allocate `bytes` bytes.
     explicit AllocationFailure(std::size_t bytes) noexcept;
+    /// "tapegrad: cannot allocate N bytes".
     const char* what() const noexcept override { return message_; }
+    /// The bytes asked for.
     std::size_t bytes() const noexcept { return bytes_; }
 
 private:
@@ -47,27 +50,37 @@ namespace memory {
 /// internal calls.)
 template <class T>
 struct CachingAllocator {
+    /// The standard allocator types: stateless, every instance equal.
+    ///@{
     using value_type = T;
     using size_type = std::size_t;
     using difference_type = std::ptrdiff_t;
     using propagate_on_container_move_assignment = std::true_type;
     using is_always_equal = std::true_type;
+    ///@}
+    /// The same allocator for U (what standard containers ask for).
     template <class U>
     struct rebind {
+        /// `CachingAllocator<U>`.
         using other = CachingAllocator<U>;
     };
 
     CachingAllocator() noexcept = default;
+    /// Converts from the allocator of another type (it has no state).
     template <class U>
     CachingAllocator(const CachingAllocator<U>&) noexcept {}
 
+    /// Room for n T's, 64-byte aligned; throws AllocationFailure (a std::bad_alloc).
     T* allocate(std::size_t n) {
         if (n > std::size_t(-1) / sizeof(T)) throw AllocationFailure(std::size_t(-1));  // more than 2^64 bytes
         return static_cast<T*>(detail::cached_allocate(n * sizeof(T)));
     }
+    /// Returns p (from allocate(n)) to the calling thread's cache.
     void deallocate(T* p, std::size_t n) noexcept { detail::cached_deallocate(p, n * sizeof(T)); }
 
+    /// Always true: memory from one instance may be freed by any other.
     friend bool operator==(const CachingAllocator&, const CachingAllocator&) noexcept { return true; }
+    /// Always false.
     friend bool operator!=(const CachingAllocator&, const CachingAllocator&) noexcept { return false; }
 };
 }  // namespace memory

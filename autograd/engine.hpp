@@ -26,8 +26,11 @@ struct GradOptions {
         allow_unused_ = v;
         return *this;
     }
+    /// True when set, or implied by create_graph.
     bool retain_graph() const { return retain_graph_ || create_graph_; }
+    /// The value set by create_graph(bool) (default false).
     bool create_graph() const { return create_graph_; }
+    /// The value set by allow_unused(bool) (default false).
     bool allow_unused() const { return allow_unused_; }
 
 private:

@@ -11,12 +11,14 @@ namespace tapegrad {
 /// names the function, what it got and what it expected.
 class Error : public std::invalid_argument {
 public:
+    /// An error whose what() is `what`: "function: what it got, what it expected".
     explicit Error(const std::string& what) : std::invalid_argument(what) {}
 };
 
 /// A file that cannot be read or written: missing, truncated, corrupt or hostile.
 class FileError : public std::runtime_error {
 public:
+    /// An error whose what() is `what`, naming the file and the problem.
     explicit FileError(const std::string& what) : std::runtime_error(what) {}
 };
 

@@ -17,6 +17,7 @@ inline bool anomaly_enabled() noexcept { return detail::anomaly_mode_enabled; }
 /// Sets grad mode for the current thread until the guard goes out of scope.
 class GradModeGuard {
 public:
+    /// Recording on (true) or off (false) until the destructor restores the previous mode.
     explicit GradModeGuard(bool enabled) noexcept : previous_(detail::grad_mode_enabled) {
         detail::grad_mode_enabled = enabled;
     }
@@ -38,6 +39,7 @@ public:
 /// and Inf, and the error names the op and the chain of ops that led to it.
 class DetectAnomalyGuard {
 public:
+    /// Anomaly checks on (or off) until the destructor restores the previous setting.
     explicit DetectAnomalyGuard(bool enabled = true) noexcept : previous_(detail::anomaly_mode_enabled) {
         detail::anomaly_mode_enabled = enabled;
     }

@@ -22,6 +22,7 @@ struct GradcheckOptions {
         atol_ = v;
         return *this;
     }
+    /// The relative part of that tolerance (default 1e-3; atol default 1e-5).
     GradcheckOptions& rtol(double v) {
         rtol_ = v;
         return *this;
@@ -31,10 +32,13 @@ struct GradcheckOptions {
         seed_ = v;
         return *this;
     }
+    /// The values set by the setters of the same names, or the defaults: eps 1e-6, atol 1e-5, rtol 1e-3, seed 0.
+    ///@{
     double eps() const { return eps_; }
     double atol() const { return atol_; }
     double rtol() const { return rtol_; }
     std::uint64_t seed() const { return seed_; }
+    ///@}
 
 private:
     double eps_ = 1e-6;
@@ -45,13 +49,14 @@ private:
 
 /// What gradcheck found. Converts to true when every element passed.
 struct GradcheckReport {
+    /// True when every element was within atol + rtol * |numeric|.
     bool passed = true;
-    double max_abs_error = 0;  // max |analytic - numeric| over all elements
-    double max_rel_error = 0;  // max |analytic - numeric| / max(|analytic|, |numeric|)
+    double max_abs_error = 0;  ///< max |analytic - numeric| over all elements
+    double max_rel_error = 0;  ///< max |analytic - numeric| / max(|analytic|, |numeric|)
     /// ||analytic - numeric|| / ||analytic + numeric|| over everything: the single number the
     /// classic gradient-checking lesson prints (about 1e-10 when the gradient is right).
     double relative_difference = 0;
-    std::size_t elements = 0;  // gradient elements compared
+    std::size_t elements = 0;  ///< gradient elements compared
     /// Where the largest error is: input `worst_input`, element `worst_index` (in that input's
     /// shape), in the derivative of output element `worst_output_index` (in the output's shape;
     /// empty for a zero-dimensional output). For gradgradcheck the output is a first derivative:
@@ -59,23 +64,34 @@ struct GradcheckReport {
     /// shape; and worst_input equal to the number of inputs names the random upstream gradient,
     /// which gradgradcheck differentiates with respect to as well.
     std::size_t worst_input = 0;
+    /// See worst_input.
+    ///@{
     std::vector<std::size_t> worst_index;
     std::vector<std::size_t> worst_output_index;
     std::size_t worst_output_input = 0;
+    ///@}
+    /// The analytic and numeric derivative at the worst element.
+    ///@{
     double worst_analytic = 0, worst_numeric = 0;
-    bool second_order = false;  // made by gradgradcheck
+    ///@}
+    bool second_order = false;  ///< made by gradgradcheck
 
+    /// `passed`: `if (!gradcheck<double>(f, {W})) ...`.
     explicit operator bool() const { return passed; }
     /// One line: passed or FAILED, the errors, and where the worst element is.
     std::string summary() const;
 };
 
+/// A function of the inputs it captures: f() reads them.
 template <class T>
 using NoArgFunction = std::function<Variable<T>()>;
+/// A function given the inputs: f(inputs).
 template <class T>
 using InputsFunction = std::function<Variable<T>(const std::vector<Variable<T>>&)>;
+/// Keeps a parameter out of template argument deduction: T comes from the other arguments.
 template <class U>
 struct NonDeduced {
+    /// U itself.
     using type = U;
 };
 

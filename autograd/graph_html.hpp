@@ -20,7 +20,7 @@ enum class HtmlLayout {
 /// Settings of write_html().
 class HtmlOptions {
 public:
-    /// The page's heading (also its <title>).
+    /// The page's heading (also its `<title>`).
     HtmlOptions& title(std::string v) {
         title_ = std::move(v);
         return *this;
@@ -48,10 +48,13 @@ public:
         return *this;
     }
 
+    /// The values set by the setters of the same names (or their defaults).
+    ///@{
     const std::string& title() const { return title_; }
     HtmlLayout layout() const { return layout_; }
     const std::string& dot_program() const { return dot_program_; }
     std::size_t full_values_limit() const { return full_values_limit_; }
+    ///@}
     /// The name given to the value held by `node`, or "".
     std::string name_of(const void* node) const;
 

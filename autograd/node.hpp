@@ -25,7 +25,9 @@ inline long live_node_count() noexcept { return detail::live_nodes; }
 /// there, so that it is never moved afterwards.
 template <class G>
 struct GradSlots {
+    /// One pointer per input to the place its gradient goes.
     std::optional<G>* const* slots;
+    /// The slot of input i: assign the gradient to it (`dx[i] = ...`).
     std::optional<G>& operator[](std::size_t i) const { return *slots[i]; }
 };
 
@@ -34,13 +36,19 @@ struct GradSlots {
 /// gradient can itself be differentiated).
 template <class G>
 struct VjpArgs {
+    /// The fields: `inputs` the op's inputs in order (read them with x(i)), `y` its output, `g` dL/dy (an op may
+    /// move from it), `dx` the slots for dL/dx_i, `wants` which inputs need a gradient (read it with want(i)).
+    ///@{
     const G* const* inputs;  // the op's inputs, in order
     const G& y;              // the op's own output, passed in rather than captured
     G& g;                    // gradient of the loss with respect to y; an op may move from it
     GradSlots<G> dx;         // one empty slot per input, to be filled where wants[i]
     const bool* wants;       // wants[i]: input i needs a gradient
+    ///@}
 
+    /// Input i (i < the op's number of inputs).
     const G& x(std::size_t i) const { return *inputs[i]; }
+    /// True when input i needs a gradient: skip the work for the others.
     bool want(std::size_t i) const { return wants[i]; }
 };
 
@@ -49,6 +57,7 @@ struct VjpArgs {
 template <class T>
 class Node {
 public:
+    /// A leaf (data) or, for a derived op node, not.
     explicit Node(bool leaf) noexcept : is_leaf(leaf) { ++detail::live_nodes; }
     virtual ~Node() { --detail::live_nodes; }
     Node(const Node&) = delete;
@@ -56,10 +65,12 @@ public:
 
     /// "tanh", "matmul", ... ("leaf" for data).
     virtual const char* op_name() const noexcept { return "leaf"; }
+    /// The op's formula line (y and its VJP) for printouts; "" for a leaf.
     virtual const char* formula() const noexcept { return ""; }
 
     /// Gradients of the inputs from the gradient of the output.
     virtual void vjp(VjpArgs<Tensor<T>>& args) const;
+    /// The same under create_graph: the gradients are recorded, so they can be differentiated.
     virtual void vjp(VjpArgs<Variable<T>>& args) const;
 
     /// Throws if an input was modified in place after this op recorded it.
@@ -80,12 +91,17 @@ public:
     /// has at least one input until then).
     bool released() const noexcept { return !is_leaf && num_inputs == 0; }
 
+    /// The node's data: `value` (a leaf's data or the op's output), `inputs` and `num_inputs` (the op's inputs;
+    /// none for a leaf or once released()), `version` (counts in-place changes of value, so that a VJP never reads
+    /// a changed input), `requires_grad`, and `is_leaf` (data, not an op's output).
+    ///@{
     Tensor<T> value;
     Variable<T>* inputs = nullptr;  // points into the op's own storage; backward moves handles out as it releases
     std::uint32_t version = 0;      // bumped by every in-place change of `value`
     std::uint16_t num_inputs = 0;
     bool requires_grad = false;
     const bool is_leaf;
+    ///@}
     // No scratch for the engine here: a backward pass keeps its bookkeeping to itself, so that
     // passes on several threads can go through the same graph.
 };
@@ -98,6 +114,7 @@ public:
     // None until a backward reaches it; zero_grad resets to none. Backward adds to it under a
     // lock (several threads may backpropagate into one leaf); reading or resetting it while
     // another thread's backward may write it is the caller's to avoid.
+    /// The accumulated gradient: none until a backward reaches the leaf; zero_grad resets it.
     std::optional<Tensor<T>> grad;
 };
 

@@ -10,8 +10,11 @@ namespace tapegrad {
 /// A seeded random engine; the same seed gives the same numbers on every run of the same build.
 class Generator {
 public:
+    /// Seeded with `seed` (std::mt19937_64's default seed by default).
     explicit Generator(std::uint64_t seed = 5489u) : engine_(seed) {}
+    /// Restarts the sequence from `seed`.
     void seed(std::uint64_t seed) { engine_.seed(seed); }
+    /// The underlying engine, for std:: distributions of your own.
     std::mt19937_64& engine() { return engine_; }
     /// Uniform in [lo, hi).
     double uniform(double lo = 0.0, double hi = 1.0);

@@ -25,7 +25,9 @@ struct BackwardOptions {
         create_graph_ = v;
         return *this;
     }
+    /// True when set, or implied by create_graph.
     bool retain_graph() const { return retain_graph_ || create_graph_; }
+    /// The value set by create_graph(bool) (default false).
     bool create_graph() const { return create_graph_; }
 
 private:
@@ -42,6 +44,7 @@ class Variable {
 public:
     static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
                   "tapegrad::Variable<T> is compiled for float and double");
+    /// The element type, float or double.
     using value_type = T;
 
     /// An empty handle; give it a value by assignment.
@@ -55,23 +58,30 @@ public:
     /// Wraps an existing node (used by ops).
     explicit Variable(std::shared_ptr<Node<T>> node) noexcept : node_(std::move(node)) {}
 
+    /// False for an empty handle (default-constructed, reset or moved from).
     bool defined() const noexcept { return bool(node_); }
 
+    /// The value; throws tapegrad::Error for an empty handle (as every accessor below that reads the node).
     const Tensor<T>& value() const { return checked().value; }
     /// The value for changing in place. Ops recorded with the old value notice the change
     /// and refuse to run backward through it.
     Tensor<T>& mutable_value() const;
     /// Replaces the value of a leaf (same shape, or any shape for a leaf without a graph).
     void set_value(Tensor<T> value) const;
+    /// The value's shape, number of dimensions and number of elements.
+    ///@{
     const Shape& shape() const { return checked().value.shape(); }
     std::size_t dim() const { return checked().value.dimension(); }
     std::size_t size() const { return checked().value.size(); }
+    ///@}
     /// The single element of a one-element value.
     T item() const;
 
+    /// True for a parameter, and for a result computed from one with grad mode on.
     bool requires_grad() const noexcept { return node_ && node_->requires_grad; }
     /// Marks a leaf as a parameter (or not); an op's result always requires grad.
     const Variable& set_requires_grad(bool requires_grad) const;
+    /// True for data (not made by a recorded op).
     bool is_leaf() const { return checked().is_leaf; }
     /// "leaf" or the name of the op that produced this value.
     const char* op_name() const { return checked().op_name(); }
@@ -83,6 +93,7 @@ public:
     /// dLoss/dthis, accumulated over backward calls. Only leaves keep gradients; for an
     /// intermediate value use tapegrad::grad(output, {value}).
     const Tensor<T>& grad() const;
+    /// The gradient for changing in place (an optimizer's update, clipping); throws tapegrad::Error when there is none.
     Tensor<T>& mutable_grad() const;
     /// Replaces the gradient (it must have the value's shape).
     void set_grad(Tensor<T> grad) const;
@@ -97,7 +108,9 @@ public:
     /// Backward from any shape, given dLoss/dthis.
     void backward(const Tensor<T>& grad_output, const BackwardOptions& options = {}) const;
 
+    /// The node this handle points to (null when empty): for graph printing and custom engines.
     Node<T>* node() const noexcept { return node_.get(); }
+    /// The owning pointer to that node.
     const std::shared_ptr<Node<T>>& node_ptr() const noexcept { return node_; }
     /// Drops this handle (the node lives on while others hold it).
     void reset() noexcept { node_.reset(); }

@@ -19,11 +19,16 @@ public:
     ImageDataset(std::vector<std::uint8_t> pixels, Indices labels, std::size_t channels, std::size_t height,
                  std::size_t width, std::size_t classes);
 
+    /// Number of images.
     std::size_t size() const { return labels_.size(); }
+    /// True with no image.
     bool empty() const { return labels_.empty(); }
+    /// The shape of one image: C, H, W.
+    ///@{
     std::size_t channels() const { return channels_; }
     std::size_t height() const { return height_; }
     std::size_t width() const { return width_; }
+    ///@}
     /// Bytes per image: channels * height * width.
     std::size_t image_size() const { return channels_ * height_ * width_; }
     /// Number of classes; every label is below it.
@@ -31,8 +36,11 @@ public:
 
     /// The bytes of image i (image_size() of them).
     const std::uint8_t* image(std::size_t i) const;
+    /// The class of image i (throws tapegrad::Error for i >= size()).
     std::size_t label(std::size_t i) const;
+    /// All the bytes, image after image.
     const std::vector<std::uint8_t>& pixels() const { return pixels_; }
+    /// The class of every image.
     const Indices& labels() const { return labels_; }
 
     /// The first n images, copied: a quick run on a small part of the data.

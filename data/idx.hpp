@@ -12,7 +12,9 @@ namespace tapegrad::data {
 
 /// An IDX array: its extents and its elements in row-major order.
 struct IdxArray {
+    /// The extents, e.g. (60000, 28, 28).
     std::vector<std::size_t> shape;
+    /// The elements, row-major.
     std::vector<std::uint8_t> data;
 };
 

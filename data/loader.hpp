@@ -47,6 +47,9 @@ public:
     /// MPI job need not talk to split the data. Default rank 0 of 1 (everything).
     LoaderOptions& shard(std::size_t rank, std::size_t world);
 
+    /// The values set by the setters above (or their defaults): mean() and stddev() by normalize(),
+    /// rank() and world() by shard().
+    ///@{
     std::size_t batch_size() const { return batch_size_; }
     bool shuffle() const { return shuffle_; }
     std::uint64_t seed() const { return seed_; }
@@ -56,6 +59,7 @@ public:
     double stddev() const { return std_; }
     std::size_t rank() const { return rank_; }
     std::size_t world() const { return world_; }
+    ///@}
 
 private:
     std::size_t batch_size_ = 64;
@@ -75,8 +79,11 @@ Indices epoch_order(std::size_t n, const LoaderOptions& options, std::size_t epo
 /// One mini-batch: images scaled (and normalized) as the options say, and their labels.
 template <class T>
 struct Batch {
+    /// (B, C*H*W) or (B, C, H, W) as the layout says, scaled to [0, 1] then normalized.
     Tensor<T> images;
+    /// The class of each image, 0..classes-1.
     Indices labels;
+    /// Images in the batch (B; the last batch may be smaller unless drop_last).
     std::size_t size() const { return labels.size(); }
 };
 
@@ -85,6 +92,8 @@ struct Batch {
 template <class T>
 class Epoch {
 public:
+    /// The batches of `data` over `rows` (each < data.size(), checked) with the batch size, layout and scaling of
+    /// `options`.
     Epoch(const ImageDataset& data, Indices rows, const LoaderOptions& options);
     /// The epoch would outlive a temporary dataset.
     Epoch(ImageDataset&& data, Indices rows, const LoaderOptions& options) = delete;
@@ -96,23 +105,33 @@ public:
     /// The rows visited, in order.
     const Indices& rows() const { return rows_; }
 
+    /// An input iterator over the batches: each one is built when the iterator reaches it.
     class iterator {
     public:
+        /// The standard iterator types: it yields const Batch<T>&.
+        ///@{
         using iterator_category = std::input_iterator_tag;
         using value_type = Batch<T>;
         using difference_type = std::ptrdiff_t;
         using pointer = const Batch<T>*;
         using reference = const Batch<T>&;
+        ///@}
 
+        /// At batch i of `epoch` (i = size(): the end).
         iterator(const Epoch* epoch, std::size_t i) : epoch_(epoch), i_(i) { load(); }
+        /// The current batch.
         reference operator*() const { return batch_; }
+        /// The current batch.
         pointer operator->() const { return &batch_; }
+        /// Moves to the next batch and builds it.
         iterator& operator++() {
             ++i_;
             load();
             return *this;
         }
+        /// Same position (iterators of the same epoch).
         bool operator==(const iterator& o) const { return i_ == o.i_; }
+        /// Other position.
         bool operator!=(const iterator& o) const { return i_ != o.i_; }
 
     private:
@@ -123,7 +142,9 @@ public:
         std::size_t i_;
         Batch<T> batch_;
     };
+    /// The first batch (built at once).
     iterator begin() const { return iterator(this, 0); }
+    /// Past the last batch.
     iterator end() const { return iterator(this, size()); }
 
 private:
@@ -159,7 +180,9 @@ public:
     std::size_t batches_per_epoch() const;
     /// Images per epoch on this rank.
     std::size_t images_per_epoch() const;
+    /// The dataset the batches come from.
     const ImageDataset& dataset() const { return *data_; }
+    /// The options given to the constructor.
     const LoaderOptions& options() const { return options_; }
 
 private:

@@ -28,13 +28,14 @@ struct ProgressOptions {
     double plain_every_percent = 10.0;
     /// Terminal: at most this many redraws per second (the last step is always drawn).
     double redraws_per_second = 10.0;
+    /// Characters in the terminal bar.
     std::size_t bar_width = 24;
     /// Seconds since any fixed point; by default std::chrono::steady_clock. Tests pass their own.
     std::function<double()> clock;
 };
 
 /// Steps done out of a total, with the rate, the time left and the latest loss. On a terminal
-/// one line is redrawn in place ('\r'):
+/// one line is redrawn in place (a carriage return, no newline):
 ///
 ///     epoch 1 [##########..............]  312/750  1520.3 it/s  ETA 0:00  loss 0.4821
 ///
@@ -54,6 +55,7 @@ public:
     /// Ends the terminal line (a newline after the last redraw) if it is not ended yet; the
     /// destructor calls it, so a loop left early leaves the cursor on a fresh line.
     void finish();
+    /// True when drawing on a terminal (redrawn line), false for plain lines.
     bool is_terminal() const { return terminal_; }
 
 private:

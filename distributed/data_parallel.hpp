@@ -22,8 +22,11 @@ public:
     /// step for the Fashion-MNIST MLP (about 0.4 MB of float gradients).
     DataParallelOptions& bucket_bytes(std::size_t v);
 
+    /// The values set by the setters of the same names (defaults 0 and 4 MiB).
+    ///@{
     std::size_t root() const { return root_; }
     std::size_t bucket_bytes() const { return bucket_bytes_; }
+    ///@}
 
 private:
     std::size_t root_ = 0;
@@ -52,10 +55,13 @@ private:
 template <class T>
 class DataParallel {
 public:
+    /// Wraps `module` (collective: every rank must call it); throws Error if the ranks' models differ in names or
+    /// shapes.
     explicit DataParallel(nn::Module<T>& module, const DataParallelOptions& options = {});
 
     /// The wrapped module's forward.
     Variable<T> operator()(const Variable<T>& x) { return module_->forward(x); }
+    /// The wrapped module.
     nn::Module<T>& module() const { return *module_; }
 
     /// Replaces every gradient by its plain mean over the ranks.
@@ -72,7 +78,9 @@ public:
 
     /// Time and bytes spent averaging so far.
     const CommStats& stats() const { return averager_.stats(); }
+    /// Zeroes the time and byte counts of stats().
     void reset_stats() { averager_.reset_stats(); }
+    /// The averager doing the allreduces (its buckets and counts).
     const GradientAverager<T>& averager() const { return averager_; }
 
 private:

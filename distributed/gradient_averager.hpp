@@ -46,6 +46,7 @@ struct CommStats {
 template <class T>
 class GradientAverager {
 public:
+    /// Averages the gradients of `params`, in allreduce calls of at most `bucket_bytes` bytes each.
     explicit GradientAverager(std::vector<Variable<T>> params, std::size_t bucket_bytes = 4u << 20);
 
     /// Replaces every gradient by the plain mean over ranks.
@@ -53,14 +54,19 @@ public:
     /// Replaces every gradient by the mean over ranks weighted by each rank's sample count.
     void average(std::size_t samples);
 
+    /// The parameters whose gradients it averages.
     const std::vector<Variable<T>>& params() const { return params_; }
     /// Elements reduced per step: gradient elements + one flag per parameter + the weight.
     std::size_t elements_per_step() const { return flat_.size(); }
+    /// elements_per_step() in bytes.
     std::size_t bytes_per_step() const { return flat_.size() * sizeof(T); }
     /// MPI_Allreduce calls per step.
     std::size_t buckets_per_step() const;
+    /// The largest allreduce, in bytes (rounded down to whole elements).
     std::size_t bucket_bytes() const { return bucket_ * sizeof(T); }
+    /// Time and bytes spent averaging so far.
     const CommStats& stats() const { return stats_; }
+    /// Zeroes stats().
     void reset_stats() { stats_ = {}; }
 
 private:

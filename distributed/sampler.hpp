@@ -55,9 +55,14 @@ public:
     std::size_t steps() const;
     /// Rows per epoch on this rank: n / world, plus one on the first n % world ranks.
     std::size_t size() const;
+    /// n, the rows of the whole dataset.
     std::size_t rows() const { return n_; }
+    /// This process's rank and the number of ranks.
+    ///@{
     std::size_t rank() const { return options_.rank(); }
     std::size_t world() const { return options_.world(); }
+    ///@}
+    /// The options given to the constructor, with this rank's shard.
     const data::LoaderOptions& options() const { return options_; }
 
 private:

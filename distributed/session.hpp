@@ -30,6 +30,7 @@ namespace tapegrad::distributed {
 class Session {
 public:
     Session();
+    /// As Session(), passing the program's arguments to MPI_Init (which may remove the ones it handles).
     Session(int& argc, char**& argv);
     ~Session();
     Session(const Session&) = delete;

@@ -35,18 +35,24 @@ class Array {
 public:
     Array() = default;
     /// Owns the values (move a tensor in to avoid a copy).
+    ///@{
     Array(std::string name, Tensor<float> values);
     Array(std::string name, Tensor<double> values);
     Array(std::string name, Tensor<std::int64_t> values);
+    ///@}
     /// Views `values`, which must outlive the Array and every copy of it.
     template <class E>
     static Array view(std::string name, const Tensor<E>& values);
 
+    /// Its name in the file ("0.weight").
     const std::string& name() const noexcept { return name_; }
+    /// Its element type.
     Dtype dtype() const noexcept { return dtype_; }
+    /// Its shape (empty for a scalar).
     const std::vector<std::size_t>& shape() const noexcept { return shape_; }
     /// Number of elements.
     std::size_t size() const noexcept { return size_; }
+    /// Bytes of the values: size() * dtype_size(dtype()).
     std::size_t bytes() const noexcept { return size_ * dtype_size(dtype_); }
     /// The elements, size() of dtype().
     const void* data() const noexcept { return data_; }

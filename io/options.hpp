@@ -29,8 +29,11 @@ public:
         return *this;
     }
 
+    /// The values set by the setters of the same names (or their defaults).
+    ///@{
     std::uint64_t max_inflated_bytes() const { return max_inflated_bytes_; }
     bool allow_non_finite() const { return allow_non_finite_; }
+    ///@}
 
 private:
     std::uint64_t max_inflated_bytes_ = default_max_inflated_bytes;
@@ -47,6 +50,7 @@ public:
         allow_non_finite_ = v;
         return *this;
     }
+    /// The value set by allow_non_finite(bool) (default false).
     bool allow_non_finite() const { return allow_non_finite_; }
 
 private:

@@ -37,10 +37,13 @@ struct AttentionOptions {
         need_weights_ = v;
         return *this;
     }
+    /// The values set by the setters of the same names (defaults: no masks, not causal, need_weights true).
+    ///@{
     const xt::xarray<bool>& attn_mask() const { return attn_mask_; }
     bool is_causal() const { return causal_; }
     const xt::xarray<bool>& key_padding_mask() const { return key_padding_mask_; }
     bool need_weights() const { return need_weights_; }
+    ///@}
 
 private:
     xt::xarray<bool> attn_mask_ = xt::xarray<bool>::from_shape({0});
@@ -52,7 +55,10 @@ private:
 /// averaged over heads (empty unless need_weights).
 template <class T>
 struct AttentionOutput {
+    /// The attended output and the attention weights (see the struct).
+    ///@{
     Variable<T> output, weights;
+    ///@}
 };
 
 /// softmax(q k^T / sqrt(d) over the allowed keys) v per head, with q, k, v projected by
@@ -63,9 +69,13 @@ struct AttentionOutput {
 template <class T>
 class MultiheadAttention : public Module<T> {
 public:
+    /// E = embed_dim split into num_heads heads (E divisible by it); `dropout` on the weights; `bias`: in_proj_bias and
+    /// out_proj.bias; `batch_first`: (N, L, E) inputs. Throws Error for bad sizes.
     MultiheadAttention(std::size_t embed_dim, std::size_t num_heads, double dropout = 0.0, bool bias = true,
                        bool batch_first = false, Generator& gen = default_generator());
 
+    /// Attention of query (L, N, E) over key and value (S, N, E) ((N, L, E) etc. with batch_first), with the masks of
+    /// `options`; throws Error for shapes or masks that do not fit.
     AttentionOutput<T> operator()(const Variable<T>& query, const Variable<T>& key, const Variable<T>& value,
                                   const AttentionOptions& options = {}) const;
     /// Self-attention of x without masks: the output alone.
@@ -73,10 +83,15 @@ public:
         return (*this)(x, x, x, AttentionOptions().need_weights(false)).output;
     }
 
+    /// The q, k, v projections stacked (3E, E).
     const Variable<T>& in_proj_weight() const { return this->parameter(0); }
+    /// Their biases (3E), or an empty Variable without bias.
     Variable<T> in_proj_bias() const { return bias_ ? this->parameter(1) : Variable<T>(); }
+    /// The output projection E -> E.
     const Linear<T>& out_proj() const { return *out_proj_; }
+    /// E.
     std::size_t embed_dim() const { return embed_; }
+    /// Heads; each attends over E / num_heads features.
     std::size_t num_heads() const { return heads_; }
 
     std::string name() const override { return "MultiheadAttention"; }

@@ -18,19 +18,27 @@ namespace tapegrad::nn {
 template <class T>
 class Conv2d : public Module<T> {
 public:
+    /// in_channels -> out_channels over a kernel_size window with `options` (stride, padding, dilation, groups);
+    /// `bias`: with bias; weights drawn from `gen`. Throws Error for bad sizes or groups that do not divide the
+    /// channels.
     Conv2d(std::size_t in_channels, std::size_t out_channels, Size2 kernel_size, const Conv2dOptions& options = {},
            bool bias = true, Generator& gen = default_generator());
 
     Variable<T> forward(const Variable<T>& x) override;
 
+    /// The kernel (out_channels, in_channels / groups, kh, kw).
     const Variable<T>& weight() const { return this->parameter(0); }
     /// The bias, or an empty Variable for a layer made without one.
     Variable<T> bias() const { return has_bias_ ? this->parameter(1) : Variable<T>(); }
+    /// True when made with a bias.
     bool has_bias() const { return has_bias_; }
+    /// The sizes and options given to the constructor.
+    ///@{
     std::size_t in_channels() const { return in_; }
     std::size_t out_channels() const { return out_; }
     Size2 kernel_size() const { return kernel_; }
     const Conv2dOptions& options() const { return options_; }
+    ///@}
 
     std::string name() const override { return "Conv2d"; }
     std::string settings() const override;

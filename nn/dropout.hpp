@@ -17,10 +17,13 @@ namespace tapegrad::nn {
 template <class T>
 class Dropout : public Module<T> {
 public:
+    /// Zeroes with probability p in [0, 1] (tapegrad::Error otherwise), masks from default_generator().
     explicit Dropout(double p = 0.5);
+    /// As above, with masks from the layer's own generator seeded with `seed`.
     Dropout(double p, std::uint64_t seed);
 
     Variable<T> forward(const Variable<T>& x) override;
+    /// The probability of zeroing an element.
     double p() const { return p_; }
 
     std::string name() const override { return "Dropout"; }

@@ -25,7 +25,10 @@ double calculate_gain(Nonlinearity nonlinearity, double param = 0.01);
 /// fan_in and fan_out of a weight: (out, in) for a dense layer, (out, in, kh, kw...) for a
 /// convolution, where both are multiplied by the kernel size.
 struct Fans {
+    /// Inputs and outputs per weight element's neuron (the kernel size included).
+    ///@{
     std::size_t fan_in, fan_out;
+    ///@}
 };
 Fans calculate_fans(const Shape& shape);
 

@@ -13,15 +13,20 @@ namespace tapegrad::nn {
 template <class T>
 class Linear : public Module<T> {
 public:
+    /// in_features -> out_features; `bias`: with b; W and b drawn from `gen`. Throws Error for a zero size.
     Linear(std::size_t in_features, std::size_t out_features, bool bias = true, Generator& gen = default_generator());
 
     Variable<T> forward(const Variable<T>& x) override;
 
+    /// W (out_features, in_features).
     const Variable<T>& weight() const { return this->parameter(0); }
     /// The bias, or an empty Variable for a layer made without one.
     Variable<T> bias() const { return has_bias_ ? this->parameter(1) : Variable<T>(); }
+    /// True when made with a bias.
     bool has_bias() const { return has_bias_; }
+    /// Features of the input's last axis.
     std::size_t in_features() const { return in_; }
+    /// Features of the output's last axis.
     std::size_t out_features() const { return out_; }
 
     std::string name() const override { return "Linear"; }

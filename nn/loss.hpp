@@ -55,21 +55,27 @@ using tapegrad::cross_entropy;
 ///
 ///     nn::cross_entropy(logits, labels, nn::CrossEntropyOptions().ignore_index(255).label_smoothing(0.1));
 struct CrossEntropyOptions {
+    /// Reduction::mean (default) over the rows not ignored, sum, or none (one loss per row).
     CrossEntropyOptions& reduction(Reduction v) {
         reduction_ = v;
         return *this;
     }
+    /// Mixes the one-hot target with the uniform distribution: (1 - s) onehot + s / C, s in [0, 1] (default 0).
     CrossEntropyOptions& label_smoothing(double v) {
         label_smoothing_ = v;
         return *this;
     }
+    /// Rows with this label add nothing (default: none ignored).
     CrossEntropyOptions& ignore_index(std::size_t v) {
         ignore_index_ = v;
         return *this;
     }
+    /// The values set by the setters of the same names (or their defaults).
+    ///@{
     Reduction reduction() const { return reduction_; }
     double label_smoothing() const { return label_smoothing_; }
     std::optional<std::size_t> ignore_index() const { return ignore_index_; }
+    ///@}
 
 private:
     Reduction reduction_ = Reduction::mean;
@@ -85,16 +91,21 @@ Variable<T> cross_entropy(const Variable<T>& logits, const Indices& labels, cons
 
 /// Settings of nll_loss(): the reduction, and a label whose rows are ignored (as in CrossEntropyOptions).
 struct NllLossOptions {
+    /// Reduction::mean (default) over the rows not ignored, sum, or none (one loss per row).
     NllLossOptions& reduction(Reduction v) {
         reduction_ = v;
         return *this;
     }
+    /// Rows with this label add nothing (default: none ignored).
     NllLossOptions& ignore_index(std::size_t v) {
         ignore_index_ = v;
         return *this;
     }
+    /// The values set by the setters of the same names (or their defaults).
+    ///@{
     Reduction reduction() const { return reduction_; }
     std::optional<std::size_t> ignore_index() const { return ignore_index_; }
+    ///@}
 
 private:
     Reduction reduction_ = Reduction::mean;

@@ -41,12 +41,14 @@ using NamedCounters = std::vector<std::pair<std::string, std::shared_ptr<std::in
 template <class T>
 class Module {
 public:
+    /// The element type of its parameters (float or double).
     using value_type = T;
     virtual ~Module() = default;
 
     /// The output for input x. The default throws: a module with several inputs can define
     /// its own operator() instead.
     virtual Variable<T> forward(const Variable<T>& x);
+    /// forward(x): `model(x)` reads like PyTorch.
     Variable<T> operator()(const Variable<T>& x) { return forward(x); }
 
     /// Every parameter of this module and its children (own first), in registration order:
@@ -54,7 +56,9 @@ public:
     std::vector<Variable<T>> parameters() const;
     /// As parameters(), with dotted names: "weight", "0.bias", "conv1.weight".
     NamedVariables<T> named_parameters() const;
+    /// Every buffer of this module and its children (own first): state that is saved but not trained.
     std::vector<Variable<T>> buffers() const;
+    /// As buffers(), with dotted names: "running_mean", "1.running_var".
     NamedVariables<T> named_buffers() const;
     /// Parameters and buffers, module by module (own parameters, own buffers, then each
     /// child's): everything save() writes and load() reads.
@@ -73,7 +77,9 @@ public:
     /// Training mode (the default) or evaluation mode, for this module and all its children:
     /// dropout is active and batch norm uses batch statistics only in training mode.
     void train(bool on = true);
+    /// Evaluation mode for this module and its children: train(false).
     void eval() { train(false); }
+    /// True in training mode (the default), false after eval().
     bool is_training() const { return training_; }
     /// Forgets the gradient of every parameter (the next backward writes fresh ones).
     void zero_grad();
@@ -91,9 +97,13 @@ public:
 
 protected:
     Module() = default;
+    /// Copies and moves share the parameters, buffers and children (see the class comment).
     Module(const Module&) = default;
+    /// Moves the handles; see the copy constructor.
     Module(Module&&) noexcept = default;
+    /// Shares the other's parameters, buffers and children.
     Module& operator=(const Module&) = default;
+    /// Moves the handles; see the copy assignment.
     Module& operator=(Module&&) noexcept = default;
 
     /// Adds a parameter (a leaf; it is made to require grad) and returns it. Names are
@@ -111,6 +121,7 @@ protected:
         add_child(name, module);
         return module;
     }
+    /// As above, for a module given by value: it is moved into a new shared_ptr.
     template <class M, class D = std::decay_t<M>, std::enable_if_t<std::is_base_of_v<Module<T>, D>, int> = 0>
     std::shared_ptr<D> register_module(const std::string& name, M&& module) {
         return register_module(name, std::make_shared<D>(std::forward<M>(module)));
@@ -118,6 +129,7 @@ protected:
 
     /// The i-th registered parameter / buffer of this module itself.
     const Variable<T>& parameter(std::size_t i) const { return params_.at(i).second; }
+    /// The i-th registered buffer of this module itself (std::out_of_range past the end).
     const Variable<T>& buffer(std::size_t i) const { return buffers_.at(i).second; }
     /// "Linear(2->3)": how error messages name this module (by default describe()).
     virtual std::string label() const { return describe(); }

@@ -24,13 +24,19 @@ public:
 
     /// The scale and shift (C,), or empty Variables without affine.
     Variable<T> weight() const { return affine_ ? this->parameter(0) : Variable<T>(); }
+    /// The shift (C,), or an empty Variable without affine.
     Variable<T> bias() const { return affine_ ? this->parameter(1) : Variable<T>(); }
+    /// Running mean per channel (C,), used in evaluation mode.
     const Variable<T>& running_mean() const { return this->buffer(0); }
+    /// Running unbiased variance per channel (C,), used in evaluation mode.
     const Variable<T>& running_var() const { return this->buffer(1); }
     /// Training batches seen (PyTorch's num_batches_tracked, saved with the state as int64).
     std::int64_t num_batches_tracked() const { return *batches_; }
+    /// C, the channels (axis 1 of the input).
     std::size_t num_features() const { return features_; }
+    /// Added to the variance before the square root.
     double eps() const { return eps_; }
+    /// Weight of the batch statistics in the running ones.
     double momentum() const { return momentum_; }
 
     std::string settings() const override;
@@ -54,6 +60,8 @@ private:
 template <class T>
 class BatchNorm1d : public BatchNorm<T> {
 public:
+    /// For C = num_features channels; `affine`: with weight and bias. Throws Error for C = 0, eps <= 0 or momentum
+    /// outside [0, 1].
     explicit BatchNorm1d(std::size_t num_features, double eps = 1e-5, double momentum = 0.1, bool affine = true)
         : BatchNorm<T>(num_features, eps, momentum, affine, 2, 3, "BatchNorm1d") {}
     std::string name() const override { return "BatchNorm1d"; }
@@ -63,6 +71,8 @@ public:
 template <class T>
 class BatchNorm2d : public BatchNorm<T> {
 public:
+    /// For C = num_features channels; `affine`: with weight and bias. Throws Error for C = 0, eps <= 0 or momentum
+    /// outside [0, 1].
     explicit BatchNorm2d(std::size_t num_features, double eps = 1e-5, double momentum = 0.1, bool affine = true)
         : BatchNorm<T>(num_features, eps, momentum, affine, 4, 4, "BatchNorm2d") {}
     std::string name() const override { return "BatchNorm2d"; }
@@ -75,15 +85,21 @@ public:
 template <class T>
 class LayerNorm : public Module<T> {
 public:
+    /// Normalizes over the trailing dimensions `normalized_shape`; `elementwise_affine`: with weight (and, if `bias`,
+    /// bias).
     explicit LayerNorm(Shape normalized_shape, double eps = 1e-5, bool elementwise_affine = true, bool bias = true);
+    /// Normalizes over the last dimension, of size `normalized_size`.
     explicit LayerNorm(std::size_t normalized_size, double eps = 1e-5, bool elementwise_affine = true, bool bias = true)
         : LayerNorm(Shape{normalized_size}, eps, elementwise_affine, bias) {}
     Variable<T> forward(const Variable<T>& x) override;
 
     /// The scale and shift, or empty Variables when the layer has none.
     Variable<T> weight() const { return affine_ ? this->parameter(0) : Variable<T>(); }
+    /// The shift, or an empty Variable without one.
     Variable<T> bias() const { return affine_ && bias_ ? this->parameter(1) : Variable<T>(); }
+    /// The trailing dimensions normalized over.
     const Shape& normalized_shape() const { return shape_; }
+    /// Added to the variance before the square root.
     double eps() const { return eps_; }
 
     std::string name() const override { return "LayerNorm"; }
@@ -104,14 +120,20 @@ private:
 template <class T>
 class RMSNorm : public Module<T> {
 public:
+    /// Normalizes over the trailing dimensions `normalized_shape`; eps: none means the machine epsilon of T;
+    /// `elementwise_affine`: with weight.
     explicit RMSNorm(Shape normalized_shape, std::optional<double> eps = std::nullopt, bool elementwise_affine = true);
+    /// Normalizes over the last dimension, of size `normalized_size`.
     explicit RMSNorm(std::size_t normalized_size, std::optional<double> eps = std::nullopt,
                      bool elementwise_affine = true)
         : RMSNorm(Shape{normalized_size}, eps, elementwise_affine) {}
     Variable<T> forward(const Variable<T>& x) override;
 
+    /// The scale, or an empty Variable without elementwise_affine.
     Variable<T> weight() const { return affine_ ? this->parameter(0) : Variable<T>(); }
+    /// The trailing dimensions normalized over.
     const Shape& normalized_shape() const { return shape_; }
+    /// Added to mean(x^2) before the square root.
     double eps() const { return eps_; }
 
     std::string name() const override { return "RMSNorm"; }

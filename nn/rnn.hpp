@@ -13,20 +13,29 @@ namespace tapegrad::nn {
 /// for a multi-layer LSTM. Empty Variables stand for zeros.
 template <class T>
 struct LstmState {
+    /// The hidden state h and the cell state c.
+    ///@{
     Variable<T> h, c;
+    ///@}
 };
 
 /// What RNN and GRU return: output (L, N, hidden), or (N, L, hidden) with batch_first: the
 /// last layer's h at every step; h_n (num_layers, N, hidden): every layer's h after the last step.
 template <class T>
 struct RnnOutput {
+    /// The per-step output and the final hidden state of every layer.
+    ///@{
     Variable<T> output, h_n;
+    ///@}
 };
 
 /// What LSTM returns: as RnnOutput, and c_n (num_layers, N, hidden), every layer's final cell state.
 template <class T>
 struct LstmOutput {
+    /// The per-step output, and the final hidden and cell states of every layer.
+    ///@{
     Variable<T> output, h_n, c_n;
+    ///@}
 };
 
 namespace detail {
@@ -39,12 +48,16 @@ enum class RecurrentKind { rnn, lstm, gru };
 template <class T>
 class RecurrentCell : public Module<T> {
 public:
+    /// Features of x at each step (the columns of weight_ih).
     std::size_t input_size() const { return in_; }
+    /// Features of h (and c).
     std::size_t hidden_size() const { return hidden_; }
+    /// True when the cell has bias_ih and bias_hh.
     bool has_bias() const { return bias_; }
     std::string settings() const override;
 
 protected:
+    /// Registers the four parameters (two without bias), drawn from `gen`, for the derived cell.
     RecurrentCell(detail::RecurrentKind kind, std::size_t input_size, std::size_t hidden_size, bool bias,
                   Generator& gen);
     std::string label() const override;
@@ -63,6 +76,7 @@ private:
 template <class T>
 class RNNCell : public RecurrentCell<T> {
 public:
+    /// A cell from `input_size` features to `hidden_size` (bias: with bias_ih, bias_hh); weights drawn from `gen`.
     RNNCell(std::size_t input_size, std::size_t hidden_size, bool bias = true, Generator& gen = default_generator())
         : RecurrentCell<T>(detail::RecurrentKind::rnn, input_size, hidden_size, bias, gen) {}
     /// h' for x (N, input) and h (N, hidden); an empty h is zeros.
@@ -76,6 +90,7 @@ public:
 template <class T>
 class LSTMCell : public RecurrentCell<T> {
 public:
+    /// A cell from `input_size` features to `hidden_size` (bias: with bias_ih, bias_hh); weights drawn from `gen`.
     LSTMCell(std::size_t input_size, std::size_t hidden_size, bool bias = true, Generator& gen = default_generator())
         : RecurrentCell<T>(detail::RecurrentKind::lstm, input_size, hidden_size, bias, gen) {}
     /// (h', c') for x (N, input) and the state (N, hidden) each; empty ones are zeros.
@@ -90,8 +105,10 @@ public:
 template <class T>
 class GRUCell : public RecurrentCell<T> {
 public:
+    /// A cell from `input_size` features to `hidden_size` (bias: with bias_ih, bias_hh); weights drawn from `gen`.
     GRUCell(std::size_t input_size, std::size_t hidden_size, bool bias = true, Generator& gen = default_generator())
         : RecurrentCell<T>(detail::RecurrentKind::gru, input_size, hidden_size, bias, gen) {}
+    /// h' for x (N, input) and h (N, hidden); an empty h is zeros.
     Variable<T> operator()(const Variable<T>& x, const Variable<T>& h) const;
     Variable<T> forward(const Variable<T>& x) override { return (*this)(x, Variable<T>()); }
     std::string name() const override { return "GRUCell"; }
@@ -99,10 +116,12 @@ public:
 
 /// Settings of RNN, LSTM and GRU beyond the sizes (PyTorch's keyword arguments).
 struct RecurrentOptions {
+    /// Layers stacked, each one's h the next one's input (default 1).
     RecurrentOptions& num_layers(std::size_t v) {
         num_layers_ = v;
         return *this;
     }
+    /// With or without the bias vectors (default with).
     RecurrentOptions& bias(bool v) {
         bias_ = v;
         return *this;
@@ -112,8 +131,11 @@ struct RecurrentOptions {
         batch_first_ = v;
         return *this;
     }
+    /// The value set by num_layers(std::size_t) (default 1).
     std::size_t num_layers() const { return num_layers_; }
+    /// The value set by bias(bool) (default true).
     bool bias() const { return bias_; }
+    /// The value set by batch_first(bool) (default false).
     bool batch_first() const { return batch_first_; }
 
 private:
@@ -128,14 +150,18 @@ private:
 template <class T>
 class Recurrent : public Module<T> {
 public:
+    /// Features of x at each step (the input of layer 0).
     std::size_t input_size() const { return in_; }
+    /// Features of h in every layer.
     std::size_t hidden_size() const { return hidden_; }
+    /// Layers, bias and layout, as given to the constructor.
     const RecurrentOptions& options() const { return options_; }
     /// The output sequence alone, from zero state (so a recurrent layer fits in a Sequential).
     Variable<T> forward(const Variable<T>& x) override { return run(x, Variable<T>(), Variable<T>()).output; }
     std::string settings() const override;
 
 protected:
+    /// Registers every layer's parameters, drawn from `gen`, for the derived module.
     Recurrent(detail::RecurrentKind kind, std::size_t input_size, std::size_t hidden_size,
               const RecurrentOptions& options, Generator& gen);
     std::string label() const override;
@@ -152,6 +178,7 @@ private:
 template <class T>
 class RNN : public Recurrent<T> {
 public:
+    /// `options.num_layers()` layers from `input_size` features to `hidden_size`; weights drawn from `gen`.
     RNN(std::size_t input_size, std::size_t hidden_size, const RecurrentOptions& options = {},
         Generator& gen = default_generator())
         : Recurrent<T>(detail::RecurrentKind::rnn, input_size, hidden_size, options, gen) {}
@@ -164,6 +191,7 @@ public:
 template <class T>
 class LSTM : public Recurrent<T> {
 public:
+    /// `options.num_layers()` layers from `input_size` features to `hidden_size`; weights drawn from `gen`.
     LSTM(std::size_t input_size, std::size_t hidden_size, const RecurrentOptions& options = {},
          Generator& gen = default_generator())
         : Recurrent<T>(detail::RecurrentKind::lstm, input_size, hidden_size, options, gen) {}
@@ -176,9 +204,11 @@ public:
 template <class T>
 class GRU : public Recurrent<T> {
 public:
+    /// `options.num_layers()` layers from `input_size` features to `hidden_size`; weights drawn from `gen`.
     GRU(std::size_t input_size, std::size_t hidden_size, const RecurrentOptions& options = {},
         Generator& gen = default_generator())
         : Recurrent<T>(detail::RecurrentKind::gru, input_size, hidden_size, options, gen) {}
+    /// Over x (L, N, input) (or (N, L, input) with batch_first) from h0 (num_layers, N, hidden), empty: zeros.
     RnnOutput<T> operator()(const Variable<T>& x, const Variable<T>& h0 = {}) const;
     std::string name() const override { return "GRU"; }
 };

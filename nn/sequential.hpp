@@ -30,6 +30,7 @@ struct is_shared_ptr<std::shared_ptr<P>> : std::true_type {};
 template <class T, class F>
 class FunctionModule final : public Module<T> {
 public:
+    /// Wraps the callable `f` (moved in).
     explicit FunctionModule(F f) : f_(std::move(f)) {}
     Variable<T> forward(const Variable<T>& x) override { return f_(x); }
     std::string name() const override {
@@ -44,6 +45,7 @@ public:
         else
             return {};
     }
+    /// The wrapped callable.
     const F& function() const { return f_; }
 
 private:
@@ -55,12 +57,15 @@ private:
 template <class T>
 class Layer {
 public:
+    /// A module by shared_ptr: the Sequential shares it.
     template <class M, std::enable_if_t<std::is_base_of_v<Module<T>, M>, int> = 0>
     Layer(std::shared_ptr<M> module) : module_(std::move(module)) {}  // NOLINT: implicit by design
 
+    /// A module by value: copied (the copy shares its parameters) or moved.
     template <class M, class D = std::decay_t<M>, std::enable_if_t<std::is_base_of_v<Module<T>, D>, int> = 0>
     Layer(M&& module) : module_(std::make_shared<D>(std::forward<M>(module))) {}  // NOLINT
 
+    /// A stateless callable from Variable<T> to Variable<T>, wrapped in a FunctionModule.
     template <class F, class D = std::decay_t<F>,
               std::enable_if_t<!std::is_base_of_v<Module<T>, D> && !detail::is_shared_ptr<D>::value &&
                                    !std::is_same_v<D, Layer> &&
@@ -68,6 +73,7 @@ public:
                                int> = 0>
     Layer(F&& f) : module_(std::make_shared<FunctionModule<T, D>>(std::forward<F>(f))) {}  // NOLINT
 
+    /// The module this entry adds.
     const std::shared_ptr<Module<T>>& module() const { return module_; }
 
 private:
@@ -82,11 +88,14 @@ template <class T>
 class Sequential : public Module<T> {
 public:
     Sequential() = default;
+    /// The layers in order, named "0", "1", ...
     Sequential(std::initializer_list<Layer<T>> layers);
     /// Appends a layer.
     Sequential& push_back(Layer<T> layer);
     Variable<T> forward(const Variable<T>& x) override;
+    /// Number of layers.
     std::size_t size() const { return this->named_children().size(); }
+    /// True with no layer (forward then returns x).
     bool empty() const { return size() == 0; }
     /// The i-th layer (as a Module<T>; std::dynamic_pointer_cast gives the concrete type).
     const std::shared_ptr<Module<T>>& operator[](std::size_t i) const;

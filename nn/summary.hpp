@@ -28,8 +28,11 @@ struct SummaryRow {
 
 /// What nn::summary returns: print it (operator<<) or read the rows.
 struct ModelSummary {
+    /// The shape of the input the summary was made with.
     Shape input_shape;
+    /// One row per layer, in order (nested modules indented).
     std::vector<SummaryRow> rows;
+    /// Parameter elements of the whole model.
     std::size_t total_parameters = 0;
     std::size_t trainable_parameters = 0;  ///< those that require grad
     /// The table, lines separated by '\n', no newline at the end.

@@ -7,8 +7,10 @@ namespace tapegrad::optim {
 
 /// Options of Adagrad; chain the setters: AdagradOptions(0.1).lr_decay(1e-3).
 struct AdagradOptions {
+    /// Learning rate `lr`; the rest at PyTorch's defaults.
     explicit AdagradOptions(double lr = 1e-2) : lr_(lr) {}
 
+    /// The learning rate (default 1e-2).
     AdagradOptions& lr(double v) {
         lr_ = v;
         return *this;
@@ -34,11 +36,14 @@ struct AdagradOptions {
         return *this;
     }
 
+    /// The values set by the setters of the same names, or the defaults: 1e-2, 0, 0, 0, 1e-10.
+    ///@{
     double lr() const { return lr_; }
     double lr_decay() const { return lr_decay_; }
     double weight_decay() const { return weight_decay_; }
     double initial_accumulator_value() const { return initial_accumulator_value_; }
     double eps() const { return eps_; }
+    ///@}
 
 private:
     double lr_;
@@ -56,6 +61,8 @@ private:
 template <class T>
 class Adagrad final : public GroupedOptimizer<T, AdagradOptions> {
 public:
+    /// Trains `params` (one group) with `options`; throws tapegrad::Error for an out-of-range option or a parameter
+    /// that does not require grad.
     Adagrad(std::vector<Variable<T>> params, const AdagradOptions& options = AdagradOptions());
     const char* name() const noexcept override { return "Adagrad"; }
 

@@ -10,6 +10,7 @@ namespace tapegrad::optim {
 /// Options of Adam and AdamW; AdamWOptions differs only in its default weight decay (1e-2).
 template <class Self>
 struct AdamOptionsBase {
+    /// The step size alpha (default 1e-3).
     Self& lr(double v) {
         lr_ = v;
         return self();
@@ -36,13 +37,19 @@ struct AdamOptionsBase {
         return self();
     }
 
+    /// The step size alpha (default 1e-3).
     double lr() const { return lr_; }
+    /// (beta1, beta2), default (0.9, 0.999).
     std::pair<double, double> betas() const { return {beta1_, beta2_}; }
+    /// Default 1e-8.
     double eps() const { return eps_; }
+    /// Default 0 (Adam) or 1e-2 (AdamW).
     double weight_decay() const { return weight_decay_; }
+    /// Default false.
     bool amsgrad() const { return amsgrad_; }
 
 protected:
+    /// The derived options' defaults: step size and weight decay.
     AdamOptionsBase(double lr, double weight_decay) : lr_(lr), weight_decay_(weight_decay) {}
 
 private:
@@ -55,11 +62,15 @@ private:
     bool amsgrad_ = false;
 };
 
+/// Options of Adam: weight decay 0 by default (PyTorch's torch.optim.Adam).
 struct AdamOptions : AdamOptionsBase<AdamOptions> {
+    /// Step size `lr`; the other settings at PyTorch's defaults.
     explicit AdamOptions(double lr = 1e-3) : AdamOptionsBase(lr, 0.0) {}
 };
 
+/// Options of AdamW: decoupled weight decay 1e-2 by default (PyTorch's torch.optim.AdamW).
 struct AdamWOptions : AdamOptionsBase<AdamWOptions> {
+    /// Step size `lr`; the other settings at PyTorch's defaults.
     explicit AdamWOptions(double lr = 1e-3) : AdamOptionsBase(lr, 1e-2) {}
 };
 
@@ -92,6 +103,8 @@ extern template class AdamFamily<double, AdamWOptions>;
 template <class T>
 class Adam final : public detail::AdamFamily<T, AdamOptions> {
 public:
+    /// Trains `params` (one group) with `options`; throws tapegrad::Error for an out-of-range option or a parameter
+    /// that does not require grad.
     Adam(std::vector<Variable<T>> params, const AdamOptions& options = AdamOptions()) {
         this->add_param_group(std::move(params), options);
     }
@@ -103,6 +116,8 @@ public:
 template <class T>
 class AdamW final : public detail::AdamFamily<T, AdamWOptions> {
 public:
+    /// Trains `params` (one group) with `options`; throws tapegrad::Error for an out-of-range option or a parameter
+    /// that does not require grad.
     AdamW(std::vector<Variable<T>> params, const AdamWOptions& options = AdamWOptions()) {
         this->add_param_group(std::move(params), options);
     }

@@ -7,6 +7,7 @@ namespace tapegrad::optim {
 
 /// Options of BFGS; the defaults are LBFGS's except for the strong-Wolfe line search.
 struct BFGSOptions : QuasiNewtonOptions<BFGSOptions> {
+    /// First step length `lr`, strong-Wolfe line search.
     explicit BFGSOptions(double lr = 1) : QuasiNewtonOptions(lr, LineSearch::StrongWolfe) {}
 };
 
@@ -22,8 +23,11 @@ public:
     /// The dense matrix is limited to this many parameter elements (800 MB in double).
     static constexpr std::size_t max_elements = 10000;
 
+    /// Minimises over `params` (one group, at most max_elements elements) with `options`; throws tapegrad::Error
+    /// otherwise.
     BFGS(std::vector<Variable<T>> params, const BFGSOptions& options = BFGSOptions());
     const char* name() const noexcept override { return "BFGS"; }
+    /// The options given to the constructor (lr as set_lr last set it).
     const BFGSOptions& options() const noexcept { return options_; }
     /// The current inverse-Hessian approximation, row-major n x n (empty before the first pair).
     const std::vector<T>& inverse_hessian() const noexcept { return h_; }

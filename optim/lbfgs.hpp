@@ -9,12 +9,14 @@ namespace tapegrad::optim {
 
 /// Options of LBFGS (PyTorch's defaults): LBFGSOptions().history_size(10).line_search(LineSearch::StrongWolfe).
 struct LBFGSOptions : QuasiNewtonOptions<LBFGSOptions> {
+    /// First step length `lr`, no line search (PyTorch's defaults).
     explicit LBFGSOptions(double lr = 1) : QuasiNewtonOptions(lr, LineSearch::None) {}
     /// How many recent (s, y) pairs make up the inverse-Hessian approximation.
     LBFGSOptions& history_size(int v) {
         history_size_ = v;
         return *this;
     }
+    /// The value set by history_size(int) (default 100).
     int history_size() const { return history_size_; }
 
 private:
@@ -31,8 +33,10 @@ private:
 template <class T>
 class LBFGS final : public QuasiNewton<T> {
 public:
+    /// Minimises over `params` (one group) with `options`; throws tapegrad::Error for a bad option or parameter.
     LBFGS(std::vector<Variable<T>> params, const LBFGSOptions& options = LBFGSOptions());
     const char* name() const noexcept override { return "LBFGS"; }
+    /// The options given to the constructor (lr as set_lr last set it).
     const LBFGSOptions& options() const noexcept { return options_; }
 
 private:

@@ -16,19 +16,19 @@ double cubic_interpolate(double x1, double f1, double g1, double x2, double f2, 
 
 /// Settings of strong_wolfe (PyTorch's defaults).
 struct StrongWolfeOptions {
-    double c1 = 1e-4;                // sufficient decrease: f(t) <= f(0) + c1 t f'(0)
-    double c2 = 0.9;                 // curvature: |f'(t)| <= -c2 f'(0)
-    double tolerance_change = 1e-9;  // stop when the bracket is shorter than this (times max |d|)
-    std::size_t max_ls = 25;         // at most this many evaluations
+    double c1 = 1e-4;                ///< sufficient decrease: f(t) <= f(0) + c1 t f'(0)
+    double c2 = 0.9;                 ///< curvature: |f'(t)| <= -c2 f'(0)
+    double tolerance_change = 1e-9;  ///< stop when the bracket is shorter than this (times max |d|)
+    std::size_t max_ls = 25;         ///< at most this many evaluations
 };
 
 /// Where the line search stopped.
 template <class T>
 struct LineSearchResult {
-    double loss;              // f(t)
-    std::vector<T> grad;      // gradient at x + t d
-    double t;                 // the step
-    std::size_t evaluations;  // calls of the objective
+    double loss;              ///< f(t)
+    std::vector<T> grad;      ///< gradient at x + t d
+    double t;                 ///< the step
+    std::size_t evaluations;  ///< calls of the objective
 };
 
 /// The objective along the line: returns f(x + t d) and writes its gradient into `grad`

@@ -40,6 +40,7 @@ public:
     void load_state_dict(const io::Arrays& state);
 
 protected:
+    /// Takes each group's current lr as its base lr; the optimizer must outlive the scheduler.
     explicit LRScheduler(OptimizerBase& optimizer);
     /// Sets the epoch-0 learning rates; the derived constructor calls it once its settings are checked.
     void start() { set_epoch(0); }
@@ -56,6 +57,7 @@ private:
 /// lr = base_lr * gamma^(epoch / step_size) (integer division): decays every step_size epochs.
 class StepLR final : public LRScheduler {
 public:
+    /// Decays by `gamma` every `step_size` (>= 1) epochs; sets the epoch-0 lr. Throws Error for a bad setting.
     StepLR(OptimizerBase& optimizer, long step_size, double gamma = 0.1);
 
 private:
@@ -67,6 +69,8 @@ private:
 /// lr = base_lr * gamma^(number of milestones <= epoch); milestones strictly increasing.
 class MultiStepLR final : public LRScheduler {
 public:
+    /// Decays by `gamma` at each epoch in `milestones` (increasing); sets the epoch-0 lr. Throws Error for a bad
+    /// setting.
     MultiStepLR(OptimizerBase& optimizer, std::vector<long> milestones, double gamma = 0.1);
 
 private:
@@ -78,6 +82,7 @@ private:
 /// lr = base_lr * gamma^epoch.
 class ExponentialLR final : public LRScheduler {
 public:
+    /// Decays by `gamma` every epoch; sets the epoch-0 lr. Throws Error for a bad setting.
     ExponentialLR(OptimizerBase& optimizer, double gamma);
 
 private:
@@ -89,6 +94,8 @@ private:
 /// past T_max the cosine goes on, as PyTorch's closed form does).
 class CosineAnnealingLR final : public LRScheduler {
 public:
+    /// Anneals from the base lr to `eta_min` over `T_max` (>= 1) epochs; sets the epoch-0 lr. Throws Error for a bad
+    /// setting.
     CosineAnnealingLR(OptimizerBase& optimizer, long T_max, double eta_min = 0);
 
 private:
@@ -104,6 +111,7 @@ enum class ThresholdMode { Rel, Abs };
 
 /// Options of ReduceLROnPlateau (PyTorch's defaults): ReduceLROnPlateauOptions().patience(2).factor(0.5).
 struct ReduceLROnPlateauOptions {
+    /// PlateauMode::Min (default: the metric is a loss) or Max (an accuracy).
     ReduceLROnPlateauOptions& mode(PlateauMode v) {
         mode_ = v;
         return *this;
@@ -123,6 +131,7 @@ struct ReduceLROnPlateauOptions {
         threshold_ = v;
         return *this;
     }
+    /// ThresholdMode::Rel (default: best * (1 -+ threshold)) or Abs (best -+ threshold).
     ReduceLROnPlateauOptions& threshold_mode(ThresholdMode v) {
         threshold_mode_ = v;
         return *this;
@@ -143,6 +152,8 @@ struct ReduceLROnPlateauOptions {
         return *this;
     }
 
+    /// The values set by the setters of the same names, or PyTorch's defaults: Min, 0.1, 10, 1e-4, Rel, 0, 0, 1e-8.
+    ///@{
     PlateauMode mode() const { return mode_; }
     double factor() const { return factor_; }
     long patience() const { return patience_; }
@@ -151,6 +162,7 @@ struct ReduceLROnPlateauOptions {
     long cooldown() const { return cooldown_; }
     double min_lr() const { return min_lr_; }
     double eps() const { return eps_; }
+    ///@}
 
 private:
     PlateauMode mode_ = PlateauMode::Min;
@@ -168,6 +180,7 @@ private:
 /// optimizer, which must outlive it.
 class ReduceLROnPlateau {
 public:
+    /// Watches `optimizer`, which must outlive it; throws Error for an option out of range.
     explicit ReduceLROnPlateau(OptimizerBase& optimizer,
                                const ReduceLROnPlateauOptions& options = ReduceLROnPlateauOptions());
     ReduceLROnPlateau(const ReduceLROnPlateau&) = delete;
@@ -176,8 +189,11 @@ public:
     /// Records one epoch's metric (e.g. the validation loss) and reduces the lr if due.
     void step(double metric);
 
+    /// The best metric so far (+inf in Min mode, -inf in Max mode before the first step).
     double best() const noexcept { return best_; }
+    /// Epochs since the last improvement (reset by a reduction).
     long num_bad_epochs() const noexcept { return num_bad_epochs_; }
+    /// Calls of step() so far.
     long last_epoch() const noexcept { return last_epoch_; }
     /// The learning rates after the last step, one per group.
     std::vector<double> last_lr() const;

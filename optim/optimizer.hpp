@@ -39,6 +39,7 @@ public:
     /// Resets every parameter's gradient to "none" (set_to_none, the default) or to zeros.
     virtual void zero_grad(bool set_to_none = true) = 0;
 
+    /// Parameter groups (1 unless add_param_group was used).
     virtual std::size_t num_param_groups() const noexcept = 0;
     /// The learning rate of a parameter group.
     virtual double lr(std::size_t group = 0) const = 0;
@@ -49,8 +50,11 @@ public:
 
 protected:
     OptimizerBase() = default;
+    /// Copies are for the derived classes only (an optimizer is not copied through its base).
+    ///@{
     OptimizerBase(const OptimizerBase&) = default;
     OptimizerBase& operator=(const OptimizerBase&) = default;
+    ///@}
 
     /// One update from the current gradients.
     virtual void update() = 0;
@@ -65,9 +69,11 @@ protected:
 template <class T>
 class Optimizer : public OptimizerBase {
 public:
+    /// The element type of the parameters.
     using value_type = T;
 
     void zero_grad(bool set_to_none = true) override;
+    /// The number of groups added so far.
     std::size_t num_param_groups() const noexcept override { return groups_.size(); }
 
     /// The parameters of one group, in the order given.
@@ -87,6 +93,7 @@ protected:
     /// The group index checked against the number of groups.
     std::size_t checked_group(std::size_t group) const;
 
+    /// The parameters, group by group, in the order given.
     std::vector<std::vector<Variable<T>>> groups_;
 };
 

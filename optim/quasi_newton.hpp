@@ -37,10 +37,10 @@ enum class LineSearch {
 
 /// What the callback sees after each iteration.
 struct QuasiNewtonProgress {
-    std::size_t iteration;    // iterations in this step() call so far
-    std::size_t evaluations;  // closure calls in this step() call so far
-    double loss;              // loss at the new point
-    double step;              // the step length t along the direction
+    std::size_t iteration;    ///< iterations in this step() call so far
+    std::size_t evaluations;  ///< closure calls in this step() call so far
+    double loss;              ///< loss at the new point
+    double step;              ///< the step length t along the direction
 };
 
 /// Called after each iteration; returning true stops step() (StopReason::Callback).
@@ -48,11 +48,12 @@ using IterationCallback = std::function<bool(const QuasiNewtonProgress&)>;
 
 /// What the last step() did.
 struct QuasiNewtonReport {
+    /// Why step() returned (NotRun before the first call).
     StopReason reason = StopReason::NotRun;
-    std::size_t iterations = 0;                                      // iterations in the last step() call
-    std::size_t evaluations = 0;                                     // closure calls in the last step() call
-    double initial_loss = std::numeric_limits<double>::quiet_NaN();  // loss at the start
-    double final_loss = std::numeric_limits<double>::quiet_NaN();    // loss last computed at the final point
+    std::size_t iterations = 0;                                      ///< iterations in the last step() call
+    std::size_t evaluations = 0;                                     ///< closure calls in the last step() call
+    double initial_loss = std::numeric_limits<double>::quiet_NaN();  ///< loss at the start
+    double final_loss = std::numeric_limits<double>::quiet_NaN();    ///< loss last computed at the final point
     /// "43 iterations, 53 evaluations, loss 0.5 -> 2.6e-18: gradient within tolerance_grad".
     std::string summary() const;
 };
@@ -85,6 +86,7 @@ struct QuasiNewtonOptions {
         tolerance_change_ = v;
         return self();
     }
+    /// How the step length along the direction is chosen (LineSearch::StrongWolfe: PyTorch's "strong_wolfe").
     Self& line_search(LineSearch v) {
         line_search_ = v;
         return self();
@@ -95,15 +97,23 @@ struct QuasiNewtonOptions {
         return self();
     }
 
+    /// The value set by the setter of the same name (or its default).
     double lr() const { return lr_; }
+    /// The value set by max_iter(int) (default 20).
     int max_iter() const { return max_iter_; }
+    /// The value set by max_eval(int), or max_iter() * 5 / 4 when it was not set.
     int max_eval() const { return max_eval_ ? *max_eval_ : max_iter_ * 5 / 4; }
+    /// The value set by tolerance_grad(double) (default 1e-7).
     double tolerance_grad() const { return tolerance_grad_; }
+    /// The value set by tolerance_change(double) (default 1e-9).
     double tolerance_change() const { return tolerance_change_; }
+    /// The value set by line_search(LineSearch).
     LineSearch line_search() const { return line_search_; }
+    /// The callback set by callback(IterationCallback), or an empty function.
     const IterationCallback& callback() const { return callback_; }
 
 protected:
+    /// The defaults of the derived options: the first step length `lr` and the line search.
     QuasiNewtonOptions(double lr, LineSearch line_search) : lr_(lr), line_search_(line_search) {}
 
 private:
@@ -127,6 +137,7 @@ public:
     const QuasiNewtonReport& report() const noexcept { return report_; }
     /// Iterations and closure calls since construction (PyTorch's state n_iter and func_evals).
     std::size_t total_iterations() const noexcept { return n_iter_; }
+    /// Closure calls since construction (PyTorch's state func_evals).
     std::size_t total_evaluations() const noexcept { return func_evals_; }
 
     /// The step length tried first (must stay > 0).
@@ -143,12 +154,19 @@ public:
 protected:
     /// The settings the loop reads, taken from BFGSOptions or LBFGSOptions.
     struct Settings {
+        /// The step length tried first.
         double lr;
+        /// Iterations per step() call.
         int max_iter;
+        /// Closure calls per step() call.
         int max_eval;
+        /// Stop when max |gradient| <= this.
         double tolerance_grad;
+        /// Stop when the step or the loss change is below this.
         double tolerance_change;
+        /// How the step length is chosen.
         LineSearch line_search;
+        /// Called after each iteration (null or empty: none).
         const IterationCallback* callback;
     };
 
@@ -157,7 +175,9 @@ protected:
     /// calls it, so that errors can name the optimizer.
     void init(std::vector<Variable<T>> params);
 
+    /// The settings of the derived class's options, read at each step().
     virtual Settings settings() const = 0;
+    /// Stores a new first step length in the derived class's options (set_lr()).
     virtual void set_settings_lr(double lr) = 0;
 
     /// Starts afresh (first iteration): forget all curvature pairs.

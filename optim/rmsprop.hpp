@@ -7,8 +7,10 @@ namespace tapegrad::optim {
 
 /// Options of RMSprop; chain the setters: RMSpropOptions(0.01).momentum(0.9).centered(true).
 struct RMSpropOptions {
+    /// Learning rate `lr`; the rest at PyTorch's defaults.
     explicit RMSpropOptions(double lr = 1e-2) : lr_(lr) {}
 
+    /// The learning rate (default 1e-2).
     RMSpropOptions& lr(double v) {
         lr_ = v;
         return *this;
@@ -28,6 +30,7 @@ struct RMSpropOptions {
         weight_decay_ = v;
         return *this;
     }
+    /// Momentum mu of the scaled step (default 0: none).
     RMSpropOptions& momentum(double v) {
         momentum_ = v;
         return *this;
@@ -38,12 +41,15 @@ struct RMSpropOptions {
         return *this;
     }
 
+    /// The values set by the setters of the same names, or the defaults: 1e-2, 0.99, 1e-8, 0, 0, false.
+    ///@{
     double lr() const { return lr_; }
     double alpha() const { return alpha_; }
     double eps() const { return eps_; }
     double weight_decay() const { return weight_decay_; }
     double momentum() const { return momentum_; }
     bool centered() const { return centered_; }
+    ///@}
 
 private:
     double lr_;
@@ -64,6 +70,8 @@ private:
 template <class T>
 class RMSprop final : public GroupedOptimizer<T, RMSpropOptions> {
 public:
+    /// Trains `params` (one group) with `options`; throws tapegrad::Error for an out-of-range option or a parameter
+    /// that does not require grad.
     RMSprop(std::vector<Variable<T>> params, const RMSpropOptions& options = RMSpropOptions());
     const char* name() const noexcept override { return "RMSprop"; }
 

@@ -7,8 +7,10 @@ namespace tapegrad::optim {
 
 /// Options of SGD; chain the setters: SGDOptions(0.1).momentum(0.9).nesterov(true).
 struct SGDOptions {
+    /// Learning rate `lr` (required); no momentum, no weight decay.
     explicit SGDOptions(double lr) : lr_(lr) {}
 
+    /// The learning rate eta: theta <- theta - eta g.
     SGDOptions& lr(double v) {
         lr_ = v;
         return *this;
@@ -34,11 +36,15 @@ struct SGDOptions {
         return *this;
     }
 
+    /// The values set by the setters of the same names, or the defaults: momentum, dampening and weight decay 0, no
+    /// Nesterov.
+    ///@{
     double lr() const { return lr_; }
     double momentum() const { return momentum_; }
     double dampening() const { return dampening_; }
     double weight_decay() const { return weight_decay_; }
     bool nesterov() const { return nesterov_; }
+    ///@}
 
 private:
     double lr_;
@@ -57,6 +63,8 @@ private:
 template <class T>
 class SGD final : public GroupedOptimizer<T, SGDOptions> {
 public:
+    /// Trains `params` (one group) with `options`; throws tapegrad::Error for an out-of-range option or a parameter
+    /// that does not require grad.
     SGD(std::vector<Variable<T>> params, const SGDOptions& options);
     const char* name() const noexcept override { return "SGD"; }
 

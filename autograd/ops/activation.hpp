@@ -10,8 +10,12 @@
 
 namespace tapegrad {
 
+/// The op behind tanh(); its formula line states y and the VJP.
 template <class T>
 struct Tanh {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "tanh";
     static constexpr const char* formula = "y = tanh(x)   dx = g (1 - y^2)";
     Tensor<T> forward(const Tensor<T>& x) const { return kernels::tanh(x); }
@@ -19,10 +23,15 @@ struct Tanh {
     void backward(VjpArgs<G>& a) const {
         a.dx[0] = vjp::pointwise([](const auto& g, const auto& y) { return g * (T(1) - y * y); }, a.g, a.y);
     }
+    ///@}
 };
 
+/// The op behind sigmoid(); its formula line states y and the VJP.
 template <class T>
 struct Sigmoid {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "sigmoid";
     static constexpr const char* formula = "y = 1 / (1 + exp(-x))   dx = g y (1 - y)";
     Tensor<T> forward(const Tensor<T>& x) const {
@@ -35,10 +44,15 @@ struct Sigmoid {
     void backward(VjpArgs<G>& a) const {
         a.dx[0] = vjp::pointwise([](const auto& g, const auto& y) { return g * y * (T(1) - y); }, a.g, a.y);
     }
+    ///@}
 };
 
+/// The op behind relu(); its formula line states y and the VJP.
 template <class T>
 struct Relu {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "relu";
     static constexpr const char* formula = "y = max(x, 0), NaN for NaN   dx = g [not y <= 0]";
     Tensor<T> forward(const Tensor<T>& x) const {
@@ -49,10 +63,15 @@ struct Relu {
     void backward(VjpArgs<G>& a) const {  // PyTorch's threshold rule: the gradient passes at NaN
         a.dx[0] = vjp::scaled(a.g, vjp::value(a.y), [](T y) { return T(!(y <= 0)); });
     }
+    ///@}
 };
 
+/// The op behind leaky_relu(); its formula line states y and the VJP.
 template <class T>
 struct LeakyRelu {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "leaky_relu";
     static constexpr const char* formula = "y = x for x > 0, s x otherwise   dx = g (1 or s)";
     T slope;
@@ -64,10 +83,15 @@ struct LeakyRelu {
         a.dx[0] = vjp::scaled(a.g, vjp::value(a.x(0)), [s = slope](T v) { return v > 0 ? T(1) : s; });
     }
     std::string describe() const { return detail::message("negative_slope=", slope); }
+    ///@}
 };
 
+/// The op behind elu(); its formula line states y and the VJP.
 template <class T>
 struct Elu {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "elu";
     static constexpr const char* formula = "y = x for x > 0, alpha (exp(x) - 1) otherwise   dx = g (1, or y + alpha)";
     T alpha;
@@ -80,10 +104,15 @@ struct Elu {
         a.dx[0] = vjp::where<G>(positive, a.g, a.g * (a.y + alpha));
     }
     std::string describe() const { return detail::message("alpha=", alpha); }
+    ///@}
 };
 
+/// The op behind softplus(); its formula line states y and the VJP.
 template <class T>
 struct Softplus {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "softplus";
     static constexpr const char* formula = "y = log(1 + exp(beta x)) / beta   dx = g sigmoid(beta x)";
     T beta;
@@ -106,10 +135,15 @@ struct Softplus {
             a.g, a.x(0));
     }
     std::string describe() const { return detail::message("beta=", beta); }
+    ///@}
 };
 
+/// The op behind gelu(); its formula line states y and the VJP.
 template <class T>
 struct Gelu {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "gelu";
     static constexpr const char* formula = "y = x Phi(x)   dx = g (Phi(x) + x phi(x))";
     static constexpr T inv_sqrt_2 = T(0.707106781186547524400844362105);
@@ -127,6 +161,7 @@ struct Gelu {
             },
             a.g, a.x(0));
     }
+    ///@}
 };
 
 template <class T>

@@ -13,8 +13,12 @@ namespace tapegrad {
 
 // ---------------------------------------------------------------- two operands, broadcasting
 
+/// The op behind add(); its formula line states y and the VJP.
 template <class T>
 struct Add {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "add";
     static constexpr const char* formula = "y = a + b   da = g, db = g (each summed back to its own shape)";
     Tensor<T> forward(const Tensor<T>& a, const Tensor<T>& b) const {
@@ -25,10 +29,15 @@ struct Add {
         if (a.want(1)) a.dx[1] = vjp::sum_to(G(a.g), a.x(1).shape());
         if (a.want(0)) a.dx[0] = vjp::sum_to(std::move(a.g), a.x(0).shape());
     }
+    ///@}
 };
 
+/// The op behind sub(); its formula line states y and the VJP.
 template <class T>
 struct Sub {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "sub";
     static constexpr const char* formula = "y = a - b   da = g, db = -g";
     Tensor<T> forward(const Tensor<T>& a, const Tensor<T>& b) const {
@@ -39,10 +48,15 @@ struct Sub {
         if (a.want(1)) a.dx[1] = vjp::sum_to(vjp::pointwise([](const auto& g) { return -g; }, a.g), a.x(1).shape());
         if (a.want(0)) a.dx[0] = vjp::sum_to(std::move(a.g), a.x(0).shape());
     }
+    ///@}
 };
 
+/// The op behind mul(); its formula line states y and the VJP.
 template <class T>
 struct Mul {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "mul";
     static constexpr const char* formula = "y = a * b   da = g b, db = g a";
     Tensor<T> forward(const Tensor<T>& a, const Tensor<T>& b) const {
@@ -54,10 +68,15 @@ struct Mul {
         if (a.want(0)) a.dx[0] = vjp::sum_to(vjp::pointwise(times, a.g, a.x(1)), a.x(0).shape());
         if (a.want(1)) a.dx[1] = vjp::sum_to(vjp::pointwise(times, a.g, a.x(0)), a.x(1).shape());
     }
+    ///@}
 };
 
+/// The op behind div(); its formula line states y and the VJP.
 template <class T>
 struct Div {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "div";
     static constexpr const char* formula = "y = a / b   da = g / b, db = -g y / b";
     Tensor<T> forward(const Tensor<T>& a, const Tensor<T>& b) const {
@@ -73,6 +92,7 @@ struct Div {
                                                  a.g, a.y, a.x(1)),
                                   a.x(1).shape());
     }
+    ///@}
 };
 
 /// Elementwise pred(a, b) over the broadcast shape of a and b, as a mask.
@@ -87,8 +107,12 @@ Mask mask_of(const Tensor<T>& a, const Tensor<T>& b, P pred) {
 // PyTorch 1.13's rules: da is 0 where b == 0 (never 0 * inf = NaN), db is 0 where a == 0 and b >= 0,
 // and NaN where a < 0 (as log(a) is). The masked entries read log(1), so that their second
 // derivatives are 0 too, not 0 * log(0) = NaN.
+/// The op behind pow(); its formula line states y and the VJP.
 template <class T>
 struct Pow {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "pow";
     static constexpr const char* formula =
         "y = a ** b   da = g b a^(b-1) (0 where b = 0), db = g y log(a) (0 where a = 0, b >= 0)";
@@ -119,6 +143,7 @@ struct Pow {
             a.dx[1] = vjp::sum_to(a.g * vjp::where<G>(masked, T(0), log_base), e.shape());
         }
     }
+    ///@}
 };
 
 /// Weight of `a` in max(a, b) (or min): 0 where it loses, 1/2 at ties, 1 elsewhere, which
@@ -129,8 +154,12 @@ Tensor<T> winner_weight(const Tensor<T>& a, const Tensor<T>& b, bool is_max) {
                            [is_max](T u, T v) { return u == v ? T(0.5) : ((is_max ? u < v : u > v) ? T(0) : T(1)); });
 }
 
+/// The op behind maximum(); its formula line states y and the VJP.
 template <class T>
 struct Maximum {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "maximum";
     static constexpr const char* formula =
         "y = max(a, b), NaN if either is   da = g w(a, b), db = g w(b, a), w = 0 losing, 1/2 tied, else 1";
@@ -144,10 +173,15 @@ struct Maximum {
         if (a.want(1)) a.dx[1] = vjp::sum_to(a.g * vjp::constant<G>(winner_weight(z, x, true)), a.x(1).shape());
         if (a.want(0)) a.dx[0] = vjp::sum_to(a.g * vjp::constant<G>(winner_weight(x, z, true)), a.x(0).shape());
     }
+    ///@}
 };
 
+/// The op behind minimum(); its formula line states y and the VJP.
 template <class T>
 struct Minimum {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "minimum";
     static constexpr const char* formula =
         "y = min(a, b), NaN if either is   da = g w(a, b), db = g w(b, a), w = 0 losing, 1/2 tied, else 1";
@@ -160,6 +194,7 @@ struct Minimum {
         if (a.want(1)) a.dx[1] = vjp::sum_to(a.g * vjp::constant<G>(winner_weight(z, x, false)), a.x(1).shape());
         if (a.want(0)) a.dx[0] = vjp::sum_to(a.g * vjp::constant<G>(winner_weight(x, z, false)), a.x(0).shape());
     }
+    ///@}
 };
 
 // Binary ops broadcast like NumPy: shapes are aligned from the right and each pair of
@@ -200,8 +235,12 @@ Variable<T> minimum(const Variable<T>& a, const Variable<T>& b) {
 
 // ---------------------------------------------------------------- one operand and a scalar
 
+/// The op behind add(); its formula line states y and the VJP.
 template <class T>
 struct AddScalar {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "add_scalar";
     static constexpr const char* formula = "y = x + s   dx = g";
     T s;
@@ -212,10 +251,15 @@ struct AddScalar {
     void backward(VjpArgs<G>& a) const {
         a.dx[0] = std::move(a.g);
     }
+    ///@}
 };
 
+/// The op behind mul(); its formula line states y and the VJP.
 template <class T>
 struct MulScalar {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "mul_scalar";
     static constexpr const char* formula = "y = x * s   dx = g s";
     T s;
@@ -226,10 +270,15 @@ struct MulScalar {
     void backward(VjpArgs<G>& a) const {
         a.dx[0] = vjp::pointwise([s = s](const auto& g) { return g * s; }, a.g);
     }
+    ///@}
 };
 
+/// The op behind div(); its formula line states y and the VJP.
 template <class T>
 struct DivScalar {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "div_scalar";
     static constexpr const char* formula = "y = x / s   dx = g / s";
     T s;
@@ -240,10 +289,15 @@ struct DivScalar {
     void backward(VjpArgs<G>& a) const {
         a.dx[0] = vjp::pointwise([s = s](const auto& g) { return g / s; }, a.g);
     }
+    ///@}
 };
 
+/// The op behind rsub(); its formula line states y and the VJP.
 template <class T>
 struct RSubScalar {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "rsub_scalar";
     static constexpr const char* formula = "y = s - x   dx = -g";
     T s;
@@ -254,10 +308,15 @@ struct RSubScalar {
     void backward(VjpArgs<G>& a) const {
         a.dx[0] = vjp::pointwise([](const auto& g) { return -g; }, a.g);
     }
+    ///@}
 };
 
+/// The op behind rdiv(); its formula line states y and the VJP.
 template <class T>
 struct RDivScalar {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "rdiv_scalar";
     static constexpr const char* formula = "y = s / x   dx = -g y / x";
     T s;
@@ -269,10 +328,15 @@ struct RDivScalar {
         a.dx[0] =
             vjp::pointwise([](const auto& g, const auto& y, const auto& x) { return -g * y / x; }, a.g, a.y, a.x(0));
     }
+    ///@}
 };
 
+/// The op behind pow(); its formula line states y and the VJP.
 template <class T>
 struct PowScalar {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "pow_scalar";
     static constexpr const char* formula = "y = x ** p   dx = g p x^(p-1), 0 for p = 0";
     T p;
@@ -294,10 +358,15 @@ struct PowScalar {
                 a.g, a.x(0));
     }
     std::string describe() const { return detail::message("p=", p); }
+    ///@}
 };
 
+/// The op behind neg(); its formula line states y and the VJP.
 template <class T>
 struct Neg {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "neg";
     static constexpr const char* formula = "y = -x   dx = -g";
     Tensor<T> forward(const Tensor<T>& x) const {
@@ -307,6 +376,7 @@ struct Neg {
     void backward(VjpArgs<G>& a) const {
         a.dx[0] = vjp::pointwise([](const auto& g) { return -g; }, a.g);
     }
+    ///@}
 };
 
 template <class T>

@@ -10,8 +10,12 @@ namespace tapegrad {
 template <class T>
 struct SumTo;
 
+/// The op behind broadcast_to(); its formula line states y and the VJP.
 template <class T>
 struct BroadcastTo {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "broadcast_to";
     static constexpr const char* formula = "y = x repeated to a larger shape   dx = sum_to(g, x.shape)";
     Shape shape;
@@ -26,10 +30,15 @@ struct BroadcastTo {
     void backward(VjpArgs<G>& a) const {
         a.dx[0] = vjp::apply(SumTo<T>{a.x(0).shape()}, a.g);
     }
+    ///@}
 };
 
+/// The op behind sum_to(); its formula line states y and the VJP.
 template <class T>
 struct SumTo {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "sum_to";
     static constexpr const char* formula = "y = x summed down to a smaller shape   dx = broadcast_to(g, x.shape)";
     Shape shape;
@@ -44,6 +53,7 @@ struct SumTo {
     void backward(VjpArgs<G>& a) const {
         a.dx[0] = vjp::apply(BroadcastTo<T>{a.x(0).shape()}, a.g);
     }
+    ///@}
 };
 
 /// x repeated along its size-1 (or missing leading) dimensions to `shape`.

@@ -16,8 +16,12 @@ struct Conv2dInputGrad;
 template <class T>
 struct Conv2dWeightGrad;
 
+/// The op behind conv2d(); its formula line states y and the VJP.
 template <class T>
 struct Conv2d {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "conv2d";
     static constexpr const char* formula =
         "y = conv2d(x, W) (+ b)   dx = conv2d_input_grad(g, W), dW = conv2d_weight_grad(x, g), db = sum(g)";
@@ -37,10 +41,15 @@ struct Conv2d {
         if (has_bias && a.want(2)) a.dx[2] = vjp::apply(Sum<T>{Reduction::make(a.g.shape(), {0, 2, 3}, false)}, a.g);
     }
     std::string describe() const { return geom.describe(); }
+    ///@}
 };
 
+/// The op behind conv2d_input_grad(); its formula line states y and the VJP.
 template <class T>
 struct Conv2dInputGrad {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "conv2d_input_grad";
     static constexpr const char* formula =
         "y = conv2d_input_grad(g, W) (linear in each)   dg = conv2d(h, W), dW = conv2d_weight_grad(h, g)";
@@ -52,10 +61,15 @@ struct Conv2dInputGrad {
         if (a.want(1)) a.dx[1] = vjp::apply(Conv2dWeightGrad<T>{geom}, a.g, a.x(0));
     }
     std::string describe() const { return geom.describe(); }
+    ///@}
 };
 
+/// The op behind conv2d_weight_grad(); its formula line states y and the VJP.
 template <class T>
 struct Conv2dWeightGrad {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "conv2d_weight_grad";
     static constexpr const char* formula =
         "y = conv2d_weight_grad(x, g) (linear in each)   dx = conv2d_input_grad(g, h), dg = conv2d(x, h)";
@@ -67,6 +81,7 @@ struct Conv2dWeightGrad {
         if (a.want(1)) a.dx[1] = vjp::apply(Conv2d<T>{geom}, a.x(0), a.g);
     }
     std::string describe() const { return geom.describe(); }
+    ///@}
 };
 
 /// 2-D cross-correlation (what deep learning calls convolution) of x (N, C, H, W) with

@@ -21,8 +21,12 @@ struct IndexAdd;
 template <class T>
 struct ScatterAdd;
 
+/// The op behind slice(); its formula line states y and the VJP.
 template <class T>
 struct Slice {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "slice";
     static constexpr const char* formula =
         "y = x[start : start + count*step : step] along axis   dx = g placed back into zeros";
@@ -36,10 +40,15 @@ struct Slice {
         a.dx[0] = vjp::apply(SliceScatter<T>{axis, start, step, a.x(0).shape()}, a.g);
     }
     std::string describe() const { return detail::message("axis=", axis, ", start=", start, ", step=", step); }
+    ///@}
 };
 
+/// The op behind slice_scatter(); its formula line states y and the VJP.
 template <class T>
 struct SliceScatter {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "slice_scatter";
     static constexpr const char* formula =
         "y = zeros(shape) with src at start, start+step, ... along axis   dsrc = slice of g";
@@ -52,10 +61,15 @@ struct SliceScatter {
     void backward(VjpArgs<G>& a) const {
         a.dx[0] = vjp::apply(Slice<T>{axis, start, step, a.x(0).shape()[axis]}, a.g);
     }
+    ///@}
 };
 
+/// The op behind index_select(); its formula line states y and the VJP.
 template <class T>
 struct IndexSelect {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "index_select";
     static constexpr const char* formula = "y = x[indices] along axis   dx = g added into zeros at indices";
     std::size_t axis;
@@ -70,10 +84,15 @@ struct IndexSelect {
         a.dx[0] = vjp::apply(IndexAdd<T>{axis, indices, a.x(0).shape()}, a.g);
     }
     void release() { indices.reset(); }
+    ///@}
 };
 
+/// The op behind index_add(); its formula line states y and the VJP.
 template <class T>
 struct IndexAdd {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "index_add";
     static constexpr const char* formula = "y = zeros(shape) + src added at indices along axis   dsrc = g[indices]";
     std::size_t axis;
@@ -85,10 +104,15 @@ struct IndexAdd {
         a.dx[0] = vjp::apply(IndexSelect<T>{axis, indices}, a.g);
     }
     void release() { indices.reset(); }
+    ///@}
 };
 
+/// The op behind gather(); its formula line states y and the VJP.
 template <class T>
 struct Gather {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "gather";
     static constexpr const char* formula = "y[.., j, ..] = x[.., index[.., j, ..], ..]   dx = g scatter-added at index";
     std::size_t axis;
@@ -99,10 +123,15 @@ struct Gather {
         a.dx[0] = vjp::apply(ScatterAdd<T>{axis, index, a.x(0).shape()}, a.g);
     }
     void release() { index.reset(); }
+    ///@}
 };
 
+/// The op behind scatter_add(); its formula line states y and the VJP.
 template <class T>
 struct ScatterAdd {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "scatter_add";
     static constexpr const char* formula = "y = zeros(shape) + src scattered at index   dsrc = gather(g, index)";
     std::size_t axis;
@@ -114,10 +143,15 @@ struct ScatterAdd {
         a.dx[0] = vjp::apply(Gather<T>{axis, index}, a.g);
     }
     void release() { index.reset(); }
+    ///@}
 };
 
+/// The op behind concat(); its formula line states y and the VJP.
 template <class T>
 struct Concat {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "concat";
     static constexpr const char* formula = "y = inputs joined along axis   dx_k = the k-th block of g";
     std::size_t axis;
@@ -135,6 +169,7 @@ struct Concat {
             offset += sizes[k];
         }
     }
+    ///@}
 };
 
 /// Elements start, start+step, ... before stop along `axis`; negative start/stop count from

@@ -11,23 +11,32 @@ namespace tapegrad {
 
 /// Settings of matmul(): use the transpose of an operand's last two axes, without copying it.
 struct MatmulOptions {
+    /// Use a's transpose (its last two axes swapped).
     MatmulOptions& transpose_a(bool v) {
         transpose_a_ = v;
         return *this;
     }
+    /// Use b's transpose (its last two axes swapped).
     MatmulOptions& transpose_b(bool v) {
         transpose_b_ = v;
         return *this;
     }
+    /// The values set by the setters of the same names (default false).
+    ///@{
     bool transpose_a() const { return transpose_a_; }
     bool transpose_b() const { return transpose_b_; }
+    ///@}
 
 private:
     bool transpose_a_ = false, transpose_b_ = false;
 };
 
+/// The op behind matmul(); its formula line states y and the VJP.
 template <class T>
 struct MatMul {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "matmul";
     static constexpr const char* formula =
         "y = op(a) @ op(b)   da = g @ op(b)^T, db = op(a)^T @ g (op: transpose or not)";
@@ -48,6 +57,7 @@ struct MatMul {
     std::string describe() const {
         return detail::message("transpose_a=", ta ? "true" : "false", ", transpose_b=", tb ? "true" : "false");
     }
+    ///@}
 };
 
 template <class T>
@@ -55,8 +65,12 @@ struct LinearInputGrad;
 template <class T>
 struct LinearWeightGrad;
 
+/// The op behind linear(); its formula line states y and the VJP.
 template <class T>
 struct Linear {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "linear";
     static constexpr const char* formula = "y = x W^T (+ b)   dx = g W, dW = g^T x, db = sum of g's rows";
     bool has_bias = false;
@@ -73,10 +87,15 @@ struct Linear {
         if (a.want(1)) a.dx[1] = vjp::apply(LinearWeightGrad<T>{}, a.g, a.x(0));
         if (has_bias && a.want(2)) a.dx[2] = vjp::sum_to(a.g, a.x(2).shape());
     }
+    ///@}
 };
 
+/// g W: the input gradient of linear(), itself an op so that create_graph can differentiate it.
 template <class T>
 struct LinearInputGrad {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "linear_input_grad";
     static constexpr const char* formula = "y = g W   dg = h W^T (a linear), dW = g^T h";
     Tensor<T> forward(const Tensor<T>& g, const Tensor<T>& w) const { return kernels::linear_input_grad(g, w); }
@@ -85,10 +104,15 @@ struct LinearInputGrad {
         if (a.want(0)) a.dx[0] = vjp::apply(Linear<T>{}, a.g, a.x(1));
         if (a.want(1)) a.dx[1] = vjp::apply(LinearWeightGrad<T>{}, a.x(0), a.g);
     }
+    ///@}
 };
 
+/// g^T x: the weight gradient of linear(), itself an op so that create_graph can differentiate it.
 template <class T>
 struct LinearWeightGrad {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "linear_weight_grad";
     static constexpr const char* formula = "y = g^T x   dg = x h^T (a linear), dx = g h";
     Tensor<T> forward(const Tensor<T>& g, const Tensor<T>& x) const { return kernels::linear_weight_grad(g, x); }
@@ -97,6 +121,7 @@ struct LinearWeightGrad {
         if (a.want(0)) a.dx[0] = vjp::apply(Linear<T>{}, a.x(1), a.g);
         if (a.want(1)) a.dx[1] = vjp::apply(LinearInputGrad<T>{}, a.x(0), a.g);
     }
+    ///@}
 };
 
 namespace detail {

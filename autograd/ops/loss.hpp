@@ -9,8 +9,12 @@
 
 namespace tapegrad {
 
+/// The op behind cross_entropy(); its formula line states y and the VJP.
 template <class T>
 struct CrossEntropy {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "cross_entropy";
     static constexpr const char* formula =
         "y = logsumexp(x_i) - x_i[label_i], reduced   dx = (softmax(x) - target) g_i (g_i = g / N for the mean)";
@@ -59,6 +63,7 @@ struct CrossEntropy {
         return s;
     }
     void release() { probs = Tensor<T>(); }
+    ///@}
 };
 
 namespace detail {

@@ -9,8 +9,12 @@
 
 namespace tapegrad {
 
+/// The op behind exp(); its formula line states y and the VJP.
 template <class T>
 struct Exp {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "exp";
     static constexpr const char* formula = "y = exp(x)   dx = g y";
     Tensor<T> forward(const Tensor<T>& x) const { return kernels::exp(x); }
@@ -18,10 +22,15 @@ struct Exp {
     void backward(VjpArgs<G>& a) const {
         a.dx[0] = vjp::pointwise([](const auto& g, const auto& y) { return g * y; }, a.g, a.y);
     }
+    ///@}
 };
 
+/// The op behind log(); its formula line states y and the VJP.
 template <class T>
 struct Log {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "log";
     static constexpr const char* formula = "y = log(x)   dx = g / x";
     Tensor<T> forward(const Tensor<T>& x) const { return kernels::log(x); }
@@ -29,10 +38,15 @@ struct Log {
     void backward(VjpArgs<G>& a) const {
         a.dx[0] = vjp::pointwise([](const auto& g, const auto& x) { return g / x; }, a.g, a.x(0));
     }
+    ///@}
 };
 
+/// The op behind sqrt(); its formula line states y and the VJP.
 template <class T>
 struct Sqrt {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "sqrt";
     static constexpr const char* formula = "y = sqrt(x)   dx = g / (2 y)";
     Tensor<T> forward(const Tensor<T>& x) const { return kernels::sqrt(x); }
@@ -40,10 +54,15 @@ struct Sqrt {
     void backward(VjpArgs<G>& a) const {
         a.dx[0] = vjp::pointwise([](const auto& g, const auto& y) { return g / (y * T(2)); }, a.g, a.y);
     }
+    ///@}
 };
 
+/// The op behind abs(); its formula line states y and the VJP.
 template <class T>
 struct Abs {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "abs";
     static constexpr const char* formula = "y = |x|   dx = g sign(x)";
     Tensor<T> forward(const Tensor<T>& x) const {
@@ -53,10 +72,15 @@ struct Abs {
     void backward(VjpArgs<G>& a) const {
         a.dx[0] = vjp::scaled(a.g, vjp::value(a.x(0)), [](T v) { return T((v > 0) - (v < 0)); });
     }
+    ///@}
 };
 
+/// The op behind clamp(); its formula line states y and the VJP.
 template <class T>
 struct Clamp {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "clamp";
     static constexpr const char* formula = "y = min(max(x, lo), hi)   dx = g [lo <= x <= hi]";
     T lo, hi;
@@ -69,10 +93,15 @@ struct Clamp {
         a.dx[0] = vjp::scaled(a.g, vjp::value(a.x(0)), [lo = lo, hi = hi](T v) { return T(v >= lo && v <= hi); });
     }
     std::string describe() const { return detail::message("lo=", lo, ", hi=", hi); }
+    ///@}
 };
 
+/// The op behind erf(); its formula line states y and the VJP.
 template <class T>
 struct Erf {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "erf";
     static constexpr const char* formula = "y = erf(x)   dx = g 2/sqrt(pi) exp(-x^2)";
     Tensor<T> forward(const Tensor<T>& x) const { return kernels::erf(x); }
@@ -85,10 +114,15 @@ struct Erf {
             },
             a.g, a.x(0));
     }
+    ///@}
 };
 
+/// The op behind sin(); its formula line states y and the VJP.
 template <class T>
 struct Sin {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "sin";
     static constexpr const char* formula = "y = sin(x)   dx = g cos(x)";
     Tensor<T> forward(const Tensor<T>& x) const {
@@ -103,10 +137,15 @@ struct Sin {
             },
             a.g, a.x(0));
     }
+    ///@}
 };
 
+/// The op behind cos(); its formula line states y and the VJP.
 template <class T>
 struct Cos {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "cos";
     static constexpr const char* formula = "y = cos(x)   dx = -g sin(x)";
     Tensor<T> forward(const Tensor<T>& x) const {
@@ -121,6 +160,7 @@ struct Cos {
             },
             a.g, a.x(0));
     }
+    ///@}
 };
 
 template <class T>

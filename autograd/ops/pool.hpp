@@ -21,8 +21,12 @@ using PoolIndexList = std::shared_ptr<const kernels::PoolIndices>;
 template <class T>
 struct PoolScatter;
 
+/// Picks the pooled positions (max_pool2d()'s argmax): the backward of PoolScatter.
 template <class T>
 struct PoolGather {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "pool_gather";
     static constexpr const char* formula = "y = x at the kept positions   dx = pool_scatter(g)";
     PoolIndexList idx;
@@ -33,10 +37,15 @@ struct PoolGather {
         a.dx[0] = vjp::apply(PoolScatter<T>{idx, a.x(0).shape()}, a.g);
     }
     void release() { idx.reset(); }
+    ///@}
 };
 
+/// Adds the gradient back at the pooled positions: max_pool2d()'s VJP, as an op for create_graph.
 template <class T>
 struct PoolScatter {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "pool_scatter";
     static constexpr const char* formula = "y = zeros with g added at the kept positions   dg = h at those positions";
     PoolIndexList idx;
@@ -47,10 +56,15 @@ struct PoolScatter {
         a.dx[0] = vjp::apply(PoolGather<T>{idx, a.x(0).shape()}, a.g);
     }
     void release() { idx.reset(); }
+    ///@}
 };
 
+/// The op behind max_pool2d(); its formula line states y and the VJP.
 template <class T>
 struct MaxPool2d {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "max_pool2d";
     static constexpr const char* formula = "y = the maximum of each window   dx = g added at the maxima (pool_scatter)";
     kernels::PoolGeom geom;
@@ -67,13 +81,18 @@ struct MaxPool2d {
     }
     std::string describe() const { return geom.describe(); }
     void release() { idx.reset(); }
+    ///@}
 };
 
 template <class T>
 struct AvgPool2dAdjoint;
 
+/// The op behind avg_pool2d(); its formula line states y and the VJP.
 template <class T>
 struct AvgPool2d {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "avg_pool2d";
     static constexpr const char* formula = "y = the mean of each window   dx = avg_pool2d_adjoint(g)";
     kernels::PoolGeom geom;
@@ -83,10 +102,15 @@ struct AvgPool2d {
         a.dx[0] = vjp::apply(AvgPool2dAdjoint<T>{geom}, a.g);
     }
     std::string describe() const { return geom.describe(); }
+    ///@}
 };
 
+/// Spreads a gradient evenly over each window: avg_pool2d()'s VJP, as an op for create_graph.
 template <class T>
 struct AvgPool2dAdjoint {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "avg_pool2d_adjoint";
     static constexpr const char* formula = "y = g spread evenly over each window   dg = avg_pool2d(h)";
     kernels::PoolGeom geom;
@@ -96,6 +120,7 @@ struct AvgPool2dAdjoint {
         a.dx[0] = vjp::apply(AvgPool2d<T>{geom}, a.g);
     }
     std::string describe() const { return geom.describe(); }
+    ///@}
 };
 
 /// Largest value of each window of x (N, C, H, W); padding never wins. The positions of the

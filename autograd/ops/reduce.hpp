@@ -16,8 +16,10 @@ namespace tapegrad {
 /// What a reduction over some axes needs to send a gradient back: the axes, and the shape of
 /// the result with those axes kept as size 1.
 struct Reduction {
-    std::vector<std::size_t> axes;  // sorted, distinct
+    std::vector<std::size_t> axes;  ///< sorted, distinct
+    /// Whether the result keeps the reduced axes (as size 1).
     bool keepdims = false;
+    /// The result's shape with the reduced axes kept as size 1.
     Shape kept;
 
     /// Over `axes` of a value of `shape` (an error naming `op` for a bad axis).
@@ -26,6 +28,7 @@ struct Reduction {
     }
     /// Over every axis.
     static Reduction all(const Shape& shape) { return make(shape, kernels::all_axes(shape.size()), false); }
+    /// Over `axes` (already checked and sorted) of a value of `shape`.
     static Reduction make(const Shape& shape, std::vector<std::size_t> axes, bool keepdims) {
         Shape kept = kernels::reduced_shape(shape, axes, true);
         return {std::move(axes), keepdims, std::move(kept)};
@@ -42,13 +45,18 @@ struct Reduction {
         for (std::size_t a : axes) n *= shape[a];
         return n;
     }
+    /// "axes=(1), keepdims=false", for printouts.
     std::string describe() const {
         return "axes=(" + detail::join(axes) + "), keepdims=" + (keepdims ? "true" : "false");
     }
 };
 
+/// The op behind sum(); its formula line states y and the VJP.
 template <class T>
 struct Sum {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "sum";
     static constexpr const char* formula = "y = sum of x over axes   dx = g repeated over those axes";
     Reduction r;
@@ -58,6 +66,7 @@ struct Sum {
         a.dx[0] = r.expand(std::move(a.g), a.x(0).shape());
     }
     std::string describe() const { return r.describe(); }
+    ///@}
 };
 
 /// Where x attains its extreme y, each position's share of the gradient: 1/count of ties. A NaN
@@ -74,8 +83,12 @@ Tensor<T> tie_weights(const Tensor<T>& x, const Tensor<T>& y, const Reduction& r
     return mask;
 }
 
+/// The op behind max(); its formula line states y and the VJP.
 template <class T>
 struct Max {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "max";
     static constexpr const char* formula = "y = max of x over axes   dx = g at the maxima, shared among ties";
     Reduction r;
@@ -86,10 +99,15 @@ struct Max {
         a.dx[0] = r.expand(std::move(a.g), a.x(0).shape()) * vjp::constant<G>(std::move(w));
     }
     std::string describe() const { return r.describe(); }
+    ///@}
 };
 
+/// The op behind min(); its formula line states y and the VJP.
 template <class T>
 struct Min {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "min";
     static constexpr const char* formula = "y = min of x over axes   dx = g at the minima, shared among ties";
     Reduction r;
@@ -100,10 +118,15 @@ struct Min {
         a.dx[0] = r.expand(std::move(a.g), a.x(0).shape()) * vjp::constant<G>(std::move(w));
     }
     std::string describe() const { return r.describe(); }
+    ///@}
 };
 
+/// The op behind logsumexp(); its formula line states y and the VJP.
 template <class T>
 struct LogSumExp {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "logsumexp";
     static constexpr const char* formula = "y = log(sum(exp(x))) over axes   dx = g exp(x - y)";
     Reduction r;
@@ -119,10 +142,15 @@ struct LogSumExp {
             r.expand(std::move(a.g), xs), a.x(0), r.expand(G(a.y), xs));
     }
     std::string describe() const { return r.describe(); }
+    ///@}
 };
 
+/// The op behind softmax(); its formula line states y and the VJP.
 template <class T>
 struct Softmax {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "softmax";
     static constexpr const char* formula = "y = softmax(x) along axis   dx = y (g - sum(g y))";
     std::size_t axis;
@@ -134,10 +162,15 @@ struct Softmax {
         a.dx[0] = vjp::pointwise([](const auto& y, const auto& g, const auto& t) { return y * (g - t); }, a.y, a.g, s);
     }
     std::string describe() const { return detail::message("axis=", axis); }
+    ///@}
 };
 
+/// The op behind log_softmax(); its formula line states y and the VJP.
 template <class T>
 struct LogSoftmax {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "log_softmax";
     static constexpr const char* formula = "y = log_softmax(x) along axis   dx = g - exp(y) sum(g)";
     std::size_t axis;
@@ -153,6 +186,7 @@ struct LogSoftmax {
             a.g, a.y, s);
     }
     std::string describe() const { return detail::message("axis=", axis); }
+    ///@}
 };
 
 template <class T>

@@ -16,8 +16,12 @@
 
 namespace tapegrad {
 
+/// The op behind embedding(); its formula line states y and the VJP.
 template <class T>
 struct EmbeddingLookup {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "embedding";
     static constexpr const char* formula = "y[..., :] = W[index[...], :]   dW = g rows added at the indices";
     std::shared_ptr<const Indices> indices;  // flattened
@@ -33,10 +37,15 @@ struct EmbeddingLookup {
         a.dx[0] = vjp::apply(IndexAdd<T>{0, indices, ws}, vjp::reshape(std::move(a.g), Shape{indices->size(), ws[1]}));
     }
     void release() { indices.reset(); }
+    ///@}
 };
 
+/// The op behind cumsum(); its formula line states y and the VJP.
 template <class T>
 struct CumSum {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "cumsum";
     static constexpr const char* formula = "y[k] = x[0] + ... + x[k] along axis   dx[k] = g[k] + ... + g[n-1]";
     std::size_t axis;
@@ -47,10 +56,15 @@ struct CumSum {
         a.dx[0] = vjp::apply(CumSum<T>{axis, !reverse}, a.g);
     }
     std::string describe() const { return detail::message("axis=", axis, reverse ? ", reverse" : ""); }
+    ///@}
 };
 
+/// The op behind masked_softmax(); its formula line states y and the VJP.
 template <class T>
 struct MaskedSoftmax {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "masked_softmax";
     static constexpr const char* formula =
         "y = softmax(x) along axis over unmasked positions, 0 where masked   dx = y (g - sum(g y))";
@@ -65,10 +79,15 @@ struct MaskedSoftmax {
     }
     std::string describe() const { return detail::message("axis=", axis); }
     void release() { masked.reset(); }
+    ///@}
 };
 
+/// The op behind masked_log_softmax(); its formula line states y and the VJP.
 template <class T>
 struct MaskedLogSoftmax {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "masked_log_softmax";
     static constexpr const char* formula =
         "y = log_softmax(x) along axis over unmasked positions, -inf where masked   dx = g' - exp(y) sum(g'), "
@@ -89,6 +108,7 @@ struct MaskedLogSoftmax {
     }
     std::string describe() const { return detail::message("axis=", axis); }
     void release() { masked.reset(); }
+    ///@}
 };
 
 namespace detail {
@@ -178,8 +198,11 @@ Tensor<std::size_t> argmin(const Variable<T>& x) {
 /// The k largest (or smallest) elements along an axis, most extreme first, and their positions.
 template <class T>
 struct TopK {
+    /// `values` (differentiable: a gather of x) and `indices` (their positions along the axis).
+    ///@{
     Variable<T> values;           // differentiable: a gather of x
     Tensor<std::size_t> indices;  // positions along the axis
+    ///@}
 };
 /// The k largest elements along `axis` (smallest if not `largest`), most extreme first (NaN
 /// counts as largest; ties keep their order). The values carry x's gradient.

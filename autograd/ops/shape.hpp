@@ -20,8 +20,12 @@ template <class G>
 G permute(const G& g, const std::vector<std::size_t>& perm);
 }  // namespace vjp
 
+/// The op behind reshape(); its formula line states y and the VJP.
 template <class T>
 struct Reshape {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "reshape";
     static constexpr const char* formula = "y = x in another shape   dx = g in x's shape";
     Shape shape;
@@ -38,10 +42,15 @@ struct Reshape {
     void backward(VjpArgs<G>& a) const {
         a.dx[0] = vjp::reshape(std::move(a.g), a.x(0).shape());
     }
+    ///@}
 };
 
+/// The op behind permute(); its formula line states y and the VJP.
 template <class T>
 struct Permute {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "permute";
     static constexpr const char* formula = "y = x with axes reordered   dx = g with the inverse order";
     std::vector<std::size_t> perm;
@@ -53,6 +62,7 @@ struct Permute {
         a.dx[0] = vjp::permute(a.g, inverse);
     }
     std::string describe() const { return "axes=(" + detail::join(perm) + ")"; }
+    ///@}
 };
 
 /// The same elements in a new shape of the same size.

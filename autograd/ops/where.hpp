@@ -14,8 +14,12 @@ namespace tapegrad {
 /// Boolean masks for where() and masked ops.
 using Mask = xt::xarray<bool>;
 
+/// The op behind where(); its formula line states y and the VJP.
 template <class T>
 struct Where {
+    /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
+    /// `backward` is its VJP; any other field is a setting, filled in by the public function.
+    ///@{
     static constexpr const char* name = "where";
     static constexpr const char* formula = "y = mask ? a : b   da = g [mask], db = g [!mask]";
     std::shared_ptr<const Mask> mask;
@@ -31,6 +35,7 @@ struct Where {
     }
     void release() { mask.reset(); }
     static Tensor<T> zero() { return Tensor<T>(Shape{}, T(0)); }
+    ///@}
 };
 
 /// mask ? a : b elementwise; mask, a and b broadcast together.
