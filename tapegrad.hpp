@@ -39,6 +39,8 @@
 #include <tapegrad/data/fashion_mnist.hpp>
 #include <tapegrad/data/idx.hpp>
 #include <tapegrad/data/loader.hpp>
+#include <tapegrad/data/tensor_dataset.hpp>
+#include <tapegrad/data/tensor_loader.hpp>
 #include <tapegrad/io/array.hpp>
 #include <tapegrad/io/checkpoint.hpp>
 #include <tapegrad/io/generator.hpp>
