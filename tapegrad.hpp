@@ -35,6 +35,7 @@
 #include <tapegrad/nn/rnn.hpp>
 #include <tapegrad/nn/sequential.hpp>
 #include <tapegrad/nn/serialize.hpp>
+#include <tapegrad/data/char_text.hpp>
 #include <tapegrad/data/dataset.hpp>
 #include <tapegrad/data/fashion_mnist.hpp>
 #include <tapegrad/data/idx.hpp>
