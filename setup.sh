@@ -8,6 +8,7 @@ mode=${1:-demo}
 
 packages=(build-essential cmake libxtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev libdnnl-dev doctest-dev
           libfmt-dev zlib1g-dev libzip-dev nlohmann-json3-dev dataset-fashion-mnist
+          bible-kjv     # lesson 8's text: the King James Bible (the `bible` program and bible-kjv-text)
           gnuplot-nox)  # the lessons draw their curves as PNG with gnuplot (without it: CSV only)
 if [ "$mode" = test ]; then
   # tests also read .npz files written by NumPy, check DOT output with Graphviz, and load every

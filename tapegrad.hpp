@@ -35,10 +35,13 @@
 #include <tapegrad/nn/rnn.hpp>
 #include <tapegrad/nn/sequential.hpp>
 #include <tapegrad/nn/serialize.hpp>
+#include <tapegrad/data/char_text.hpp>
 #include <tapegrad/data/dataset.hpp>
 #include <tapegrad/data/fashion_mnist.hpp>
 #include <tapegrad/data/idx.hpp>
 #include <tapegrad/data/loader.hpp>
+#include <tapegrad/data/tensor_dataset.hpp>
+#include <tapegrad/data/tensor_loader.hpp>
 #include <tapegrad/io/array.hpp>
 #include <tapegrad/io/checkpoint.hpp>
 #include <tapegrad/io/generator.hpp>

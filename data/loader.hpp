@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <iterator>
 
+#include <tapegrad/autograd/random.hpp>
 #include <tapegrad/autograd/tensor.hpp>
 #include <tapegrad/data/dataset.hpp>
 
@@ -29,6 +30,9 @@ public:
         seed_ = v;
         return *this;
     }
+    /// The seed drawn from a Generator (one 64-bit draw): after manual_seed(s), or from a
+    /// Generator(s), a run gets the same orders every time, tied to the run's one seed.
+    LoaderOptions& seed_from(Generator& gen) { return seed(gen.engine()()); }
     /// Drop the last batch when it is smaller than batch_size. Default false (keep it).
     LoaderOptions& drop_last(bool v) {
         drop_last_ = v;
