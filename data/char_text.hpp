@@ -26,6 +26,7 @@ public:
     std::size_t size() const { return chars_.size(); }
     /// The characters in id order.
     const std::string& chars() const { return chars_; }
+    /// True when c has an id.
     bool contains(char c) const { return ids_[static_cast<unsigned char>(c)] >= 0; }
     /// The id of c. Throws Error when c is not in the vocabulary.
     std::size_t id(char c) const;
@@ -59,6 +60,8 @@ std::string read_text_file(const std::string& path);
 ///     tg::data::DataLoader loader(train, tg::data::LoaderOptions().batch_size(32).seed(1));
 class CharTextDataset {
 public:
+    /// What batch() returns: (inputs, targets), both of shape (rows, context); targets are the inputs shifted
+    /// one character on.
     using batch_type = std::tuple<Tensor<std::size_t>, Tensor<std::size_t>>;
 
     CharTextDataset() = default;
@@ -71,7 +74,9 @@ public:
 
     /// Number of windows: characters - context.
     std::size_t size() const { return ids_.size() - context_; }
+    /// Characters per window.
     std::size_t context() const { return context_; }
+    /// The vocabulary the ids refer to.
     const CharVocabulary& vocabulary() const { return vocab_; }
     /// The whole text as ids.
     const Indices& ids() const { return ids_; }

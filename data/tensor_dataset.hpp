@@ -33,12 +33,14 @@ public:
 
     /// Number of samples (the common first extent).
     std::size_t size() const { return size_; }
+    /// True when there are no samples.
     bool empty() const { return size_ == 0; }
     /// Tensor I as given.
     template <std::size_t I>
     const auto& tensor() const {
         return std::get<I>(tensors_);
     }
+    /// All tensors as given.
     const std::tuple<Tensor<Ts>...>& tensors() const { return tensors_; }
 
     /// The samples at the given rows, in that order (rows may repeat): each tensor's shape with

@@ -18,8 +18,11 @@ namespace tapegrad::data {
 template <class Dataset>
 class DatasetEpoch {
 public:
+    /// What each batch is: the dataset's batch_type.
     using batch_type = typename Dataset::batch_type;
 
+    /// The batches of `rows` of `data`, batch_size and drop_last from `options`. Throws Error for a row
+    /// past the dataset's end.
     DatasetEpoch(const Dataset& data, Indices rows, const LoaderOptions& options)
         : data_(&data), rows_(std::move(rows)), batch_size_(options.batch_size()), drop_last_(options.drop_last()) {
         for (std::size_t k = 0; k < rows_.size(); ++k)
@@ -46,23 +49,33 @@ public:
     /// The rows visited, in order.
     const Indices& rows() const { return rows_; }
 
+    /// An input iterator over the batches: each one is built when the iterator reaches it.
     class iterator {
     public:
+        /// The standard iterator types: it yields const batch_type&.
+        ///@{
         using iterator_category = std::input_iterator_tag;
         using value_type = batch_type;
         using difference_type = std::ptrdiff_t;
         using pointer = const batch_type*;
         using reference = const batch_type&;
+        ///@}
 
+        /// At batch i of `epoch` (i = size(): the end).
         iterator(const DatasetEpoch* epoch, std::size_t i) : epoch_(epoch), i_(i) { load(); }
+        /// The current batch.
         reference operator*() const { return batch_; }
+        /// The current batch.
         pointer operator->() const { return &batch_; }
+        /// Moves to the next batch and builds it.
         iterator& operator++() {
             ++i_;
             load();
             return *this;
         }
+        /// Same position (iterators of one epoch).
         bool operator==(const iterator& o) const { return i_ == o.i_; }
+        /// Different position (iterators of one epoch).
         bool operator!=(const iterator& o) const { return i_ != o.i_; }
 
     private:
@@ -73,7 +86,9 @@ public:
         std::size_t i_;
         batch_type batch_;
     };
+    /// The first batch.
     iterator begin() const { return iterator(this, 0); }
+    /// Past the last batch.
     iterator end() const { return iterator(this, size()); }
 
 private:
@@ -123,7 +138,9 @@ public:
     }
     /// Samples per epoch on this rank.
     std::size_t samples_per_epoch() const { return data_->size() / options_.world(); }
+    /// The dataset the loader reads.
     const Dataset& dataset() const { return *data_; }
+    /// The options it was made with.
     const LoaderOptions& options() const { return options_; }
 
 private:
