@@ -112,19 +112,36 @@ struct RecurrentOptions {
         batch_first_ = v;
         return *this;
     }
+    /// A second pass over the sequence backwards in every layer: parameters *_reverse, output
+    /// (L, N, 2*hidden) with the forward half first, states (2*num_layers, N, hidden) ordered
+    /// layer 0 forward, layer 0 backward, layer 1 forward, ... (PyTorch's layout).
+    RecurrentOptions& bidirectional(bool v) {
+        bidirectional_ = v;
+        return *this;
+    }
+    /// Dropout on the outputs of every layer but the last, in training mode only.
+    RecurrentOptions& dropout(double p) {
+        dropout_ = p;
+        return *this;
+    }
     std::size_t num_layers() const { return num_layers_; }
     bool bias() const { return bias_; }
     bool batch_first() const { return batch_first_; }
+    bool bidirectional() const { return bidirectional_; }
+    double dropout() const { return dropout_; }
+    std::size_t directions() const { return bidirectional_ ? 2 : 1; }
 
 private:
     std::size_t num_layers_ = 1;
-    bool bias_ = true, batch_first_ = false;
+    double dropout_ = 0.0;
+    bool bias_ = true, batch_first_ = false, bidirectional_ = false;
 };
 
 /// A stack of recurrent layers run over a sequence, each layer's h the next one's input. The
 /// parameters are PyTorch's: weight_ih_l{k}, weight_hh_l{k}, bias_ih_l{k}, bias_hh_l{k} per
-/// layer k, gates laid out as in the cells, so a state_dict moves between the two. The time loop
-/// is define-by-run: backward through it is backprop through time, with no code of its own.
+/// layer k (and the same with _reverse for the backward direction), gates laid out as in the cells, so a state_dict
+/// moves between the two. The time loop is define-by-run: backward through it is backprop through time, with no code of
+/// its own.
 template <class T>
 class Recurrent : public Module<T> {
 public:
