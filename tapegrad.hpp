@@ -36,6 +36,7 @@
 #include <tapegrad/nn/rnn.hpp>
 #include <tapegrad/nn/sequential.hpp>
 #include <tapegrad/nn/serialize.hpp>
+#include <tapegrad/nn/transformer.hpp>
 #include <tapegrad/data/dataset.hpp>
 #include <tapegrad/data/fashion_mnist.hpp>
 #include <tapegrad/data/idx.hpp>
