@@ -197,12 +197,17 @@ LstmOutput<T> Recurrent<T>::run(const Variable<T>& input, const Variable<T>& h0,
             };
             Variable<T> h = layer_state(h0);
             Variable<T> c = lstm ? layer_state(c0) : Variable<T>();
-            // The input half of every step at once: one matrix product over the whole sequence.
-            const Variable<T> xi = affine(seq, w.w_ih, w.b_ih);
-            const Shape step_shape{batch, xi.shape()[2]};
+            // The input half of every step: each step's slice of a sequence-wide tensor costs, in
+            // backward, a zero-filled gradient of the whole tensor. So slice the narrower one: the
+            // input (then one product per step), or its projection (one product for the sequence).
+            const std::size_t width = w.w_ih.shape()[0];
+            const bool project_all = seq.shape()[2] >= width;
+            const Variable<T> src = project_all ? affine(seq, w.w_ih, w.b_ih) : seq;
+            const Shape step_shape{batch, src.shape()[2]};
             for (std::size_t i = 0; i < steps; ++i) {
                 const std::size_t t = d ? steps - 1 - i : i;  // the reverse direction reads the sequence backwards
-                const Variable<T> xt = reshape(slice(xi, 0, std::ptrdiff_t(t), std::ptrdiff_t(t) + 1), step_shape);
+                const Variable<T> st = reshape(slice(src, 0, std::ptrdiff_t(t), std::ptrdiff_t(t) + 1), step_shape);
+                const Variable<T> xt = project_all ? st : affine(st, w.w_ih, w.b_ih);
                 LstmState<T> next = step(kind_, xt, h, c, w);
                 h = std::move(next.h);
                 c = std::move(next.c);
