@@ -15,6 +15,7 @@
 #include <tapegrad/autograd/graph_print.hpp>
 #include <tapegrad/autograd/op.hpp>
 #include <tapegrad/autograd/ops.hpp>
+#include <tapegrad/autograd/ops/multinomial.hpp>
 #include <tapegrad/autograd/random.hpp>
 #include <tapegrad/autograd/tensor.hpp>
 #include <tapegrad/autograd/threads.hpp>
@@ -35,6 +36,7 @@
 #include <tapegrad/nn/rnn.hpp>
 #include <tapegrad/nn/sequential.hpp>
 #include <tapegrad/nn/serialize.hpp>
+#include <tapegrad/nn/transformer.hpp>
 #include <tapegrad/data/char_text.hpp>
 #include <tapegrad/data/dataset.hpp>
 #include <tapegrad/data/fashion_mnist.hpp>

@@ -16,6 +16,7 @@
 #include "harness.hpp"
 #include "process.hpp"
 #include "report.hpp"
+#include "seq.hpp"
 #include "sides.hpp"
 
 namespace bench {
@@ -31,13 +32,14 @@ std::string version() { return "libtorch not found"; }
 std::unique_ptr<Runner> make_step(Model, const ImageSet&, const Recipe&, std::size_t) { return nullptr; }
 std::unique_ptr<Runner> make_chain(std::size_t, std::size_t, bool, std::size_t) { return nullptr; }
 std::unique_ptr<Runner> make_linear(std::size_t, std::size_t, std::size_t) { return nullptr; }
+std::unique_ptr<Runner> make_seq_step(SeqModel, std::size_t) { return nullptr; }
 }  // namespace lt
 #endif
 
 namespace {
 
-const std::vector<std::string> all_workloads{"mlp_step",  "cnn_step",    "chain_tiny", "chain_tiny_nograd",
-                                             "chain_100", "linear_1024", "mlp_epoch",  "cnn_epoch"};
+const std::vector<std::string> all_workloads{"mlp_step",    "cnn_step",  "chain_tiny", "chain_tiny_nograd", "chain_100",
+                                             "linear_1024", "mlp_epoch", "cnn_epoch",  "lstm_step",         "gpt_step"};
 
 struct Options {
     int threads = 1;
@@ -190,6 +192,14 @@ void step_workload(std::vector<Row>& rows, Model model, const ImageSet& train, c
     const std::string name = std::string(model_name(model)) + "_step";
     // Three steps from the same weights on the same batches: the losses must agree.
     add_comparison(rows, name, "us/step", 1e6, tg.get(), lt.get(), 3, o, target);
+}
+
+void seq_workload(std::vector<Row>& rows, SeqModel model, const Options& o, double target) {
+    auto tg = tg::make_seq_step(model, 4);
+    auto lt = o.libtorch ? lt::make_seq_step(model, 4) : nullptr;
+    // Three steps from the same weights on the same batches: the losses must agree.
+    add_comparison(rows, std::string(seq_model_name(model)) + "_step", "ms/step", 1e3, tg.get(), lt.get(), 3, o,
+                   target);
 }
 
 void chain_workload(std::vector<Row>& rows, const std::string& name, std::size_t n, bool grad, const Options& o,
@@ -387,6 +397,8 @@ int main(int argc, char** argv) {
         if (wanted("chain_tiny_nograd")) chain_workload(rows, "chain_tiny_nograd", 1, false, o, 0);
         if (wanted("chain_100")) chain_workload(rows, "chain_100", 100, true, o, 0.5);
         if (wanted("linear_1024")) linear_workload(rows, o);
+        if (wanted("lstm_step")) seq_workload(rows, SeqModel::lstm, o, 0.7);
+        if (wanted("gpt_step")) seq_workload(rows, SeqModel::gpt, o, 0.7);
         if (o.epoch_runs > 0 && wanted("mlp_epoch")) epoch_workload(rows, Model::mlp, o, 0);
         if (o.epoch_runs > 0 && wanted("cnn_epoch")) epoch_workload(rows, Model::cnn, o, 0);
 

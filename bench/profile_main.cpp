@@ -13,14 +13,17 @@
 #endif
 
 #include "harness.hpp"
+#include "seq.hpp"
 #include "sides.hpp"
 
 int main(int argc, char** argv) {
     using namespace bench;
     if (argc < 3) {
-        std::fprintf(stderr,
-                     "usage: %s mlp_step|cnn_step|chain_tiny|chain_tiny_nograd|chain_100|linear_1024 ITERATIONS\n",
-                     argv[0]);
+        std::fprintf(
+            stderr,
+            "usage: %s mlp_step|cnn_step|chain_tiny|chain_tiny_nograd|chain_100|linear_1024|lstm_step|gpt_step "
+            "ITERATIONS\n",
+            argv[0]);
         return 2;
     }
     const std::string w = argv[1];
@@ -37,6 +40,8 @@ int main(int argc, char** argv) {
         r = tg::make_chain(100, 100, true, 1000);
     } else if (w == "linear_1024") {
         r = tg::make_linear(256, 1024, 1024);
+    } else if (w == "lstm_step" || w == "gpt_step") {
+        r = tg::make_seq_step(w == "lstm_step" ? SeqModel::lstm : SeqModel::gpt, 4);
     } else {
         std::fprintf(stderr, "unknown workload %s\n", w.c_str());
         return 2;

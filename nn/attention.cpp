@@ -1,7 +1,8 @@
-// MultiheadAttention<T>: projections, masks combined into one boolean mask, masked softmax per head, out_proj.
+// MultiheadAttention<T>: projections, the masks as one boolean mask plus a float one added, masked softmax per head.
 #include <tapegrad/nn/attention.hpp>
 
 #include <cmath>
+#include <limits>
 #include <fmt/format.h>
 
 #include <xtensor/xbroadcast.hpp>
@@ -81,6 +82,39 @@ AttentionOutput<T> MultiheadAttention<T>::operator()(const Variable<T>& query, c
                                          masked.shape());
     }
 
+    // A float mask: -inf entries join the boolean mask, the finite ones are added to the scores.
+    Variable<T> additive;
+    if (options.float_attn_mask().size() > 0) {
+        const auto& m = options.float_attn_mask();
+        const bool per_head = m.dimension() == 3;
+        if (!((m.dimension() == 2 && m.shape()[0] == L && m.shape()[1] == S) ||
+              (per_head && m.shape()[0] == N * h && m.shape()[1] == L && m.shape()[2] == S)))
+            throw Error(fmt::format("{}: expected a float attn_mask of shape ({},{}) or ({},{},{}), got {}", label(), L,
+                                    S, N * h, L, S, shape_string(m.shape())));
+        Tensor<T> add = Tensor<T>::from_shape(per_head ? Shape{N, h, L, S} : Shape{1, 1, L, S});
+        xt::xarray<bool> minus_inf = xt::xarray<bool>::from_shape(add.shape());
+        bool any_nonzero = false;
+        for (std::size_t i = 0; i < m.size(); ++i) {
+            const double v = m.data()[i];
+            if (std::isnan(v) || v == std::numeric_limits<double>::infinity())
+                throw Error(
+                    fmt::format("{}: float attn_mask has {} at flat position {} (expected finite values or "
+                                "-inf)",
+                                label(), v, i));
+            minus_inf.data()[i] = std::isinf(v);
+            add.data()[i] = std::isinf(v) ? T(0) : T(v);
+            any_nonzero = any_nonzero || v != 0;
+        }
+        if (per_head) {
+            xt::xarray<bool> expanded = xt::xarray<bool>::from_shape({N, h, L, S});
+            expanded = xt::broadcast(masked, expanded.shape()) || minus_inf;
+            masked = std::move(expanded);
+        } else {
+            masked = masked || xt::broadcast(minus_inf, masked.shape());
+        }
+        if (any_nonzero) additive = Variable<T>(std::move(add));
+    }
+
     // q, k, v from the three row blocks of in_proj_weight, split into heads: (N, h, len, d).
     const Variable<T>& w = in_proj_weight();
     auto project = [&](const Variable<T>& x, std::size_t block, std::size_t len) {
@@ -90,7 +124,8 @@ AttentionOutput<T> MultiheadAttention<T>::operator()(const Variable<T>& query, c
         return permute(reshape(y, Shape{N, len, h, d}), {0, 2, 1, 3});
     };
     const Variable<T> q = project(q_in, 0, L), k = project(k_in, 1, S), v = project(v_in, 2, S);
-    const Variable<T> scores = matmul(q, k, MatmulOptions().transpose_b(true)) * T(1.0 / std::sqrt(double(d)));
+    Variable<T> scores = matmul(q, k, MatmulOptions().transpose_b(true)) * T(1.0 / std::sqrt(double(d)));
+    if (additive.defined()) scores = scores + additive;
     Variable<T> attn = masked_softmax(scores, masked, -1);  // (N, h, L, S)
     AttentionOutput<T> out;
     if (options.need_weights()) out.weights = mean(attn, 1);

@@ -22,6 +22,15 @@ struct AttentionOptions {
         attn_mask_ = std::move(m);
         return *this;
     }
+    /// A float mask added to the scores before the softmax (PyTorch's float attn_mask): (L, S),
+    /// or (N*num_heads, L, S) for one per sequence and head. -inf entries leave the key out
+    /// exactly (weight 0, no gradient); NaN and +inf are errors. Combines with the other masks.
+    AttentionOptions& attn_mask(xt::xarray<double> m) {
+        float_mask_ = std::move(m);
+        return *this;
+    }
+    /// The same for a float32 mask.
+    AttentionOptions& attn_mask(const xt::xarray<float>& m) { return attn_mask(xt::xarray<double>(m)); }
     /// Key position j > query position i left out (combined with attn_mask if both are given).
     AttentionOptions& is_causal(bool v) {
         causal_ = v;
@@ -40,6 +49,7 @@ struct AttentionOptions {
     /// The values set by the setters of the same names (defaults: no masks, not causal, need_weights true).
     ///@{
     const xt::xarray<bool>& attn_mask() const { return attn_mask_; }
+    const xt::xarray<double>& float_attn_mask() const { return float_mask_; }
     bool is_causal() const { return causal_; }
     const xt::xarray<bool>& key_padding_mask() const { return key_padding_mask_; }
     bool need_weights() const { return need_weights_; }
@@ -48,6 +58,7 @@ struct AttentionOptions {
 private:
     xt::xarray<bool> attn_mask_ = xt::xarray<bool>::from_shape({0});
     xt::xarray<bool> key_padding_mask_ = xt::xarray<bool>::from_shape({0});
+    xt::xarray<double> float_mask_ = xt::xarray<double>::from_shape({0});
     bool causal_ = false, need_weights_ = true;
 };
 

@@ -8,6 +8,25 @@
 
 namespace tapegrad::nn {
 
+/// Settings of Embedding beyond its sizes (PyTorch's keyword arguments).
+struct EmbeddingOptions {
+    /// The id of padding: its row starts at zeros and gets no gradient, so it stays what it is
+    /// (PyTorch's padding_idx; negative counts from the end, -1 the last row).
+    EmbeddingOptions& padding_idx(std::ptrdiff_t i) {
+        padding_idx_ = i;
+        has_padding_ = true;
+        return *this;
+    }
+    /// True when padding_idx() was set.
+    bool has_padding() const { return has_padding_; }
+    /// The value set by padding_idx(std::ptrdiff_t), as given (may be negative).
+    std::ptrdiff_t padding_idx() const { return padding_idx_; }
+
+private:
+    std::ptrdiff_t padding_idx_ = 0;
+    bool has_padding_ = false;
+};
+
 /// y[..., :] = weight[index[...], :] for integer indices of any shape; weight is
 /// (num_embeddings, embedding_dim), initialised N(0, 1) as PyTorch does. Its gradient adds the
 /// rows of g into the rows used (an index used twice gets both).
@@ -15,7 +34,11 @@ template <class T>
 class Embedding : public Module<T> {
 public:
     /// A table of num_embeddings vectors of embedding_dim, drawn from `gen`; throws Error for a zero size.
-    Embedding(std::size_t num_embeddings, std::size_t embedding_dim, Generator& gen = default_generator());
+    Embedding(std::size_t num_embeddings, std::size_t embedding_dim, Generator& gen = default_generator())
+        : Embedding(num_embeddings, embedding_dim, EmbeddingOptions(), gen) {}
+    /// As above, with options (a padding_idx row that starts at zero and learns nothing, as in PyTorch).
+    Embedding(std::size_t num_embeddings, std::size_t embedding_dim, const EmbeddingOptions& options,
+              Generator& gen = default_generator());
 
     /// The vectors of `indices`: shape indices.shape() + (embedding_dim,).
     Variable<T> forward(const Tensor<std::size_t>& indices) const;
@@ -34,6 +57,8 @@ public:
     std::size_t num_embeddings() const { return num_; }
     /// Length of each vector.
     std::size_t embedding_dim() const { return dim_; }
+    /// The padding row (in [0, num_embeddings)), or -1 without one.
+    std::ptrdiff_t padding_idx() const { return pad_; }
 
     std::string name() const override { return "Embedding"; }
     std::string settings() const override;
@@ -43,6 +68,7 @@ protected:
 
 private:
     std::size_t num_, dim_;
+    std::ptrdiff_t pad_ = -1;
 };
 
 extern template class Embedding<float>;

@@ -7,6 +7,8 @@
 
 #include <tapegrad/autograd/factories.hpp>
 #include <tapegrad/autograd/ops.hpp>
+#include <tapegrad/nn/dropout.hpp>
+#include <tapegrad/nn/format.hpp>
 #include <tapegrad/nn/init.hpp>
 
 namespace tapegrad::nn {
@@ -139,16 +141,19 @@ Recurrent<T>::Recurrent(RecurrentKind kind, std::size_t input_size, std::size_t 
     const char* layer = kind == RecurrentKind::lstm ? "LSTM" : kind == RecurrentKind::gru ? "GRU" : "RNN";
     check_sizes(layer, input_size, hidden_size);
     if (options.num_layers() == 0) throw Error(fmt::format("{}: num_layers must be at least 1, got 0", layer));
-    const std::size_t g = gates(kind) * hidden_size;
+    if (!(options.dropout() >= 0 && options.dropout() <= 1))
+        throw Error(fmt::format("{}: dropout must be in [0, 1], got {}", layer, options.dropout()));
+    const std::size_t g = gates(kind) * hidden_size, dirs = options.directions();
     for (std::size_t l = 0; l < options.num_layers(); ++l) {
-        const std::size_t in = l == 0 ? input_size : hidden_size;
+        const std::size_t in = l == 0 ? input_size : dirs * hidden_size;
         const Shape shapes[4] = {{g, in}, {g, hidden_size}, {g}, {g}};
         const char* names[4] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
-        for (std::size_t i = 0; i < (options.bias() ? 4u : 2u); ++i) {
-            Variable<T> p(Tensor<T>::from_shape(shapes[i]));
-            init_uniform(p, hidden_size, gen);
-            this->register_parameter(fmt::format("{}_l{}", names[i], l), p);
-        }
+        for (std::size_t d = 0; d < dirs; ++d)
+            for (std::size_t i = 0; i < (options.bias() ? 4u : 2u); ++i) {
+                Variable<T> p(Tensor<T>::from_shape(shapes[i]));
+                init_uniform(p, hidden_size, gen);
+                this->register_parameter(fmt::format("{}_l{}{}", names[i], l, d ? "_reverse" : ""), p);
+            }
     }
 }
 
@@ -161,7 +166,8 @@ LstmOutput<T> Recurrent<T>::run(const Variable<T>& input, const Variable<T>& h0,
                                 shape_string(input.shape())));
     const Variable<T> x = bf ? transpose(input, 0, 1) : input;
     const std::size_t steps = x.shape()[0], batch = x.shape()[1], layers = options_.num_layers();
-    const Shape state_shape{layers, batch, hidden_};
+    const std::size_t dirs = options_.directions();
+    const Shape state_shape{layers * dirs, batch, hidden_};
     auto checked = [&](const Variable<T>& s, const char* what) {
         if (s.defined() && !shape_equal(s.shape(), state_shape))
             throw Error(fmt::format("{}: expected {} of shape {}, got {}", label(), what, shape_string(state_shape),
@@ -172,33 +178,46 @@ LstmOutput<T> Recurrent<T>::run(const Variable<T>& input, const Variable<T>& h0,
     checked(c0, "c0");
     const bool lstm = kind_ == RecurrentKind::lstm;
     const std::size_t per_layer = options_.bias() ? 4 : 2;
-    std::vector<Variable<T>> h_n, c_n, outs;
+    std::vector<Variable<T>> h_n, c_n, outs(steps), halves;
     Variable<T> seq = x;
     for (std::size_t l = 0; l < layers; ++l) {
-        const std::size_t p = l * per_layer;
-        Weights<T> w{this->parameter(p), this->parameter(p + 1),
-                     options_.bias() ? this->parameter(p + 2) : Variable<T>(),
-                     options_.bias() ? this->parameter(p + 3) : Variable<T>()};
-        auto layer_state = [&](const Variable<T>& s) {
-            return s.defined() ? squeeze(slice(s, 0, std::ptrdiff_t(l), std::ptrdiff_t(l) + 1), 0)
-                               : zeros<T>({batch, hidden_});
-        };
-        Variable<T> h = layer_state(h0);
-        Variable<T> c = lstm ? layer_state(c0) : Variable<T>();
-        // The input half of every step at once: one matrix product over the whole sequence.
-        const Variable<T> xi = affine(seq, w.w_ih, w.b_ih);
-        const Shape step_shape{batch, xi.shape()[2]};
-        outs.clear();
-        for (std::size_t t = 0; t < steps; ++t) {
-            const Variable<T> xt = reshape(slice(xi, 0, std::ptrdiff_t(t), std::ptrdiff_t(t) + 1), step_shape);
-            LstmState<T> next = step(kind_, xt, h, c, w);
-            h = std::move(next.h);
-            c = std::move(next.c);
-            outs.push_back(h);
+        if (l > 0 && options_.dropout() > 0 && this->is_training()) {
+            Dropout<T> drop(options_.dropout());
+            seq = drop(seq);
         }
-        seq = stack(outs, 0);
-        h_n.push_back(h);
-        if (lstm) c_n.push_back(c);
+        halves.clear();
+        for (std::size_t d = 0; d < dirs; ++d) {
+            const std::size_t k = l * dirs + d, p = k * per_layer;
+            Weights<T> w{this->parameter(p), this->parameter(p + 1),
+                         options_.bias() ? this->parameter(p + 2) : Variable<T>(),
+                         options_.bias() ? this->parameter(p + 3) : Variable<T>()};
+            auto layer_state = [&](const Variable<T>& s) {
+                return s.defined() ? squeeze(slice(s, 0, std::ptrdiff_t(k), std::ptrdiff_t(k) + 1), 0)
+                                   : zeros<T>({batch, hidden_});
+            };
+            Variable<T> h = layer_state(h0);
+            Variable<T> c = lstm ? layer_state(c0) : Variable<T>();
+            // The input half of every step: each step's slice of a sequence-wide tensor costs, in
+            // backward, a zero-filled gradient of the whole tensor. So slice the narrower one: the
+            // input (then one product per step), or its projection (one product for the sequence).
+            const std::size_t width = w.w_ih.shape()[0];
+            const bool project_all = seq.shape()[2] >= width;
+            const Variable<T> src = project_all ? affine(seq, w.w_ih, w.b_ih) : seq;
+            const Shape step_shape{batch, src.shape()[2]};
+            for (std::size_t i = 0; i < steps; ++i) {
+                const std::size_t t = d ? steps - 1 - i : i;  // the reverse direction reads the sequence backwards
+                const Variable<T> st = reshape(slice(src, 0, std::ptrdiff_t(t), std::ptrdiff_t(t) + 1), step_shape);
+                const Variable<T> xt = project_all ? st : affine(st, w.w_ih, w.b_ih);
+                LstmState<T> next = step(kind_, xt, h, c, w);
+                h = std::move(next.h);
+                c = std::move(next.c);
+                outs[t] = h;
+            }
+            halves.push_back(stack(outs, 0));
+            h_n.push_back(h);
+            if (lstm) c_n.push_back(c);
+        }
+        seq = dirs == 1 ? halves[0] : concat(halves, 2);
     }
     LstmOutput<T> out;
     out.output = bf ? transpose(seq, 0, 1) : seq;
@@ -209,8 +228,11 @@ LstmOutput<T> Recurrent<T>::run(const Variable<T>& input, const Variable<T>& h0,
 
 template <class T>
 std::string Recurrent<T>::settings() const {
-    return fmt::format("{}, {}, num_layers={}, bias={}, batch_first={}", in_, hidden_, options_.num_layers(),
-                       options_.bias(), options_.batch_first());
+    std::string s = fmt::format("{}, {}, num_layers={}, bias={}, batch_first={}", in_, hidden_, options_.num_layers(),
+                                options_.bias(), options_.batch_first());
+    if (options_.dropout() > 0) s += ", dropout=" + detail::format_number(options_.dropout());
+    if (options_.bidirectional()) s += ", bidirectional=true";
+    return s;
 }
 
 template <class T>

@@ -131,22 +131,42 @@ struct RecurrentOptions {
         batch_first_ = v;
         return *this;
     }
+    /// A second pass over the sequence backwards in every layer: parameters *_reverse, output
+    /// (L, N, 2*hidden) with the forward half first, states (2*num_layers, N, hidden) ordered
+    /// layer 0 forward, layer 0 backward, layer 1 forward, ... (PyTorch's layout).
+    RecurrentOptions& bidirectional(bool v) {
+        bidirectional_ = v;
+        return *this;
+    }
+    /// Dropout on the outputs of every layer but the last, in training mode only.
+    RecurrentOptions& dropout(double p) {
+        dropout_ = p;
+        return *this;
+    }
     /// The value set by num_layers(std::size_t) (default 1).
     std::size_t num_layers() const { return num_layers_; }
     /// The value set by bias(bool) (default true).
     bool bias() const { return bias_; }
     /// The value set by batch_first(bool) (default false).
     bool batch_first() const { return batch_first_; }
+    /// The value set by bidirectional(bool) (default false).
+    bool bidirectional() const { return bidirectional_; }
+    /// The value set by dropout(double) (default 0).
+    double dropout() const { return dropout_; }
+    /// 2 when bidirectional, else 1.
+    std::size_t directions() const { return bidirectional_ ? 2 : 1; }
 
 private:
     std::size_t num_layers_ = 1;
-    bool bias_ = true, batch_first_ = false;
+    double dropout_ = 0.0;
+    bool bias_ = true, batch_first_ = false, bidirectional_ = false;
 };
 
 /// A stack of recurrent layers run over a sequence, each layer's h the next one's input. The
 /// parameters are PyTorch's: weight_ih_l{k}, weight_hh_l{k}, bias_ih_l{k}, bias_hh_l{k} per
-/// layer k, gates laid out as in the cells, so a state_dict moves between the two. The time loop
-/// is define-by-run: backward through it is backprop through time, with no code of its own.
+/// layer k (and the same with _reverse for the backward direction), gates laid out as in the cells, so a state_dict
+/// moves between the two. The time loop is define-by-run: backward through it is backprop through time, with no code of
+/// its own.
 template <class T>
 class Recurrent : public Module<T> {
 public:

@@ -2,6 +2,7 @@
 // masked_fill, softmax and log_softmax under a mask, cumsum.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <limits>
 #include <memory>
@@ -26,6 +27,7 @@ struct EmbeddingLookup {
     static constexpr const char* formula = "y[..., :] = W[index[...], :]   dW = g rows added at the indices";
     std::shared_ptr<const Indices> indices;  // flattened
     Shape out;                               // the indices' shape + (embedding_dim,)
+    std::shared_ptr<const Mask> padding;     // (indices, embedding_dim): true at the rows of padding_idx; or null
     Tensor<T> forward(const Tensor<T>& w) const {
         Tensor<T> y = kernels::take_rows(w, 0, *indices, Shape{indices->size(), w.shape()[1]});
         y.reshape(out);
@@ -34,9 +36,14 @@ struct EmbeddingLookup {
     template <class G>
     void backward(VjpArgs<G>& a) const {
         const Shape& ws = a.x(0).shape();
-        a.dx[0] = vjp::apply(IndexAdd<T>{0, indices, ws}, vjp::reshape(std::move(a.g), Shape{indices->size(), ws[1]}));
+        G g = vjp::reshape(std::move(a.g), Shape{indices->size(), ws[1]});
+        if (padding) g = vjp::where<G>(*padding, T(0), g);  // the padding row learns nothing
+        a.dx[0] = vjp::apply(IndexAdd<T>{0, indices, ws}, g);
     }
-    void release() { indices.reset(); }
+    void release() {
+        indices.reset();
+        padding.reset();
+    }
     ///@}
 };
 
@@ -130,9 +137,10 @@ inline std::size_t nonempty_axis(const char* op, const Shape& shape, int axis) {
 }  // namespace detail
 
 /// Rows of `weight` (num_embeddings, embedding_dim) picked by `indices`: the result has the
-/// indices' shape followed by embedding_dim. The gradient adds g's rows into the picked rows.
+/// indices' shape followed by embedding_dim. The gradient adds g's rows into the picked rows,
+/// except into row `padding_idx` (if >= 0), which gets none (PyTorch's padding_idx).
 template <class T>
-Variable<T> embedding(const Variable<T>& weight, const Tensor<std::size_t>& indices) {
+Variable<T> embedding(const Variable<T>& weight, const Tensor<std::size_t>& indices, std::ptrdiff_t padding_idx = -1) {
     if (weight.dim() != 2)
         throw Error(detail::message("embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape ",
                                     shape_string(weight.shape())));
@@ -145,11 +153,23 @@ Variable<T> embedding(const Variable<T>& weight, const Tensor<std::size_t>& indi
     out.push_back(weight.shape()[1]);
     shape_size(out, "embedding");
     auto flat = std::make_shared<const Indices>(indices.begin(), indices.end());
-    return apply(EmbeddingLookup<T>{std::move(flat), std::move(out)}, weight);
+    std::shared_ptr<const Mask> padding;
+    if (padding_idx >= 0) {
+        if (std::size_t(padding_idx) >= n)
+            throw Error(detail::message("embedding: padding_idx ", padding_idx, " out of range for ", n,
+                                        " embeddings (expected < ", n, ")"));
+        const std::size_t pad = std::size_t(padding_idx), dim = weight.shape()[1];
+        if (std::find(flat->begin(), flat->end(), pad) != flat->end()) {
+            Mask m = Mask::from_shape({flat->size(), dim});
+            for (std::size_t r = 0; r < flat->size(); ++r) std::fill_n(m.data() + r * dim, dim, (*flat)[r] == pad);
+            padding = std::make_shared<const Mask>(std::move(m));
+        }
+    }
+    return apply(EmbeddingLookup<T>{std::move(flat), std::move(out), std::move(padding)}, weight);
 }
 template <class T>
-Variable<T> embedding(const Variable<T>& weight, const Indices& indices) {
-    return embedding(weight, Tensor<std::size_t>(xt::adapt(indices, Shape{indices.size()})));
+Variable<T> embedding(const Variable<T>& weight, const Indices& indices, std::ptrdiff_t padding_idx = -1) {
+    return embedding(weight, Tensor<std::size_t>(xt::adapt(indices, Shape{indices.size()})), padding_idx);
 }
 
 /// indices (any shape) as one-hot rows: the result has the indices' shape followed by

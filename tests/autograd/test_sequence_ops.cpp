@@ -260,3 +260,109 @@ TEST_CASE("braced lists: concat({x, h}, 1) and grad({y}, {x}) without spelling t
     const std::vector<tg::Variable<float>> params{x};
     CHECK(tg::grad({tg::sum(x)}, params)[0].value()(0, 0) == 1.0f);
 }
+
+namespace {
+// Pearson's chi-square statistic of the observed counts against the expected frequencies p.
+double chi_square(const std::vector<double>& counts, const std::vector<double>& p) {
+    double total = 0, chi = 0;
+    for (double c : counts) total += c;
+    for (std::size_t j = 0; j < p.size(); ++j)
+        if (p[j] > 0) chi += (counts[j] - total * p[j]) * (counts[j] - total * p[j]) / (total * p[j]);
+    return chi;
+}
+}  // namespace
+
+TEST_CASE("multinomial: seeded draws with the given frequencies (chi-square), with and without replacement") {
+    // weights, not probabilities: 1:2:3:4 (and a 0 that is never drawn)
+    const tg::Variable<float> w(xt::xarray<float>{{1, 2, 0, 3, 4}, {0, 0, 5, 0, 0}});
+    tg::Generator gen(2024);
+    const tg::Tensor<std::size_t> s = tg::multinomial(w, 20000, true, gen);
+    REQUIRE(s.shape() == tg::Shape{2, 20000});
+    std::vector<double> counts(5, 0);
+    for (std::size_t k = 0; k < 20000; ++k) {
+        counts[s(0, k)] += 1;
+        CHECK(s(1, k) == 2);  // the only category of row 1
+    }
+    CHECK(counts[2] == 0);
+    // 3 degrees of freedom (the empty category left out): 16.27 is the 0.999 quantile
+    const double chi = chi_square(counts, {0.1, 0.2, 0.0, 0.3, 0.4});
+    INFO("chi-square " << chi);
+    CHECK(chi < 16.27);
+    // a deliberately wrong expectation fails the same check: the test can fail
+    CHECK(chi_square(counts, {0.25, 0.25, 0.0, 0.25, 0.25}) > 16.27);
+
+    // reproducible: the same seed gives the same samples, another seed others
+    tg::Generator a(7), b(7), c2(8);
+    const auto sa = tg::multinomial(w, 50, true, a), sb = tg::multinomial(w, 50, true, b);
+    const auto sc = tg::multinomial(w, 50, true, c2);
+    CHECK(std::equal(sa.begin(), sa.end(), sb.begin()));
+    CHECK(!std::equal(sa.begin(), sa.end(), sc.begin()));
+    tg::manual_seed(3);
+    const auto d1 = tg::multinomial(w, 10, true);
+    tg::manual_seed(3);
+    const auto d2 = tg::multinomial(w, 10, true);
+    CHECK(std::equal(d1.begin(), d1.end(), d2.begin()));
+
+    // without replacement: every category at most once; the first draw has the weights'
+    // frequencies, the second those of the remaining weights
+    const tg::Variable<double> p(xt::xarray<double>{0.1, 0.2, 0.3, 0.4});
+    std::vector<double> first(4, 0), second_after_3(4, 0);
+    tg::Generator g2(11);
+    for (int t = 0; t < 20000; ++t) {
+        const auto d = tg::multinomial(p, 4, false, g2);
+        std::vector<std::size_t> sorted(d.begin(), d.end());
+        std::sort(sorted.begin(), sorted.end());
+        CHECK(sorted == std::vector<std::size_t>{0, 1, 2, 3});
+        first[d(0)] += 1;
+        if (d(0) == 3) second_after_3[d(1)] += 1;
+    }
+    CHECK(chi_square(first, {0.1, 0.2, 0.3, 0.4}) < 16.27);
+    CHECK(chi_square(second_after_3, {1.0 / 6, 2.0 / 6, 3.0 / 6, 0.0}) < 13.82);  // 2 dof, 0.999
+    // a single category of weight: all its samples
+    const auto one = tg::multinomial(tg::Variable<double>(xt::xarray<double>{0.0, 1e-300, 0.0}), 3, true, g2);
+    CHECK(std::all_of(one.begin(), one.end(), [](std::size_t i) { return i == 1; }));
+    // subnormal and huge weights side by side
+    const auto big = tg::multinomial(tg::Variable<float>(xt::xarray<float>{1e-45f, 3e38f}), 100, true, g2);
+    CHECK(std::all_of(big.begin(), big.end(), [](std::size_t i) { return i == 1; }));
+}
+
+TEST_CASE("multinomial: bad rows and sizes are errors naming the row, and draw nothing") {
+    const auto row = [](xt::xarray<double> r) { return tg::Variable<double>(r); };
+    check_error(
+        [&] {
+            tg::multinomial(row({{1, 2}, {0.5, -0.1}}), 1);
+        },
+        "multinomial: row 1 has weight -0.1 at category 1 (expected finite weights >= 0)");
+    check_error([&] { tg::multinomial(row({1.0, qnan}), 1); }, "multinomial: row 0 has weight nan at category 1");
+    check_error([&] { tg::multinomial(row({1.0, inf}), 1); }, "multinomial: row 0 has weight inf at category 1");
+    check_error(
+        [&] {
+            tg::multinomial(row({{1, 2}, {0, -0.0}}), 1);
+        },
+        "multinomial: row 1 has every weight 0 (expected a positive sum)");
+    check_error(
+        [&] {
+            tg::multinomial(row({1, 2, 3}), 4);
+        },
+        "multinomial: cannot draw 4 samples without replacement from 3 categories (expected num_samples <= 3)");
+    check_error(
+        [&] {
+            tg::multinomial(row({1, 0, 3}), 3);
+        },
+        "multinomial: row 0 has 2 categories of nonzero weight, too few to draw 3 samples without replacement");
+    check_error([&] { tg::multinomial(row({1, 2}), 0); }, "multinomial: num_samples must be at least 1, got 0");
+    check_error(
+        [&] {
+            tg::multinomial(tg::Variable<double>(tg::Tensor<double>::from_shape({2, 2, 2})), 1);
+        },
+        "multinomial: expected probs of 1 or 2 dimensions ((n) or (rows, n)), got shape (2,2,2)");
+    check_error(
+        [&] {
+            tg::multinomial(tg::Variable<double>(tg::Tensor<double>::from_shape({2, 0})), 1);
+        },
+        "multinomial: probs of shape (2,0) has no categories");
+    // a bad row leaves the generator where it was
+    tg::Generator g(5), h(5);
+    check_error([&] { tg::multinomial(row({{1, 2}, {-1, 2}}), 1, true, g); }, "row 1");
+    CHECK(g.uniform() == h.uniform());
+}

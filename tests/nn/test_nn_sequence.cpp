@@ -19,6 +19,8 @@ std::vector<V> with_params(const V& x, const M& layer) {
     return all;
 }
 
+tg::Tensor<std::size_t> idx_of(xt::xarray<std::size_t> i) { return tg::Tensor<std::size_t>(std::move(i)); }
+
 template <class M>
 std::vector<std::string> names(const M& m) {
     std::vector<std::string> out;
@@ -170,6 +172,44 @@ TEST_CASE("Embedding: rows of weight, PyTorch's name and initialisation, gradien
     check_error([&] { nn::Embedding<double>(0, 3); }, "Embedding: num_embeddings and embedding_dim must be at least 1");
 }
 
+TEST_CASE("Embedding padding_idx: that row starts at zeros and gets no gradient (PyTorch's padding_idx)") {
+    tg::manual_seed(2);
+    nn::Embedding<double> emb(5, 3, nn::EmbeddingOptions().padding_idx(1));
+    CHECK(emb.padding_idx() == 1);
+    CHECK(emb.settings() == "num_embeddings=5, embedding_dim=3, padding_idx=1");
+    CHECK(xt::all(xt::equal(xt::view(emb.weight().value(), 1), 0.0)));
+    CHECK(!xt::all(xt::equal(xt::view(emb.weight().value(), 2), 0.0)));
+    CHECK(nn::Embedding<double>(5, 3, nn::EmbeddingOptions().padding_idx(-1)).padding_idx() == 4);
+    CHECK(nn::Embedding<double>(5, 3).padding_idx() == -1);
+    // the row is looked up as it is (a loaded, nonzero padding row shows), but learns nothing
+    emb.weight().mutable_value()(1, 0) = 0.5;
+    emb.weight().mutable_value()(1, 1) = -0.3;
+    emb.weight().mutable_value()(1, 2) = 0.2;
+    const tg::Tensor<std::size_t> ids(xt::xarray<std::size_t>{{1, 2, 1}, {3, 1, 2}});
+    const V y = emb(ids);
+    CHECK(y.value()(0, 0, 0) == 0.5);
+    const V w = tg::parameter(emb.weight().value());
+    tg::sum(tg::embedding(w, ids) * tg::embedding(w, ids)).backward();  // the same function without padding
+    tg::sum(y * y).backward();
+    for (std::size_t k = 0; k < 3; ++k) {
+        CHECK(emb.weight().grad()(1, k) == 0.0);
+        CHECK(w.grad()(1, k) != 0.0);  // without padding_idx it would learn
+        for (std::size_t r : {0, 2, 3, 4}) CHECK(emb.weight().grad()(r, k) == w.grad()(r, k));
+    }
+    // second order: the gradient of the (padded) gradient is the unpadded one's with the padding rows left out
+    const V q = input({4, 3}, 3);
+    const tg::Tensor<std::size_t> j(xt::xarray<std::size_t>{0, 2, 2, 3});  // no padding used: plain gradients
+    check_gradients([&] { return tg::sum(tg::tanh(tg::embedding(q, j, 1)) * 0.7); }, {q});
+    const V g = tg::grad({tg::sum(tg::tanh(tg::embedding(q, idx_of({0, 1, 1, 3}), 1)))}, {q},
+                         tg::GradOptions().create_graph(true))[0];
+    CHECK(xt::all(xt::equal(xt::view(g.value(), 1), 0.0)));
+    CHECK(g.requires_grad());
+    check_error([&] { nn::Embedding<double>(5, 3, nn::EmbeddingOptions().padding_idx(5)); },
+                "Embedding: padding_idx must be in [-5, 5) for 5 embeddings, got 5");
+    check_error([&] { tg::embedding(q, tg::Indices{0}, 4); },
+                "embedding: padding_idx 4 out of range for 4 embeddings (expected < 4)");
+}
+
 TEST_CASE("LayerNorm: normalized over the last dimensions, weight and bias, gradients") {
     nn::LayerNorm<double> ln(3);
     CHECK(names(ln) == std::vector<std::string>{"weight", "bias"});
@@ -310,6 +350,75 @@ TEST_CASE("recurrent layers: gradcheck through a step and through time, the init
     check_gradients([&] { return tg::sum(gru(xs, g0).output) + tg::sum(gru(xs, g0).h_n); }, gall, false);
 }
 
+TEST_CASE("bidirectional recurrent layers: PyTorch's _reverse names and layout; the backward half reads backwards") {
+    tg::manual_seed(11);
+    const std::size_t I = 3, H = 2, L = 4, N = 2;
+    nn::LSTM<double> bi(I, H, nn::RecurrentOptions().num_layers(2).bidirectional(true));
+    CHECK(names(bi) == std::vector<std::string>{"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0",
+                                                "weight_ih_l0_reverse", "weight_hh_l0_reverse", "bias_ih_l0_reverse",
+                                                "bias_hh_l0_reverse", "weight_ih_l1", "weight_hh_l1", "bias_ih_l1",
+                                                "bias_hh_l1", "weight_ih_l1_reverse", "weight_hh_l1_reverse",
+                                                "bias_ih_l1_reverse", "bias_hh_l1_reverse"});
+    CHECK(bi.named_parameters()[8].second.shape() == tg::Shape{4 * H, 2 * H});  // layer 1 reads both halves
+    const V x = input({L, N, I}, 12, -1.0, 1.0);
+    const auto o = bi(x);
+    CHECK(o.output.shape() == tg::Shape{L, N, 2 * H});
+    CHECK(o.h_n.shape() == tg::Shape{4, N, H});
+    CHECK(o.c_n.shape() == tg::Shape{4, N, H});
+    // layer 0 alone, each direction against a one-directional LSTM with the same weights (the
+    // backward one over the reversed sequence)
+    nn::LSTM<double> one(I, H, nn::RecurrentOptions().bidirectional(true)), fwd(I, H), bwd(I, H);
+    for (std::size_t i = 0; i < 4; ++i) {
+        fwd.parameters()[i].mutable_value() = one.parameters()[i].value();
+        bwd.parameters()[i].mutable_value() = one.parameters()[i + 4].value();
+    }
+    const auto b = one(x);
+    const auto f = fwd(x);
+    const auto r = bwd(tg::constant(xt::xarray<double>(xt::flip(x.value(), 0))));
+    const xt::xarray<double> r_back = xt::flip(r.output.value(), 0);
+    CHECK(close(xt::view(b.output.value(), xt::all(), xt::all(), xt::range(0, H)), f.output.value()));
+    CHECK(close(xt::view(b.output.value(), xt::all(), xt::all(), xt::range(H, 2 * H)), r_back));
+    CHECK(close(xt::view(b.h_n.value(), xt::range(0, 1)), f.h_n.value()));
+    CHECK(close(xt::view(b.h_n.value(), xt::range(1, 2)), r.h_n.value()));
+    CHECK(close(xt::view(b.c_n.value(), xt::range(1, 2)), r.c_n.value()));
+    // the backward half at time 0 has read the whole sequence: the last input reaches it
+    const V xp = tg::parameter(x.value());
+    tg::sum(tg::slice(tg::slice(one(xp).output, 0, 0, 1), 2, std::ptrdiff_t(H), std::ptrdiff_t(2 * H))).backward();
+    CHECK(xt::any(xt::not_equal(xt::view(xp.grad(), L - 1), 0.0)));
+    // gradcheck through both directions, two layers, a given state, batch first
+    nn::GRU<double> gru(I, H, nn::RecurrentOptions().num_layers(2).bidirectional(true).batch_first(true));
+    const V xb = input({N, 3, I}, 13, -1.0, 1.0), h0 = input({4, N, H}, 14, -1.0, 1.0);
+    std::vector<V> all{xb, h0};
+    for (const auto& p : gru.parameters()) all.push_back(p);
+    check_gradients(
+        [&] {
+            const auto g = gru(xb, h0);
+            return tg::sum(g.output * g.output) + tg::sum(g.h_n);
+        },
+        all, false);
+    check_error([&] { gru(xb, input({2, N, H}, 15)); }, "expected h0 of shape (4,2,2), got (2,2,2)");
+}
+
+TEST_CASE("recurrent dropout between layers: training only, never after the last layer") {
+    tg::manual_seed(12);
+    const V x = input({4, 2, 3}, 16);
+    nn::LSTM<double> lstm(3, 5, nn::RecurrentOptions().num_layers(2).dropout(0.5));
+    CHECK(lstm.settings() == "3, 5, num_layers=2, bias=true, batch_first=false, dropout=0.5");
+    CHECK(!close(lstm(x).output.value(), lstm(x).output.value(), 1e-9));
+    lstm.eval();
+    CHECK(close(lstm(x).output.value(), lstm(x).output.value(), 0.0));
+    // one layer: nothing between layers, so training mode changes nothing
+    nn::GRU<double> single(3, 5, nn::RecurrentOptions().dropout(0.5));
+    CHECK(close(single(x).output.value(), single(x).output.value(), 0.0));
+    // with dropout 0 training and evaluation agree
+    nn::RNN<double> none(3, 5, nn::RecurrentOptions().num_layers(3));
+    const xt::xarray<double> y = none(x).output.value();
+    none.eval();
+    CHECK(close(none(x).output.value(), y, 0.0));
+    check_error([&] { nn::LSTM<double>(3, 5, nn::RecurrentOptions().dropout(1.5)); },
+                "LSTM: dropout must be in [0, 1], got 1.5");
+}
+
 TEST_CASE("recurrent layers: errors name the layer, the shape got and the shape expected") {
     nn::LSTM<double> lstm(3, 2, nn::RecurrentOptions().num_layers(2));
     check_error(
@@ -393,6 +502,73 @@ TEST_CASE("MultiheadAttention: the gradient reaching a future position or a padd
     const auto o = mha(x, x, x, nn::AttentionOptions().key_padding_mask(all_padded));
     CHECK(xt::all(xt::equal(xt::view(o.weights.value(), 0), 0.0)));
     CHECK(xt::all(xt::isfinite(o.output.value())));
+}
+
+TEST_CASE("MultiheadAttention: a float attn_mask is added to the scores; -inf leaves a key out exactly") {
+    tg::manual_seed(9);
+    const std::size_t E = 4, L = 3, N = 2;
+    nn::MultiheadAttention<double> mha(E, 2);
+    const V x = input({L, N, E}, 4, -1.0, 1.0);
+    const double ninf = -std::numeric_limits<double>::infinity();
+    // 0 / -inf as a float mask is the boolean mask
+    const xt::xarray<double> causal = {{0, ninf, ninf}, {0, 0, ninf}, {0, 0, 0}};
+    const auto b = mha(x, x, x, nn::AttentionOptions().is_causal(true));
+    const auto f = mha(x, x, x, nn::AttentionOptions().attn_mask(causal));
+    CHECK(close(f.output.value(), b.output.value()));
+    CHECK(close(f.weights.value(), b.weights.value()));
+    CHECK(close(mha(x, x, x, nn::AttentionOptions().attn_mask(xt::xarray<float>(causal))).output.value(),
+                b.output.value()));
+    // with the queries' projection zero every score is 0: the weights are softmax(mask) itself
+    nn::MultiheadAttention<double> flat(E, 2);
+    xt::view(flat.in_proj_weight().mutable_value(), xt::range(0, E), xt::all()) = 0.0;
+    const xt::xarray<double> bias = {{0.5, -1.0, 2.0}, {0.0, ninf, 1.0}, {-3.0, 0.25, 0.0}};
+    const auto o = flat(x, x, x, nn::AttentionOptions().attn_mask(bias));
+    for (std::size_t i = 0; i < L; ++i) {
+        double z = 0;
+        for (std::size_t j = 0; j < L; ++j) z += std::exp(bias(i, j));
+        for (std::size_t n = 0; n < N; ++n)
+            for (std::size_t j = 0; j < L; ++j)
+                CHECK(o.weights.value()(n, i, j) == doctest::Approx(std::exp(bias(i, j)) / z).epsilon(1e-12));
+    }
+    // a mask constant along the keys changes nothing (softmax is shift invariant); another does
+    const xt::xarray<double> rows = {{3, 3, 3}, {-1, -1, -1}, {0.5, 0.5, 0.5}};
+    const auto plain = mha(x, x, x);
+    CHECK(close(mha(x, x, x, nn::AttentionOptions().attn_mask(rows)).output.value(), plain.output.value(), 1e-10));
+    CHECK(!close(mha(x, x, x, nn::AttentionOptions().attn_mask(bias)).output.value(), plain.output.value(), 1e-6));
+    // one mask per sequence and head (N*h, L, S): head 1 of sequence 0 sees only key 0
+    xt::xarray<double> per_head = xt::zeros<double>({N * 2, L, L});
+    xt::view(per_head, 1, xt::all(), xt::range(1, L)) = ninf;
+    const auto ph = mha(x, x, x, nn::AttentionOptions().attn_mask(per_head));
+    CHECK(!close(ph.output.value(), plain.output.value(), 1e-6));
+    CHECK(close(xt::view(ph.output.value(), xt::all(), 1), xt::view(plain.output.value(), xt::all(), 1)));
+    // gradients: gradcheck in double with a float mask, and none through a -inf entry
+    std::vector<V> all{x};
+    for (const auto& p : mha.parameters()) all.push_back(p);
+    check_gradients(
+        [&] {
+            const auto r = mha(x, x, x, nn::AttentionOptions().attn_mask(bias));
+            return tg::sum(r.output * r.output);
+        },
+        all);
+    for (std::size_t t = 0; t < L; ++t) {
+        const V xt = tg::parameter(x.value());
+        const auto r = mha(xt, xt, xt, nn::AttentionOptions().attn_mask(causal));
+        tg::sum(tg::slice(r.output, 0, std::ptrdiff_t(t), std::ptrdiff_t(t) + 1)).backward();
+        for (std::size_t s = t + 1; s < L; ++s) CHECK(xt::all(xt::equal(xt::view(xt.grad(), s), 0.0)));
+    }
+    check_error(
+        [&] {
+            mha(x, x, x, nn::AttentionOptions().attn_mask(xt::xarray<double>{{0, 1}, {1, 0}}));
+        },
+        "MultiheadAttention(4, 2): expected a float attn_mask of shape (3,3) or (4,3,3), got (2,2)");
+    check_error(
+        [&] {
+            mha(x, x, x,
+                nn::AttentionOptions().attn_mask(xt::xarray<double>{{0, 0, 0}, {0, std::nan(""), 0}, {0, 0, 0}}));
+        },
+        "MultiheadAttention(4, 2): float attn_mask has nan at flat position 4 (expected finite values or -inf)");
+    check_error([&] { mha(x, x, x, nn::AttentionOptions().attn_mask(xt::xarray<double>(-causal))); },
+                "float attn_mask has inf at flat position 1");
 }
 
 TEST_CASE("MultiheadAttention: gradcheck in double, dropout only in training, errors") {

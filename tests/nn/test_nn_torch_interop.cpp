@@ -6,6 +6,8 @@
 // batch norm's running statistics and num_batches_tracked are not their initial values). A new
 // module is one more entry. The C++ side writes a manifest of the cases; one Python run (torch,
 // numpy, and a safetensors reader/writer of struct + json) does the torch half of every case.
+#include <algorithm>
+#include <cstdio>
 #include <functional>
 #include <memory>
 
@@ -29,6 +31,7 @@ struct Case {
     std::string torch;  // a Python expression over `nn` (torch.nn) building the same model
     tg::Shape input;
     int train_batches = 0;
+    std::size_t vocab = 0;  // > 0: the input is token ids in [0, vocab) (stored as floats; torch gets .long())
 };
 
 std::vector<Case> cases() {
@@ -108,6 +111,71 @@ std::vector<Case> cases() {
          [] { return std::make_shared<nn::MultiheadAttention<F>>(8, 2); },
          "self_attention(8, 2)",
          {5, 2, 8}},
+        {"lstm_bidirectional",
+         [] {
+             return std::make_shared<nn::LSTM<F>>(
+                 3, 4, nn::RecurrentOptions().num_layers(2).bidirectional(true).dropout(0.3));
+         },
+         "first(nn.LSTM)(3, 4, num_layers=2, bidirectional=True, dropout=0.3)",
+         {5, 2, 3}},
+        {"gru_bidirectional_batch_first",
+         [] {
+             return std::make_shared<nn::GRU<F>>(3, 4, nn::RecurrentOptions().bidirectional(true).batch_first(true));
+         },
+         "first(nn.GRU)(3, 4, bidirectional=True, batch_first=True)",
+         {2, 5, 3}},
+        {"rnn_bidirectional",
+         [] { return std::make_shared<nn::RNN<F>>(3, 4, nn::RecurrentOptions().num_layers(2).bidirectional(true)); },
+         "first(nn.RNN)(3, 4, num_layers=2, bidirectional=True)",
+         {5, 2, 3}},
+        {"embedding_padding_idx",
+         [] { return std::make_shared<nn::Embedding<F>>(10, 4, nn::EmbeddingOptions().padding_idx(0)); },
+         "ids(nn.Embedding)(10, 4, padding_idx=0)",
+         {3, 5},
+         0,
+         10},
+        {"transformer_block_causal",
+         [] {
+             return std::make_shared<nn::TransformerBlock<F>>(8, 2,
+                                                              nn::TransformerOptions()
+                                                                  .dim_feedforward(16)
+                                                                  .activation(nn::TransformerActivation::gelu)
+                                                                  .batch_first(true)
+                                                                  .causal(true));
+         },
+         "causal(nn.TransformerEncoderLayer)(8, 2, 16, 0.1, 'gelu', batch_first=True, norm_first=True)",
+         {2, 5, 8}},
+        {"transformer_block_relu",
+         [] { return std::make_shared<nn::TransformerBlock<F>>(8, 4, nn::TransformerOptions().dim_feedforward(12)); },
+         "nn.TransformerEncoderLayer(8, 4, 12, norm_first=True)",
+         {5, 2, 8}},
+        {"transformer_stack_causal",
+         [] {
+             return std::make_shared<nn::TransformerStack<F>>(
+                 2, 8, 2, nn::TransformerOptions().dim_feedforward(16).batch_first(true).causal(true));
+         },
+         "causal(nn.TransformerEncoder)(nn.TransformerEncoderLayer(8, 2, 16, batch_first=True, norm_first=True), 2, "
+         "norm=nn.LayerNorm(8), enable_nested_tensor=False)",
+         {2, 5, 8}},
+        {"positional_embedding",
+         [] { return std::make_shared<nn::PositionalEmbedding<F>>(7, 4); },
+         "positional(7, 4)",
+         {2, 5, 4}},
+        {"gpt",
+         [] {
+             nn::GPTConfig c;
+             c.vocab_size = 11;
+             c.context = 8;
+             c.d_model = 8;
+             c.num_heads = 2;
+             c.num_layers = 2;
+             c.dim_feedforward = 16;
+             return std::make_shared<nn::GPT<F>>(c);
+         },
+         "GPT(11, 8, 8, 2, 2, 16)",
+         {2, 6},
+         0,
+         11},
     };
 }
 
@@ -115,6 +183,13 @@ tg::Tensor<F> random_tensor(const tg::Shape& shape, std::uint64_t seed) {
     tg::Generator gen(seed);
     tg::Tensor<F> t = tg::Tensor<F>::from_shape(shape);
     for (auto& v : t) v = F(gen.normal());
+    return t;
+}
+
+tg::Tensor<F> random_ids(const tg::Shape& shape, std::size_t vocab, std::uint64_t seed) {
+    tg::Generator gen(seed);
+    tg::Tensor<F> t = tg::Tensor<F>::from_shape(shape);
+    for (auto& v : t) v = F(std::min<std::size_t>(vocab - 1, std::size_t(gen.uniform(0.0, double(vocab)))));
     return t;
 }
 
@@ -170,6 +245,37 @@ def read(path):
 def first(cls):  # the module with forward(x) returning only the first of its outputs
     return type(cls.__name__, (cls,), {"forward": lambda self, x: cls.forward(self, x)[0]})
 
+def ids(cls):  # forward(x): x holds token ids as floats
+    return type(cls.__name__, (cls,), {"forward": lambda self, x: cls.forward(self, x.long())})
+
+def causal_mask(n):
+    return torch.triu(torch.full((n, n), float("-inf")), diagonal=1)
+
+def causal(cls):  # forward(x) with the causal mask (PyTorch passes it per call; tapegrad's option)
+    def forward(self, x):
+        layer = self if hasattr(self, "self_attn") else self.layers[0]
+        return cls.forward(self, x, causal_mask(x.shape[1] if layer.self_attn.batch_first else x.shape[0]))
+    return type(cls.__name__, (cls,), {"forward": forward})
+
+class positional(nn.Module):  # learned positions: an nn.Embedding of positions added to x (N, L, E)
+    def __init__(self, max_len, dim):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(max_len, dim))
+    def forward(self, x):
+        return x + self.weight[:x.shape[1]]
+
+class GPT(nn.Module):  # tapegrad's nn::GPT written with torch.nn
+    def __init__(self, vocab, context, d, heads, layers, ff):
+        super().__init__()
+        self.tok_emb = nn.Embedding(vocab, d)
+        self.pos_emb = positional(context, d)
+        layer = nn.TransformerEncoderLayer(d, heads, ff, 0.0, "gelu", batch_first=True, norm_first=True)
+        self.blocks = nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(d), enable_nested_tensor=False)
+        self.head = nn.Linear(d, vocab)
+    def forward(self, ids):
+        x = self.pos_emb(self.tok_emb(ids.long()))
+        return self.head(self.blocks(x, causal_mask(ids.shape[1])))
+
 def self_attention(*args, **kwargs):  # forward(x): attention of x to itself, the output alone
     mha = nn.MultiheadAttention
     return type("MultiheadAttention", (mha,),
@@ -189,6 +295,7 @@ for line in open(d + "/manifest.txt"):
         model.eval()
         with torch.no_grad():
             y = model(x).numpy()
+        print("%s.%s: tapegrad -> torch, max output difference %.3g" % (name, ext, np.abs(y - io["y"]).max()))
         if not np.allclose(y, io["y"], rtol=1e-4, atol=1e-5):
             failures.append("%s.%s: torch's output differs from tapegrad's by %g"
                             % (name, ext, np.abs(y - io["y"]).max()))
@@ -229,7 +336,7 @@ TEST_CASE("every module's state dict goes to PyTorch and back (strict load, same
         model->train();
         for (int b = 0; b < c.train_batches; ++b) run(*model, random_tensor(c.input, 100 + std::uint64_t(b)));
         model->eval();
-        const tg::Tensor<F> x = random_tensor(c.input, 42);
+        const tg::Tensor<F> x = c.vocab ? random_ids(c.input, c.vocab, 42) : random_tensor(c.input, 42);
         tgio::save_npz<F>(dir / (c.name + ".io.npz"), {{"x", x}, {"y", run(*model, x)}});
         for (const char* ext : {"npz", "safetensors"}) nn::save(*model, dir / (c.name + ".tg." + ext));
         manifest += c.name + "|" + c.torch + "|" + std::to_string(c.train_batches) + "\n";
@@ -239,8 +346,10 @@ TEST_CASE("every module's state dict goes to PyTorch and back (strict load, same
     const std::string log = dir / "torch_side.log";
     const int rc =
         std::system((py + " " + (dir / "torch_side.py") + " " + dir.path().string() + " > " + log + " 2>&1").c_str());
-    INFO(data_test::read_file(log));
+    const std::string torch_log = data_test::read_file(log);
+    INFO(torch_log);
     REQUIRE(rc == 0);
+    std::printf("%s", torch_log.c_str());
 
     for (const Case& c : cases()) {
         const tg::Tensor<F> x = tgio::load_npz<F>(dir / (c.name + ".io.npz"))[0].second;
@@ -254,10 +363,13 @@ TEST_CASE("every module's state dict goes to PyTorch and back (strict load, same
             model->eval();
             const tg::Tensor<F> y = run(*model, x);
             REQUIRE(y.shape() == y_torch.shape());
-            double worst = 0;
-            for (std::size_t i = 0; i < y.size(); ++i)
-                worst = std::max(worst, std::abs(double(y.data()[i]) - double(y_torch.data()[i])) /
-                                            (1e-5 + 1e-4 * std::abs(double(y_torch.data()[i]))));
+            double worst = 0, max_diff = 0;
+            for (std::size_t i = 0; i < y.size(); ++i) {
+                const double diff = std::abs(double(y.data()[i]) - double(y_torch.data()[i]));
+                max_diff = std::max(max_diff, diff);
+                worst = std::max(worst, diff / (1e-5 + 1e-4 * std::abs(double(y_torch.data()[i]))));
+            }
+            std::printf("%s.%s: torch -> tapegrad, max output difference %.3g\n", c.name.c_str(), ext, max_diff);
             CHECK_MESSAGE(worst <= 1.0, "tapegrad's output differs from torch's");
             for (const auto& [name, counter] : model->named_counters()) CHECK(*counter == c.train_batches);
         }
