@@ -79,10 +79,26 @@ struct BlockCache {
 // go straight back to the system.
 thread_local bool cache_destroyed = false;
 thread_local BlockCache cache;
+// The thread's cache once it exists, null before and after. A plain pointer: reading it needs no
+// check that the thread_local object above is constructed (which every access to `cache` makes, on
+// the path of every tensor's allocation).
+thread_local BlockCache* current = nullptr;
 
 BlockCache::~BlockCache() {
     clear();
     cache_destroyed = true;
+    current = nullptr;
+}
+
+// The calling thread's cache, constructed on first use; null once it is gone (thread exit).
+[[maybe_unused]] __attribute__((noinline)) BlockCache* first_use() noexcept {
+    if (cache_destroyed) return nullptr;
+    current = &cache;
+    return current;
+}
+[[maybe_unused]] inline BlockCache* thread_cache() noexcept {
+    BlockCache* c = current;
+    return c ? c : first_use();
 }
 
 }  // namespace
@@ -100,13 +116,15 @@ void* cached_allocate(std::size_t bytes) {
     int cls;
     const std::size_t rounded = size_class(bytes, cls);
 #ifndef TAPEGRAD_NO_BLOCK_CACHE
-    if (cls >= 0 && !cache_destroyed) {
-        auto& blocks = cache.free_blocks[std::size_t(cls)];
-        if (!blocks.empty()) {
-            void* p = blocks.back();
-            blocks.pop_back();
-            cache.cached_bytes -= rounded;
-            return p;
+    if (cls >= 0) {
+        if (BlockCache* c = thread_cache()) {
+            auto& blocks = c->free_blocks[std::size_t(cls)];
+            if (!blocks.empty()) {
+                void* p = blocks.back();
+                blocks.pop_back();
+                c->cached_bytes -= rounded;
+                return p;
+            }
         }
     }
 #endif
@@ -118,10 +136,11 @@ void cached_deallocate(void* p, std::size_t bytes) noexcept {
 #ifndef TAPEGRAD_NO_BLOCK_CACHE
     int cls;
     const std::size_t rounded = size_class(bytes, cls);
-    if (cls >= 0 && !cache_destroyed && cache.cached_bytes + rounded <= cache_limit_bytes) {
+    BlockCache* c = cls >= 0 ? thread_cache() : nullptr;
+    if (c && c->cached_bytes + rounded <= cache_limit_bytes) {
         try {
-            cache.free_blocks[std::size_t(cls)].push_back(p);
-            cache.cached_bytes += rounded;
+            c->free_blocks[std::size_t(cls)].push_back(p);
+            c->cached_bytes += rounded;
             return;
         } catch (...) {  // no room to remember the block: give it back instead
         }

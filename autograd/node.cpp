@@ -81,6 +81,10 @@ void defer(Worklist& w, Variable<T>* inputs, std::size_t count) noexcept {
 
 template <class T>
 void release_iteratively(Variable<T>* inputs, std::size_t count) noexcept {
+    // A node a backward went through has handed its inputs on already: nothing to set up a worklist for.
+    std::size_t held = 0;
+    for (std::size_t i = 0; i < count; ++i) held += inputs[i].node() != nullptr;
+    if (held == 0) return;
     if (Worklist* outer = current_worklist) {
         defer(*outer, inputs, count);
         return;

@@ -24,6 +24,12 @@ public:
         }
     }
 
+    /// Room for `count` keys without growing (the table is empty: call before the first add).
+    template <class K>
+    void reserve(std::size_t count, const std::vector<K*>& keys) {
+        if (count * 10 > slots_.size() * 7) grow(keys, count);
+    }
+
     /// The id of `p`, appending it to `keys` first if it is not there; true when appended.
     template <class K>
     std::pair<std::uint32_t, bool> add(K* p, std::vector<K*>& keys) {

@@ -19,7 +19,14 @@ template <class T>
 
 template <class T>
 GraphOrder<T> order_graph(const std::vector<const Variable<T>*>& roots, bool keep_handles) {
+    // A training loop goes through a graph of the same size step after step: the tables start at
+    // the size of the previous pass on this thread instead of growing (and rehashing) from nothing.
+    static thread_local std::size_t previous_size = 0;
     GraphOrder<T> g;
+    g.nodes.reserve(previous_size);
+    g.order.reserve(previous_size);
+    g.index.reserve(previous_size, g.nodes);
+    if (keep_handles) g.handles.reserve(previous_size);
     // Numbers the node behind `v` if it is new; true when it is a new op node, to be searched.
     auto reach = [&](const Variable<T>* v, std::uint32_t& id) {
         Node<T>* m = v->node();
@@ -56,6 +63,7 @@ GraphOrder<T> order_graph(const std::vector<const Variable<T>*>& roots, bool kee
         }
     }
     std::reverse(g.order.begin(), g.order.end());
+    previous_size = g.nodes.size();
     return g;
 }
 

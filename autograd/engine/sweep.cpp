@@ -8,6 +8,7 @@
 #include <tapegrad/autograd/detail/anomaly.hpp>
 #include <tapegrad/autograd/engine/leaf_grad.hpp>
 #include <tapegrad/autograd/grad_mode.hpp>
+#include <tapegrad/autograd/kernels/detail/dispatch.hpp>
 #include <tapegrad/autograd/ops/arithmetic.hpp>
 
 namespace tapegrad::detail {
@@ -25,10 +26,20 @@ const Tensor<T>& value_of(const Variable<T>& g) {
 }
 
 template <class T>
+TAPEGRAD_HOT_LOOP void add_n(T* a, const T* b, std::size_t n) {
+#pragma omp simd
+    for (std::size_t i = 0; i < n; ++i) a[i] += b[i];
+}
+
+template <class T>
 void add_in_place(Tensor<T>& acc, const Tensor<T>& g) {
     T* a = acc.data();
     const T* b = g.data();
     const std::size_t n = acc.size();
+    if (n >= 256) {  // per-CPU copies (a call is not worth it for a few elements)
+        add_n(a, b, n);
+        return;
+    }
 #pragma omp simd
     for (std::size_t i = 0; i < n; ++i) a[i] += b[i];
 }

@@ -160,6 +160,24 @@ TEST_CASE_TEMPLATE("batches are flat or NCHW, scaled to [0,1], optionally normal
     CHECK(e.images(0, 1) == T(1));
 }
 
+TEST_CASE_TEMPLATE("every byte converts to exactly (v / 255 - mean) / stddev, rounded once", T, float, double) {
+    // 16 images of 16 bytes hold every byte value once (in an order that is not 0, 1, 2, ...).
+    std::vector<std::uint8_t> pixels(256);
+    for (std::size_t v = 0; v < 256; ++v) pixels[v] = std::uint8_t((v * 37 + 11) % 256);
+    tgd::ImageDataset d(pixels, Indices(16, 0), 1, 4, 4, 1);
+    const double settings[][2] = {{0.0, 1.0}, {0.2860, 0.3530}, {0.1307, 0.3081}, {-3.0, 7.0}, {0.5, 1e-3}};
+    for (const auto& s : settings) {
+        CAPTURE(s[0]);
+        CAPTURE(s[1]);
+        tgd::DataLoader<T> loader(d, tgd::LoaderOptions().batch_size(16).shuffle(false).normalize(s[0], s[1]));
+        const auto b = loader.epoch(0).batch(0);
+        REQUIRE(b.images.size() == 256);
+        std::size_t wrong = 0;
+        for (std::size_t k = 0; k < 256; ++k) wrong += b.images.data()[k] != T((pixels[k] / 255.0 - s[0]) / s[1]);
+        CHECK(wrong == 0);
+    }
+}
+
 TEST_CASE("iterating an epoch yields batch(i) in order and visits every image once") {
     auto d = small_dataset(23);
     tgd::DataLoader<double> loader(d, tgd::LoaderOptions().batch_size(5).seed(3));
