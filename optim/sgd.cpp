@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include <tapegrad/autograd/threads_parallel.hpp>
+#include <tapegrad/autograd/detail/parallel.hpp>
 
 #include <tapegrad/optim/detail/grouped_optimizer_impl.hpp>
 

@@ -10,7 +10,7 @@
 #include <tapegrad/autograd/kernels/detail/conv_onednn.hpp>
 #include <tapegrad/autograd/kernels/detail/im2col.hpp>
 #include <tapegrad/autograd/kernels/detail/window.hpp>
-#include <tapegrad/autograd/threads_parallel.hpp>
+#include <tapegrad/autograd/detail/parallel.hpp>
 
 namespace tapegrad::kernels {
 

@@ -7,7 +7,7 @@
 #include <tapegrad/autograd/error.hpp>
 #include <tapegrad/autograd/kernels/detail/dispatch.hpp>
 #include <tapegrad/autograd/kernels/detail/window.hpp>
-#include <tapegrad/autograd/threads_parallel.hpp>
+#include <tapegrad/autograd/detail/parallel.hpp>
 
 namespace tapegrad::kernels {
 

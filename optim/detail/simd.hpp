@@ -15,7 +15,7 @@
 
 #include <xsimd/xsimd.hpp>
 
-#include <tapegrad/autograd/threads_parallel.hpp>
+#include <tapegrad/autograd/detail/parallel.hpp>
 
 namespace tapegrad::optim::detail {
 

@@ -1,7 +1,7 @@
 // Tests of intra-op threads (set_num_threads): the loops split work as documented, and the kernels they drive
 // (convolution, pooling, optimizer updates) give the same bits on 1 and 2 threads.
 #include <tapegrad/autograd/kernels/detail/conv_onednn.hpp>
-#include <tapegrad/autograd/threads_parallel.hpp>
+#include <tapegrad/autograd/detail/parallel.hpp>
 
 #include <algorithm>
 #include <atomic>

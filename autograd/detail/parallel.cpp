@@ -1,5 +1,5 @@
 // parallel_run: the one OpenMP region behind detail::parallel_for (compiled with -fopenmp).
-#include <tapegrad/autograd/threads_parallel.hpp>
+#include <tapegrad/autograd/detail/parallel.hpp>
 
 #include <algorithm>
 #include <exception>
