@@ -3,8 +3,8 @@
 
 A ```cpp block that defines `int main(` is a whole program: it is compiled with find_package(tapegrad) and must
 exit with 0 (one that names tapegrad::distributed links that component, and is left out, saying so, when the
-installed package lacks it). It is optimised as in Release but with assert() active (no NDEBUG), so that the asserts a page uses
-to show its results are checked.
+installed package lacks it). It is optimised as in Release but with assert() active (no NDEBUG), so that the
+asserts a page uses to show its results are checked.
 
 Every other ```cpp block is a fragment: it is compiled (not run) inside a function body, after
 `#include <tapegrad/tapegrad.hpp>`, a few standard headers, `using namespace tapegrad;` and the aliases

@@ -65,6 +65,7 @@ if [ $distributed = 1 ]; then
   # shellcheck disable=SC2046
   g++ -std=c++17 -O1 consumer/main_distributed.cpp -o "$tmp/consumer_distributed_pc" \
     $(pkg-config --cflags --libs tapegrad-distributed)
-  "$tmp/consumer_distributed_pc" | sed 's/find_package(tapegrad COMPONENTS distributed)/pkg-config tapegrad-distributed/'
+  "$tmp/consumer_distributed_pc" \
+    | sed 's/find_package(tapegrad COMPONENTS distributed)/pkg-config tapegrad-distributed/'
 fi
 echo "the .deb is complete: consumer/ builds against it with find_package and with pkg-config"
