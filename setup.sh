@@ -24,6 +24,8 @@ if [ "$mode" = test ]; then
   packages+=(clang-format)
   # the API reference is built with Doxygen and every warning fails it (ctest api_reference)
   packages+=(doxygen)
+  # the package stage: consumers built with pkg-config against the staged install and the .deb
+  packages+=(pkg-config)
 fi
 
 missing=()
@@ -61,12 +63,34 @@ case "$mode" in
     echo "== running the test suite"
     ctest --test-dir build --output-on-failure -j"$jobs"
     echo "== checking that an outside project can use the installed package"
-    rm -rf build/stage build/consumer
+    rm -rf build/stage build/consumer build/consumer-nompi
     cmake --install build --prefix build/stage >/dev/null
-    cmake -S consumer -B build/consumer -DCMAKE_PREFIX_PATH="$PWD/build/stage" >/dev/null
+    # find_package(tapegrad) must not look for MPI (it is the distributed component's alone): with
+    # MPI hidden from CMake the plain consumer still configures, and asking for the component fails.
+    cmake -S consumer -B build/consumer-nompi -DCMAKE_PREFIX_PATH="$PWD/build/stage" \
+      -DCMAKE_DISABLE_FIND_PACKAGE_MPI=ON --no-warn-unused-cli >/dev/null
+    if cmake -S consumer -B build/consumer-nompi -DTAPEGRAD_CONSUMER_DISTRIBUTED=ON >build/consumer-nompi.log 2>&1 \
+      || ! grep -q "needs MPI" build/consumer-nompi.log; then
+      cat build/consumer-nompi.log
+      echo "find_package(tapegrad COMPONENTS distributed) without MPI should fail, saying it needs MPI" >&2
+      exit 1
+    fi
+    cmake -S consumer -B build/consumer -DCMAKE_PREFIX_PATH="$PWD/build/stage" -DTAPEGRAD_CONSUMER_DISTRIBUTED=ON \
+      >/dev/null
     cmake --build build/consumer >/dev/null
     ./build/consumer/consumer
-    echo "== building and running every program in README.md and docs/ against the installed package"
+    OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -np 2 \
+      ./build/consumer/consumer_distributed
+    echo "== the same with pkg-config (tapegrad.pc, relocatable) against the staged install"
+    (
+      export PKG_CONFIG_PATH="$PWD/build/stage/lib/pkgconfig"
+      # shellcheck disable=SC2046  # the flags are words
+      g++ -std=c++17 -O1 consumer/main.cpp -o build/consumer/consumer_pc $(pkg-config --cflags --libs tapegrad)
+    )
+    ./build/consumer/consumer_pc | sed 's/find_package(tapegrad)/pkg-config tapegrad/'
+    echo "== packaging: cpack -G DEB, the package's files and Depends, consumer/ built against the unpacked .deb"
+    tests/packaging/check_deb.sh build
+    echo "== building every C++ block in README.md and docs/ against the installed package (programs are run)"
     python3 tests/docs/run_snippets.py --prefix build/stage --out build/snippets README.md docs/*.md docs/lessons/*.md
     # ---- reliability (issue 7): the whole suite under sanitizers, the threaded tests under
     # ThreadSanitizer (issue 12), then the fuzzers -------------------------------------------------

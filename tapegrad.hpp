@@ -61,7 +61,7 @@
 #include <tapegrad/optim/rmsprop.hpp>
 #include <tapegrad/optim/serialize.hpp>
 #include <tapegrad/optim/sgd.hpp>
-// distributed/: only in a build with MPI (TAPEGRAD_MPI), which defines TAPEGRAD_HAS_MPI.
+// distributed/: only for programs that link tapegrad::distributed (built with MPI), which defines TAPEGRAD_HAS_MPI.
 #ifdef TAPEGRAD_HAS_MPI
 #include <tapegrad/distributed/distributed.hpp>
 #endif

@@ -9,6 +9,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <initializer_list>
 #include <iostream>
 #include <map>
@@ -413,6 +414,10 @@ struct EpochResult {
 struct EpochDisplay {
     bool plain_progress = false;
     std::size_t curve_points = 0;
+    /// Called about `checks` times within the epoch, each time with the fraction of the epoch
+    /// done (the last call with 1): where a lesson measures, e.g., test accuracy as it trains.
+    std::size_t checks = 0;
+    std::function<void(double)> check;
 };
 
 /// One epoch of mini-batch training, the loop every gradient-descent lesson runs:
@@ -429,6 +434,8 @@ EpochResult train_epoch(tg::optim::Optimizer<T>& optimizer, const tg::data::Epoc
     std::optional<tg::data::Progress> bar;
     if (tty() || display.plain_progress) bar.emplace(total, label, options);
     const std::size_t window = display.curve_points ? std::max<std::size_t>(total / display.curve_points, 1) : 0;
+    const std::size_t check_every =
+        display.check && display.checks ? std::max<std::size_t>(total / display.checks, 1) : 0;
     EpochResult r;
     double window_loss = 0;
     std::size_t hits = 0, seen = 0, done = 0, in_window = 0;
@@ -451,6 +458,8 @@ EpochResult train_epoch(tg::optim::Optimizer<T>& optimizer, const tg::data::Epoc
                 in_window = 0;
             }
         }
+        if (check_every && (done % check_every == 0 || done == batches.size()))
+            display.check(std::min(double(done) / double(total), 1.0));
         if (bar) bar->update(std::min(done, total), r.loss / double(done));
     }
     r.loss /= double(std::max<std::size_t>(done, 1));
