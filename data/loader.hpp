@@ -160,6 +160,8 @@ private:
     bool drop_last_;
     ImageLayout layout_;
     std::array<T, 256> lut_;  // byte -> scaled, normalized value
+    double scale_, shift_;    // the same as byte * scale_ + shift_ ...
+    bool affine_;             // ... when that gives the table's values exactly (it vectorises)
 };
 
 /// Mini-batches of an ImageDataset (which must outlive the loader):
