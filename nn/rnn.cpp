@@ -1,12 +1,14 @@
 // Recurrent cells and layers: PyTorch's parameters and gate equations, the time loop written as plain ops.
 #include <tapegrad/nn/rnn.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
 #include <vector>
 
 #include <tapegrad/autograd/factories.hpp>
 #include <tapegrad/autograd/ops.hpp>
+#include <tapegrad/autograd/ops/rnn_cell.hpp>
 #include <tapegrad/nn/dropout.hpp>
 #include <tapegrad/nn/format.hpp>
 #include <tapegrad/nn/init.hpp>
@@ -39,17 +41,11 @@ LstmState<T> step(RecurrentKind kind, const Variable<T>& xi, const Variable<T>& 
         case RecurrentKind::rnn:
             return {tanh(xi + hh), Variable<T>()};
         case RecurrentKind::lstm: {
-            const std::vector<Variable<T>> g = chunk(xi + hh, 4, -1);  // i, f, g, o
-            Variable<T> c2 = sigmoid(g[1]) * c + sigmoid(g[0]) * tanh(g[2]);
-            Variable<T> h2 = sigmoid(g[3]) * tanh(c2);
+            auto [h2, c2] = lstm_cell(xi, hh, c);  // gates i, f, g, o and their sum fused in one op
             return {std::move(h2), std::move(c2)};
         }
         case RecurrentKind::gru: {
-            const std::vector<Variable<T>> a = chunk(xi, 3, -1), b = chunk(hh, 3, -1);  // r, z, n
-            const Variable<T> r = sigmoid(a[0] + b[0]);
-            const Variable<T> z = sigmoid(a[1] + b[1]);
-            const Variable<T> n = tanh(a[2] + r * b[2]);
-            return {n + z * (h - n), Variable<T>()};  // (1 - z) n + z h
+            return {gru_cell(xi, hh, h), Variable<T>()};  // gates r, z, n fused in one op
         }
     }
     return {};
@@ -191,6 +187,12 @@ LstmOutput<T> Recurrent<T>::run(const Variable<T>& input, const Variable<T>& h0,
             Weights<T> w{this->parameter(p), this->parameter(p + 1),
                          options_.bias() ? this->parameter(p + 2) : Variable<T>(),
                          options_.bias() ? this->parameter(p + 3) : Variable<T>()};
+            if (options_.bias() && kind_ != RecurrentKind::gru) {
+                // b_ih + b_hh once, added with the input's projection: no bias add or row sum per
+                // step (GRU keeps b_hn apart: it is scaled by r)
+                w.b_ih = w.b_ih + w.b_hh;
+                w.b_hh = Variable<T>();
+            }
             auto layer_state = [&](const Variable<T>& s) {
                 return s.defined() ? squeeze(slice(s, 0, std::ptrdiff_t(k), std::ptrdiff_t(k) + 1), 0)
                                    : zeros<T>({batch, hidden_});
@@ -203,10 +205,18 @@ LstmOutput<T> Recurrent<T>::run(const Variable<T>& input, const Variable<T>& h0,
             const std::size_t width = w.w_ih.shape()[0];
             const bool project_all = seq.shape()[2] >= width;
             const Variable<T> src = project_all ? affine(seq, w.w_ih, w.b_ih) : seq;
-            const Shape step_shape{batch, src.shape()[2]};
+            // And cut in two levels: blocks of about sqrt(L) steps, then steps, so those zero fills
+            // add up to about 2 L sqrt(L) steps' worth rather than L^2.
+            const std::size_t span = std::max<std::size_t>(1, std::size_t(std::sqrt(double(steps))));
+            std::vector<Variable<T>> spans((steps + span - 1) / span);
             for (std::size_t i = 0; i < steps; ++i) {
                 const std::size_t t = d ? steps - 1 - i : i;  // the reverse direction reads the sequence backwards
-                const Variable<T> st = reshape(slice(src, 0, std::ptrdiff_t(t), std::ptrdiff_t(t) + 1), step_shape);
+                Variable<T>& from = spans[t / span];
+                if (!from.defined())
+                    from = span == steps ? src
+                                         : slice(src, 0, std::ptrdiff_t(t / span * span),
+                                                 std::ptrdiff_t(std::min(steps, (t / span + 1) * span)));
+                const Variable<T> st = block(from, t % span);
                 const Variable<T> xt = project_all ? st : affine(st, w.w_ih, w.b_ih);
                 LstmState<T> next = step(kind_, xt, h, c, w);
                 h = std::move(next.h);
