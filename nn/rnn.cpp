@@ -172,7 +172,7 @@ LstmOutput<T> Recurrent<T>::run(const Variable<T>& input, const Variable<T>& h0,
     };
     checked(h0, "h0");
     checked(c0, "c0");
-    const bool lstm = kind_ == RecurrentKind::lstm;
+    const bool lstm = kind_ == RecurrentKind::lstm, direct_out = bf && dirs == 1;
     const std::size_t per_layer = options_.bias() ? 4 : 2;
     std::vector<Variable<T>> h_n, c_n, outs(steps), halves;
     Variable<T> seq = x;
@@ -223,14 +223,15 @@ LstmOutput<T> Recurrent<T>::run(const Variable<T>& input, const Variable<T>& h0,
                 c = std::move(next.c);
                 outs[t] = h;
             }
-            halves.push_back(stack(outs, 0));
+            // the last layer of a one-way batch_first module stacks straight into (N, L, hidden)
+            halves.push_back(stack(outs, direct_out && l + 1 == layers ? 1 : 0));
             h_n.push_back(h);
             if (lstm) c_n.push_back(c);
         }
         seq = dirs == 1 ? halves[0] : concat(halves, 2);
     }
     LstmOutput<T> out;
-    out.output = bf ? transpose(seq, 0, 1) : seq;
+    out.output = bf && !direct_out ? transpose(seq, 0, 1) : seq;
     out.h_n = stack(h_n, 0);
     if (lstm) out.c_n = stack(c_n, 0);
     return out;
