@@ -95,12 +95,9 @@ struct LstmCell {
             }
             if (a.want(ci)) a.dx[ci] = dc * f;
         } else {
-            Tensor<T> again;
-            if (!act || act->size() == 0)  // after release(): computed again
-                kernels::lstm_cell_forward(a.x(0), terms == 2 ? &a.x(1) : nullptr, a.x(ci), &again);
-            const Tensor<T>& saved = act && act->size() != 0 ? *act : again;
+            // release() comes only after the last backward through the node, so act is there
             Tensor<T> dc_prev;
-            Tensor<T> dg = kernels::lstm_cell_backward(saved, a.x(ci), a.g, a.want(ci) ? &dc_prev : nullptr);
+            Tensor<T> dg = kernels::lstm_cell_backward(*act, a.x(ci), a.g, a.want(ci) ? &dc_prev : nullptr);
             if (terms == 2 && a.want(1)) a.dx[1] = a.want(0) ? Tensor<T>(dg) : std::move(dg);
             if (a.want(0)) a.dx[0] = std::move(dg);
             if (a.want(ci)) a.dx[ci] = std::move(dc_prev);
@@ -139,11 +136,8 @@ struct GruCell {
             if (a.want(1)) a.dx[1] = concat({dr, dz, dn * r}, 1);
             if (a.want(2)) a.dx[2] = a.g * z;
         } else {
-            Tensor<T> again;
-            if (!act || act->size() == 0) kernels::gru_cell_forward(a.x(0), a.x(1), a.x(2), &again);  // released
-            const Tensor<T>& saved = act && act->size() != 0 ? *act : again;
-            Tensor<T> d[3];
-            kernels::gru_cell_backward(saved, a.x(1), a.x(2), a.g, a.want(0) ? &d[0] : nullptr,
+            Tensor<T> d[3];  // act is there: release() comes only after the last backward through the node
+            kernels::gru_cell_backward(*act, a.x(1), a.x(2), a.g, a.want(0) ? &d[0] : nullptr,
                                        a.want(1) ? &d[1] : nullptr, a.want(2) ? &d[2] : nullptr);
             for (std::size_t k = 0; k < 3; ++k)
                 if (a.want(k)) a.dx[k] = std::move(d[k]);
