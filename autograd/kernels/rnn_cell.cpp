@@ -3,9 +3,135 @@
 
 #include <algorithm>
 
+#include <tapegrad/autograd/kernels/detail/dispatch.hpp>
 #include <tapegrad/autograd/kernels/math.hpp>
 
 namespace tapegrad::kernels {
+namespace {
+
+// The loops between the vectorised exp and tanh calls, cloned per x86-64 level (dispatch.hpp); the
+// __restrict pointers let them vectorise. Rows of the gates are (i, f, g, o), H each; act rows
+// are (i, f, g, o, tanh(c)).
+
+/// act's first 4H per row: -(x + m) for i, f, o (ready for exp), x + m for g (ready for tanh).
+template <class T>
+TAPEGRAD_HOT_LOOP void lstm_pre(const T* __restrict x, const T* __restrict m, T* __restrict a, std::size_t n,
+                                std::size_t h) {
+    for (std::size_t r = 0; r < n; ++r, x += 4 * h, a += 5 * h) {
+        if (m) {
+            for (std::size_t j = 0; j < 4 * h; ++j) a[j] = x[j] + m[j];
+            m += 4 * h;
+        } else {
+            for (std::size_t j = 0; j < 4 * h; ++j) a[j] = x[j];
+        }
+        for (std::size_t j = 0; j < 2 * h; ++j) a[j] = -a[j];
+        for (std::size_t j = 3 * h; j < 4 * h; ++j) a[j] = -a[j];
+    }
+}
+
+/// From exp(-x) to sigmoid for i, f, o, and c = f c_prev + i g.
+template <class T>
+TAPEGRAD_HOT_LOOP void lstm_state(T* __restrict a, const T* __restrict cp, T* __restrict c, std::size_t n,
+                                  std::size_t h) {
+    for (std::size_t r = 0; r < n; ++r, a += 5 * h, cp += h, c += h) {
+        T* __restrict ai = a;
+        T* __restrict af = a + h;
+        T* __restrict ao = a + 3 * h;
+        const T* __restrict ag = a + 2 * h;
+        for (std::size_t j = 0; j < h; ++j) {
+            ai[j] = T(1) / (T(1) + ai[j]);
+            af[j] = T(1) / (T(1) + af[j]);
+            ao[j] = T(1) / (T(1) + ao[j]);
+            c[j] = af[j] * cp[j] + ai[j] * ag[j];
+        }
+    }
+}
+
+/// h = o tanh(c).
+template <class T>
+TAPEGRAD_HOT_LOOP void lstm_hidden(const T* __restrict a, T* __restrict y, std::size_t n, std::size_t h) {
+    for (std::size_t r = 0; r < n; ++r, a += 5 * h, y += h)
+        for (std::size_t j = 0; j < h; ++j) y[j] = a[3 * h + j] * a[4 * h + j];
+}
+
+template <class T>
+TAPEGRAD_HOT_LOOP void lstm_vjp(const T* __restrict a, const T* __restrict cp, const T* __restrict gh,
+                                const T* __restrict gc, T* __restrict d, T* __restrict dcp, std::size_t n,
+                                std::size_t h) {
+    for (std::size_t r = 0; r < n; ++r, a += 5 * h, cp += h, gh += h, gc += h, d += 4 * h) {
+        const T* __restrict ai = a;
+        const T* __restrict af = a + h;
+        const T* __restrict ag = a + 2 * h;
+        const T* __restrict ao = a + 3 * h;
+        const T* __restrict tc = a + 4 * h;
+        for (std::size_t j = 0; j < h; ++j) {
+            const T dc = gc[j] + gh[j] * ao[j] * (T(1) - tc[j] * tc[j]);
+            d[j] = dc * ag[j] * ai[j] * (T(1) - ai[j]);
+            d[h + j] = dc * cp[j] * af[j] * (T(1) - af[j]);
+            d[2 * h + j] = dc * ai[j] * (T(1) - ag[j] * ag[j]);
+            d[3 * h + j] = gh[j] * tc[j] * ao[j] * (T(1) - ao[j]);
+        }
+        if (dcp) {
+            for (std::size_t j = 0; j < h; ++j) dcp[j] = (gc[j] + gh[j] * ao[j] * (T(1) - tc[j] * tc[j])) * af[j];
+            dcp += h;
+        }
+    }
+}
+
+/// act rows (r, z, n): -(x + m) for r and z (ready for exp).
+template <class T>
+TAPEGRAD_HOT_LOOP void gru_pre(const T* __restrict x, const T* __restrict m, T* __restrict a, std::size_t n,
+                               std::size_t h) {
+    for (std::size_t r = 0; r < n; ++r, x += 3 * h, m += 3 * h, a += 3 * h)
+        for (std::size_t j = 0; j < 2 * h; ++j) a[j] = -(x[j] + m[j]);
+}
+
+/// r and z from exp(-x) to sigmoid, and n's argument xn + r hn.
+template <class T>
+TAPEGRAD_HOT_LOOP void gru_mid(const T* __restrict x, const T* __restrict m, T* __restrict a, std::size_t n,
+                               std::size_t h) {
+    for (std::size_t r = 0; r < n; ++r, x += 3 * h, m += 3 * h, a += 3 * h) {
+        for (std::size_t j = 0; j < 2 * h; ++j) a[j] = T(1) / (T(1) + a[j]);
+        for (std::size_t j = 0; j < h; ++j) a[2 * h + j] = x[2 * h + j] + a[j] * m[2 * h + j];
+    }
+}
+
+/// h' = n + z (h - n).
+template <class T>
+TAPEGRAD_HOT_LOOP void gru_out(const T* __restrict a, const T* __restrict hv, T* __restrict y, std::size_t n,
+                               std::size_t h) {
+    for (std::size_t r = 0; r < n; ++r, a += 3 * h, hv += h, y += h)
+        for (std::size_t j = 0; j < h; ++j) y[j] = a[2 * h + j] + a[h + j] * (hv[j] - a[2 * h + j]);
+}
+
+/// d (r, z, n) of the input's projection; dhg the same with dn r for n; dh = g z.
+template <class T>
+TAPEGRAD_HOT_LOOP void gru_vjp(const T* __restrict a, const T* __restrict m, const T* __restrict hv,
+                               const T* __restrict g, T* __restrict d, T* __restrict dm, T* __restrict dh,
+                               std::size_t n, std::size_t h) {
+    for (std::size_t r = 0; r < n; ++r, a += 3 * h, m += 3 * h, hv += h, g += h, d += 3 * h) {
+        const T* __restrict ar = a;
+        const T* __restrict az = a + h;
+        const T* __restrict an = a + 2 * h;
+        for (std::size_t j = 0; j < h; ++j) {
+            const T dn = g[j] * (T(1) - az[j]) * (T(1) - an[j] * an[j]);
+            d[j] = dn * m[2 * h + j] * ar[j] * (T(1) - ar[j]);
+            d[h + j] = g[j] * (hv[j] - an[j]) * az[j] * (T(1) - az[j]);
+            d[2 * h + j] = dn;
+        }
+        if (dm) {
+            for (std::size_t j = 0; j < 2 * h; ++j) dm[j] = d[j];
+            for (std::size_t j = 0; j < h; ++j) dm[2 * h + j] = d[2 * h + j] * ar[j];
+            dm += 3 * h;
+        }
+        if (dh) {
+            for (std::size_t j = 0; j < h; ++j) dh[j] = g[j] * az[j];
+            dh += h;
+        }
+    }
+}
+
+}  // namespace
 
 template <class T>
 Tensor<T> lstm_cell_forward(const Tensor<T>& gates, const Tensor<T>* more, const Tensor<T>& c_prev, Tensor<T>* act) {
@@ -14,40 +140,20 @@ Tensor<T> lstm_cell_forward(const Tensor<T>& gates, const Tensor<T>* more, const
     Tensor<T> local;
     if (!act) act = &local;
     *act = Tensor<T>::from_shape({n, 5 * h});
-    const T* gp = gates.data();
-    const T* mp = more ? more->data() : nullptr;
-    const T* cp = c_prev.data();
     T* a = act->data();
-    T* yh = y.data();
-    T* yc = yh + n * h;
-    for (std::size_t r = 0; r < n; ++r, gp += 4 * h, cp += h, a += 5 * h, yh += h, yc += h) {
-        // sigmoid(x) = 1 / (1 + exp(-x)): exp(-x) overflows to inf for very negative x, giving
-        // exactly 0, and never loses precision to cancellation.
-        if (mp) {
-            for (std::size_t j = 0; j < 4 * h; ++j) a[j] = gp[j] + mp[j];
-            mp += 4 * h;
-        } else {
-            std::copy(gp, gp + 4 * h, a);
-        }
-        for (std::size_t j = 0; j < 2 * h; ++j) a[j] = -a[j];
-        for (std::size_t j = 3 * h; j < 4 * h; ++j) a[j] = -a[j];
-        exp_n(a, a, 2 * h);
-        exp_n(a + 3 * h, a + 3 * h, h);
-        tanh_n(a + 2 * h, a + 2 * h, h);
-        T* ai = a;
-        T* af = a + h;
-        const T* ag = a + 2 * h;
-        T* ao = a + 3 * h;
-        for (std::size_t j = 0; j < h; ++j) {
-            ai[j] = T(1) / (T(1) + ai[j]);
-            af[j] = T(1) / (T(1) + af[j]);
-            ao[j] = T(1) / (T(1) + ao[j]);
-            yc[j] = af[j] * cp[j] + ai[j] * ag[j];
-        }
-        T* tc = a + 4 * h;
-        tanh_n(yc, tc, h);
-        for (std::size_t j = 0; j < h; ++j) yh[j] = ao[j] * tc[j];
+    lstm_pre(gates.data(), more ? more->data() : (const T*)nullptr, a, n, h);
+    // sigmoid(x) = 1 / (1 + exp(-x)): exp(-x) overflows to inf for very negative x, giving exactly
+    // 0, and never loses precision to cancellation.
+    for (std::size_t r = 0; r < n; ++r) {
+        T* row = a + r * 5 * h;
+        exp_n(row, row, 2 * h);
+        exp_n(row + 3 * h, row + 3 * h, h);
+        tanh_n(row + 2 * h, row + 2 * h, h);
     }
+    T* c = y.data() + n * h;
+    lstm_state(a, c_prev.data(), c, n, h);
+    for (std::size_t r = 0; r < n; ++r) tanh_n(c + r * h, a + r * 5 * h + 4 * h, h);
+    lstm_hidden(a, y.data(), n, h);
     return y;
 }
 
@@ -56,34 +162,8 @@ Tensor<T> lstm_cell_backward(const Tensor<T>& act, const Tensor<T>& c_prev, cons
     const std::size_t n = c_prev.shape()[0], h = c_prev.shape()[1];
     Tensor<T> dg = Tensor<T>::from_shape({n, 4 * h});
     if (dc_prev) *dc_prev = Tensor<T>::from_shape({n, h});
-    const T* a = act.data();
-    const T* cp = c_prev.data();
-    const T* gh = gy.data();
-    const T* gc = gh + n * h;
-    T* d = dg.data();
-    T* dcp = dc_prev ? dc_prev->data() : nullptr;
-    for (std::size_t r = 0; r < n; ++r, a += 5 * h, cp += h, gh += h, gc += h, d += 4 * h) {
-        const T* ai = a;
-        const T* af = a + h;
-        const T* ag = a + 2 * h;
-        const T* ao = a + 3 * h;
-        const T* tc = a + 4 * h;
-        T* di = d;
-        T* df = d + h;
-        T* dgg = d + 2 * h;
-        T* dout = d + 3 * h;
-        for (std::size_t j = 0; j < h; ++j) {
-            const T dc = gc[j] + gh[j] * ao[j] * (T(1) - tc[j] * tc[j]);
-            di[j] = dc * ag[j] * ai[j] * (T(1) - ai[j]);
-            df[j] = dc * cp[j] * af[j] * (T(1) - af[j]);
-            dgg[j] = dc * ai[j] * (T(1) - ag[j] * ag[j]);
-            dout[j] = gh[j] * tc[j] * ao[j] * (T(1) - ao[j]);
-        }
-        if (dcp) {
-            for (std::size_t j = 0; j < h; ++j) dcp[j] = (gc[j] + gh[j] * ao[j] * (T(1) - tc[j] * tc[j])) * af[j];
-            dcp += h;
-        }
-    }
+    lstm_vjp(act.data(), c_prev.data(), gy.data(), gy.data() + n * h, dg.data(), dc_prev ? dc_prev->data() : nullptr, n,
+             h);
     return dg;
 }
 
@@ -94,20 +174,12 @@ Tensor<T> gru_cell_forward(const Tensor<T>& xg, const Tensor<T>& hg, const Tenso
     Tensor<T> local;
     if (!act) act = &local;
     *act = Tensor<T>::from_shape({n, 3 * w});
-    const T* xp = xg.data();
-    const T* hp = hg.data();
-    const T* hv = h.data();
     T* a = act->data();
-    T* yp = y.data();
-    for (std::size_t r = 0; r < n; ++r, xp += 3 * w, hp += 3 * w, hv += w, a += 3 * w, yp += w) {
-        for (std::size_t j = 0; j < 2 * w; ++j) a[j] = -(xp[j] + hp[j]);
-        exp_n(a, a, 2 * w);  // sigmoid as 1 / (1 + exp(-x)), as in the LSTM cell
-        for (std::size_t j = 0; j < 2 * w; ++j) a[j] = T(1) / (T(1) + a[j]);
-        T* an = a + 2 * w;
-        for (std::size_t j = 0; j < w; ++j) an[j] = xp[2 * w + j] + a[j] * hp[2 * w + j];
-        tanh_n(an, an, w);
-        for (std::size_t j = 0; j < w; ++j) yp[j] = an[j] + a[w + j] * (hv[j] - an[j]);
-    }
+    gru_pre(xg.data(), hg.data(), a, n, w);
+    for (std::size_t r = 0; r < n; ++r) exp_n(a + r * 3 * w, a + r * 3 * w, 2 * w);  // sigmoid as in the LSTM
+    gru_mid(xg.data(), hg.data(), a, n, w);
+    for (std::size_t r = 0; r < n; ++r) tanh_n(a + r * 3 * w + 2 * w, a + r * 3 * w + 2 * w, w);
+    gru_out(a, h.data(), y.data(), n, w);
     return y;
 }
 
@@ -116,37 +188,13 @@ void gru_cell_backward(const Tensor<T>& act, const Tensor<T>& hg, const Tensor<T
                        Tensor<T>* dxg, Tensor<T>* dhg, Tensor<T>* dh) {
     const std::size_t n = h.shape()[0], w = h.shape()[1];
     // dxg's slots are dhg's but for the n quarter (dhg's is scaled by r): computed into one buffer
-    Tensor<T> local = Tensor<T>::from_shape({n, 3 * w});
-    Tensor<T>& dx = dxg ? (*dxg = Tensor<T>::from_shape({n, 3 * w})) : local;
+    Tensor<T> local;
+    Tensor<T>& dx = dxg ? *dxg : local;
+    dx = Tensor<T>::from_shape({n, 3 * w});
     if (dhg) *dhg = Tensor<T>::from_shape({n, 3 * w});
     if (dh) *dh = Tensor<T>::from_shape({n, w});
-    const T* a = act.data();
-    const T* hp = hg.data();
-    const T* hv = h.data();
-    const T* gp = g.data();
-    T* d = dx.data();
-    T* dhp = dhg ? dhg->data() : nullptr;
-    T* dhv = dh ? dh->data() : nullptr;
-    for (std::size_t r = 0; r < n; ++r, a += 3 * w, hp += 3 * w, hv += w, gp += w, d += 3 * w) {
-        const T* ar = a;
-        const T* az = a + w;
-        const T* an = a + 2 * w;
-        for (std::size_t j = 0; j < w; ++j) {
-            const T dn = gp[j] * (T(1) - az[j]) * (T(1) - an[j] * an[j]);
-            d[j] = dn * hp[2 * w + j] * ar[j] * (T(1) - ar[j]);
-            d[w + j] = gp[j] * (hv[j] - an[j]) * az[j] * (T(1) - az[j]);
-            d[2 * w + j] = dn;
-        }
-        if (dhp) {
-            for (std::size_t j = 0; j < 2 * w; ++j) dhp[j] = d[j];
-            for (std::size_t j = 0; j < w; ++j) dhp[2 * w + j] = d[2 * w + j] * ar[j];
-            dhp += 3 * w;
-        }
-        if (dhv) {
-            for (std::size_t j = 0; j < w; ++j) dhv[j] = gp[j] * az[j];
-            dhv += w;
-        }
-    }
+    gru_vjp(act.data(), hg.data(), h.data(), g.data(), dx.data(), dhg ? dhg->data() : nullptr,
+            dh ? dh->data() : nullptr, n, w);
 }
 
 template <class T>
