@@ -33,9 +33,17 @@ Variable<T> affine(const Variable<T>& x, const Variable<T>& w, const Variable<T>
 }
 
 /// One step from xi = x W_ih^T + b_ih (N, G*hidden), computed beforehand for the whole sequence.
+/// zero_h: h is zeros we made (no initial state given).
 template <class T>
 LstmState<T> step(RecurrentKind kind, const Variable<T>& xi, const Variable<T>& h, const Variable<T>& c,
-                  const Weights<T>& w) {
+                  const Weights<T>& w, bool zero_h = false) {
+    if (zero_h && !w.b_hh.defined() && kind != RecurrentKind::gru) {
+        // h W_hh^T is 0 (and b_hh is folded into xi or absent): no product, and W_hh's gradient
+        // from this step is 0 anyway
+        if (kind == RecurrentKind::rnn) return {tanh(xi), Variable<T>()};
+        auto [h2, c2] = lstm_cell(xi, c);
+        return {std::move(h2), std::move(c2)};
+    }
     const Variable<T> hh = affine(h, w.w_hh, w.b_hh);
     switch (kind) {
         case RecurrentKind::rnn:
@@ -218,7 +226,7 @@ LstmOutput<T> Recurrent<T>::run(const Variable<T>& input, const Variable<T>& h0,
                                                  std::ptrdiff_t(std::min(steps, (t / span + 1) * span)));
                 const Variable<T> st = block(from, t % span);
                 const Variable<T> xt = project_all ? st : affine(st, w.w_ih, w.b_ih);
-                LstmState<T> next = step(kind_, xt, h, c, w);
+                LstmState<T> next = step(kind_, xt, h, c, w, i == 0 && !h0.defined());
                 h = std::move(next.h);
                 c = std::move(next.c);
                 outs[t] = h;
