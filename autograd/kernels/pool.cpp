@@ -77,6 +77,60 @@ TAPEGRAD_HOT_LOOP void max_pool_2x2(const T* px, T* py, PoolIndex* pi, const Poo
     }
 }
 
+/// An uninitialised buffer from the allocator's cache, for the duration of a scope.
+template <class T>
+struct Scratch {
+    explicit Scratch(size_t n) : n(n), p(memory::CachingAllocator<T>().allocate(n)) {}
+    ~Scratch() { memory::CachingAllocator<T>().deallocate(p, n); }
+    Scratch(const Scratch&) = delete;
+    Scratch& operator=(const Scratch&) = delete;
+    size_t n;
+    T* p;
+};
+
+/// Rows of exactly two windows per pair of columns (W = 2 OW), planes [nc0, nc1): two passes that vectorise
+/// (selects, no branches), through scratch rows v and p. First each pair of input rows to one row of column
+/// maxima and their positions, then pairs of columns, over all the block's outputs as one flat loop. The
+/// choice is the one max_pool_2x2 makes, the first maximum or the first NaN in window order: within a column
+/// the top row comes first; between the two columns the one whose chosen position is smaller comes first.
+template <class T>
+TAPEGRAD_HOT_LOOP void max_pool_2x2_even(const T* px, T* py, PoolIndex* pi, const PoolGeom& g, size_t nc0, size_t nc1) {
+    const size_t W = g.w, HW = g.h * g.w, OH = g.oh, rows = (nc1 - nc0) * OH;
+    Scratch<T> vbuf(rows * W);  // not zeroed: every entry is written before it is read
+    Scratch<PoolIndex> pbuf(rows * W);
+    T* __restrict v = vbuf.p;
+    PoolIndex* __restrict p = pbuf.p;
+    for (size_t nc = nc0; nc < nc1; ++nc)
+        for (size_t oh = 0; oh < OH; ++oh) {
+            const size_t top = nc * HW + 2 * oh * W, row = ((nc - nc0) * OH + oh) * W;
+            const T* __restrict r0 = px + top;
+            const T* __restrict r1 = r0 + W;
+            const PoolIndex at = PoolIndex(top), w = PoolIndex(W);
+#pragma omp simd
+            for (size_t j = 0; j < W; ++j) {
+                const T a = r0[j], b = r1[j];
+                T best = a;
+                PoolIndex pos = at + PoolIndex(j);
+                if (b > a || (b != b && a == a)) best = b, pos += w;
+                v[row + j] = best;
+                p[row + j] = pos;
+            }
+        }
+    T* __restrict out = py + nc0 * OH * g.ow;
+    PoolIndex* __restrict where = pi + nc0 * OH * g.ow;
+    const size_t n = rows * g.ow;
+#pragma omp simd
+    for (size_t j = 0; j < n; ++j) {
+        const T l = v[2 * j], r = v[2 * j + 1];
+        const PoolIndex pl = p[2 * j], pr = p[2 * j + 1];
+        T best = l;
+        PoolIndex pos = pl;
+        if (r > l || (r == l && pr < pl) || (r != r && (l == l || pr < pl))) best = r, pos = pr;
+        out[j] = best;
+        where[j] = pos;
+    }
+}
+
 }  // namespace
 
 /// The maxima of every window, and their flat positions in x (a NaN wins, as in PyTorch).
@@ -107,7 +161,11 @@ Tensor<T> max_pool(const Tensor<T>& x, const PoolGeom& g, PoolIndices& idx) {
     // Planes (image, channel) are independent: threads take contiguous blocks of them.
     const size_t plane_work = OHW * g.kh * g.kw;
     if (g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && g.dh == 1 && g.dw == 1) {
-        detail::parallel_for(g.n * g.c, plane_work, [&](size_t a, size_t b) { max_pool_2x2(px, py, pi, g, a, b); });
+        if (g.w == 2 * g.ow)
+            detail::parallel_for(g.n * g.c, plane_work,
+                                 [&](size_t a, size_t b) { max_pool_2x2_even(px, py, pi, g, a, b); });
+        else
+            detail::parallel_for(g.n * g.c, plane_work, [&](size_t a, size_t b) { max_pool_2x2(px, py, pi, g, a, b); });
         return y;
     }
     detail::parallel_for(g.n * g.c, plane_work, [&](size_t nc0, size_t nc1) {
