@@ -225,19 +225,24 @@ template <class T>
 Tensor<T> scatter_add_at(const Tensor<T>& g, const PoolIndices& idx, const Shape& in_shape) {
     Tensor<T> dx = Tensor<T>::from_shape(in_shape);
     T* pd = dx.data();
-    std::fill(pd, pd + dx.size(), T(0));
     const T* pg = g.data();
     // max_pool's positions for plane (image, channel) p all lie in plane p of the input, so threads may take
     // blocks of planes when both shapes are (N, C, ., .); any other index set is added on one thread.
     const bool planar = in_shape.size() == 4 && g.dimension() == 4 && g.shape()[0] == in_shape[0] &&
                         g.shape()[1] == in_shape[1] && idx.size() == g.size();
     if (!planar) {
+        std::fill(pd, pd + dx.size(), T(0));
         for (size_t i = 0; i < idx.size(); ++i) pd[idx[i]] += pg[i];
         return dx;
     }
+    // Each plane is zeroed just before its sums land in it (while it is in cache), not the whole of dx first.
     const size_t planes = in_shape[0] * in_shape[1], per_plane = planes ? idx.size() / planes : 0;
+    const size_t plane_size = planes ? dx.size() / planes : 0;
     detail::parallel_for(planes, per_plane, [&](size_t a, size_t b) {
-        for (size_t i = a * per_plane; i < b * per_plane; ++i) pd[idx[i]] += pg[i];
+        for (size_t p = a; p < b; ++p) {
+            std::fill(pd + p * plane_size, pd + (p + 1) * plane_size, T(0));
+            for (size_t i = p * per_plane; i < (p + 1) * per_plane; ++i) pd[idx[i]] += pg[i];
+        }
     });
     return dx;
 }
