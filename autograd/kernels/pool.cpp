@@ -95,20 +95,23 @@ struct Scratch {
 /// the top row comes first; between the two columns the one whose chosen position is smaller comes first.
 template <class T>
 TAPEGRAD_HOT_LOOP void max_pool_2x2_even(const T* px, T* py, PoolIndex* pi, const PoolGeom& g, size_t nc0, size_t nc1) {
-    const size_t W = g.w, HW = g.h * g.w, OH = g.oh, rows = (nc1 - nc0) * OH;
-    Scratch<T> vbuf(rows * W);  // not zeroed: every entry is written before it is read
-    Scratch<PoolIndex> pbuf(rows * W);
+    const size_t W = g.w, HW = g.h * g.w, OH = g.oh, OW = g.ow, rows = (nc1 - nc0) * OH;
+    // Pairs of input rows in chunks whose scratch stays in the L1 cache (about 16 KB).
+    const size_t chunk = std::max<size_t>(1, 2048 / W);
+    Scratch<T> vbuf(std::min(chunk, rows) * W);  // not zeroed: every entry is written before it is read
+    Scratch<PoolIndex> pbuf(std::min(chunk, rows) * W);
     T* __restrict v = vbuf.p;
     PoolIndex* __restrict p = pbuf.p;
-    for (size_t nc = nc0; nc < nc1; ++nc)
-        for (size_t oh = 0; oh < OH; ++oh) {
-            const size_t top = nc * HW + 2 * oh * W, row = ((nc - nc0) * OH + oh) * W;
-            const T* __restrict r0 = px + top;
-            const T* __restrict r1 = r0 + W;
+    for (size_t r0 = 0; r0 < rows; r0 += chunk) {
+        const size_t r1 = std::min(rows, r0 + chunk);
+        for (size_t r = r0; r < r1; ++r) {  // row pair r: plane nc0 + r / OH, output row r % OH
+            const size_t top = (nc0 + r / OH) * HW + 2 * (r % OH) * W, row = (r - r0) * W;
+            const T* __restrict a0 = px + top;
+            const T* __restrict a1 = a0 + W;
             const PoolIndex at = PoolIndex(top), w = PoolIndex(W);
 #pragma omp simd
             for (size_t j = 0; j < W; ++j) {
-                const T a = r0[j], b = r1[j];
+                const T a = a0[j], b = a1[j];
                 T best = a;
                 PoolIndex pos = at + PoolIndex(j);
                 if (b > a || (b != b && a == a)) best = b, pos += w;
@@ -116,18 +119,19 @@ TAPEGRAD_HOT_LOOP void max_pool_2x2_even(const T* px, T* py, PoolIndex* pi, cons
                 p[row + j] = pos;
             }
         }
-    T* __restrict out = py + nc0 * OH * g.ow;
-    PoolIndex* __restrict where = pi + nc0 * OH * g.ow;
-    const size_t n = rows * g.ow;
+        T* __restrict out = py + (nc0 * OH + r0) * OW;
+        PoolIndex* __restrict where = pi + (nc0 * OH + r0) * OW;
+        const size_t n = (r1 - r0) * OW;
 #pragma omp simd
-    for (size_t j = 0; j < n; ++j) {
-        const T l = v[2 * j], r = v[2 * j + 1];
-        const PoolIndex pl = p[2 * j], pr = p[2 * j + 1];
-        T best = l;
-        PoolIndex pos = pl;
-        if (r > l || (r == l && pr < pl) || (r != r && (l == l || pr < pl))) best = r, pos = pr;
-        out[j] = best;
-        where[j] = pos;
+        for (size_t j = 0; j < n; ++j) {
+            const T l = v[2 * j], r = v[2 * j + 1];
+            const PoolIndex pl = p[2 * j], pr = p[2 * j + 1];
+            T best = l;
+            PoolIndex pos = pl;
+            if (r > l || (r == l && pr < pl) || (r != r && (l == l || pr < pl))) best = r, pos = pr;
+            out[j] = best;
+            where[j] = pos;
+        }
     }
 }
 

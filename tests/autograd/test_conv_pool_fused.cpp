@@ -179,7 +179,10 @@ void check_max_pool_2x2(std::size_t h, std::size_t w, std::uint64_t seed) {
 }  // namespace
 
 TEST_CASE("2x2 max pooling (vectorised) picks the first maximum or the first NaN, at ties and edge values") {
-    for (const auto& [h, w] : {std::pair<std::size_t, std::size_t>{24, 24}, {8, 8}, {6, 34}, {7, 10}, {5, 7}, {2, 2}}) {
+    // even widths take the two-pass kernel (in L1-sized chunks of row pairs: one, several, one row pair each),
+    // odd widths the one-pass kernel
+    for (const auto& [h, w] :
+         {std::pair<std::size_t, std::size_t>{24, 24}, {8, 8}, {6, 34}, {7, 10}, {5, 7}, {2, 2}, {24, 64}, {4, 4100}}) {
         check_max_pool_2x2<float>(h, w, 70 + h);
         check_max_pool_2x2<double>(h, w, 80 + h);
     }
