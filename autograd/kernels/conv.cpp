@@ -145,16 +145,22 @@ Tensor<T> im2col_conv_forward(const Tensor<T>& x, const Tensor<T>& w, const Tens
     return y;
 }
 
-/// dW = sum over images of g_g (og, P) @ col^T (P, K), in weight_blocks(g) partial sums.
+namespace {
+
+/// dW = sum over images of g_g (og, P) @ col^T (P, K), in weight_blocks(g) partial sums, as (O, K). With
+/// `bias` (not for pointwise convolutions, which have no column buffer) the column buffer has a last row
+/// of ones, so the result is (O, K + 1) and its last column the bias gradient, from the same GEMM.
 template <class T>
-Tensor<T> im2col_conv_weight_grad(const Tensor<T>& x, const Tensor<T>& gy, const ConvGeom& g) {
-    const size_t K = g.k(), P = g.p(), HW = g.h * g.w, blocks = weight_blocks(g), size = g.o * K;
-    Tensor<T> dw = Tensor<T>::from_shape(g.weight_shape());
+Tensor<T> weight_grad(const Tensor<T>& x, const Tensor<T>& gy, const ConvGeom& g, bool bias) {
+    const size_t K = g.k(), KB = K + (bias ? 1 : 0), P = g.p(), HW = g.h * g.w, blocks = weight_blocks(g);
+    const size_t size = g.o * KB;
+    Tensor<T> dw = Tensor<T>::from_shape({g.o, KB});
     Tensor<T> partial;  // blocks 1.. (block 0 sums into dw)
     if (blocks > 1) partial = Tensor<T>::from_shape({blocks - 1, size});
     detail::parallel_for(blocks, g.n / blocks * image_work(g), [&](size_t b0, size_t b1) {
         Tensor<T> col;
-        if (!g.pointwise()) col = Tensor<T>::from_shape({K, P});
+        if (!g.pointwise()) col = Tensor<T>::from_shape({KB, P});
+        if (bias) std::fill(col.data() + K * P, col.data() + KB * P, T(1));
         for (size_t blk = b0; blk < b1; ++blk) {
             T* acc = blk == 0 ? dw.data() : partial.data() + (blk - 1) * size;
             std::fill(acc, acc + size, T(0));
@@ -166,8 +172,8 @@ Tensor<T> im2col_conv_weight_grad(const Tensor<T>& x, const Tensor<T>& gy, const
                         im2col(src, col.data(), P, g);
                         cols = col.data();
                     }
-                    gemm(false, true, g.og, K, P, T(1), gy.data() + (n * g.o + gi * g.og) * P, P, cols, P, T(1),
-                         acc + gi * g.og * K, K);
+                    gemm(false, true, g.og, KB, P, T(1), gy.data() + (n * g.o + gi * g.og) * P, P, cols, P, T(1),
+                         acc + gi * g.og * KB, KB);
                 }
         }
     });
@@ -176,6 +182,29 @@ Tensor<T> im2col_conv_weight_grad(const Tensor<T>& x, const Tensor<T>& gy, const
         const T* add = partial.data() + (blk - 1) * size;
         for (size_t i = 0; i < size; ++i) out[i] += add[i];
     }
+    return dw;
+}
+
+/// dW and db from one im2col pass and GEMM per image (see weight_grad).
+template <class T>
+void im2col_conv_weight_bias_grad(const Tensor<T>& x, const Tensor<T>& gy, const ConvGeom& g, Tensor<T>& dw,
+                                  Tensor<T>& db) {
+    const size_t K = g.k();
+    const Tensor<T> both = weight_grad(x, gy, g, true);
+    dw = Tensor<T>::from_shape(g.weight_shape());
+    db = Tensor<T>::from_shape({g.o});
+    for (size_t oc = 0; oc < g.o; ++oc) {
+        std::copy(both.data() + oc * (K + 1), both.data() + oc * (K + 1) + K, dw.data() + oc * K);
+        db.data()[oc] = both.data()[oc * (K + 1) + K];
+    }
+}
+
+}  // namespace
+
+template <class T>
+Tensor<T> im2col_conv_weight_grad(const Tensor<T>& x, const Tensor<T>& gy, const ConvGeom& g) {
+    Tensor<T> dw = weight_grad(x, gy, g, false);
+    dw.reshape(g.weight_shape());
     return dw;
 }
 
@@ -278,6 +307,13 @@ void conv_backward(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>& gy, 
         }
     }
     if (dx) *dx = conv_input_grad(gy, w, g);
+    // On im2col the bias gradient comes out of the weight gradient's GEMM (a row of ones in the column
+    // buffer). Where oneDNN is preferred but refused the fused call, each gradient tries it on its own.
+    const bool onednn_shape = std::is_same_v<T, float> && onednn_preferred(g);
+    if (dw && db && !g.pointwise() && !onednn_shape) {
+        im2col_conv_weight_bias_grad(x, gy, g, *dw, *db);
+        return;
+    }
     if (dw) *dw = conv_weight_grad(x, gy, g);
     if (db) *db = conv_bias_grad(gy, g);
 }

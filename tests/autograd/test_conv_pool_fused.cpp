@@ -87,10 +87,11 @@ TEST_CASE("conv_backward gives the separate kernels' dx, dW and db for every wan
     CHECK(k::onednn_conv_calls() > before);                                                // (the fused call was taken)
     check_conv_backward<float>(6, 9, 4, 3, O().groups(2).padding(1).stride(2), 1e-5, 20);  // oneDNN, groups
     const std::uint64_t onednn = k::onednn_conv_calls();
-    check_conv_backward<float>(1, 28, 8, 5, O(), 1e-5, 30);  // 1 channel: im2col
+    check_conv_backward<float>(1, 28, 8, 5, O(), 1e-5, 30);  // 1 channel: im2col (db from dW's GEMM)
     CHECK(k::onednn_conv_calls() == onednn);
     check_conv_backward<double>(8, 12, 16, 5, O(), 1e-12, 40);  // double: im2col
     check_conv_backward<double>(6, 9, 6, 3, O().groups(3).dilation(2).padding(2), 1e-12, 50);
+    check_conv_backward<double>(4, 6, 5, 1, O(), 1e-12, 60);  // pointwise: no column buffer to carry the bias
 }
 
 TEST_CASE("conv2d's plain backward (fused) equals its create_graph backward (separate ops), with and without bias") {
