@@ -59,6 +59,35 @@ Tensor<T> masked_softmax(const Tensor<T>& x, const xt::xarray<bool>* masked, std
     const T empty = log ? -std::numeric_limits<T>::infinity() : T(0);
     std::vector<T> buf(s.n);
     std::vector<unsigned char> keep(s.n);
+    if (!masked && s.inner == 1 && !log) {
+        // Contiguous rows and no mask (attention's causal case): only the first `limit` keys are
+        // touched, in loops the compiler vectorises, and one exp_n per row.
+        for (std::size_t o = 0; o < s.outer; ++o) {
+            const T* row = px + o * s.n;
+            T* out = py + o * s.n;
+            const std::size_t limit = causal ? o % rows + 1 : s.n;
+            T m = -std::numeric_limits<T>::infinity();
+            bool nan = false;
+            for (std::size_t k = 0; k < limit; ++k) {
+                const T v = scale * row[k];
+                nan = nan || v != v;
+                m = v > m ? v : m;
+            }
+            if (nan) m = std::numeric_limits<T>::quiet_NaN();  // a NaN spreads to the row, as below
+            if (std::isinf(m)) m = T(0);
+#pragma omp simd
+            for (std::size_t k = 0; k < limit; ++k) out[k] = scale * row[k] - m;
+            exp_n(out, out, limit);
+            T total = 0;
+#pragma omp simd reduction(+ : total)
+            for (std::size_t k = 0; k < limit; ++k) total += out[k];
+            const T inv = T(1) / total;
+#pragma omp simd
+            for (std::size_t k = 0; k < limit; ++k) out[k] *= inv;
+            std::fill(out + limit, out + s.n, T(0));
+        }
+        return y;
+    }
     for (std::size_t o = 0; o < s.outer; ++o)
         for (std::size_t i = 0; i < s.inner; ++i) {
             const std::size_t base = o * s.n * s.inner + i;

@@ -82,6 +82,17 @@ TEST_CASE("scaled_masked_softmax: causal rows, a broadcast mask and the scale, a
     CHECK(close(xt::xarray<double>(xt::view(y.value(), 1, 0, 0, xt::all())), {0, 0, 0, 0, 0}));
     // no mask at all: a plain softmax
     CHECK(close(tg::scaled_masked_softmax(x, no_mask, false, 1.0).value(), tg::softmax(x, -1).value(), 1e-14));
+    // edge values without a mask (the contiguous fast path): -inf gets 0, a NaN spreads, +inf gives NaN as softmax
+    const V edge = c({{-inf, 0.0, 1.0}, {qnan, 0.0, 1.0}, {inf, 0.0, 1.0}});
+    const auto ye = tg::scaled_masked_softmax(edge, no_mask, false, 1.0).value();
+    CHECK(ye(0, 0) == 0.0);
+    CHECK(ye(0, 2) == doctest::Approx(std::exp(1.0) / (1.0 + std::exp(1.0))));
+    CHECK(std::isnan(ye(1, 1)));
+    CHECK(std::isnan(ye(2, 0)) == std::isnan(tg::softmax(edge, -1).value()(2, 0)));
+    const auto yc = tg::scaled_masked_softmax(edge, no_mask, true, 1.0).value();  // row 0 keeps key 0 only: -inf
+    CHECK(std::isnan(yc(0, 0)) == std::isnan(tg::masked_softmax(c({-inf}), tg::Mask{false}).value()(0)));
+    CHECK(yc(0, 1) == 0.0);
+    CHECK(yc(0, 2) == 0.0);
     // the gradient reaching a future position is exactly 0
     const V p = input({1, 1, 4, 4}, 22);
     tg::sum(tg::scaled_masked_softmax(p, no_mask, true, 2.0) * input({1, 1, 4, 4}, 23)).backward();
