@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -10,10 +11,69 @@
 
 #include <tapegrad/autograd/allocator.hpp>
 
+// xtensor 0.24's svector moves by swap(), which for the small inline vectors a shape and its strides live in
+// resizes, swaps element by element and copies what is left: about a hundred instructions a vector, three
+// vectors a Tensor move, several Tensor moves a tiny op. These explicit specializations for the two vectors
+// a Tensor holds do the same in about thirty. They are declared here, before any use, because every
+// tapegrad header reaches xtensor's containers through this one.
+namespace xt {
+/// svector<size_t, 4>::swap (a shape's vector) without the generic resize-and-copy.
+template <>
+template <>
+inline void svector<std::size_t, 4, std::allocator<std::size_t>, true>::swap(
+    svector<std::size_t, 4, std::allocator<std::size_t>, true>& rhs) {
+    // The inline buffers are swapped whole (4 elements, a couple of vector moves, no loop and no call),
+    // then each side takes the other's pointers, or its own buffer where the other's elements were inline.
+    if (this == &rhs) return;
+    const bool inline_a = m_begin == m_data, inline_b = rhs.m_begin == rhs.m_data;
+    value_type* const a_begin = m_begin;
+    value_type* const a_capacity = m_capacity;
+    value_type* const b_begin = rhs.m_begin;
+    value_type* const b_capacity = rhs.m_capacity;
+    const std::ptrdiff_t na = m_end - m_begin, nb = rhs.m_end - rhs.m_begin;
+    unsigned char saved[sizeof(m_data)];
+    std::memcpy(saved, m_data, sizeof(m_data));
+    std::memcpy(m_data, rhs.m_data, sizeof(m_data));
+    std::memcpy(rhs.m_data, saved, sizeof(m_data));
+    m_begin = inline_b ? m_data : b_begin;
+    m_capacity = inline_b ? m_data + 4 : b_capacity;
+    m_end = m_begin + nb;
+    rhs.m_begin = inline_a ? rhs.m_data : a_begin;
+    rhs.m_capacity = inline_a ? rhs.m_data + 4 : a_capacity;
+    rhs.m_end = rhs.m_begin + na;
+}
+/// svector<ptrdiff_t, 4>::swap (a Tensor's strides) without the generic resize-and-copy.
+template <>
+template <>
+inline void svector<std::ptrdiff_t, 4, std::allocator<std::ptrdiff_t>, true>::swap(
+    svector<std::ptrdiff_t, 4, std::allocator<std::ptrdiff_t>, true>& rhs) {
+    // The inline buffers are swapped whole (4 elements, a couple of vector moves, no loop and no call),
+    // then each side takes the other's pointers, or its own buffer where the other's elements were inline.
+    if (this == &rhs) return;
+    const bool inline_a = m_begin == m_data, inline_b = rhs.m_begin == rhs.m_data;
+    value_type* const a_begin = m_begin;
+    value_type* const a_capacity = m_capacity;
+    value_type* const b_begin = rhs.m_begin;
+    value_type* const b_capacity = rhs.m_capacity;
+    const std::ptrdiff_t na = m_end - m_begin, nb = rhs.m_end - rhs.m_begin;
+    unsigned char saved[sizeof(m_data)];
+    std::memcpy(saved, m_data, sizeof(m_data));
+    std::memcpy(m_data, rhs.m_data, sizeof(m_data));
+    std::memcpy(rhs.m_data, saved, sizeof(m_data));
+    m_begin = inline_b ? m_data : b_begin;
+    m_capacity = inline_b ? m_data + 4 : b_capacity;
+    m_end = m_begin + nb;
+    rhs.m_begin = inline_a ? rhs.m_data : a_begin;
+    rhs.m_capacity = inline_a ? rhs.m_data + 4 : a_capacity;
+    rhs.m_end = rhs.m_begin + na;
+}
+}  // namespace xt
+
 namespace tapegrad {
 
-/// Row-major, dynamically ranked, data from the per-thread block cache. Any xtensor
-/// expression converts to it, and it can be used wherever xtensor expects an expression.
+/// Row-major, dynamically ranked, data from the per-thread block cache. Any
+/// xtensor expression converts to it, and it can be used wherever xtensor
+/// expects an expression.
 template <class T>
 using Tensor = xt::xarray<T, xt::layout_type::row_major, memory::CachingAllocator<T>>;
 
@@ -38,9 +98,10 @@ std::string shape_string(const S& shape) {
     return s + ")";
 }
 
-/// a == b for two shapes. Inline on purpose: svector's operator== calls memcmp, and on the
-/// per-op path (a tiny op compares shapes five or six times) the call cost more than the one
-/// to four dimensions it compares (9% of a tiny op's time).
+/// a == b for two shapes. Inline on purpose: svector's operator== calls memcmp,
+/// and on the per-op path (a tiny op compares shapes five or six times) the
+/// call cost more than the one to four dimensions it compares (9% of a tiny
+/// op's time).
 template <class S1, class S2>
 inline bool shape_equal(const S1& a, const S2& b) {
     if (a.size() != b.size()) return false;
@@ -53,11 +114,12 @@ namespace detail {
 [[noreturn]] void throw_shape_too_large(const char* op, const std::string& shape);
 }  // namespace detail
 
-/// Number of elements of a shape (1 for the empty shape of a scalar). Every count of a shape's
-/// elements goes through here: a shape whose size would wrap (say {2^32, 2^32}, 0 elements in
-/// 64 bits) is a tapegrad::Error naming `op` and the shape, never a wrapped size. The product of
-/// the non-zero dimensions must fit in ptrdiff_t, as xtensor's (signed) strides are products of
-/// them even when another dimension is 0.
+/// Number of elements of a shape (1 for the empty shape of a scalar). Every
+/// count of a shape's elements goes through here: a shape whose size would wrap
+/// (say {2^32, 2^32}, 0 elements in 64 bits) is a tapegrad::Error naming `op`
+/// and the shape, never a wrapped size. The product of the non-zero dimensions
+/// must fit in ptrdiff_t, as xtensor's (signed) strides are products of them
+/// even when another dimension is 0.
 template <class S>
 std::size_t shape_size(const S& shape, const char* op = "shape") {
     std::size_t n = 1;
@@ -72,7 +134,8 @@ std::size_t shape_size(const S& shape, const char* op = "shape") {
     return zero ? 0 : n;
 }
 
-/// a * b for sizes (lengths, padded sizes, element counts), or an Error naming `op` and `what`.
+/// a * b for sizes (lengths, padded sizes, element counts), or an Error naming
+/// `op` and `what`.
 std::size_t checked_mul(const char* op, const char* what, std::size_t a, std::size_t b);
 /// a + b for sizes, or an Error naming `op` and `what`.
 std::size_t checked_add(const char* op, const char* what, std::size_t a, std::size_t b);
