@@ -11,13 +11,13 @@
 
 #include <tapegrad/autograd/allocator.hpp>
 
-// xtensor 0.24's svector moves by swap(), which for the small inline vectors a shape and its strides live in
-// resizes, swaps element by element and copies what is left: about a hundred instructions a vector, three
-// vectors a Tensor move, several Tensor moves a tiny op. These explicit specializations for the two vectors
-// a Tensor holds do the same in about thirty. They are declared here, before any use, because every
-// tapegrad header reaches xtensor's containers through this one.
+// xtensor 0.24's svector moves by swap(), which for the small inline vectors of a shape and its strides resizes,
+// swaps element by element and copies the rest: ~100 instructions a vector, 3 vectors a Tensor move, several moves
+// a tiny op. These specializations for a Tensor's two vector types do it in ~30; declared here, before any use,
+// as every tapegrad header reaches xtensor's containers through this one. (Not part of the API reference.)
+//! @cond
 namespace xt {
-/// svector<size_t, 4>::swap (a shape's vector) without the generic resize-and-copy.
+// svector<size_t, 4>::swap (a shape's vector) without the generic resize-and-copy.
 template <>
 template <>
 inline void svector<std::size_t, 4, std::allocator<std::size_t>, true>::swap(
@@ -42,7 +42,7 @@ inline void svector<std::size_t, 4, std::allocator<std::size_t>, true>::swap(
     rhs.m_capacity = inline_a ? rhs.m_data + 4 : a_capacity;
     rhs.m_end = rhs.m_begin + na;
 }
-/// svector<ptrdiff_t, 4>::swap (a Tensor's strides) without the generic resize-and-copy.
+// svector<ptrdiff_t, 4>::swap (a Tensor's strides) without the generic resize-and-copy.
 template <>
 template <>
 inline void svector<std::ptrdiff_t, 4, std::allocator<std::ptrdiff_t>, true>::swap(
@@ -68,7 +68,7 @@ inline void svector<std::ptrdiff_t, 4, std::allocator<std::ptrdiff_t>, true>::sw
     rhs.m_end = rhs.m_begin + na;
 }
 }  // namespace xt
-
+//! @endcond
 namespace tapegrad {
 
 /// Row-major, dynamically ranked, data from the per-thread block cache. Any
