@@ -3,7 +3,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -16,14 +15,38 @@
 // a tiny op. These specializations for a Tensor's two vector types do it in ~30; declared here, before any use,
 // as every tapegrad header reaches xtensor's containers through this one. (Not part of the API reference.)
 //! @cond
+namespace tapegrad::detail {
+// dst[0, n) = src[0, n) for n <= 4 in straight-line code (a loop here becomes a call to memcpy), reading only
+// the elements that hold values (copying the whole inline buffer read uninitialized ones: GCC warned).
+template <class T>
+inline void copy_small(T* dst, const T* src, std::ptrdiff_t n) noexcept {
+    switch (n) {
+        case 4:
+            dst[3] = src[3];
+            [[fallthrough]];
+        case 3:
+            dst[2] = src[2];
+            [[fallthrough]];
+        case 2:
+            dst[1] = src[1];
+            [[fallthrough]];
+        case 1:
+            dst[0] = src[0];
+            [[fallthrough]];
+        default:
+            break;
+    }
+}
+}  // namespace tapegrad::detail
+
 namespace xt {
 // svector<size_t, 4>::swap (a shape's vector) without the generic resize-and-copy.
 template <>
 template <>
 inline void svector<std::size_t, 4, std::allocator<std::size_t>, true>::swap(
     svector<std::size_t, 4, std::allocator<std::size_t>, true>& rhs) {
-    // The inline buffers are swapped whole (4 elements, a couple of vector moves, no loop and no call),
-    // then each side takes the other's pointers, or its own buffer where the other's elements were inline.
+    // The inline elements (at most 4) are swapped in straight-line code, then each side takes the other's
+    // pointers, or its own buffer where the other's elements were inline.
     if (this == &rhs) return;
     const bool inline_a = m_begin == m_data, inline_b = rhs.m_begin == rhs.m_data;
     value_type* const a_begin = m_begin;
@@ -31,10 +54,10 @@ inline void svector<std::size_t, 4, std::allocator<std::size_t>, true>::swap(
     value_type* const b_begin = rhs.m_begin;
     value_type* const b_capacity = rhs.m_capacity;
     const std::ptrdiff_t na = m_end - m_begin, nb = rhs.m_end - rhs.m_begin;
-    unsigned char saved[sizeof(m_data)];
-    std::memcpy(saved, m_data, sizeof(m_data));
-    std::memcpy(m_data, rhs.m_data, sizeof(m_data));
-    std::memcpy(rhs.m_data, saved, sizeof(m_data));
+    value_type saved[4];
+    tapegrad::detail::copy_small(saved, m_data, inline_a ? na : 0);
+    tapegrad::detail::copy_small(m_data, rhs.m_data, inline_b ? nb : 0);
+    tapegrad::detail::copy_small(rhs.m_data, saved, inline_a ? na : 0);
     m_begin = inline_b ? m_data : b_begin;
     m_capacity = inline_b ? m_data + 4 : b_capacity;
     m_end = m_begin + nb;
@@ -47,8 +70,8 @@ template <>
 template <>
 inline void svector<std::ptrdiff_t, 4, std::allocator<std::ptrdiff_t>, true>::swap(
     svector<std::ptrdiff_t, 4, std::allocator<std::ptrdiff_t>, true>& rhs) {
-    // The inline buffers are swapped whole (4 elements, a couple of vector moves, no loop and no call),
-    // then each side takes the other's pointers, or its own buffer where the other's elements were inline.
+    // The inline elements (at most 4) are swapped in straight-line code, then each side takes the other's
+    // pointers, or its own buffer where the other's elements were inline.
     if (this == &rhs) return;
     const bool inline_a = m_begin == m_data, inline_b = rhs.m_begin == rhs.m_data;
     value_type* const a_begin = m_begin;
@@ -56,10 +79,10 @@ inline void svector<std::ptrdiff_t, 4, std::allocator<std::ptrdiff_t>, true>::sw
     value_type* const b_begin = rhs.m_begin;
     value_type* const b_capacity = rhs.m_capacity;
     const std::ptrdiff_t na = m_end - m_begin, nb = rhs.m_end - rhs.m_begin;
-    unsigned char saved[sizeof(m_data)];
-    std::memcpy(saved, m_data, sizeof(m_data));
-    std::memcpy(m_data, rhs.m_data, sizeof(m_data));
-    std::memcpy(rhs.m_data, saved, sizeof(m_data));
+    value_type saved[4];
+    tapegrad::detail::copy_small(saved, m_data, inline_a ? na : 0);
+    tapegrad::detail::copy_small(m_data, rhs.m_data, inline_b ? nb : 0);
+    tapegrad::detail::copy_small(rhs.m_data, saved, inline_a ? na : 0);
     m_begin = inline_b ? m_data : b_begin;
     m_capacity = inline_b ? m_data + 4 : b_capacity;
     m_end = m_begin + nb;
