@@ -54,7 +54,7 @@ inline void svector<std::size_t, 4, std::allocator<std::size_t>, true>::swap(
     value_type* const b_begin = rhs.m_begin;
     value_type* const b_capacity = rhs.m_capacity;
     const std::ptrdiff_t na = m_end - m_begin, nb = rhs.m_end - rhs.m_begin;
-    value_type saved[4];
+    value_type saved[4] = {};  // zeros: GCC cannot see that only the first na are read back
     tapegrad::detail::copy_small(saved, m_data, inline_a ? na : 0);
     tapegrad::detail::copy_small(m_data, rhs.m_data, inline_b ? nb : 0);
     tapegrad::detail::copy_small(rhs.m_data, saved, inline_a ? na : 0);
@@ -79,7 +79,7 @@ inline void svector<std::ptrdiff_t, 4, std::allocator<std::ptrdiff_t>, true>::sw
     value_type* const b_begin = rhs.m_begin;
     value_type* const b_capacity = rhs.m_capacity;
     const std::ptrdiff_t na = m_end - m_begin, nb = rhs.m_end - rhs.m_begin;
-    value_type saved[4];
+    value_type saved[4] = {};  // zeros: GCC cannot see that only the first na are read back
     tapegrad::detail::copy_small(saved, m_data, inline_a ? na : 0);
     tapegrad::detail::copy_small(m_data, rhs.m_data, inline_b ? nb : 0);
     tapegrad::detail::copy_small(rhs.m_data, saved, inline_a ? na : 0);
