@@ -16,6 +16,7 @@
 #include <tapegrad/autograd/op.hpp>
 #include <tapegrad/autograd/ops.hpp>
 #include <tapegrad/autograd/ops/multinomial.hpp>
+#include <tapegrad/autograd/ops/rnn_cell.hpp>
 #include <tapegrad/autograd/random.hpp>
 #include <tapegrad/autograd/tensor.hpp>
 #include <tapegrad/autograd/threads.hpp>

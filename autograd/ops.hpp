@@ -3,9 +3,11 @@
 
 #include <tapegrad/autograd/ops/activation.hpp>
 #include <tapegrad/autograd/ops/arithmetic.hpp>
+#include <tapegrad/autograd/ops/attention.hpp>
 #include <tapegrad/autograd/ops/broadcast.hpp>
 #include <tapegrad/autograd/ops/conv.hpp>
 #include <tapegrad/autograd/ops/index.hpp>
+#include <tapegrad/autograd/ops/layer_norm.hpp>
 #include <tapegrad/autograd/ops/linalg.hpp>
 #include <tapegrad/autograd/ops/loss.hpp>
 #include <tapegrad/autograd/ops/math.hpp>

@@ -8,6 +8,7 @@
 
 #include <tapegrad/autograd/random.hpp>
 #include <tapegrad/autograd/tensor.hpp>
+#include <tapegrad/data/batch_iterator.hpp>
 #include <tapegrad/data/dataset.hpp>
 
 namespace tapegrad::data {
@@ -110,48 +111,14 @@ public:
     const Indices& rows() const { return rows_; }
 
     /// An input iterator over the batches: each one is built when the iterator reaches it.
-    class iterator {
-    public:
-        /// The standard iterator types: it yields const Batch<T>&.
-        ///@{
-        using iterator_category = std::input_iterator_tag;
-        using value_type = Batch<T>;
-        using difference_type = std::ptrdiff_t;
-        using pointer = const Batch<T>*;
-        using reference = const Batch<T>&;
-        ///@}
-
-        /// At batch i of `epoch` (i = size(): the end).
-        iterator(const Epoch* epoch, std::size_t i) : epoch_(epoch), i_(i) { load(); }
-        /// The current batch.
-        reference operator*() const { return batch_; }
-        /// The current batch.
-        pointer operator->() const { return &batch_; }
-        /// Moves to the next batch and builds it.
-        iterator& operator++() {
-            ++i_;
-            load();
-            return *this;
-        }
-        /// Same position (iterators of the same epoch).
-        bool operator==(const iterator& o) const { return i_ == o.i_; }
-        /// Other position.
-        bool operator!=(const iterator& o) const { return i_ != o.i_; }
-
-    private:
-        void load() {
-            if (i_ < epoch_->size()) epoch_->fill(i_, batch_);
-        }
-        const Epoch* epoch_;
-        std::size_t i_;
-        Batch<T> batch_;
-    };
+    using iterator = BatchIterator<Epoch, Batch<T>>;
     /// The first batch (built at once).
     iterator begin() const { return iterator(this, 0); }
     /// Past the last batch.
     iterator end() const { return iterator(this, size()); }
 
 private:
+    friend iterator;
     void fill(std::size_t i, Batch<T>& out) const;
 
     const ImageDataset* data_;
@@ -160,6 +127,8 @@ private:
     bool drop_last_;
     ImageLayout layout_;
     std::array<T, 256> lut_;  // byte -> scaled, normalized value
+    double scale_, shift_;    // the same as byte * scale_ + shift_ ...
+    bool affine_;             // ... when that gives the table's values exactly (it vectorises)
 };
 
 /// Mini-batches of an ImageDataset (which must outlive the loader):

@@ -50,48 +50,15 @@ public:
     const Indices& rows() const { return rows_; }
 
     /// An input iterator over the batches: each one is built when the iterator reaches it.
-    class iterator {
-    public:
-        /// The standard iterator types: it yields const batch_type&.
-        ///@{
-        using iterator_category = std::input_iterator_tag;
-        using value_type = batch_type;
-        using difference_type = std::ptrdiff_t;
-        using pointer = const batch_type*;
-        using reference = const batch_type&;
-        ///@}
-
-        /// At batch i of `epoch` (i = size(): the end).
-        iterator(const DatasetEpoch* epoch, std::size_t i) : epoch_(epoch), i_(i) { load(); }
-        /// The current batch.
-        reference operator*() const { return batch_; }
-        /// The current batch.
-        pointer operator->() const { return &batch_; }
-        /// Moves to the next batch and builds it.
-        iterator& operator++() {
-            ++i_;
-            load();
-            return *this;
-        }
-        /// Same position (iterators of one epoch).
-        bool operator==(const iterator& o) const { return i_ == o.i_; }
-        /// Different position (iterators of one epoch).
-        bool operator!=(const iterator& o) const { return i_ != o.i_; }
-
-    private:
-        void load() {
-            if (i_ < epoch_->size()) batch_ = epoch_->batch(i_);
-        }
-        const DatasetEpoch* epoch_;
-        std::size_t i_;
-        batch_type batch_;
-    };
+    using iterator = BatchIterator<DatasetEpoch, batch_type>;
     /// The first batch.
     iterator begin() const { return iterator(this, 0); }
     /// Past the last batch.
     iterator end() const { return iterator(this, size()); }
 
 private:
+    friend iterator;
+    void fill(std::size_t i, batch_type& out) const { out = batch(i); }
     const Dataset* data_;
     Indices rows_;
     std::size_t batch_size_;

@@ -186,15 +186,12 @@ double bits_per_char(const Model& model, const data::CharTextDataset& valid, std
     return nats / double(rows.size()) / std::log(2.0);
 }
 
-// One draw from softmax(logits / temperature). (The library's multinomial op will replace this.)
+// One draw from softmax(logits / temperature): the library's multinomial over the row's probabilities.
 std::size_t draw(const float* logits, std::size_t V, double temperature, tg::Generator& gen) {
-    std::vector<double> p(V);
-    const double top = double(*std::max_element(logits, logits + V));
-    for (std::size_t i = 0; i < V; ++i) p[i] = std::exp((double(logits[i]) - top) / temperature);
-    double u = gen.uniform(0.0, std::accumulate(p.begin(), p.end(), 0.0));
-    for (std::size_t i = 0; i < V; ++i)
-        if ((u -= p[i]) < 0) return i;
-    return V - 1;
+    tg::Tensor<float> row = tg::Tensor<float>::from_shape({V});
+    std::copy(logits, logits + V, row.begin());
+    const Var probs = tg::softmax(Var(std::move(row)) * float(1.0 / temperature));
+    return tg::multinomial(probs, 1, false, gen)(0);
 }
 
 // n characters after the prompt. The LSTM carries its state from character to character; the GPT

@@ -1,4 +1,4 @@
-// MultiheadAttention<T>: projections, the masks as one boolean mask plus a float one added, masked softmax per head.
+// MultiheadAttention<T>: projections, the masks as one small boolean mask plus a float one added, masked softmax.
 #include <tapegrad/nn/attention.hpp>
 
 #include <cmath>
@@ -49,37 +49,38 @@ AttentionOutput<T> MultiheadAttention<T>::operator()(const Variable<T>& query, c
     check(key, "key");
     check(value, "value");
     // Everything below is batch first: (N, L, E).
+    const bool self = query.node() == key.node() && key.node() == value.node();
     const Variable<T> q_in = batch_first_ ? query : transpose(query, 0, 1);
-    const Variable<T> k_in = batch_first_ ? key : transpose(key, 0, 1);
-    const Variable<T> v_in = batch_first_ ? value : transpose(value, 0, 1);
+    const Variable<T> k_in = self ? q_in : batch_first_ ? key : transpose(key, 0, 1);
+    const Variable<T> v_in = self ? q_in : batch_first_ ? value : transpose(value, 0, 1);
     const std::size_t N = q_in.shape()[0], L = q_in.shape()[1], S = k_in.shape()[1];
     if (k_in.shape()[0] != N || !shape_equal(k_in.shape(), v_in.shape()))
         throw Error(fmt::format("{}: key {} and value {} must have the same shape, with query's batch size {}", label(),
                                 shape_string(key.shape()), shape_string(value.shape()), N));
 
-    // The masks, as one (N, 1, L, S) boolean mask: true = left out.
-    xt::xarray<bool> masked = xt::xarray<bool>::from_shape({N, 1, L, S});
-    masked.fill(false);
+    // The boolean masks, combined at the smallest shape that holds them ((1, 1, L, S), (N, 1, 1, S) or
+    // (N, 1, L, S)), never broadcast to the scores' shape: the softmax reads them broadcast. true = left out;
+    // the causal mask is not a mask at all but a bound the softmax applies per row.
+    xt::xarray<bool> masked = xt::xarray<bool>::from_shape({0});
+    auto join = [&](xt::xarray<bool> m) {
+        if (masked.size() == 0)
+            masked = std::move(m);
+        else
+            masked = xt::xarray<bool>(masked || m);
+    };
     if (options.attn_mask().size() > 0) {
         const auto& m = options.attn_mask();
         if (m.dimension() != 2 || m.shape()[0] != L || m.shape()[1] != S)
             throw Error(
                 fmt::format("{}: expected attn_mask of shape ({},{}), got {}", label(), L, S, shape_string(m.shape())));
-        masked = masked || xt::broadcast(xt::xarray<bool>(xt::reshape_view(m, {std::size_t(1), std::size_t(1), L, S})),
-                                         masked.shape());
-    }
-    if (options.is_causal()) {
-        const xt::xarray<bool> future = triu_mask(L, S, 1);
-        const xt::xarray<bool> future4 = xt::reshape_view(future, {std::size_t(1), std::size_t(1), L, S});
-        masked = masked || xt::broadcast(future4, masked.shape());
+        join(xt::xarray<bool>(xt::reshape_view(m, {std::size_t(1), std::size_t(1), L, S})));
     }
     if (options.key_padding_mask().size() > 0) {
         const auto& m = options.key_padding_mask();
         if (m.dimension() != 2 || m.shape()[0] != N || m.shape()[1] != S)
             throw Error(fmt::format("{}: expected key_padding_mask of shape ({},{}), got {}", label(), N, S,
                                     shape_string(m.shape())));
-        masked = masked || xt::broadcast(xt::xarray<bool>(xt::reshape_view(m, {N, std::size_t(1), std::size_t(1), S})),
-                                         masked.shape());
+        join(xt::xarray<bool>(xt::reshape_view(m, {N, std::size_t(1), std::size_t(1), S})));
     }
 
     // A float mask: -inf entries join the boolean mask, the finite ones are added to the scores.
@@ -105,14 +106,18 @@ AttentionOutput<T> MultiheadAttention<T>::operator()(const Variable<T>& query, c
             add.data()[i] = std::isinf(v) ? T(0) : T(v);
             any_nonzero = any_nonzero || v != 0;
         }
-        if (per_head) {
-            xt::xarray<bool> expanded = xt::xarray<bool>::from_shape({N, h, L, S});
-            expanded = xt::broadcast(masked, expanded.shape()) || minus_inf;
-            masked = std::move(expanded);
-        } else {
-            masked = masked || xt::broadcast(minus_inf, masked.shape());
-        }
+        join(std::move(minus_inf));
         if (any_nonzero) additive = Variable<T>(std::move(add));
+    }
+
+    const T scale = T(1.0 / std::sqrt(double(d)));
+    const bool dropping = this->is_training() && dropout_p_ > 0;
+    if (self && !dropping && !options.need_weights() && !additive.defined()) {
+        // Self-attention: q, k, v from one GEMM, the heads read from its rows in place (one op).
+        const Variable<T> qkv =
+            bias_ ? linear(q_in, in_proj_weight(), this->parameter(1)) : linear(q_in, in_proj_weight());
+        const Variable<T> y = (*out_proj_)(self_attention_heads(qkv, h, scale, options.is_causal(), masked));
+        return {batch_first_ ? y : transpose(y, 0, 1), Variable<T>()};
     }
 
     // q, k, v from the three row blocks of in_proj_weight, split into heads: (N, h, len, d).
@@ -124,12 +129,14 @@ AttentionOutput<T> MultiheadAttention<T>::operator()(const Variable<T>& query, c
         return permute(reshape(y, Shape{N, len, h, d}), {0, 2, 1, 3});
     };
     const Variable<T> q = project(q_in, 0, L), k = project(k_in, 1, S), v = project(v_in, 2, S);
-    Variable<T> scores = matmul(q, k, MatmulOptions().transpose_b(true)) * T(1.0 / std::sqrt(double(d)));
-    if (additive.defined()) scores = scores + additive;
-    Variable<T> attn = masked_softmax(scores, masked, -1);  // (N, h, L, S)
+    // The 1/sqrt(d) scale goes into the softmax, unless a float mask must be added after it.
+    Variable<T> scores = matmul(q, k, MatmulOptions().transpose_b(true));
+    if (additive.defined()) scores = scores * scale + additive;
+    Variable<T> attn =
+        scaled_masked_softmax(scores, masked, options.is_causal(), additive.defined() ? T(1) : scale);  // (N,h,L,S)
     AttentionOutput<T> out;
     if (options.need_weights()) out.weights = mean(attn, 1);
-    if (this->is_training() && dropout_p_ > 0) attn = (*dropout_)(attn);
+    if (dropping) attn = (*dropout_)(attn);
     const Variable<T> ctx = reshape(permute(matmul(attn, v), {0, 2, 1, 3}), Shape{N, L, E});
     const Variable<T> y = (*out_proj_)(ctx);
     out.output = batch_first_ ? y : transpose(y, 0, 1);

@@ -126,13 +126,9 @@ LayerNorm<T>::LayerNorm(Shape normalized_shape, double eps, bool elementwise_aff
 
 template <class T>
 Variable<T> LayerNorm<T>::forward(const Variable<T>& x) {
-    const Axes axes = trailing_axes(label(), x.shape(), shape_);
-    const Variable<T> centered = x - tapegrad::mean(x, axes, true);
-    const Variable<T> var = tapegrad::mean(centered * centered, axes, true);
-    Variable<T> y = centered / sqrt(var + T(eps_));
-    if (affine_) y = y * this->parameter(0);
-    if (affine_ && bias_) y = y + this->parameter(1);
-    return y;
+    trailing_axes(label(), x.shape(), shape_);  // the module's own error message
+    return layer_norm(x, shape_, affine_ ? this->parameter(0) : Variable<T>(),
+                      affine_ && bias_ ? this->parameter(1) : Variable<T>(), T(eps_));
 }
 
 template <class T>

@@ -81,7 +81,7 @@ public:
 /// y = (x - mean) / sqrt(var + eps) * weight + bias, the mean and (biased) variance taken over
 /// the last dimensions of x, those of `normalized_shape` (PyTorch's nn.LayerNorm: parameters
 /// weight and bias of normalized_shape, ones and zeros). No running statistics: the same in
-/// training and evaluation. Built from differentiable ops.
+/// training and evaluation. One op (layer_norm), whose gradients of any order are the formula's.
 template <class T>
 class LayerNorm : public Module<T> {
 public:

@@ -1,12 +1,14 @@
 // Recurrent cells and layers: PyTorch's parameters and gate equations, the time loop written as plain ops.
 #include <tapegrad/nn/rnn.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
 #include <vector>
 
 #include <tapegrad/autograd/factories.hpp>
 #include <tapegrad/autograd/ops.hpp>
+#include <tapegrad/autograd/ops/rnn_cell.hpp>
 #include <tapegrad/nn/dropout.hpp>
 #include <tapegrad/nn/format.hpp>
 #include <tapegrad/nn/init.hpp>
@@ -31,25 +33,27 @@ Variable<T> affine(const Variable<T>& x, const Variable<T>& w, const Variable<T>
 }
 
 /// One step from xi = x W_ih^T + b_ih (N, G*hidden), computed beforehand for the whole sequence.
+/// zero_h: h is zeros we made (no initial state given).
 template <class T>
 LstmState<T> step(RecurrentKind kind, const Variable<T>& xi, const Variable<T>& h, const Variable<T>& c,
-                  const Weights<T>& w) {
+                  const Weights<T>& w, bool zero_h = false) {
+    if (zero_h && !w.b_hh.defined() && kind != RecurrentKind::gru) {
+        // h W_hh^T is 0 (and b_hh is folded into xi or absent): no product, and W_hh's gradient
+        // from this step is 0 anyway
+        if (kind == RecurrentKind::rnn) return {tanh(xi), Variable<T>()};
+        auto [h2, c2] = lstm_cell(xi, c);
+        return {std::move(h2), std::move(c2)};
+    }
     const Variable<T> hh = affine(h, w.w_hh, w.b_hh);
     switch (kind) {
         case RecurrentKind::rnn:
             return {tanh(xi + hh), Variable<T>()};
         case RecurrentKind::lstm: {
-            const std::vector<Variable<T>> g = chunk(xi + hh, 4, -1);  // i, f, g, o
-            Variable<T> c2 = sigmoid(g[1]) * c + sigmoid(g[0]) * tanh(g[2]);
-            Variable<T> h2 = sigmoid(g[3]) * tanh(c2);
+            auto [h2, c2] = lstm_cell(xi, hh, c);  // gates i, f, g, o and their sum fused in one op
             return {std::move(h2), std::move(c2)};
         }
         case RecurrentKind::gru: {
-            const std::vector<Variable<T>> a = chunk(xi, 3, -1), b = chunk(hh, 3, -1);  // r, z, n
-            const Variable<T> r = sigmoid(a[0] + b[0]);
-            const Variable<T> z = sigmoid(a[1] + b[1]);
-            const Variable<T> n = tanh(a[2] + r * b[2]);
-            return {n + z * (h - n), Variable<T>()};  // (1 - z) n + z h
+            return {gru_cell(xi, hh, h), Variable<T>()};  // gates r, z, n fused in one op
         }
     }
     return {};
@@ -176,7 +180,7 @@ LstmOutput<T> Recurrent<T>::run(const Variable<T>& input, const Variable<T>& h0,
     };
     checked(h0, "h0");
     checked(c0, "c0");
-    const bool lstm = kind_ == RecurrentKind::lstm;
+    const bool lstm = kind_ == RecurrentKind::lstm, direct_out = bf && dirs == 1;
     const std::size_t per_layer = options_.bias() ? 4 : 2;
     std::vector<Variable<T>> h_n, c_n, outs(steps), halves;
     Variable<T> seq = x;
@@ -191,6 +195,12 @@ LstmOutput<T> Recurrent<T>::run(const Variable<T>& input, const Variable<T>& h0,
             Weights<T> w{this->parameter(p), this->parameter(p + 1),
                          options_.bias() ? this->parameter(p + 2) : Variable<T>(),
                          options_.bias() ? this->parameter(p + 3) : Variable<T>()};
+            if (options_.bias() && kind_ != RecurrentKind::gru) {
+                // b_ih + b_hh once, added with the input's projection: no bias add or row sum per
+                // step (GRU keeps b_hn apart: it is scaled by r)
+                w.b_ih = w.b_ih + w.b_hh;
+                w.b_hh = Variable<T>();
+            }
             auto layer_state = [&](const Variable<T>& s) {
                 return s.defined() ? squeeze(slice(s, 0, std::ptrdiff_t(k), std::ptrdiff_t(k) + 1), 0)
                                    : zeros<T>({batch, hidden_});
@@ -203,24 +213,33 @@ LstmOutput<T> Recurrent<T>::run(const Variable<T>& input, const Variable<T>& h0,
             const std::size_t width = w.w_ih.shape()[0];
             const bool project_all = seq.shape()[2] >= width;
             const Variable<T> src = project_all ? affine(seq, w.w_ih, w.b_ih) : seq;
-            const Shape step_shape{batch, src.shape()[2]};
+            // And cut in two levels: blocks of about sqrt(L) steps, then steps, so those zero fills
+            // add up to about 2 L sqrt(L) steps' worth rather than L^2.
+            const std::size_t span = std::max<std::size_t>(1, std::size_t(std::sqrt(double(steps))));
+            std::vector<Variable<T>> spans((steps + span - 1) / span);
             for (std::size_t i = 0; i < steps; ++i) {
                 const std::size_t t = d ? steps - 1 - i : i;  // the reverse direction reads the sequence backwards
-                const Variable<T> st = reshape(slice(src, 0, std::ptrdiff_t(t), std::ptrdiff_t(t) + 1), step_shape);
+                Variable<T>& from = spans[t / span];
+                if (!from.defined())
+                    from = span == steps ? src
+                                         : slice(src, 0, std::ptrdiff_t(t / span * span),
+                                                 std::ptrdiff_t(std::min(steps, (t / span + 1) * span)));
+                const Variable<T> st = block(from, t % span);
                 const Variable<T> xt = project_all ? st : affine(st, w.w_ih, w.b_ih);
-                LstmState<T> next = step(kind_, xt, h, c, w);
+                LstmState<T> next = step(kind_, xt, h, c, w, i == 0 && !h0.defined());
                 h = std::move(next.h);
                 c = std::move(next.c);
                 outs[t] = h;
             }
-            halves.push_back(stack(outs, 0));
+            // the last layer of a one-way batch_first module stacks straight into (N, L, hidden)
+            halves.push_back(stack(outs, direct_out && l + 1 == layers ? 1 : 0));
             h_n.push_back(h);
             if (lstm) c_n.push_back(c);
         }
         seq = dirs == 1 ? halves[0] : concat(halves, 2);
     }
     LstmOutput<T> out;
-    out.output = bf ? transpose(seq, 0, 1) : seq;
+    out.output = bf && !direct_out ? transpose(seq, 0, 1) : seq;
     out.h_n = stack(h_n, 0);
     if (lstm) out.c_n = stack(c_n, 0);
     return out;

@@ -81,17 +81,25 @@ ConvGeom check_conv(const char* fn, const Shape& x, const Shape& w, const Conv2d
 
 namespace {
 
-/// One image's and group's forward product into y (rows first set to the bias, if any).
+/// One image's and group's forward product into y (rows first set to the bias, if any). With `wb` (the
+/// weights with the bias as an extra column, rows K + 1 apart) the column buffer's last row holds ones, so
+/// the GEMM adds the bias itself and y is written once.
 template <class T>
-void forward_image(const T* x, const T* w, const T* b, T* y, T* col, size_t n, size_t gi, const ConvGeom& g) {
+void forward_image(const T* x, const T* w, const T* b, const T* wb, T* y, T* col, size_t n, size_t gi,
+                   const ConvGeom& g) {
     const size_t K = g.k(), P = g.p();
     const T* src = x + (n * g.c + gi * g.cg) * g.h * g.w;
+    T* out = y + (n * g.o + gi * g.og) * P;
+    if (wb) {
+        im2col(src, col, P, g);
+        gemm(false, false, g.og, P, K + 1, T(1), wb + gi * g.og * (K + 1), K + 1, col, P, T(0), out, P);
+        return;
+    }
     const T* cols = src;  // a pointwise convolution's input is its own column buffer
     if (!g.pointwise()) {
         im2col(src, col, P, g);
         cols = col;
     }
-    T* out = y + (n * g.o + gi * g.og) * P;
     if (b)  // rows start as the bias, and GEMM adds the product onto them
         for (size_t oc = 0; oc < g.og; ++oc) std::fill(out + oc * P, out + (oc + 1) * P, b[gi * g.og + oc]);
     gemm(false, false, g.og, P, K, T(1), w + gi * g.og * K, K, cols, P, b ? T(1) : T(0), out, P);
@@ -113,26 +121,46 @@ size_t weight_blocks(const ConvGeom& g) {
 template <class T>
 Tensor<T> im2col_conv_forward(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* b, const ConvGeom& g) {
     Tensor<T> y = Tensor<T>::from_shape(g.output_shape());
+    const size_t K = g.k(), P = g.p();
+    // With a bias (and a column buffer anyway): the bias rides in the GEMM as a column of the weights
+    // against a row of ones, rather than a pass that fills y with it before the GEMM adds onto y.
+    const bool fold = b && !g.pointwise();
+    Tensor<T> wb;
+    if (fold) {
+        wb = Tensor<T>::from_shape({g.o, K + 1});
+        for (size_t oc = 0; oc < g.o; ++oc) {
+            std::copy(w.data() + oc * K, w.data() + (oc + 1) * K, wb.data() + oc * (K + 1));
+            wb.data()[oc * (K + 1) + K] = b->data()[oc];
+        }
+    }
     detail::parallel_for(g.n, image_work(g), [&](size_t n0, size_t n1) {
         Tensor<T> col;
-        if (!g.pointwise()) col = Tensor<T>::from_shape({g.k(), g.p()});
+        if (!g.pointwise()) col = Tensor<T>::from_shape({K + (fold ? 1 : 0), P});
+        if (fold) std::fill(col.data() + K * P, col.data() + (K + 1) * P, T(1));
         for (size_t n = n0; n < n1; ++n)
             for (size_t gi = 0; gi < g.groups; ++gi)
-                forward_image(x.data(), w.data(), b ? b->data() : nullptr, y.data(), col.data(), n, gi, g);
+                forward_image(x.data(), w.data(), b ? b->data() : nullptr, fold ? wb.data() : nullptr, y.data(),
+                              col.data(), n, gi, g);
     });
     return y;
 }
 
-/// dW = sum over images of g_g (og, P) @ col^T (P, K), in weight_blocks(g) partial sums.
+namespace {
+
+/// dW = sum over images of g_g (og, P) @ col^T (P, K), in weight_blocks(g) partial sums, as (O, K). With
+/// `bias` (not for pointwise convolutions, which have no column buffer) the column buffer has a last row
+/// of ones, so the result is (O, K + 1) and its last column the bias gradient, from the same GEMM.
 template <class T>
-Tensor<T> im2col_conv_weight_grad(const Tensor<T>& x, const Tensor<T>& gy, const ConvGeom& g) {
-    const size_t K = g.k(), P = g.p(), HW = g.h * g.w, blocks = weight_blocks(g), size = g.o * K;
-    Tensor<T> dw = Tensor<T>::from_shape(g.weight_shape());
+Tensor<T> weight_grad(const Tensor<T>& x, const Tensor<T>& gy, const ConvGeom& g, bool bias) {
+    const size_t K = g.k(), KB = K + (bias ? 1 : 0), P = g.p(), HW = g.h * g.w, blocks = weight_blocks(g);
+    const size_t size = g.o * KB;
+    Tensor<T> dw = Tensor<T>::from_shape({g.o, KB});
     Tensor<T> partial;  // blocks 1.. (block 0 sums into dw)
     if (blocks > 1) partial = Tensor<T>::from_shape({blocks - 1, size});
     detail::parallel_for(blocks, g.n / blocks * image_work(g), [&](size_t b0, size_t b1) {
         Tensor<T> col;
-        if (!g.pointwise()) col = Tensor<T>::from_shape({K, P});
+        if (!g.pointwise()) col = Tensor<T>::from_shape({KB, P});
+        if (bias) std::fill(col.data() + K * P, col.data() + KB * P, T(1));
         for (size_t blk = b0; blk < b1; ++blk) {
             T* acc = blk == 0 ? dw.data() : partial.data() + (blk - 1) * size;
             std::fill(acc, acc + size, T(0));
@@ -144,8 +172,8 @@ Tensor<T> im2col_conv_weight_grad(const Tensor<T>& x, const Tensor<T>& gy, const
                         im2col(src, col.data(), P, g);
                         cols = col.data();
                     }
-                    gemm(false, true, g.og, K, P, T(1), gy.data() + (n * g.o + gi * g.og) * P, P, cols, P, T(1),
-                         acc + gi * g.og * K, K);
+                    gemm(false, true, g.og, KB, P, T(1), gy.data() + (n * g.o + gi * g.og) * P, P, cols, P, T(1),
+                         acc + gi * g.og * KB, KB);
                 }
         }
     });
@@ -154,6 +182,29 @@ Tensor<T> im2col_conv_weight_grad(const Tensor<T>& x, const Tensor<T>& gy, const
         const T* add = partial.data() + (blk - 1) * size;
         for (size_t i = 0; i < size; ++i) out[i] += add[i];
     }
+    return dw;
+}
+
+/// dW and db from one im2col pass and GEMM per image (see weight_grad).
+template <class T>
+void im2col_conv_weight_bias_grad(const Tensor<T>& x, const Tensor<T>& gy, const ConvGeom& g, Tensor<T>& dw,
+                                  Tensor<T>& db) {
+    const size_t K = g.k();
+    const Tensor<T> both = weight_grad(x, gy, g, true);
+    dw = Tensor<T>::from_shape(g.weight_shape());
+    db = Tensor<T>::from_shape({g.o});
+    for (size_t oc = 0; oc < g.o; ++oc) {
+        std::copy(both.data() + oc * (K + 1), both.data() + oc * (K + 1) + K, dw.data() + oc * K);
+        db.data()[oc] = both.data()[oc * (K + 1) + K];
+    }
+}
+
+}  // namespace
+
+template <class T>
+Tensor<T> im2col_conv_weight_grad(const Tensor<T>& x, const Tensor<T>& gy, const ConvGeom& g) {
+    Tensor<T> dw = weight_grad(x, gy, g, false);
+    dw.reshape(g.weight_shape());
     return dw;
 }
 
@@ -218,10 +269,62 @@ Tensor<T> conv_input_grad(const Tensor<T>& gy, const Tensor<T>& w, const ConvGeo
     return im2col_conv_input_grad(gy, w, g);
 }
 
+/// db: per output channel, the sum over images of each plane's row sum (contiguous, vectorised).
+template <class T>
+Tensor<T> conv_bias_grad(const Tensor<T>& gy, const ConvGeom& g) {
+    Tensor<T> db = Tensor<T>::from_shape({g.o});
+    const size_t P = g.p();
+    for (size_t oc = 0; oc < g.o; ++oc) {
+        T s = 0;
+        for (size_t n = 0; n < g.n; ++n) {
+            const T* row = gy.data() + (n * g.o + oc) * P;
+            T r = 0;
+#pragma omp simd reduction(+ : r)
+            for (size_t i = 0; i < P; ++i) r += row[i];
+            s += r;
+        }
+        db.data()[oc] = s;
+    }
+    return db;
+}
+
+template <class T>
+void conv_backward(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>& gy, const ConvGeom& g, Tensor<T>* dx,
+                   Tensor<T>* dw, Tensor<T>* db) {
+    if constexpr (std::is_same_v<T, float>) {
+        if (onednn_preferred(g) && (dx || dw)) {
+            Tensor<T> gx, gw, gb;
+            if (dx) gx = Tensor<T>::from_shape(g.input_shape());
+            if (dw) gw = Tensor<T>::from_shape(g.weight_shape());
+            if (dw && db) gb = Tensor<T>::from_shape({g.o});
+            if (onednn_conv_backward(x.data(), w.data(), gy.data(), dx ? gx.data() : nullptr, dw ? gw.data() : nullptr,
+                                     dw && db ? gb.data() : nullptr, g)) {
+                if (dx) *dx = std::move(gx);
+                if (dw) *dw = std::move(gw);
+                if (db) *db = dw ? std::move(gb) : conv_bias_grad(gy, g);
+                return;
+            }
+        }
+    }
+    if (dx) *dx = conv_input_grad(gy, w, g);
+    // On im2col the bias gradient comes out of the weight gradient's GEMM (a row of ones in the column
+    // buffer). Where oneDNN is preferred but refused the fused call, each gradient tries it on its own.
+    const bool onednn_shape = std::is_same_v<T, float> && onednn_preferred(g);
+    if (dw && db && !g.pointwise() && !onednn_shape) {
+        im2col_conv_weight_bias_grad(x, gy, g, *dw, *db);
+        return;
+    }
+    if (dw) *dw = conv_weight_grad(x, gy, g);
+    if (db) *db = conv_bias_grad(gy, g);
+}
+
 #define TAPEGRAD_INSTANTIATE(T)                                                                                    \
     template Tensor<T> conv_forward(const Tensor<T>&, const Tensor<T>&, const Tensor<T>*, const ConvGeom&);        \
     template Tensor<T> conv_weight_grad(const Tensor<T>&, const Tensor<T>&, const ConvGeom&);                      \
     template Tensor<T> conv_input_grad(const Tensor<T>&, const Tensor<T>&, const ConvGeom&);                       \
+    template Tensor<T> conv_bias_grad(const Tensor<T>&, const ConvGeom&);                                          \
+    template void conv_backward(const Tensor<T>&, const Tensor<T>&, const Tensor<T>&, const ConvGeom&, Tensor<T>*, \
+                                Tensor<T>*, Tensor<T>*);                                                           \
     template Tensor<T> im2col_conv_forward(const Tensor<T>&, const Tensor<T>&, const Tensor<T>*, const ConvGeom&); \
     template Tensor<T> im2col_conv_weight_grad(const Tensor<T>&, const Tensor<T>&, const ConvGeom&);               \
     template Tensor<T> im2col_conv_input_grad(const Tensor<T>&, const Tensor<T>&, const ConvGeom&);

@@ -43,5 +43,13 @@ Tensor<T> conv_weight_grad(const Tensor<T>& x, const Tensor<T>& gy, const ConvGe
 /// dx: the convolution's gradient with respect to its input, from dL/dy and the weight.
 template <class T>
 Tensor<T> conv_input_grad(const Tensor<T>& gy, const Tensor<T>& w, const ConvGeom& g);
+/// db: the convolution's gradient with respect to its bias (dL/dy summed over images and positions).
+template <class T>
+Tensor<T> conv_bias_grad(const Tensor<T>& gy, const ConvGeom& g);
+/// The gradients a plain backward wants, in one call: dx, dW and db where the pointer is not null. On oneDNN
+/// dL/dy is reordered once for both products and db comes out of the weight gradient's pass.
+template <class T>
+void conv_backward(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>& gy, const ConvGeom& g, Tensor<T>* dx,
+                   Tensor<T>* dw, Tensor<T>* db);
 
 }  // namespace tapegrad::kernels

@@ -25,7 +25,7 @@ using dims = memory::dims;
 
 std::atomic<std::uint64_t> calls{0};
 
-enum class Kind { forward, forward_bias, input_grad, weight_grad };
+enum class Kind { forward, forward_bias, input_grad, weight_grad, weight_bias_grad };
 
 /// oneDNN with the OpenMP runtime threads by the calling thread's omp_get_max_threads(), read both when a
 /// primitive is created (its blocking is planned for that count) and when it runs: tapegrad's count for the
@@ -65,7 +65,7 @@ struct Entry {
     bool ok = false;  // false: oneDNN refused the shape (remembered, so that it is asked once)
     dnnl::primitive prim;
     std::vector<Port> inputs;
-    Port output;
+    std::vector<Port> outputs;
     memory scratchpad;
 };
 
@@ -102,12 +102,12 @@ Port output_port(int arg, const memory::desc& user_md, const memory::desc& inner
 
 /// The descriptions every kind shares: tapegrad's layouts, and "any" for the primitive to choose.
 struct Descs {
-    memory::desc src, weights, dst, bias;  // NCHW, OIHW (GOIHW with groups), x
-    memory::desc any_src, any_weights, any_dst, any_bias;
+    memory::desc src, weights, dst, bias;                  // NCHW, OIHW (GOIHW with groups), x
+    memory::desc any_src, any_weights, any_dst, any_bias;  // src and dst: "any" or the layout asked for
     dims strides, dilates, pad_l, pad_r;
 };
 
-Descs make_descs(const ConvGeom& g) {
+Descs make_descs(const ConvGeom& g, tag activations) {
     Descs d;
     const auto f32 = memory::data_type::f32;
     const auto D = [](std::size_t v) { return memory::dim(v); };
@@ -118,8 +118,8 @@ Descs make_descs(const ConvGeom& g) {
     d.dst = memory::desc(dst, f32, tag::nchw);
     d.weights = memory::desc(wts, f32, g.groups == 1 ? tag::oihw : tag::goihw);
     d.bias = memory::desc(bias, f32, tag::x);
-    d.any_src = memory::desc(src, f32, tag::any);
-    d.any_dst = memory::desc(dst, f32, tag::any);
+    d.any_src = memory::desc(src, f32, activations);
+    d.any_dst = memory::desc(dst, f32, activations);
     d.any_weights = memory::desc(wts, f32, tag::any);
     d.any_bias = memory::desc(bias, f32, tag::any);
     d.strides = {D(g.sh), D(g.sw)};
@@ -146,9 +146,20 @@ dnnl::convolution_forward::primitive_desc forward_pd(const Descs& d, bool bias, 
     return F::primitive_desc(desc, attr, cpu_engine());
 }
 
-Entry create(Kind kind, const ConvGeom& g) {
+/// True for oneDNN's im2col + GEMM fallback, which is slower than tapegrad's own.
+template <class PD>
+bool gemm_based(const PD& pd) {
+    return std::string(pd.impl_info_str()).find("gemm") != std::string::npos;
+}
+
+/// The primitive of a kind, its src and dst in layout `activations` (tag::any: oneDNN's choice). Throws
+/// dnnl::error when oneDNN refuses, or offers only its GEMM fallback for a layout asked for.
+Entry create(Kind kind, const ConvGeom& g, tag activations) {
     Entry e;
-    const Descs d = make_descs(g);
+    const Descs d = make_descs(g, activations);
+    const auto refuse_gemm = [&](const auto& pd) {
+        if (activations != tag::any && gemm_based(pd)) throw dnnl::error(dnnl_unimplemented, "gemm fallback");
+    };
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // one buffer per cached primitive, not per call
     const auto alg = dnnl::algorithm::convolution_direct;
@@ -158,7 +169,7 @@ Entry create(Kind kind, const ConvGeom& g) {
         e.inputs.push_back(input_port(DNNL_ARG_SRC, d.src, pd.src_desc()));
         e.inputs.push_back(input_port(DNNL_ARG_WEIGHTS, d.weights, pd.weights_desc()));
         if (bias) e.inputs.push_back(input_port(DNNL_ARG_BIAS, d.bias, pd.bias_desc()));
-        e.output = output_port(DNNL_ARG_DST, d.dst, pd.dst_desc());
+        e.outputs.push_back(output_port(DNNL_ARG_DST, d.dst, pd.dst_desc()));
         e.prim = dnnl::convolution_forward(pd);
         e.scratchpad = memory(pd.scratchpad_desc(), cpu_engine());
     } else if (kind == Kind::input_grad) {
@@ -166,19 +177,26 @@ Entry create(Kind kind, const ConvGeom& g) {
         const auto hint = forward_pd(d, false, dnnl::prop_kind::forward_training, dnnl::primitive_attr());
         const B::desc desc(alg, d.any_src, d.any_weights, d.any_dst, d.strides, d.dilates, d.pad_l, d.pad_r);
         const B::primitive_desc pd(desc, attr, cpu_engine(), hint);
+        refuse_gemm(pd);
         e.inputs.push_back(input_port(DNNL_ARG_DIFF_DST, d.dst, pd.diff_dst_desc()));
         e.inputs.push_back(input_port(DNNL_ARG_WEIGHTS, d.weights, pd.weights_desc()));
-        e.output = output_port(DNNL_ARG_DIFF_SRC, d.src, pd.diff_src_desc());
+        e.outputs.push_back(output_port(DNNL_ARG_DIFF_SRC, d.src, pd.diff_src_desc()));
         e.prim = B(pd);
         e.scratchpad = memory(pd.scratchpad_desc(), cpu_engine());
     } else {
+        // With the bias: its gradient (the sum of dL/dy) comes out of the same pass over dL/dy.
         using B = dnnl::convolution_backward_weights;
-        const auto hint = forward_pd(d, false, dnnl::prop_kind::forward_training, dnnl::primitive_attr());
-        const B::desc desc(alg, d.any_src, d.any_weights, d.any_dst, d.strides, d.dilates, d.pad_l, d.pad_r);
+        const bool bias = kind == Kind::weight_bias_grad;
+        const auto hint = forward_pd(d, bias, dnnl::prop_kind::forward_training, dnnl::primitive_attr());
+        const B::desc desc =
+            bias ? B::desc(alg, d.any_src, d.any_weights, d.any_bias, d.any_dst, d.strides, d.dilates, d.pad_l, d.pad_r)
+                 : B::desc(alg, d.any_src, d.any_weights, d.any_dst, d.strides, d.dilates, d.pad_l, d.pad_r);
         const B::primitive_desc pd(desc, attr, cpu_engine(), hint);
+        refuse_gemm(pd);
         e.inputs.push_back(input_port(DNNL_ARG_SRC, d.src, pd.src_desc()));
         e.inputs.push_back(input_port(DNNL_ARG_DIFF_DST, d.dst, pd.diff_dst_desc()));
-        e.output = output_port(DNNL_ARG_DIFF_WEIGHTS, d.weights, pd.diff_weights_desc());
+        e.outputs.push_back(output_port(DNNL_ARG_DIFF_WEIGHTS, d.weights, pd.diff_weights_desc()));
+        if (bias) e.outputs.push_back(output_port(DNNL_ARG_DIFF_BIAS, d.bias, pd.diff_bias_desc()));
         e.prim = B(pd);
         e.scratchpad = memory(pd.scratchpad_desc(), cpu_engine());
     }
@@ -198,42 +216,75 @@ Cache& cache() {
     return c;
 }
 
-bool run(Kind kind, const ConvGeom& g, std::initializer_list<const float*> in, float* out) {
-    const int threads = get_num_threads();
-    const OmpThreads omp(threads);
+/// The cached entry of a kind and shape for the current thread count, created on first use (nullptr when
+/// oneDNN refused it).
+Entry* entry_for(Kind kind, const ConvGeom& g, int threads) {
     Cache& c = cache();
     const Key key = make_key(kind, g, threads);
     auto it = c.entries.find(key);
     if (it == c.entries.end()) {
+        // The adjoints ask for NHWC: oneDNN's own choice for 8 channels on AVX-512 was an AVX2 weight-gradient
+        // kernel (LeNet's conv2: 370-560 us against 210-290 in NHWC) and 16-channel blocks for the input
+        // gradient, so dL/dy was reordered twice into two layouts; in NHWC both share one reorder. The
+        // forward picks NHWC itself. Where NHWC is refused (or only the GEMM fallback takes it), oneDNN chooses.
+        const bool adjoint = kind != Kind::forward && kind != Kind::forward_bias;
         Entry e;
-        try {
-            e = create(kind, g);
-        } catch (const dnnl::error&) {
-            e = Entry{};  // refused: im2col runs this shape from now on
+        for (const tag t : {adjoint ? tag::nhwc : tag::any, tag::any}) {
+            try {
+                e = create(kind, g, t);
+                break;
+            } catch (const dnnl::error&) {
+                e = Entry{};  // refused: im2col runs this shape from now on
+            }
         }
         it = c.entries.emplace(key, std::move(e)).first;
     }
-    Entry& e = it->second;
-    if (!e.ok) return false;
+    return it->second.ok ? &it->second : nullptr;
+}
+
+dnnl::stream& stream() {
+    Cache& c = cache();
     if (!c.stream) c.stream.emplace(cpu_engine());
-    dnnl::stream& s = *c.stream;
+    return *c.stream;
+}
+
+/// The caller's buffer p as the primitive wants it: p itself, or its reorder into the port's own buffer.
+memory take_input(Port& port, const float* p, dnnl::stream& s) {
+    port.user.set_data_handle(const_cast<float*>(p));  // read only: oneDNN takes void*
+    if (port.reorder) port.reorder->execute(s, port.user, port.inner);
+    return port.inner;
+}
+
+/// Runs e on prepared inputs (in e.inputs' order) into the caller's outputs (in e.outputs' order).
+void execute(Entry& e, const std::vector<memory>& in, std::initializer_list<float*> out, dnnl::stream& s) {
+    std::unordered_map<int, memory> args;
+    for (std::size_t i = 0; i < in.size(); ++i) args.emplace(e.inputs[i].arg, in[i]);
+    std::size_t i = 0;
+    for (float* p : out) {
+        Port& port = e.outputs[i++];
+        port.user.set_data_handle(p);
+        args.emplace(port.arg, port.inner);
+    }
+    args.emplace(DNNL_ARG_SCRATCHPAD, e.scratchpad);
+    e.prim.execute(s, args);
+    for (Port& port : e.outputs)
+        if (port.reorder) port.reorder->execute(s, port.inner, port.user);
+}
+
+bool run(Kind kind, const ConvGeom& g, std::initializer_list<const float*> in, std::initializer_list<float*> out) {
+    const int threads = get_num_threads();
+    const OmpThreads omp(threads);
+    Entry* e = entry_for(kind, g, threads);
+    if (!e) return false;
+    dnnl::stream& s = stream();
     try {
-        std::unordered_map<int, memory> args;
+        std::vector<memory> mem;
         std::size_t i = 0;
-        for (const float* p : in) {
-            Port& port = e.inputs[i++];
-            port.user.set_data_handle(const_cast<float*>(p));  // read only: oneDNN takes void*
-            if (port.reorder) port.reorder->execute(s, port.user, port.inner);
-            args.emplace(port.arg, port.inner);
-        }
-        e.output.user.set_data_handle(out);
-        args.emplace(e.output.arg, e.output.inner);
-        args.emplace(DNNL_ARG_SCRATCHPAD, e.scratchpad);
-        e.prim.execute(s, args);
-        if (e.output.reorder) e.output.reorder->execute(s, e.output.inner, e.output.user);
+        for (const float* p : in) mem.push_back(take_input(e->inputs[i++], p, s));
+        execute(*e, mem, out, s);
         s.wait();
     } catch (const dnnl::error&) {
-        e.ok = false;  // the caller's fresh output is rewritten by im2col
+        e->ok = false;  // the caller's fresh output is rewritten by im2col
         return false;
     }
     calls.fetch_add(1, std::memory_order_relaxed);
@@ -245,15 +296,49 @@ bool run(Kind kind, const ConvGeom& g, std::initializer_list<const float*> in, f
 bool onednn_preferred(const ConvGeom& g) { return g.cg >= 4; }
 
 bool onednn_conv_forward(const float* x, const float* w, const float* b, float* y, const ConvGeom& g) {
-    return b ? run(Kind::forward_bias, g, {x, w, b}, y) : run(Kind::forward, g, {x, w}, y);
+    return b ? run(Kind::forward_bias, g, {x, w, b}, {y}) : run(Kind::forward, g, {x, w}, {y});
 }
 
 bool onednn_conv_input_grad(const float* gy, const float* w, float* dx, const ConvGeom& g) {
-    return run(Kind::input_grad, g, {gy, w}, dx);
+    return run(Kind::input_grad, g, {gy, w}, {dx});
 }
 
 bool onednn_conv_weight_grad(const float* x, const float* gy, float* dw, const ConvGeom& g) {
-    return run(Kind::weight_grad, g, {x, gy}, dw);
+    return run(Kind::weight_grad, g, {x, gy}, {dw});
+}
+
+bool onednn_conv_backward(const float* x, const float* w, const float* gy, float* dx, float* dw, float* db,
+                          const ConvGeom& g) {
+    const int threads = get_num_threads();
+    const OmpThreads omp(threads);
+    Entry* ed = dx ? entry_for(Kind::input_grad, g, threads) : nullptr;
+    Entry* ew = dw ? entry_for(db ? Kind::weight_bias_grad : Kind::weight_grad, g, threads) : nullptr;
+    if ((dx && !ed) || (dw && !ew)) return false;
+    dnnl::stream& s = stream();
+    try {
+        // dL/dy is reordered once when both primitives want it in the same layout.
+        std::optional<memory> gy_inner;
+        if (ed) {
+            gy_inner = take_input(ed->inputs[0], gy, s);
+            execute(*ed, {*gy_inner, take_input(ed->inputs[1], w, s)}, {dx}, s);
+        }
+        if (ew) {
+            const bool shared = gy_inner && gy_inner->get_desc() == ew->inputs[1].inner.get_desc();
+            const memory src = take_input(ew->inputs[0], x, s);
+            const memory dy = shared ? *gy_inner : take_input(ew->inputs[1], gy, s);
+            if (db)
+                execute(*ew, {src, dy}, {dw, db}, s);
+            else
+                execute(*ew, {src, dy}, {dw}, s);
+        }
+        s.wait();
+    } catch (const dnnl::error&) {
+        if (ed) ed->ok = false;
+        if (ew) ew->ok = false;
+        return false;
+    }
+    calls.fetch_add((ed ? 1 : 0) + (ew ? 1 : 0), std::memory_order_relaxed);
+    return true;
 }
 
 std::string conv_info() {

@@ -77,6 +77,64 @@ TAPEGRAD_HOT_LOOP void max_pool_2x2(const T* px, T* py, PoolIndex* pi, const Poo
     }
 }
 
+/// An uninitialised buffer from the allocator's cache, for the duration of a scope.
+template <class T>
+struct Scratch {
+    explicit Scratch(size_t n) : n(n), p(memory::CachingAllocator<T>().allocate(n)) {}
+    ~Scratch() { memory::CachingAllocator<T>().deallocate(p, n); }
+    Scratch(const Scratch&) = delete;
+    Scratch& operator=(const Scratch&) = delete;
+    size_t n;
+    T* p;
+};
+
+/// Rows of exactly two windows per pair of columns (W = 2 OW), planes [nc0, nc1): two passes that vectorise
+/// (selects, no branches), through scratch rows v and p. First each pair of input rows to one row of column
+/// maxima and their positions, then pairs of columns, over all the block's outputs as one flat loop. The
+/// choice is the one max_pool_2x2 makes, the first maximum or the first NaN in window order: within a column
+/// the top row comes first; between the two columns the one whose chosen position is smaller comes first.
+template <class T>
+TAPEGRAD_HOT_LOOP void max_pool_2x2_even(const T* px, T* py, PoolIndex* pi, const PoolGeom& g, size_t nc0, size_t nc1) {
+    const size_t W = g.w, HW = g.h * g.w, OH = g.oh, OW = g.ow, rows = (nc1 - nc0) * OH;
+    // Pairs of input rows in chunks whose scratch stays in the L1 cache (about 16 KB).
+    const size_t chunk = std::max<size_t>(1, 2048 / W);
+    Scratch<T> vbuf(std::min(chunk, rows) * W);  // not zeroed: every entry is written before it is read
+    Scratch<PoolIndex> pbuf(std::min(chunk, rows) * W);
+    T* __restrict v = vbuf.p;
+    PoolIndex* __restrict p = pbuf.p;
+    for (size_t r0 = 0; r0 < rows; r0 += chunk) {
+        const size_t r1 = std::min(rows, r0 + chunk);
+        for (size_t r = r0; r < r1; ++r) {  // row pair r: plane nc0 + r / OH, output row r % OH
+            const size_t top = (nc0 + r / OH) * HW + 2 * (r % OH) * W, row = (r - r0) * W;
+            const T* __restrict a0 = px + top;
+            const T* __restrict a1 = a0 + W;
+            const PoolIndex at = PoolIndex(top), w = PoolIndex(W);
+#pragma omp simd
+            for (size_t j = 0; j < W; ++j) {
+                const T a = a0[j], b = a1[j];
+                T best = a;
+                PoolIndex pos = at + PoolIndex(j);
+                if (b > a || (b != b && a == a)) best = b, pos += w;
+                v[row + j] = best;
+                p[row + j] = pos;
+            }
+        }
+        T* __restrict out = py + (nc0 * OH + r0) * OW;
+        PoolIndex* __restrict where = pi + (nc0 * OH + r0) * OW;
+        const size_t n = (r1 - r0) * OW;
+#pragma omp simd
+        for (size_t j = 0; j < n; ++j) {
+            const T l = v[2 * j], r = v[2 * j + 1];
+            const PoolIndex pl = p[2 * j], pr = p[2 * j + 1];
+            T best = l;
+            PoolIndex pos = pl;
+            if (r > l || (r == l && pr < pl) || (r != r && (l == l || pr < pl))) best = r, pos = pr;
+            out[j] = best;
+            where[j] = pos;
+        }
+    }
+}
+
 }  // namespace
 
 /// The maxima of every window, and their flat positions in x (a NaN wins, as in PyTorch).
@@ -107,7 +165,11 @@ Tensor<T> max_pool(const Tensor<T>& x, const PoolGeom& g, PoolIndices& idx) {
     // Planes (image, channel) are independent: threads take contiguous blocks of them.
     const size_t plane_work = OHW * g.kh * g.kw;
     if (g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && g.dh == 1 && g.dw == 1) {
-        detail::parallel_for(g.n * g.c, plane_work, [&](size_t a, size_t b) { max_pool_2x2(px, py, pi, g, a, b); });
+        if (g.w == 2 * g.ow)
+            detail::parallel_for(g.n * g.c, plane_work,
+                                 [&](size_t a, size_t b) { max_pool_2x2_even(px, py, pi, g, a, b); });
+        else
+            detail::parallel_for(g.n * g.c, plane_work, [&](size_t a, size_t b) { max_pool_2x2(px, py, pi, g, a, b); });
         return y;
     }
     detail::parallel_for(g.n * g.c, plane_work, [&](size_t nc0, size_t nc1) {
@@ -167,19 +229,24 @@ template <class T>
 Tensor<T> scatter_add_at(const Tensor<T>& g, const PoolIndices& idx, const Shape& in_shape) {
     Tensor<T> dx = Tensor<T>::from_shape(in_shape);
     T* pd = dx.data();
-    std::fill(pd, pd + dx.size(), T(0));
     const T* pg = g.data();
     // max_pool's positions for plane (image, channel) p all lie in plane p of the input, so threads may take
     // blocks of planes when both shapes are (N, C, ., .); any other index set is added on one thread.
     const bool planar = in_shape.size() == 4 && g.dimension() == 4 && g.shape()[0] == in_shape[0] &&
                         g.shape()[1] == in_shape[1] && idx.size() == g.size();
     if (!planar) {
+        std::fill(pd, pd + dx.size(), T(0));
         for (size_t i = 0; i < idx.size(); ++i) pd[idx[i]] += pg[i];
         return dx;
     }
+    // Each plane is zeroed just before its sums land in it (while it is in cache), not the whole of dx first.
     const size_t planes = in_shape[0] * in_shape[1], per_plane = planes ? idx.size() / planes : 0;
+    const size_t plane_size = planes ? dx.size() / planes : 0;
     detail::parallel_for(planes, per_plane, [&](size_t a, size_t b) {
-        for (size_t i = a * per_plane; i < b * per_plane; ++i) pd[idx[i]] += pg[i];
+        for (size_t p = a; p < b; ++p) {
+            std::fill(pd + p * plane_size, pd + (p + 1) * plane_size, T(0));
+            for (size_t i = p * per_plane; i < (p + 1) * per_plane; ++i) pd[idx[i]] += pg[i];
+        }
     });
     return dx;
 }

@@ -9,11 +9,17 @@
 
 namespace tapegrad::kernels {
 
-/// Softmax (or, if `log`, log-softmax) of x along `axis` over the positions where `masked` (x's
-/// shape) is false. Masked positions give 0 (log: -inf); a row with every position masked gives
-/// zeros (log: -inf everywhere).
+/// Softmax (or, if `log`, log-softmax) of scale * x along `axis` over the positions where `masked`
+/// (broadcastable to x's shape; null for none) is false and, if `causal` (axis the last of at least
+/// two), where column <= row of the last two axes. Left-out positions give 0 (log: -inf); a row with
+/// every position left out gives zeros (log: -inf everywhere).
 template <class T>
-Tensor<T> masked_softmax(const Tensor<T>& x, const xt::xarray<bool>& masked, std::size_t axis, bool log);
+Tensor<T> masked_softmax(const Tensor<T>& x, const xt::xarray<bool>* masked, std::size_t axis, bool log,
+                         bool causal = false, T scale = T(1));
+
+/// g replaced by scale * y (g - sum(g y)) along `axis` (g has y's shape): the softmax VJP, one pass per row.
+template <class T>
+void softmax_backward_inplace(const Tensor<T>& y, Tensor<T>& g, std::size_t axis, T scale);
 
 /// Running sum along `axis`: y[k] = x[0] + ... + x[k], or, if `reverse`, x[k] + ... + x[n-1].
 template <class T>

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include <tapegrad/autograd/kernels/activation.hpp>
 #include <tapegrad/autograd/kernels/elementwise.hpp>
 #include <tapegrad/autograd/kernels/math.hpp>
 #include <tapegrad/autograd/ops/math.hpp>
@@ -138,6 +139,9 @@ struct Softplus {
     ///@}
 };
 
+/// How gelu() computes Phi(x): exactly (erf), or by PyTorch's tanh approximation.
+enum class GeluApproximation { none, tanh };
+
 /// The op behind gelu(); its formula line states y and the VJP.
 template <class T>
 struct Gelu {
@@ -148,19 +152,27 @@ struct Gelu {
     static constexpr const char* formula = "y = x Phi(x)   dx = g (Phi(x) + x phi(x))";
     static constexpr T inv_sqrt_2 = T(0.707106781186547524400844362105);
     static constexpr T inv_sqrt_2pi = T(0.398942280401432677939946059934);
-    Tensor<T> forward(const Tensor<T>& x) const {
-        return kernels::map(x, [](T v) { return v * T(0.5) * (T(1) + std::erf(v * inv_sqrt_2)); });
-    }
+    static constexpr T sqrt_2_over_pi = T(0.797884560802865355879892119869);
+    static constexpr T cubic = T(0.044715);
+    GeluApproximation approximate = GeluApproximation::none;
+    Tensor<T> forward(const Tensor<T>& x) const { return kernels::gelu(x, approximate == GeluApproximation::tanh); }
     template <class G>
     void backward(VjpArgs<G>& a) const {
-        a.dx[0] = vjp::pointwise(
-            [](const auto& g, const auto& x) {
-                using std::erf;
-                using std::exp;
-                return g * ((erf(x * inv_sqrt_2) + T(1)) * T(0.5) + x * exp(x * x * T(-0.5)) * inv_sqrt_2pi);
-            },
-            a.g, a.x(0));
+        if constexpr (!vjp::records<G>) {  // one vectorised pass, written over g
+            G g = std::move(a.g);
+            kernels::gelu_backward_inplace(a.x(0), g, approximate == GeluApproximation::tanh);
+            a.dx[0] = std::move(g);
+        } else if (approximate == GeluApproximation::tanh) {  // recorded: the same formula as differentiable ops
+            const G& x = a.x(0);
+            const G t = tanh((x + x * x * x * cubic) * sqrt_2_over_pi);
+            a.dx[0] = a.g * ((t + T(1)) * T(0.5) +
+                             x * (T(1) - t * t) * (sqrt_2_over_pi * T(0.5)) * (x * x * (T(3) * cubic) + T(1)));
+        } else {
+            const G& x = a.x(0);
+            a.dx[0] = a.g * ((erf(x * inv_sqrt_2) + T(1)) * T(0.5) + x * exp(x * x * T(-0.5)) * inv_sqrt_2pi);
+        }
     }
+    std::string describe() const { return approximate == GeluApproximation::tanh ? "approximate=tanh" : ""; }
     ///@}
 };
 
@@ -192,10 +204,11 @@ template <class T>
 Variable<T> softplus(const Variable<T>& x, T beta = T(1)) {
     return apply(Softplus<T>{beta}, x);
 }
-/// x * Phi(x) with the exact normal CDF (as PyTorch's default GELU).
+/// x * Phi(x) with the exact normal CDF (as PyTorch's default GELU), or with PyTorch's tanh approximation
+/// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) for GeluApproximation::tanh.
 template <class T>
-Variable<T> gelu(const Variable<T>& x) {
-    return apply(Gelu<T>{}, x);
+Variable<T> gelu(const Variable<T>& x, GeluApproximation approximate = GeluApproximation::none) {
+    return apply(Gelu<T>{approximate}, x);
 }
 
 /// The activation ops whose nodes the library compiles (see detail::OpList in op.hpp).

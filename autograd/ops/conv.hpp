@@ -36,9 +36,19 @@ struct Conv2d {
     }
     template <class G>
     void backward(VjpArgs<G>& a) const {
-        if (a.want(0)) a.dx[0] = vjp::apply(Conv2dInputGrad<T>{geom}, a.g, a.x(1));
-        if (a.want(1)) a.dx[1] = vjp::apply(Conv2dWeightGrad<T>{geom}, a.x(0), a.g);
-        if (has_bias && a.want(2)) a.dx[2] = vjp::apply(Sum<T>{Reduction::make(a.g.shape(), {0, 2, 3}, false)}, a.g);
+        if constexpr (!vjp::records<G>) {  // plain backward: one kernel call for every wanted gradient
+            Tensor<T> dx, dw, db;
+            kernels::conv_backward(a.x(0), a.x(1), a.g, geom, a.want(0) ? &dx : nullptr, a.want(1) ? &dw : nullptr,
+                                   has_bias && a.want(2) ? &db : nullptr);
+            if (a.want(0)) a.dx[0] = std::move(dx);
+            if (a.want(1)) a.dx[1] = std::move(dw);
+            if (has_bias && a.want(2)) a.dx[2] = std::move(db);
+        } else {  // create_graph: the same gradients as ops, so that they can be differentiated again
+            if (a.want(0)) a.dx[0] = vjp::apply(Conv2dInputGrad<T>{geom}, a.g, a.x(1));
+            if (a.want(1)) a.dx[1] = vjp::apply(Conv2dWeightGrad<T>{geom}, a.x(0), a.g);
+            if (has_bias && a.want(2))
+                a.dx[2] = vjp::apply(Sum<T>{Reduction::make(a.g.shape(), {0, 2, 3}, false)}, a.g);
+        }
     }
     std::string describe() const { return geom.describe(); }
     ///@}

@@ -66,7 +66,7 @@ struct CumSum {
     ///@}
 };
 
-/// The op behind masked_softmax(); its formula line states y and the VJP.
+/// The op behind masked_softmax() and scaled_masked_softmax(); its formula line states y and the VJP.
 template <class T>
 struct MaskedSoftmax {
     /// The op concept (op.hpp): `name` and `formula` label it in errors and graphs, `forward` computes y,
@@ -74,17 +74,31 @@ struct MaskedSoftmax {
     ///@{
     static constexpr const char* name = "masked_softmax";
     static constexpr const char* formula =
-        "y = softmax(x) along axis over unmasked positions, 0 where masked   dx = y (g - sum(g y))";
+        "y = softmax(s x) along axis over unmasked positions, 0 where masked   dx = s y (g - sum(g y))";
     std::size_t axis;
-    std::shared_ptr<const Mask> masked;  // x's shape; true = left out
-    Tensor<T> forward(const Tensor<T>& x) const { return kernels::masked_softmax(x, *masked, axis, false); }
+    std::shared_ptr<const Mask> masked;  // broadcasts to x's shape; true = left out; null for none
+    bool causal = false;                 // also left out: column > row of the last two axes (axis is the last)
+    T scale = T(1);
+    Tensor<T> forward(const Tensor<T>& x) const {
+        return kernels::masked_softmax(x, masked.get(), axis, false, causal, scale);
+    }
     template <class G>
     void backward(VjpArgs<G>& a) const {  // y is 0 where masked, so dx is too
-        const G gy = vjp::pointwise([](const auto& g, const auto& y) { return g * y; }, a.g, a.y);
-        const G s = vjp::apply(Sum<T>{Reduction::make(a.y.shape(), {axis}, true)}, gy);
-        a.dx[0] = vjp::pointwise([](const auto& y, const auto& g, const auto& t) { return y * (g - t); }, a.y, a.g, s);
+        if constexpr (!vjp::records<G>) {
+            G g = std::move(a.g);
+            kernels::softmax_backward_inplace(a.y, g, axis, scale);
+            a.dx[0] = std::move(g);
+        } else {
+            const G gy = vjp::pointwise([](const auto& g, const auto& y) { return g * y; }, a.g, a.y);
+            const G s = vjp::apply(Sum<T>{Reduction::make(a.y.shape(), {axis}, true)}, gy);
+            a.dx[0] = vjp::pointwise(
+                [c = scale](const auto& y, const auto& g, const auto& t) { return y * (g - t) * c; }, a.y, a.g, s);
+        }
     }
-    std::string describe() const { return detail::message("axis=", axis); }
+    std::string describe() const {
+        return detail::message("axis=", axis, causal ? ", causal" : "", scale != T(1) ? ", scale=" : "",
+                               scale != T(1) ? detail::message(scale) : std::string());
+    }
     void release() { masked.reset(); }
     ///@}
 };
@@ -101,7 +115,7 @@ struct MaskedLogSoftmax {
         "g' = g with masked positions 0";
     std::size_t axis;
     std::shared_ptr<const Mask> masked;
-    Tensor<T> forward(const Tensor<T>& x) const { return kernels::masked_softmax(x, *masked, axis, true); }
+    Tensor<T> forward(const Tensor<T>& x) const { return kernels::masked_softmax(x, masked.get(), axis, true); }
     template <class G>
     void backward(VjpArgs<G>& a) const {  // exp(y) = 0 where masked: dx is 0 there
         const G gm = vjp::where<G>(*masked, T(0), a.g);
@@ -126,6 +140,13 @@ inline Mask mask_to(const char* op, const Mask& mask, const Shape& shape) {
         throw Error(message(op, ": mask of shape ", shape_string(ms), " does not broadcast to the input's shape ",
                             shape_string(shape)));
     return xt::broadcast(mask, shape);
+}
+/// Throws unless `mask` broadcasts to `shape`, naming `op`.
+inline void check_mask(const char* op, const Mask& mask, const Shape& shape) {
+    const Shape ms(mask.shape().begin(), mask.shape().end());
+    if (!kernels::broadcasts_to(ms, shape))
+        throw Error(message(op, ": mask of shape ", shape_string(ms), " does not broadcast to the input's shape ",
+                            shape_string(shape)));
 }
 inline std::size_t nonempty_axis(const char* op, const Shape& shape, int axis) {
     const std::size_t a = kernels::normalize_axis(op, axis, shape.size());
@@ -328,8 +349,24 @@ Variable<T> triu(const Variable<T>& x, std::ptrdiff_t diagonal = 0) {
 template <class T>
 Variable<T> masked_softmax(const Variable<T>& x, const Mask& masked, int axis = -1) {
     const std::size_t a = kernels::normalize_axis("masked_softmax", axis, x.dim());
-    return apply(
-        MaskedSoftmax<T>{a, std::make_shared<const Mask>(detail::mask_to("masked_softmax", masked, x.shape()))}, x);
+    detail::check_mask("masked_softmax", masked, x.shape());
+    return apply(MaskedSoftmax<T>{a, std::make_shared<const Mask>(masked)}, x);
+}
+/// softmax(scale * x) along the last axis, as attention takes it: positions where `masked` (broadcast to x's
+/// shape; size 0, e.g. Mask::from_shape({0}), for none) is true are left out and, if `causal`, so are those whose
+/// column is greater than their row in the last two axes (the future). Left-out positions give 0 and get no gradient, a
+/// row with every position left out gives zeros; no mask the size of x is made.
+template <class T>
+Variable<T> scaled_masked_softmax(const Variable<T>& x, const Mask& masked, bool causal, T scale) {
+    if (x.dim() < 1 || (causal && x.dim() < 2))
+        throw Error(detail::message("scaled_masked_softmax: expected at least ", causal ? 2 : 1,
+                                    " dimensions, got shape ", shape_string(x.shape())));
+    std::shared_ptr<const Mask> m;
+    if (masked.size() > 0) {
+        detail::check_mask("scaled_masked_softmax", masked, x.shape());
+        m = std::make_shared<const Mask>(masked);
+    }
+    return apply(MaskedSoftmax<T>{x.dim() - 1, std::move(m), causal, scale}, x);
 }
 /// log_softmax along `axis` over the positions where `masked` is false; masked positions give
 /// -inf (the log of their probability, 0) and get no gradient; so does every position of a

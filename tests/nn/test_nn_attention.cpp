@@ -167,3 +167,33 @@ TEST_CASE("MultiheadAttention: gradcheck in double, dropout only in training, er
     check_error([&] { mha(q, kv, kv, nn::AttentionOptions().is_causal(true).key_padding_mask(tg::causal_mask(2))); },
                 "expected key_padding_mask of shape (2,5), got (2,2)");
 }
+
+TEST_CASE("MultiheadAttention: self-attention without weights takes the packed path, with the same outputs") {
+    const std::size_t E = 4, N = 2;
+    nn::MultiheadAttention<double> mha(E, 2);
+    set_pattern_weights(mha);
+    const V x = x_of({3, N, E});
+    const tg::Mask padding = {{false, false, false}, {false, false, true}};
+    const auto opts = nn::AttentionOptions().is_causal(true).key_padding_mask(padding).need_weights(false);
+    const auto o = mha(x, x, x, opts);
+    // (L,N,E) output = transpose(out_proj(heads)): the op two steps down is the packed one
+    CHECK(std::string(o.output.node()->inputs[0].node()->inputs[0].node()->op_name()) == "self_attention_heads");
+    CHECK(matches(o.output, mha_self_output, {3, N, E}));
+    CHECK(!o.weights.defined());
+    tg::manual_seed(9);
+    nn::MultiheadAttention<double> fresh(E, 2, 0.0, true, true);
+    const V q = input({N, 3, E}, 3, -1.0, 1.0);
+    std::vector<V> all{q};
+    for (const auto& p : fresh.parameters()) all.push_back(p);
+    for (const bool causal : {false, true})
+        check_gradients(
+            [&] {
+                const V y = fresh(q, q, q, nn::AttentionOptions().is_causal(causal).need_weights(false)).output;
+                return tg::sum(y * y);
+            },
+            all);
+    // the packed path and the general one (weights asked for) agree
+    const auto a = fresh(q, q, q, nn::AttentionOptions().is_causal(true).need_weights(false));
+    const auto b = fresh(q, q, q, nn::AttentionOptions().is_causal(true));
+    CHECK(close(a.output.value(), b.output.value(), 1e-13));
+}

@@ -220,6 +220,28 @@ TEST_CASE("recurrent layers: gradcheck through a step and through time, the init
     check_gradients([&] { return tg::sum(gru(xs, g0).output) + tg::sum(gru(xs, g0).h_n); }, gall, false);
 }
 
+TEST_CASE("recurrent layers through time: second derivatives (the fused cells' VJPs record under create_graph)") {
+    tg::manual_seed(9);
+    // five steps: the input is cut into spans of two steps, then steps (and the last span is short)
+    const V xs = input({5, 2, 3}, 8, -1.0, 1.0), h0 = input({1, 2, 2}, 9, -1.0, 1.0);
+    const V c0 = input({1, 2, 2}, 10, -1.0, 1.0);
+    nn::LSTM<double> lstm(3, 2);
+    std::vector<V> all = with_params(xs, lstm);
+    all.push_back(h0);
+    all.push_back(c0);
+    check_gradients(
+        [&] {
+            const auto o = lstm(xs, {h0, c0});
+            return tg::sum(o.output * o.output) + tg::sum(o.c_n * o.h_n);
+        },
+        all);
+    nn::GRU<double> gru(3, 2, nn::RecurrentOptions().batch_first(true));  // xs is then (N=5, L=2, 3)
+    const V g0 = input({1, 5, 2}, 11, -1.0, 1.0);
+    std::vector<V> gall = with_params(xs, gru);
+    gall.push_back(g0);
+    check_gradients([&] { return tg::sum(tg::tanh(gru(xs, g0).output)); }, gall);
+}
+
 TEST_CASE("bidirectional recurrent layers: PyTorch's _reverse names and layout; the backward half reads backwards") {
     tg::manual_seed(11);
     const std::size_t I = 3, H = 2, L = 4, N = 2;

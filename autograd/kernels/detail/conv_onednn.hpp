@@ -21,6 +21,10 @@ bool onednn_conv_forward(const float* x, const float* w, const float* b, float* 
 bool onednn_conv_input_grad(const float* gy, const float* w, float* dx, const ConvGeom& g);
 /// dW (overwritten) from x and dL/dy.
 bool onednn_conv_weight_grad(const float* x, const float* gy, float* dw, const ConvGeom& g);
+/// dx, dW and db (each skipped when null; db only with dW) in one call that reorders dL/dy once when both
+/// primitives want the same layout; false, having written nothing useful, when oneDNN refuses either.
+bool onednn_conv_backward(const float* x, const float* w, const float* gy, float* dx, float* dw, float* db,
+                          const ConvGeom& g);
 
 /// Which implementation runs which convolutions (for build_info()).
 std::string conv_info();
