@@ -1,4 +1,4 @@
-// Moves and swaps of Tensors and their shape vectors (tensor.hpp's svector::swap), and the long elementwise
+// Moves and swaps of Tensors and their shape vectors, and the long elementwise
 // loops that run in per-CPU copies (elementwise.hpp): each agrees with the plain computation.
 #include <cstddef>
 #include <utility>
