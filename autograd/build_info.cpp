@@ -5,6 +5,7 @@
 #include <tapegrad/autograd/kernels/detail/conv_onednn.hpp>
 #include <tapegrad/autograd/kernels/detail/dispatch.hpp>
 #include <tapegrad/autograd/kernels/detail/math_avx2.hpp>
+#include <tapegrad/autograd/kernels/detail/math_avx512.hpp>
 #include <tapegrad/autograd/threads.hpp>
 
 #ifndef TAPEGRAD_CXX_FLAGS
@@ -81,7 +82,8 @@ std::string BuildInfo::to_string() const {
     s += "tapegrad: " + version + ", " + compiler + ", flags: " + (compile_flags.empty() ? "(none)" : compile_flags) +
          " (no -march)\n";
     s += "own kernels: loops cloned for " + join(dispatch_targets) + ", this CPU runs " + dispatch_chosen +
-         "; exp/log/tanh/erf/sqrt: " + (kernels::avx2::avx2_math() ? "AVX2+FMA build" : "baseline (SSE2) build") + "\n";
+         "; exp/log/tanh/erf/sqrt: " + (kernels::avx2::avx2_math() ? "AVX2+FMA build" : "baseline (SSE2) build") +
+         (kernels::avx512::avx512_math() ? " (exp, tanh: AVX-512 build)" : "") + "\n";
     s += "cpu features: " + join(cpu_features) + "\n";
     s += "float gemm: " + float_gemm + "\n";
     s += "double gemm: " + double_gemm + "\n";

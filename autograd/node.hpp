@@ -59,6 +59,8 @@ class Node {
 public:
     /// A leaf (data) or, for a derived op node, not.
     explicit Node(bool leaf) noexcept : is_leaf(leaf) { ++detail::live_nodes; }
+    /// A node taking over `value` (a default Tensor would allocate its one element, only to be replaced).
+    Node(bool leaf, Tensor<T>&& value) noexcept : value(std::move(value)), is_leaf(leaf) { ++detail::live_nodes; }
     virtual ~Node() { --detail::live_nodes; }
     Node(const Node&) = delete;
     Node& operator=(const Node&) = delete;
@@ -111,6 +113,8 @@ template <class T>
 class Leaf final : public Node<T> {
 public:
     Leaf() noexcept : Node<T>(true) {}
+    /// A leaf holding `value`.
+    explicit Leaf(Tensor<T>&& value) noexcept : Node<T>(true, std::move(value)) {}
     // None until a backward reaches it; zero_grad resets to none. Backward adds to it under a
     // lock (several threads may backpropagate into one leaf); reading or resetting it while
     // another thread's backward may write it is the caller's to avoid.

@@ -188,7 +188,7 @@ struct OpInputs<T, 0> {
 template <class Op, class T, std::size_t N>
 class OpNode final : public Node<T> {
 public:
-    explicit OpNode(Op&& op) : Node<T>(false), op_(std::move(op)) {}
+    OpNode(Op&& op, Tensor<T>&& value) : Node<T>(false, std::move(value)), op_(std::move(op)) {}
     ~OpNode() override { release_iteratively(in_.data(), in_.size()); }
 
     const char* op_name() const noexcept override { return Op::name; }
@@ -281,8 +281,7 @@ bool should_record(const Range& inputs) {
 template <class Op, class T, std::size_t N>
 Variable<T> record_node(Tensor<T>&& value, const Variable<T>* const* inputs, std::size_t count, Op&& op) {
     using NodeT = OpNode<Op, T, N>;
-    auto node = std::allocate_shared<NodeT>(memory::CachingAllocator<NodeT>(), std::move(op));
-    node->value = std::move(value);
+    auto node = std::allocate_shared<NodeT>(memory::CachingAllocator<NodeT>(), std::move(op), std::move(value));
     node->requires_grad = true;
     node->set_inputs(inputs, count);
     if (anomaly_enabled()) check_forward_anomaly<T>(*node);

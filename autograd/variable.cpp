@@ -9,8 +9,7 @@ namespace tapegrad {
 
 template <class T>
 Variable<T>::Variable(Tensor<T> value, bool requires_grad) {
-    auto leaf = std::allocate_shared<Leaf<T>>(memory::CachingAllocator<Leaf<T>>());
-    leaf->value = std::move(value);
+    auto leaf = std::allocate_shared<Leaf<T>>(memory::CachingAllocator<Leaf<T>>(), std::move(value));
     leaf->requires_grad = requires_grad;
     node_ = std::move(leaf);
 }

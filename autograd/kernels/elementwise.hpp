@@ -10,7 +10,56 @@
 #include <tapegrad/autograd/kernels/broadcast.hpp>
 #include <tapegrad/autograd/kernels/shape.hpp>
 
+// Loops long enough to pay for a call run in a copy built for the CPU's level (GCC's target_clones: an
+// AVX-512, an AVX2 and a baseline copy, chosen when the program loads), so the library stays baseline
+// x86-64 and still runs AVX-512 loops where the CPU has them; short loops stay inline. The conditions
+// are those of TAPEGRAD_HOT_LOOP in kernels/detail/dispatch.hpp (this header is public and cannot
+// include it): not under ThreadSanitizer, whose runtime does not exist yet when the resolver runs. No
+// contraction into FMA in the copies: a result is the same whatever the CPU and the tensor's length.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+#define TAPEGRAD_ELEMENTWISE_CLONES \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"), optimize("fp-contract=off")))
+#else
+#define TAPEGRAD_ELEMENTWISE_CLONES
+#endif
+
 namespace tapegrad::kernels {
+
+namespace cloned {
+/// Elements from which a loop goes through the per-level copies (below it, the call costs more).
+inline constexpr std::size_t from = 256;
+
+/// y[i] = f(x[i]), in the copy for the CPU's level.
+template <class T, class F>
+TAPEGRAD_ELEMENTWISE_CLONES void map_n(const T* x, T* y, std::size_t n, F f) {
+#pragma omp simd
+    for (std::size_t i = 0; i < n; ++i) y[i] = f(x[i]);
+}
+/// y[i] = f(a[i], b[i]), in the copy for the CPU's level.
+template <class T, class F>
+TAPEGRAD_ELEMENTWISE_CLONES void zip_n(const T* a, const T* b, T* y, std::size_t n, F f) {
+#pragma omp simd
+    for (std::size_t i = 0; i < n; ++i) y[i] = f(a[i], b[i]);
+}
+/// y[i] = f(a[i], b[i], c[i]), in the copy for the CPU's level.
+template <class T, class F>
+TAPEGRAD_ELEMENTWISE_CLONES void zip3_n(const T* a, const T* b, const T* c, T* y, std::size_t n, F f) {
+#pragma omp simd
+    for (std::size_t i = 0; i < n; ++i) y[i] = f(a[i], b[i], c[i]);
+}
+/// y[i] = f(a[i], s), in the copy for the CPU's level.
+template <class T, class F>
+TAPEGRAD_ELEMENTWISE_CLONES void zip_scalar_right_n(const T* a, T s, T* y, std::size_t n, F f) {
+#pragma omp simd
+    for (std::size_t i = 0; i < n; ++i) y[i] = f(a[i], s);
+}
+/// y[i] = f(s, b[i]), in the copy for the CPU's level.
+template <class T, class F>
+TAPEGRAD_ELEMENTWISE_CLONES void zip_scalar_left_n(T s, const T* b, T* y, std::size_t n, F f) {
+#pragma omp simd
+    for (std::size_t i = 0; i < n; ++i) y[i] = f(s, b[i]);
+}
+}  // namespace cloned
 
 /// f applied elementwise to a and b broadcast to `out`.
 template <class T, class F>
@@ -20,17 +69,30 @@ Tensor<T> broadcast_binary(const Tensor<T>& a, const Tensor<T>& b, const Shape& 
     const T* pa = a.data();
     const T* pb = b.data();
     const std::size_t n = y.size();
+    const bool long_loop = n >= cloned::from;
     if (shape_equal(a.shape(), out) && shape_equal(b.shape(), out)) {
+        if (long_loop) {
+            cloned::zip_n(pa, pb, py, n, f);
+        } else {
 #pragma omp simd
-        for (std::size_t i = 0; i < n; ++i) py[i] = f(pa[i], pb[i]);
+            for (std::size_t i = 0; i < n; ++i) py[i] = f(pa[i], pb[i]);
+        }
     } else if (b.size() == 1 && shape_equal(a.shape(), out)) {
         const T s = pb[0];
+        if (long_loop) {
+            cloned::zip_scalar_right_n(pa, s, py, n, f);
+        } else {
 #pragma omp simd
-        for (std::size_t i = 0; i < n; ++i) py[i] = f(pa[i], s);
+            for (std::size_t i = 0; i < n; ++i) py[i] = f(pa[i], s);
+        }
     } else if (a.size() == 1 && shape_equal(b.shape(), out)) {
         const T s = pa[0];
+        if (long_loop) {
+            cloned::zip_scalar_left_n(s, pb, py, n, f);
+        } else {
 #pragma omp simd
-        for (std::size_t i = 0; i < n; ++i) py[i] = f(s, pb[i]);
+            for (std::size_t i = 0; i < n; ++i) py[i] = f(s, pb[i]);
+        }
     } else {
         const auto sa = broadcast_strides(a.shape(), out);
         const auto sb = broadcast_strides(b.shape(), out);
@@ -74,6 +136,10 @@ Tensor<T> map(const Tensor<T>& x, F f) {
     T* py = y.data();
     const T* px = x.data();
     const std::size_t n = x.size();
+    if (n >= cloned::from) {
+        cloned::map_n(px, py, n, f);
+        return y;
+    }
 #pragma omp simd
     for (std::size_t i = 0; i < n; ++i) py[i] = f(px[i]);
     return y;
@@ -99,6 +165,9 @@ Tensor<T> zip(F f, const Tensor<T>& first, const Rest&... rest) {
             const T* p0 = first.data();
             const std::size_t n = y.size();
             auto run = [&](const auto*... pr) {
+                if constexpr (sizeof...(Rest) == 2) {
+                    if (n >= cloned::from) return cloned::zip3_n(p0, pr..., py, n, f);
+                }
 #pragma omp simd
                 for (std::size_t i = 0; i < n; ++i) py[i] = f(p0[i], pr[i]...);
             };
@@ -110,3 +179,5 @@ Tensor<T> zip(F f, const Tensor<T>& first, const Rest&... rest) {
 }
 
 }  // namespace tapegrad::kernels
+
+#undef TAPEGRAD_ELEMENTWISE_CLONES

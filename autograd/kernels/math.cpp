@@ -8,6 +8,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include <tapegrad/autograd/kernels/detail/math_avx2.hpp>
+#include <tapegrad/autograd/kernels/detail/math_avx512.hpp>
 #include <tapegrad/autograd/kernels/detail/math_simd.hpp>
 
 #include <tapegrad/autograd/kernels/broadcast.hpp>
@@ -66,9 +67,11 @@ void pow_float(const float* a, const float* b, size_t b_step, float* y, size_t n
 }  // namespace
 
 // Each entry runs the AVX2 + FMA build of its kernel (math_avx2.cpp) when the CPU has those features, and
-// this file's baseline (SSE2) build otherwise: same algorithm, same std:: fix-ups, twice the lanes.
+// this file's baseline (SSE2) build otherwise: same algorithm, same std:: fix-ups, twice the lanes. exp and
+// tanh also have an AVX-512 build (math_avx512.cpp), chosen first where the CPU has it.
 template <class T>
 void exp_n(const T* x, T* y, size_t n) {
+    if (avx512::avx512_math()) return avx512::exp_n(x, y, n);
     avx2::avx2_math() ? avx2::exp_n(x, y, n) : unary<Exp<T>>(x, y, n);
 }
 template <class T>
@@ -77,6 +80,7 @@ void log_n(const T* x, T* y, size_t n) {
 }
 template <class T>
 void tanh_n(const T* x, T* y, size_t n) {
+    if (avx512::avx512_math()) return avx512::tanh_n(x, y, n);
     avx2::avx2_math() ? avx2::tanh_n(x, y, n) : unary<Tanh<T>>(x, y, n);
 }
 template <class T>
