@@ -4,6 +4,12 @@
 // others stay on their AVX2 build.
 #include <tapegrad/autograd/kernels/detail/math_avx512.hpp>
 
+// GCC 12's AVX-512 intrinsics start some masked operations from _mm512_undefined_*(), which it then
+// reports as "may be used uninitialized" in every inlined caller (a known false positive of the header).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 #include <tapegrad/autograd/kernels/detail/math_simd.hpp>
 
 namespace tapegrad::kernels::avx512 {
