@@ -1,4 +1,5 @@
-// Thread-local switches: grad mode (record or not) and anomaly mode (check for NaN/Inf).
+// Thread-local switches: grad mode (record or not), anomaly mode (check for NaN/Inf) and whether the
+// forward may free intermediate values that no backward needs.
 #pragma once
 
 namespace tapegrad {
@@ -6,6 +7,7 @@ namespace tapegrad {
 namespace detail {
 inline thread_local bool grad_mode_enabled = true;
 inline thread_local bool anomaly_mode_enabled = false;
+inline thread_local bool keep_values_mode = false;
 }  // namespace detail
 
 /// True when ops on Variables that require grad are recorded (the default).
@@ -46,6 +48,28 @@ public:
     ~DetectAnomalyGuard() { detail::anomaly_mode_enabled = previous_; }
     DetectAnomalyGuard(const DetectAnomalyGuard&) = delete;
     DetectAnomalyGuard& operator=(const DetectAnomalyGuard&) = delete;
+
+private:
+    bool previous_;
+};
+
+/// True inside a KeepValuesGuard.
+inline bool keep_values_enabled() noexcept { return detail::keep_values_mode; }
+
+/// Keeps the value of every intermediate recorded in this scope. By default the forward frees the
+/// value of a large intermediate (16 KiB or more) as soon as no Variable holds it and no backward
+/// will read it (the output of x * w once x * w + b is recorded, as PyTorch does), so long chains
+/// keep a third of the memory. Hold this guard while recording a graph whose intermediate values you
+/// want to print or draw afterwards (graph_print, graph_html).
+class KeepValuesGuard {
+public:
+    /// Values kept (or, with false, freed as usual) until the destructor restores the previous setting.
+    explicit KeepValuesGuard(bool enabled = true) noexcept : previous_(detail::keep_values_mode) {
+        detail::keep_values_mode = enabled;
+    }
+    ~KeepValuesGuard() { detail::keep_values_mode = previous_; }
+    KeepValuesGuard(const KeepValuesGuard&) = delete;
+    KeepValuesGuard& operator=(const KeepValuesGuard&) = delete;
 
 private:
     bool previous_;

@@ -247,8 +247,8 @@ std::vector<std::size_t> box_widths(const Trace<T>& t, const HtmlOptions& o) {
     std::vector<std::size_t> w(t.values.size());
     for (std::size_t i = 0; i < t.values.size(); ++i) {
         const auto [title, sub] = box_heading(t.values[i], i, o);
-        w[i] =
-            std::max({columns(title), columns(sub), columns("value " + compact(t.values[i].value())), std::size_t(12)});
+        w[i] = std::max(
+            {columns(title), columns(sub), columns("value " + compact(t.values[i].node()->value)), std::size_t(12)});
         if (t.grads[i]) w[i] = std::max(w[i], columns("grad " + compact(*t.grads[i])));
     }
     for (const auto& step : t.backward)
@@ -257,6 +257,10 @@ std::vector<std::size_t> box_widths(const Trace<T>& t, const HtmlOptions& o) {
                 w[s.to] = std::max(w[s.to], columns(fmt::format("grad {} of {}: ", s.count, s.of) + compact(*s.acc)));
     return w;
 }
+
+// What the page shows for a value the forward freed (op.hpp: free_unneeded_values).
+const std::string freed_value_js =
+    R"js({"n":0,"s":"freed in the forward pass (no backward reads it)","c":"freed","v":[]})js";
 
 template <class T>
 std::string js_data(const Trace<T>& t, const HtmlOptions& o, const std::vector<std::size_t>& widths, HtmlLayout layout,
@@ -280,8 +284,8 @@ std::string js_data(const Trace<T>& t, const HtmlOptions& o, const std::vector<s
             js_string(n->op_name()), kind, js_string(o.name_of(n)), js_string(title), js_string(sub),
             js_string(n->describe()), js_string(n->formula()), fmt::join(shape, ","),
             js_string(shape_string(n->value.shape())), fmt::join(t.inputs[i], ","), widths[i],
-            js_tensor(&n->value, limit), js_tensor(t.grads[i] ? &*t.grads[i] : nullptr, limit),
-            i + 1 < t.values.size() ? "," : "");
+            n->value_freed ? freed_value_js : js_tensor(&n->value, limit),
+            js_tensor(t.grads[i] ? &*t.grads[i] : nullptr, limit), i + 1 < t.values.size() ? "," : "");
     }
     s += fmt::format("],\n\"forward\":[{}],\n\"backward\":[\n", fmt::join(t.forward, ","));
     for (std::size_t j = 0; j < t.backward.size(); ++j) {

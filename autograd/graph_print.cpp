@@ -96,7 +96,8 @@ std::string to_dot(const Variable<T>& output, const std::string& title) {
         std::string label = fmt::format("{} {}", n->op_name(), shape_string(n->value.shape()));
         const std::string settings = n->describe();
         if (!settings.empty()) label += "\\n" + escape(settings);
-        label += "\\nvalue " + escape(value_summary(n->value));
+        label += n->value_freed ? std::string("\\nvalue freed (no backward reads it)")
+                                : "\\nvalue " + escape(value_summary(n->value));
         if (n->is_leaf) {
             const auto& leaf = static_cast<const Leaf<T>&>(*n);
             if (leaf.grad) label += "\\ngrad " + escape(value_summary(*leaf.grad));
@@ -145,7 +146,8 @@ std::string tape_listing(const Variable<T>& output) {
 template <class T>
 std::ostream& operator<<(std::ostream& os, const Variable<T>& v) {
     if (!v.defined()) return os << "Variable(empty)";
-    return os << v.op_name() << " " << shape_string(v.shape()) << " " << value_summary(v.value());
+    os << v.op_name() << " " << shape_string(v.shape()) << " ";
+    return v.node()->value_freed ? os << "(value freed)" : os << value_summary(v.value());
 }
 
 #define TAPEGRAD_INSTANTIATE(T)                                           \

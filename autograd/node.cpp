@@ -1,4 +1,5 @@
-// Node defaults, the iterative release of inputs, and anomaly checks on op outputs.
+// Node defaults, the iterative release of inputs, freeing values no backward needs, and anomaly checks on
+// op outputs.
 #include <tapegrad/autograd/node.hpp>
 
 #include <array>
@@ -179,12 +180,38 @@ void check_backward_anomaly(const Node<T>& node, std::size_t input, const Tensor
                     forward_chain(node)));
 }
 
+// Called as each op is recorded, one step behind: an input n of the new op whose VJP reads no input
+// elements may hold the last reference to its own input m (the user's Variable was reassigned, as in
+// y = y * w; y = y + w; y = tanh(y)). Then nothing can read m's elements again — no Variable holds m,
+// its one consumer n does not read them and m's own VJP does not either — so they are freed at once,
+// back to the allocator while still in cache, and the shape stays for the VJPs that read it.
+// Small values are kept: freeing saves little there, and printouts of small graphs show every value.
+template <class T>
+void free_unneeded_values(const Node<T>& consumer) noexcept {
+    constexpr std::size_t min_bytes = 16384;
+    for (std::uint32_t i = 0; i < consumer.num_inputs; ++i) {
+        const Node<T>* n = consumer.inputs[i].node();
+        if (n->is_leaf || n->vjp_reads_inputs) continue;
+        for (std::uint32_t k = 0; k < n->num_inputs; ++k) {
+            const Variable<T>& edge = n->inputs[k];
+            Node<T>* m = edge.node();
+            if (m->is_leaf || m->vjp_reads_output || m->value_freed.load(std::memory_order_relaxed)) continue;
+            if (xt::compute_size(m->value.shape()) * sizeof(T) < min_bytes) continue;
+            if (edge.node_ptr().use_count() != 1) continue;  // a Variable or another op still holds it
+            if (m->value_freed.exchange(true)) continue;     // another thread got there first
+            m->value.storage() = typename Tensor<T>::storage_type();
+        }
+    }
+}
+
 template std::ptrdiff_t first_non_finite(const Tensor<float>&);
 template std::ptrdiff_t first_non_finite(const Tensor<double>&);
 template std::string forward_chain(const Node<float>&);
 template std::string forward_chain(const Node<double>&);
 template void check_forward_anomaly(const Node<float>&);
 template void check_forward_anomaly(const Node<double>&);
+template void free_unneeded_values(const Node<float>&) noexcept;
+template void free_unneeded_values(const Node<double>&) noexcept;
 template void check_backward_anomaly(const Node<float>&, std::size_t, const Tensor<float>&);
 template void check_backward_anomaly(const Node<double>&, std::size_t, const Tensor<double>&);
 

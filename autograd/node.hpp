@@ -1,6 +1,7 @@
 // Node<T>: what a Variable points to — a value, and for a recorded op its inputs and VJP.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -103,6 +104,15 @@ public:
     std::uint16_t num_inputs = 0;
     bool requires_grad = false;
     const bool is_leaf;
+    ///@}
+
+    /// What the op's VJP reads, so that the forward can free values no backward needs:
+    /// `vjp_reads_inputs` (the elements of its inputs), `vjp_reads_output` (the elements of its
+    /// own output), and `value_freed` (the elements of `value` were freed; its shape is kept).
+    ///@{
+    bool vjp_reads_inputs = true;
+    bool vjp_reads_output = true;
+    std::atomic<bool> value_freed{false};  // two threads recording on one shared node may both try
     ///@}
     // No scratch for the engine here: a backward pass keeps its bookkeeping to itself, so that
     // passes on several threads can go through the same graph.

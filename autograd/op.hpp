@@ -22,6 +22,9 @@
 // Optional members: `formula` (shown in printouts and the tape explorer); `std::string describe()
 // const` (the op's settings, e.g. "axis=1"); `void release()` (drops anything forward saved for the
 // VJP once backward is done with it). forward may be non-const to save such data.
+// `static constexpr bool vjp_reads_inputs = false` says backward never reads the elements of a.x(i)
+// (shapes only: add, sum, reshape), and `vjp_reads_output = false` the same of a.y (mul, matmul): the
+// forward then frees a large intermediate as soon as nothing else needs it (free_unneeded_values).
 #pragma once
 
 #include <array>
@@ -54,6 +57,9 @@ void release_iteratively(Variable<T>* inputs, std::size_t count) noexcept;
 template <class T>
 void check_forward_anomaly(const Node<T>& node);
 
+template <class T>
+void free_unneeded_values(const Node<T>& consumer) noexcept;
+
 // What an op struct provides, for the checks in apply() and the optional members.
 template <class Op, class = void>
 inline constexpr bool has_name = false;
@@ -72,6 +78,14 @@ template <class Op, class = void>
 inline constexpr bool has_release = false;
 template <class Op>
 inline constexpr bool has_release<Op, std::void_t<decltype(std::declval<Op&>().release())>> = true;
+template <class Op, class = void>
+inline constexpr bool vjp_reads_inputs = true;
+template <class Op>
+inline constexpr bool vjp_reads_inputs<Op, std::enable_if_t<!Op::vjp_reads_inputs>> = false;
+template <class Op, class = void>
+inline constexpr bool vjp_reads_output = true;
+template <class Op>
+inline constexpr bool vjp_reads_output<Op, std::enable_if_t<!Op::vjp_reads_output>> = false;
 template <class Op, class G, class = void>
 inline constexpr bool has_backward = false;
 template <class Op, class G>
@@ -188,7 +202,10 @@ struct OpInputs<T, 0> {
 template <class Op, class T, std::size_t N>
 class OpNode final : public Node<T> {
 public:
-    OpNode(Op&& op, Tensor<T>&& value) : Node<T>(false, std::move(value)), op_(std::move(op)) {}
+    OpNode(Op&& op, Tensor<T>&& value) : Node<T>(false, std::move(value)), op_(std::move(op)) {
+        this->vjp_reads_inputs = detail::vjp_reads_inputs<Op>;
+        this->vjp_reads_output = detail::vjp_reads_output<Op>;
+    }
     ~OpNode() override { release_iteratively(in_.data(), in_.size()); }
 
     const char* op_name() const noexcept override { return Op::name; }
@@ -206,7 +223,8 @@ public:
     }
 
     void vjp(VjpArgs<Tensor<T>>& args) const override {
-        call(args, [](const Variable<T>& v) { return &v.value(); });
+        // The node's own value, not Variable::value(): an input this VJP never reads may have been freed.
+        call(args, [](const Variable<T>& v) { return &v.node()->value; });
     }
     void vjp(VjpArgs<Variable<T>>& args) const override {
         call(args, [](const Variable<T>& v) { return &v; });
@@ -285,6 +303,7 @@ Variable<T> record_node(Tensor<T>&& value, const Variable<T>* const* inputs, std
     node->requires_grad = true;
     node->set_inputs(inputs, count);
     if (anomaly_enabled()) check_forward_anomaly<T>(*node);
+    if (!keep_values_enabled()) free_unneeded_values<T>(*node);
     return Variable<T>(std::shared_ptr<Node<T>>(std::move(node)));
 }
 

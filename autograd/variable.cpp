@@ -26,8 +26,17 @@ Leaf<T>& Variable<T>::leaf(const char* what) const {
 }
 
 template <class T>
+void Variable<T>::throw_value_freed() const {
+    const Node<T>& n = *node_;
+    throw Error(fmt::format(
+        "value: the value of this '{}' output (shape {}) was freed during the forward pass: no Variable held it "
+        "and no backward reads it; keep a Variable to it, or record it inside a tapegrad::KeepValuesGuard",
+        n.op_name(), shape_string(n.value.shape())));
+}
+
+template <class T>
 Tensor<T>& Variable<T>::mutable_value() const {
-    Node<T>& n = checked();
+    Node<T>& n = checked_value();
     ++n.version;
     return n.value;
 }

@@ -62,7 +62,7 @@ public:
     bool defined() const noexcept { return bool(node_); }
 
     /// The value; throws tapegrad::Error for an empty handle (as every accessor below that reads the node).
-    const Tensor<T>& value() const { return checked().value; }
+    const Tensor<T>& value() const { return checked_value().value; }
     /// The value for changing in place. Ops recorded with the old value notice the change
     /// and refuse to run backward through it.
     Tensor<T>& mutable_value() const;
@@ -72,7 +72,7 @@ public:
     ///@{
     const Shape& shape() const { return checked().value.shape(); }
     std::size_t dim() const { return checked().value.dimension(); }
-    std::size_t size() const { return checked().value.size(); }
+    std::size_t size() const { return xt::compute_size(checked().value.shape()); }
     ///@}
     /// The single element of a one-element value.
     T item() const;
@@ -123,6 +123,12 @@ private:
         return *node_;
     }
     Leaf<T>& leaf(const char* what) const;
+    Node<T>& checked_value() const {
+        Node<T>& n = checked();
+        if (n.value_freed) throw_value_freed();
+        return n;
+    }
+    [[noreturn]] void throw_value_freed() const;
 
     std::shared_ptr<Node<T>> node_;
 };

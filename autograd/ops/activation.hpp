@@ -18,6 +18,7 @@ struct Tanh {
     /// `backward` is its VJP; any other field is a setting, filled in by the public function.
     ///@{
     static constexpr const char* name = "tanh";
+    static constexpr bool vjp_reads_inputs = false;  // op.hpp: frees unneeded values
     static constexpr const char* formula = "y = tanh(x)   dx = g (1 - y^2)";
     Tensor<T> forward(const Tensor<T>& x) const { return kernels::tanh(x); }
     template <class G>
@@ -34,6 +35,7 @@ struct Sigmoid {
     /// `backward` is its VJP; any other field is a setting, filled in by the public function.
     ///@{
     static constexpr const char* name = "sigmoid";
+    static constexpr bool vjp_reads_inputs = false;  // op.hpp: frees unneeded values
     static constexpr const char* formula = "y = 1 / (1 + exp(-x))   dx = g y (1 - y)";
     Tensor<T> forward(const Tensor<T>& x) const {
         return kernels::map(x, [](T v) {  // exp of -|x| only: never overflows
@@ -55,6 +57,7 @@ struct Relu {
     /// `backward` is its VJP; any other field is a setting, filled in by the public function.
     ///@{
     static constexpr const char* name = "relu";
+    static constexpr bool vjp_reads_inputs = false;  // op.hpp: frees unneeded values
     static constexpr const char* formula = "y = max(x, 0), NaN for NaN   dx = g [not y <= 0]";
     Tensor<T> forward(const Tensor<T>& x) const {
         // v < 0 rather than v <= 0: NaN and -0 pass through, as in PyTorch
@@ -149,6 +152,7 @@ struct Gelu {
     /// `backward` is its VJP; any other field is a setting, filled in by the public function.
     ///@{
     static constexpr const char* name = "gelu";
+    static constexpr bool vjp_reads_output = false;
     static constexpr const char* formula = "y = x Phi(x)   dx = g (Phi(x) + x phi(x))";
     static constexpr T inv_sqrt_2 = T(0.707106781186547524400844362105);
     static constexpr T inv_sqrt_2pi = T(0.398942280401432677939946059934);

@@ -20,6 +20,8 @@ struct Add {
     /// `backward` is its VJP; any other field is a setting, filled in by the public function.
     ///@{
     static constexpr const char* name = "add";
+    static constexpr bool vjp_reads_inputs = false;  // op.hpp: frees unneeded values
+    static constexpr bool vjp_reads_output = false;
     static constexpr const char* formula = "y = a + b   da = g, db = g (each summed back to its own shape)";
     Tensor<T> forward(const Tensor<T>& a, const Tensor<T>& b) const {
         return kernels::binary(name, a, b, [](T u, T v) { return u + v; });
@@ -39,6 +41,8 @@ struct Sub {
     /// `backward` is its VJP; any other field is a setting, filled in by the public function.
     ///@{
     static constexpr const char* name = "sub";
+    static constexpr bool vjp_reads_inputs = false;  // op.hpp: frees unneeded values
+    static constexpr bool vjp_reads_output = false;
     static constexpr const char* formula = "y = a - b   da = g, db = -g";
     Tensor<T> forward(const Tensor<T>& a, const Tensor<T>& b) const {
         return kernels::binary(name, a, b, [](T u, T v) { return u - v; });
@@ -58,6 +62,7 @@ struct Mul {
     /// `backward` is its VJP; any other field is a setting, filled in by the public function.
     ///@{
     static constexpr const char* name = "mul";
+    static constexpr bool vjp_reads_output = false;
     static constexpr const char* formula = "y = a * b   da = g b, db = g a";
     Tensor<T> forward(const Tensor<T>& a, const Tensor<T>& b) const {
         return kernels::binary(name, a, b, [](T u, T v) { return u * v; });
@@ -242,6 +247,8 @@ struct AddScalar {
     /// `backward` is its VJP; any other field is a setting, filled in by the public function.
     ///@{
     static constexpr const char* name = "add_scalar";
+    static constexpr bool vjp_reads_inputs = false;  // op.hpp: frees unneeded values
+    static constexpr bool vjp_reads_output = false;
     static constexpr const char* formula = "y = x + s   dx = g";
     T s;
     Tensor<T> forward(const Tensor<T>& x) const {
@@ -261,6 +268,8 @@ struct MulScalar {
     /// `backward` is its VJP; any other field is a setting, filled in by the public function.
     ///@{
     static constexpr const char* name = "mul_scalar";
+    static constexpr bool vjp_reads_inputs = false;  // op.hpp: frees unneeded values
+    static constexpr bool vjp_reads_output = false;
     static constexpr const char* formula = "y = x * s   dx = g s";
     T s;
     Tensor<T> forward(const Tensor<T>& x) const {
@@ -280,6 +289,8 @@ struct DivScalar {
     /// `backward` is its VJP; any other field is a setting, filled in by the public function.
     ///@{
     static constexpr const char* name = "div_scalar";
+    static constexpr bool vjp_reads_inputs = false;  // op.hpp: frees unneeded values
+    static constexpr bool vjp_reads_output = false;
     static constexpr const char* formula = "y = x / s   dx = g / s";
     T s;
     Tensor<T> forward(const Tensor<T>& x) const {
@@ -299,6 +310,8 @@ struct RSubScalar {
     /// `backward` is its VJP; any other field is a setting, filled in by the public function.
     ///@{
     static constexpr const char* name = "rsub_scalar";
+    static constexpr bool vjp_reads_inputs = false;  // op.hpp: frees unneeded values
+    static constexpr bool vjp_reads_output = false;
     static constexpr const char* formula = "y = s - x   dx = -g";
     T s;
     Tensor<T> forward(const Tensor<T>& x) const {
@@ -368,6 +381,8 @@ struct Neg {
     /// `backward` is its VJP; any other field is a setting, filled in by the public function.
     ///@{
     static constexpr const char* name = "neg";
+    static constexpr bool vjp_reads_inputs = false;  // op.hpp: frees unneeded values
+    static constexpr bool vjp_reads_output = false;
     static constexpr const char* formula = "y = -x   dx = -g";
     Tensor<T> forward(const Tensor<T>& x) const {
         return kernels::map(x, [](T v) { return -v; });

@@ -17,6 +17,8 @@ struct BroadcastTo {
     /// `backward` is its VJP; any other field is a setting, filled in by the public function.
     ///@{
     static constexpr const char* name = "broadcast_to";
+    static constexpr bool vjp_reads_inputs = false;  // op.hpp: frees unneeded values
+    static constexpr bool vjp_reads_output = false;
     static constexpr const char* formula = "y = x repeated to a larger shape   dx = sum_to(g, x.shape)";
     Shape shape;
     Tensor<T> forward(const Tensor<T>& x) const {

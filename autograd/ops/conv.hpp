@@ -23,6 +23,7 @@ struct Conv2d {
     /// `backward` is its VJP; any other field is a setting, filled in by the public function.
     ///@{
     static constexpr const char* name = "conv2d";
+    static constexpr bool vjp_reads_output = false;
     static constexpr const char* formula =
         "y = conv2d(x, W) (+ b)   dx = conv2d_input_grad(g, W), dW = conv2d_weight_grad(x, g), db = sum(g)";
     kernels::ConvGeom geom;

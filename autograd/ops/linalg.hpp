@@ -38,6 +38,7 @@ struct MatMul {
     /// `backward` is its VJP; any other field is a setting, filled in by the public function.
     ///@{
     static constexpr const char* name = "matmul";
+    static constexpr bool vjp_reads_output = false;
     static constexpr const char* formula =
         "y = op(a) @ op(b)   da = g @ op(b)^T, db = op(a)^T @ g (op: transpose or not)";
     bool ta = false, tb = false;
@@ -72,6 +73,7 @@ struct Linear {
     /// `backward` is its VJP; any other field is a setting, filled in by the public function.
     ///@{
     static constexpr const char* name = "linear";
+    static constexpr bool vjp_reads_output = false;
     static constexpr const char* formula = "y = x W^T (+ b)   dx = g W, dW = g^T x, db = sum of g's rows";
     bool has_bias = false;
     Tensor<T> forward(const Tensor<T>& x, const Tensor<T>& w) {

@@ -16,6 +16,7 @@ struct Exp {
     /// `backward` is its VJP; any other field is a setting, filled in by the public function.
     ///@{
     static constexpr const char* name = "exp";
+    static constexpr bool vjp_reads_inputs = false;  // op.hpp: frees unneeded values
     static constexpr const char* formula = "y = exp(x)   dx = g y";
     Tensor<T> forward(const Tensor<T>& x) const { return kernels::exp(x); }
     template <class G>

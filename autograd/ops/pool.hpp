@@ -66,6 +66,8 @@ struct MaxPool2d {
     /// `backward` is its VJP; any other field is a setting, filled in by the public function.
     ///@{
     static constexpr const char* name = "max_pool2d";
+    static constexpr bool vjp_reads_inputs = false;  // op.hpp: frees unneeded values
+    static constexpr bool vjp_reads_output = false;
     static constexpr const char* formula = "y = the maximum of each window   dx = g added at the maxima (pool_scatter)";
     kernels::PoolGeom geom;
     PoolIndexList idx;  // the positions of the maxima, noted by forward

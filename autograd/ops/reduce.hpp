@@ -58,6 +58,8 @@ struct Sum {
     /// `backward` is its VJP; any other field is a setting, filled in by the public function.
     ///@{
     static constexpr const char* name = "sum";
+    static constexpr bool vjp_reads_inputs = false;  // op.hpp: frees unneeded values
+    static constexpr bool vjp_reads_output = false;
     static constexpr const char* formula = "y = sum of x over axes   dx = g repeated over those axes";
     Reduction r;
     Tensor<T> forward(const Tensor<T>& x) const { return kernels::reduce_sum(x, r.axes, r.keepdims); }
@@ -152,6 +154,7 @@ struct Softmax {
     /// `backward` is its VJP; any other field is a setting, filled in by the public function.
     ///@{
     static constexpr const char* name = "softmax";
+    static constexpr bool vjp_reads_inputs = false;  // op.hpp: frees unneeded values
     static constexpr const char* formula = "y = softmax(x) along axis   dx = y (g - sum(g y))";
     std::size_t axis;
     Tensor<T> forward(const Tensor<T>& x) const { return kernels::softmax(x, axis, false); }
@@ -172,6 +175,7 @@ struct LogSoftmax {
     /// `backward` is its VJP; any other field is a setting, filled in by the public function.
     ///@{
     static constexpr const char* name = "log_softmax";
+    static constexpr bool vjp_reads_inputs = false;  // op.hpp: frees unneeded values
     static constexpr const char* formula = "y = log_softmax(x) along axis   dx = g - exp(y) sum(g)";
     std::size_t axis;
     Tensor<T> forward(const Tensor<T>& x) const { return kernels::softmax(x, axis, true); }

@@ -27,6 +27,8 @@ struct Reshape {
     /// `backward` is its VJP; any other field is a setting, filled in by the public function.
     ///@{
     static constexpr const char* name = "reshape";
+    static constexpr bool vjp_reads_inputs = false;  // op.hpp: frees unneeded values
+    static constexpr bool vjp_reads_output = false;
     static constexpr const char* formula = "y = x in another shape   dx = g in x's shape";
     Shape shape;
     Tensor<T> forward(const Tensor<T>& x) const {
@@ -52,6 +54,8 @@ struct Permute {
     /// `backward` is its VJP; any other field is a setting, filled in by the public function.
     ///@{
     static constexpr const char* name = "permute";
+    static constexpr bool vjp_reads_inputs = false;  // op.hpp: frees unneeded values
+    static constexpr bool vjp_reads_output = false;
     static constexpr const char* formula = "y = x with axes reordered   dx = g with the inverse order";
     std::vector<std::size_t> perm;
     Tensor<T> forward(const Tensor<T>& x) const { return kernels::permute(x, perm); }
