@@ -69,8 +69,8 @@ public:
     std::vector<std::optional<G>> take_results();
 
 private:
-    void visit(std::uint32_t id, Node<T>& node);
-    void release(Node<T>& node);
+    void visit(std::uint32_t id, Node<T>& node, const std::uint32_t* ids, std::uint32_t slot);
+    void release(Node<T>& node, const std::uint32_t* ids);
     const G& output_of(std::uint32_t id, const Node<T>& node) const;
 
     const GraphOrder<T>& graph_;
@@ -83,11 +83,10 @@ private:
     // Scratch for the node being visited, one entry per input, reused from node to node.
     std::size_t capacity_ = 0;
     std::unique_ptr<bool[]> wants_;
-    std::vector<std::uint32_t> input_id_, input_slot_;
+    std::vector<std::uint32_t> input_slot_;
     std::vector<char> direct_;               // the VJP writes straight into the input's slot
     std::vector<std::optional<G>*> dest_;    // where the VJP writes each input's gradient
     std::vector<std::optional<G>> scratch_;  // for gradients to be added to one already there
-    bool ids_known_ = false;                 // input_id_ holds the current node's inputs' ids
 };
 
 }  // namespace tapegrad::detail
