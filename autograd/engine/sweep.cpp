@@ -73,16 +73,9 @@ Tensor<T> value_for_leaf(Variable<T>&& g) {
 
 template <class T, class G>
 std::uint32_t PendingGrads<T, G>::make_slot(std::uint32_t id) {
-    std::uint32_t& s = slot_of_[id];
-    if (!free_.empty()) {
-        s = free_.back();
-        free_.pop_back();
-    } else {
-        slots_.emplace_back();
-        free_.reserve(slots_.capacity());  // so that drop() never fails to give a slot back
-        s = std::uint32_t(slots_.size() - 1);
-    }
-    return s;
+    slots_.emplace_back();
+    free_.reserve(slots_.capacity());  // so that drop() never fails to give a slot back
+    return slot_of_[id] = std::uint32_t(slots_.size() - 1);
 }
 
 template <class T, class G>

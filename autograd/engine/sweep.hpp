@@ -32,8 +32,12 @@ public:
     Pending<T, G>& operator[](std::uint32_t slot) { return slots_[slot]; }
     /// The slot of node `id`, made when it has none (which may move every slot: see make_room).
     std::uint32_t ensure(std::uint32_t id) {
-        const std::uint32_t s = slot_of_[id];
-        return s != none ? s : make_slot(id);
+        std::uint32_t& s = slot_of_[id];
+        if (s != none) return s;
+        if (free_.empty()) return make_slot(id);
+        s = free_.back();  // a recycled slot: the usual case once the sweep is under way
+        free_.pop_back();
+        return s;
     }
     /// So that the next `n` calls of ensure() move no slot.
     void make_room(std::size_t n);
@@ -41,7 +45,7 @@ public:
     void drop(std::uint32_t id);
 
 private:
-    std::uint32_t make_slot(std::uint32_t id);
+    std::uint32_t make_slot(std::uint32_t id);  // a new slot (none is free)
 
     std::vector<std::uint32_t> slot_of_;  // by id
     std::vector<Pending<T, G>> slots_;
