@@ -38,14 +38,14 @@ GraphOrder<T> order_graph(const std::vector<const Variable<T>*>& roots, bool kee
         if (!added) return false;
         if (keep_handles) g.handles.push_back(v);
         if (m->is_leaf) {
-            g.first_input.append(1, none);
+            g.first_input.push_back(none);
             g.leaves.push_back(i);
             return false;
         }
         if (m->released()) throw_released(*m);
-        // Its inputs' ids are filled in as the search looks at them (none: needs no gradient).
-        g.first_input.append(1, std::uint32_t(g.input_ids.size()));
-        g.input_ids.append(m->num_inputs, none);
+        // Its inputs' ids are set as the search looks at each of them (none: needs no gradient).
+        g.first_input.push_back(std::uint32_t(g.input_ids.size()));
+        g.input_ids.append(m->num_inputs);
         return true;
     };
     struct Frame {
@@ -71,7 +71,10 @@ GraphOrder<T> order_graph(const std::vector<const Variable<T>*>& roots, bool kee
                 const std::uint32_t k = top.next++;
                 const Variable<T>* in = top.inputs + k;
                 Node<T>* m = in->node();
-                if (!m->requires_grad) continue;
+                if (!m->requires_grad) {
+                    g.input_ids[top.first + k] = none;
+                    continue;
+                }
                 const bool added = reach(m, in, id);
                 g.input_ids[top.first + k] = id;
                 if (added) {

@@ -15,11 +15,13 @@ namespace tapegrad::detail {
 /// out-of-line call: the ordering appends one entry per op node and one per input.
 class IdArray {
 public:
-    /// Appends `n` entries set to `value`; returns the first.
-    std::uint32_t* append(std::size_t n, std::uint32_t value) {
+    /// Appends `value`.
+    void push_back(std::uint32_t value) { *append(1) = value; }
+    /// Appends `n` entries left for the caller to set (no fill: a call to memset costs more than
+    /// the one or two ids of a small op); returns the first.
+    std::uint32_t* append(std::size_t n) {
         if (size_ + n > capacity_) grow(size_ + n);
         std::uint32_t* p = data_.get() + size_;
-        for (std::size_t i = 0; i < n; ++i) p[i] = value;
         size_ += n;
         return p;
     }
