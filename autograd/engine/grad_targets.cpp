@@ -19,11 +19,9 @@ GradTargets<T>::GradTargets(const GraphOrder<T>& graph, const std::vector<Variab
     for (std::size_t i = graph.order.size(); i-- > 0;) {
         const std::uint32_t id = graph.order[i];
         if (flags_[id] & wanted_flag) continue;
-        const Node<T>* n = graph.nodes[id];
-        for (std::uint32_t k = 0; k < n->num_inputs; ++k) {
-            const Node<T>* m = n->inputs[k].node();
-            if (!m->requires_grad) continue;
-            const std::uint32_t mid = graph.id_of(m);
+        const std::uint32_t* ids = graph.input_ids_of(id);
+        for (std::uint32_t k = 0; k < graph.nodes[id]->num_inputs; ++k) {
+            const std::uint32_t mid = ids[k];
             if (mid != NodeIndex::none && (flags_[mid] & wanted_flag)) {
                 flags_[id] |= wanted_flag;
                 break;

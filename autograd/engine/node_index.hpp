@@ -27,13 +27,13 @@ public:
     /// Room for `count` keys without growing (the table is empty: call before the first add).
     template <class K>
     void reserve(std::size_t count, const std::vector<K*>& keys) {
-        if (count * 10 > slots_.size() * 7) grow(keys, count);
+        if (count > capacity_) grow(keys, count);
     }
 
     /// The id of `p`, appending it to `keys` first if it is not there; true when appended.
     template <class K>
     std::pair<std::uint32_t, bool> add(K* p, std::vector<K*>& keys) {
-        if ((keys.size() + 1) * 10 > slots_.size() * 7) grow(keys, keys.size() + 1);
+        if (keys.size() >= capacity_) grow(keys, keys.size() + 1);
         std::size_t h = hash(p);
         for (;; h = (h + 1) & mask_) {
             const std::uint32_t id = slots_[h];
@@ -62,6 +62,7 @@ private:
         slots_.assign(capacity, none);
         mask_ = capacity - 1;
         shift_ = 64 - bits;
+        capacity_ = capacity * 7 / 10;
         for (std::uint32_t id = 0; id < keys.size(); ++id) {
             std::size_t h = hash(keys[id]);
             while (slots_[h] != none) h = (h + 1) & mask_;
@@ -70,6 +71,7 @@ private:
     }
 
     std::vector<std::uint32_t> slots_;
+    std::size_t capacity_ = 0;  // keys the table holds before it grows (70% of its slots)
     std::size_t mask_ = 0;
     int shift_ = 64;
 };

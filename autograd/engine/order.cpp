@@ -7,6 +7,8 @@
 namespace tapegrad::detail {
 namespace {
 
+constexpr std::uint32_t none = NodeIndex::none;
+
 template <class T>
 [[noreturn]] void throw_released(const Node<T>& n) {
     throw Error(
@@ -25,37 +27,63 @@ GraphOrder<T> order_graph(const std::vector<const Variable<T>*>& roots, bool kee
     GraphOrder<T> g;
     g.nodes.reserve(previous_size);
     g.order.reserve(previous_size);
+    g.first_input.reserve(previous_size);
+    g.input_ids.reserve(2 * previous_size);
     g.index.reserve(previous_size, g.nodes);
     if (keep_handles) g.handles.reserve(previous_size);
-    // Numbers the node behind `v` if it is new; true when it is a new op node, to be searched.
-    auto reach = [&](const Variable<T>* v, std::uint32_t& id) {
-        Node<T>* m = v->node();
+    // Numbers node `m` (found through `v`) if it is new; true when it is a new op node, to be searched.
+    auto reach = [&](Node<T>* m, const Variable<T>* v, std::uint32_t& id) {
         const auto [i, added] = g.index.add(m, g.nodes);
         id = i;
         if (!added) return false;
         if (keep_handles) g.handles.push_back(v);
         if (m->is_leaf) {
+            g.first_input.push_back(none);
             g.leaves.push_back(i);
             return false;
         }
         if (m->released()) throw_released(*m);
+        // Its inputs' ids are set as the search looks at each of them (none: needs no gradient).
+        g.first_input.push_back(std::uint32_t(g.input_ids.size()));
+        g.input_ids.append(m->num_inputs);
         return true;
     };
     struct Frame {
         std::uint32_t id;
-        std::uint32_t next;  // the next input to look at
+        std::uint32_t next;   // the next input to look at
+        std::uint32_t count;  // the node's number of inputs
+        std::uint32_t first;  // where its inputs' ids go in input_ids
+        const Variable<T>* inputs;
+    };
+    auto frame = [&](std::uint32_t id) {
+        const Node<T>* n = g.nodes[id];
+        return Frame{id, 0, n->num_inputs, g.first_input[id], n->inputs};
     };
     std::vector<Frame> stack;
     for (const Variable<T>* root : roots) {
         std::uint32_t id;
-        if (!reach(root, id)) continue;
-        stack.push_back({id, 0});
+        if (!reach(root->node(), root, id)) continue;
+        stack.push_back(frame(id));
         while (!stack.empty()) {
             Frame& top = stack.back();
-            const Node<T>* n = g.nodes[top.id];
-            if (top.next < n->num_inputs) {
-                const Variable<T>* in = &n->inputs[top.next++];
-                if (in->node()->requires_grad && reach(in, id)) stack.push_back({id, 0});  // invalidates `top`
+            bool deeper = false;
+            while (top.next < top.count) {
+                const std::uint32_t k = top.next++;
+                const Variable<T>* in = top.inputs + k;
+                Node<T>* m = in->node();
+                if (!m->requires_grad) {
+                    g.input_ids[top.first + k] = none;
+                    continue;
+                }
+                const bool added = reach(m, in, id);
+                g.input_ids[top.first + k] = id;
+                if (added) {
+                    deeper = true;
+                    break;
+                }
+            }
+            if (deeper) {
+                stack.push_back(frame(id));  // invalidates `top`
             } else {
                 g.order.push_back(top.id);
                 stack.pop_back();

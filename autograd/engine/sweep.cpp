@@ -73,16 +73,9 @@ Tensor<T> value_for_leaf(Variable<T>&& g) {
 
 template <class T, class G>
 std::uint32_t PendingGrads<T, G>::make_slot(std::uint32_t id) {
-    std::uint32_t& s = slot_of_[id];
-    if (!free_.empty()) {
-        s = free_.back();
-        free_.pop_back();
-    } else {
-        slots_.emplace_back();
-        free_.reserve(slots_.capacity());  // so that drop() never fails to give a slot back
-        s = std::uint32_t(slots_.size() - 1);
-    }
-    return s;
+    slots_.emplace_back();
+    free_.reserve(slots_.capacity());  // so that drop() never fails to give a slot back
+    return slot_of_[id] = std::uint32_t(slots_.size() - 1);
 }
 
 template <class T, class G>
@@ -137,25 +130,24 @@ void Sweep<T, G>::run() {
         // Without retain_graph, a node the sweep reaches is held by its slot's holder (moved
         // there when its first consumer was released) or by the caller (an output).
         Node<T>& node = *graph_.nodes[id];
-        ids_known_ = false;
+        const std::uint32_t* ids = graph_.input_ids_of(id);
         const std::uint32_t s = pending_.slot(id);
-        if (s != none && pending_[s].grad) visit(id, node);
-        if (!retain_) release(node);
+        if (s != none && pending_[s].grad) visit(id, node, ids, s);
+        if (!retain_) release(node, ids);
         pending_.drop(id);  // the node's gradient, and the node itself unless the caller holds it
     }
 }
 
 template <class T, class G>
-void Sweep<T, G>::visit(std::uint32_t id, Node<T>& node) {
+void Sweep<T, G>::visit(std::uint32_t id, Node<T>& node, const std::uint32_t* ids, std::uint32_t slot) {
     if (targets_) {
         const int j = targets_->target_of(id);
-        if (j >= 0) captured_[std::size_t(j)].emplace(*pending_[pending_.slot(id)].grad);
+        if (j >= 0) captured_[std::size_t(j)].emplace(*pending_[slot].grad);
         if (!targets_->wanted(id)) return;
     }
     const std::size_t n = node.num_inputs;
     if (n > capacity_) {
         wants_.reset(new bool[n]);
-        input_id_.resize(n);
         input_slot_.resize(n);
         direct_.resize(n);
         dest_.resize(n);
@@ -164,35 +156,39 @@ void Sweep<T, G>::visit(std::uint32_t id, Node<T>& node) {
     }
     bool any = false;
     for (std::size_t k = 0; k < n; ++k) {
-        const Node<T>* m = node.inputs[k].node();
-        const std::uint32_t mid = m->requires_grad ? graph_.id_of(m) : none;
-        input_id_[k] = mid;
-        wants_[k] = mid != none && (!targets_ || targets_->wanted(mid));
-        any = any || wants_[k];
+        const std::uint32_t mid = ids[k];
+        const bool w = mid != none && (!targets_ || targets_->wanted(mid));
+        wants_[k] = w;
+        any |= w;
     }
-    ids_known_ = true;
     if (!any) return;
     node.check_versions();
 
     // The first gradient to reach an input is written straight into its slot; one arriving
     // where a gradient already is goes to scratch and is added. (Moving a tensor into a slot
-    // costs about as much as a tiny op's arithmetic.)
+    // costs about as much as a tiny op's arithmetic.) No slot moves once make_room is done, so
+    // the pointers into them stay good through the VJP.
     pending_.make_room(n);
-    for (std::size_t k = 0; k < n; ++k)
-        if (wants_[k]) input_slot_[k] = pending_.ensure(input_id_[k]);
     for (std::size_t k = 0; k < n; ++k) {
-        scratch_[k].reset();  // empty even if an earlier VJP wrote a gradient nobody wanted
-        dest_[k] = &scratch_[k];
         direct_[k] = false;
-        if (!wants_[k]) continue;
-        Pending<T, G>& p = pending_[input_slot_[k]];
+        if (!wants_[k]) {
+            dest_[k] = &scratch_[k];
+            scratch_[k].reset();  // empty even if an earlier VJP wrote a gradient nobody wanted
+            continue;
+        }
+        const std::uint32_t s = pending_.ensure(ids[k]);
+        input_slot_[k] = s;
+        Pending<T, G>& p = pending_[s];
         if (!p.grad && !p.claimed) {  // claimed: the same node is an earlier input of this op too
             p.claimed = true;
             direct_[k] = true;
             dest_[k] = &p.grad;
+        } else {
+            dest_[k] = &scratch_[k];
+            scratch_[k].reset();
         }
     }
-    G& g = *pending_[pending_.slot(id)].grad;
+    G& g = *pending_[slot].grad;  // after make_room, which may have moved the slots
     VjpArgs<G> args{nullptr, output_of(id, node), g, GradSlots<G>{dest_.data()}, wants_.get()};
     node.vjp(args);
 
@@ -216,16 +212,14 @@ void Sweep<T, G>::visit(std::uint32_t id, Node<T>& node) {
 }
 
 template <class T, class G>
-void Sweep<T, G>::release(Node<T>& node) {
+void Sweep<T, G>::release(Node<T>& node, const std::uint32_t* ids) {
     // Inputs the sweep will reach later move into their slots' holders, which keep them alive
     // until then; node.release() drops the rest and the op's saved values.
     for (std::size_t k = 0; k < node.num_inputs; ++k) {
-        Variable<T>& in = node.inputs[k];
-        const Node<T>* m = in.node();
-        if (!m->requires_grad) continue;
-        const std::uint32_t mid = ids_known_ ? input_id_[k] : graph_.id_of(m);
+        const std::uint32_t mid = ids[k];
         if (mid == none) continue;
-        if (m->is_leaf && targets_ && !targets_->wanted(mid)) continue;  // a leaf grad() was not asked about
+        Variable<T>& in = node.inputs[k];
+        if (targets_ && in.node()->is_leaf && !targets_->wanted(mid)) continue;  // a leaf grad() was not asked about
         Pending<T, G>& p = pending_[pending_.ensure(mid)];
         if (!p.holder.defined()) p.holder = std::move(in);
     }

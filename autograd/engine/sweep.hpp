@@ -32,8 +32,12 @@ public:
     Pending<T, G>& operator[](std::uint32_t slot) { return slots_[slot]; }
     /// The slot of node `id`, made when it has none (which may move every slot: see make_room).
     std::uint32_t ensure(std::uint32_t id) {
-        const std::uint32_t s = slot_of_[id];
-        return s != none ? s : make_slot(id);
+        std::uint32_t& s = slot_of_[id];
+        if (s != none) return s;
+        if (free_.empty()) return make_slot(id);
+        s = free_.back();  // a recycled slot: the usual case once the sweep is under way
+        free_.pop_back();
+        return s;
     }
     /// So that the next `n` calls of ensure() move no slot.
     void make_room(std::size_t n);
@@ -41,7 +45,7 @@ public:
     void drop(std::uint32_t id);
 
 private:
-    std::uint32_t make_slot(std::uint32_t id);
+    std::uint32_t make_slot(std::uint32_t id);  // a new slot (none is free)
 
     std::vector<std::uint32_t> slot_of_;  // by id
     std::vector<Pending<T, G>> slots_;
@@ -69,8 +73,8 @@ public:
     std::vector<std::optional<G>> take_results();
 
 private:
-    void visit(std::uint32_t id, Node<T>& node);
-    void release(Node<T>& node);
+    void visit(std::uint32_t id, Node<T>& node, const std::uint32_t* ids, std::uint32_t slot);
+    void release(Node<T>& node, const std::uint32_t* ids);
     const G& output_of(std::uint32_t id, const Node<T>& node) const;
 
     const GraphOrder<T>& graph_;
@@ -83,11 +87,10 @@ private:
     // Scratch for the node being visited, one entry per input, reused from node to node.
     std::size_t capacity_ = 0;
     std::unique_ptr<bool[]> wants_;
-    std::vector<std::uint32_t> input_id_, input_slot_;
+    std::vector<std::uint32_t> input_slot_;
     std::vector<char> direct_;               // the VJP writes straight into the input's slot
     std::vector<std::optional<G>*> dest_;    // where the VJP writes each input's gradient
     std::vector<std::optional<G>> scratch_;  // for gradients to be added to one already there
-    bool ids_known_ = false;                 // input_id_ holds the current node's inputs' ids
 };
 
 }  // namespace tapegrad::detail

@@ -135,6 +135,24 @@ TEST_CASE("grad() returns gradients without touching .grad(), also for intermedi
     CHECK(close(z[1].value(), {0}));
 }
 
+TEST_CASE("each input of an op gets its own gradient when constants and repeated inputs are mixed") {
+    // The sweep finds an op's inputs by their position in the ordering's table: a constant in
+    // front, a node used twice, a leaf grad() was not asked about and an intermediate target
+    // must each land in the right place.
+    const V c = tg::constant(xt::xarray<double>{2.0, 3.0});
+    const V x = leaf({1.0, -1.0});
+    const V w = leaf({0.5, 4.0});
+    const V h = c * x;  // input 0 needs no gradient
+    const V y = tg::sum(h * h + x * c + w * x);
+    y.backward(tg::BackwardOptions().retain_graph(true));
+    // dy/dx = 2 c^2 x + c + w, dy/dw = x
+    CHECK(close(x.grad(), {2 * 4 * 1.0 + 2 + 0.5, 2 * 9 * -1.0 + 3 + 4}));
+    CHECK(close(w.grad(), {1.0, -1.0}));
+    auto g = tg::grad(y, {h, x});  // dy/dh = 2 h
+    CHECK(close(g[0].value(), {4.0, -6.0}));
+    CHECK(close(g[1].value(), {10.5, -11.0}));
+}
+
 TEST_CASE("grad() with several outputs and weights") {
     const V x = leaf({1.0, 2.0});
     const V a = x * 2.0, b = x * x;
