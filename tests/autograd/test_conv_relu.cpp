@@ -143,3 +143,28 @@ TEST_CASE("Sequential runs Conv2d + ReLU as conv2d_relu: the same outputs and pa
             run(double(0));
     }
 }
+
+TEST_CASE("conv2d_relu's plain backward writes relu's mask over its own gradient, never over the caller's seed") {
+    for (const bool want_x : {true, false}) {  // false: im2col masks image by image
+        CAPTURE(want_x);
+        tg::Variable<float> x(random_tensor<float>({2, 1, 8, 8}, 50), want_x);
+        tg::Variable<float> w(random_tensor<float>({3, 1, 3, 3}, 51), true), b(random_tensor<float>({3}, 52), true);
+        const tg::Variable<float> y = tg::conv2d_relu(x, w, b);
+        const tg::Tensor<float> seed(y.shape(), 1.0f);  // ones, also where y <= 0
+        y.backward(seed);
+        std::size_t changed = 0, cut = 0;
+        for (std::size_t i = 0; i < seed.size(); ++i) {
+            changed += seed.data()[i] != 1.0f;
+            cut += y.value().data()[i] <= 0;
+        }
+        CHECK(cut > 0);  // the mask does cut somewhere
+        CHECK(changed == 0);
+        // and the gradients are relu's: from the ones masked where y <= 0
+        tg::Variable<float> w2(w.value(), true), b2(b.value(), true);
+        tg::relu(tg::conv2d(tg::Variable<float>(x.value(), want_x), w2, b2)).backward(seed);
+        for (std::size_t i = 0; i < w.grad().size(); ++i)
+            CHECK(w.grad().data()[i] == doctest::Approx(w2.grad().data()[i]).epsilon(1e-5));
+        for (std::size_t i = 0; i < b.grad().size(); ++i)
+            CHECK(b.grad().data()[i] == doctest::Approx(b2.grad().data()[i]).epsilon(1e-5));
+    }
+}
