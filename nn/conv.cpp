@@ -43,6 +43,17 @@ Variable<T> Conv2d<T>::forward(const Variable<T>& x) {
 }
 
 template <class T>
+Variable<T> Conv2d<T>::forward_relu(const Variable<T>& x) {
+    if (x.dim() != 4 || x.shape()[1] != in_)
+        throw Error(fmt::format("{}: expected input (N,{},H,W), got {}", label(), in_, shape_string(x.shape())));
+    return detail::in_layer([&] { return label(); },
+                            [&] {
+                                return has_bias_ ? conv2d_relu(x, weight(), this->parameter(1), options_)
+                                                 : conv2d_relu(x, weight(), options_);
+                            });
+}
+
+template <class T>
 std::string Conv2d<T>::settings() const {
     std::string s = fmt::format("{}, {}, kernel_size={}, stride={}", in_, out_, detail::format_size(kernel_),
                                 detail::format_size(options_.stride()));

@@ -25,6 +25,8 @@ public:
            bool bias = true, Generator& gen = default_generator());
 
     Variable<T> forward(const Variable<T>& x) override;
+    /// relu(forward(x)) as one op (conv2d_relu): what Sequential runs for this layer followed by a ReLU.
+    Variable<T> forward_relu(const Variable<T>& x);
 
     /// The kernel (out_channels, in_channels / groups, kh, kw).
     const Variable<T>& weight() const { return this->parameter(0); }

@@ -1,7 +1,12 @@
 // Sequential<T>: building from layers, and forward through them in order.
 #include <tapegrad/nn/sequential.hpp>
 
+#include <typeinfo>
+
 #include <fmt/format.h>
+
+#include <tapegrad/nn/activation.hpp>
+#include <tapegrad/nn/conv.hpp>
 
 namespace tapegrad::nn {
 
@@ -16,10 +21,27 @@ Sequential<T>& Sequential<T>::push_back(Layer<T> layer) {
     return *this;
 }
 
+namespace {
+/// True for exactly nn::Conv2d<T> (not a subclass, which may override forward) followed by exactly nn::ReLU.
+template <class T>
+bool conv_then_relu(const Module<T>& a, const Module<T>& b) {
+    return typeid(a) == typeid(Conv2d<T>) && typeid(b) == typeid(FunctionModule<T, ReLU>);
+}
+}  // namespace
+
 template <class T>
 Variable<T> Sequential<T>::forward(const Variable<T>& x) {
     Variable<T> y = x;
-    for (const auto& entry : this->named_children()) y = entry.second->forward(y);
+    const auto& children = this->named_children();
+    for (std::size_t i = 0; i < children.size(); ++i) {
+        Module<T>& m = *children[i].second;
+        if (i + 1 < children.size() && conv_then_relu(m, *children[i + 1].second)) {
+            y = static_cast<Conv2d<T>&>(m).forward_relu(y);  // one op: relu(conv2d(...)), same values and gradients
+            ++i;
+        } else {
+            y = m.forward(y);
+        }
+    }
     return y;
 }
 

@@ -1,9 +1,10 @@
 // GELU and its derivative in chunks small enough to stay in L1: the vectorised erf/exp/tanh of math.hpp
-// on each chunk, then a plain loop that the compiler vectorises.
+// on each chunk, then a plain loop that the compiler vectorises. And ReLU in place, for fused ops.
 #include <tapegrad/autograd/kernels/activation.hpp>
 
 #include <algorithm>
 
+#include <tapegrad/autograd/kernels/detail/dispatch.hpp>
 #include <tapegrad/autograd/kernels/math.hpp>
 
 namespace tapegrad::kernels {
@@ -86,6 +87,36 @@ void gelu_backward_inplace(const Tensor<T>& x, Tensor<T>& g, bool tanh_approx) {
     }
 }
 
+namespace {
+
+template <class T>
+TAPEGRAD_HOT_LOOP void relu_loop(T* __restrict y, std::size_t n) {
+#pragma omp simd
+    for (std::size_t i = 0; i < n; ++i) y[i] = y[i] < 0 ? T(0) : y[i];  // v < 0: -0 and NaN pass, as relu()
+}
+
+template <class T>
+TAPEGRAD_HOT_LOOP void relu_mask_loop(T* __restrict g, const T* __restrict y, std::size_t n) {
+#pragma omp simd
+    for (std::size_t i = 0; i < n; ++i) g[i] = y[i] <= 0 ? T(0) : g[i];
+}
+
+}  // namespace
+
+template <class T>
+void relu_inplace(T* y, std::size_t n) {
+    relu_loop(y, n);
+}
+
+template <class T>
+void relu_mask_inplace(T* g, const T* y, std::size_t n) {
+    relu_mask_loop(g, y, n);
+}
+
+template void relu_inplace(float*, std::size_t);
+template void relu_inplace(double*, std::size_t);
+template void relu_mask_inplace(float*, const float*, std::size_t);
+template void relu_mask_inplace(double*, const double*, std::size_t);
 template Tensor<float> gelu(const Tensor<float>&, bool);
 template Tensor<double> gelu(const Tensor<double>&, bool);
 template void gelu_backward_inplace(const Tensor<float>&, Tensor<float>&, bool);

@@ -1,4 +1,5 @@
-// Loops for the activations whose math needs vectorised erf, exp or tanh: GELU and its derivative.
+// Loops for the activations whose math needs vectorised erf, exp or tanh (GELU and its derivative), and the
+// ReLU loops that fused ops (conv2d_relu) run in place on their own buffers.
 #pragma once
 
 #include <cstddef>
@@ -16,5 +17,14 @@ Tensor<T> gelu(const Tensor<T>& x, bool tanh_approx);
 /// over vectorised erf/exp (or tanh), with no temporary the size of x.
 template <class T>
 void gelu_backward_inplace(const Tensor<T>& x, Tensor<T>& g, bool tanh_approx);
+
+/// y = max(y, 0) in place over n values, as relu() computes it (-0 and NaN pass through).
+template <class T>
+void relu_inplace(T* y, std::size_t n);
+
+/// g = 0 where y <= 0, in place over n values: relu's VJP from its output y, as relu()'s plain backward
+/// computes it (vjp::scaled: 0 where the mask is 0, whatever g holds; NaN y passes g).
+template <class T>
+void relu_mask_inplace(T* g, const T* y, std::size_t n);
 
 }  // namespace tapegrad::kernels

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <tapegrad/autograd/error.hpp>
+#include <tapegrad/autograd/kernels/activation.hpp>
 #include <tapegrad/autograd/kernels/detail/blas.hpp>
 #include <tapegrad/autograd/kernels/detail/conv_onednn.hpp>
 #include <tapegrad/autograd/kernels/detail/im2col.hpp>
@@ -86,13 +87,14 @@ namespace {
 /// the GEMM adds the bias itself and y is written once.
 template <class T>
 void forward_image(const T* x, const T* w, const T* b, const T* wb, T* y, T* col, size_t n, size_t gi,
-                   const ConvGeom& g) {
+                   const ConvGeom& g, bool relu) {
     const size_t K = g.k(), P = g.p();
     const T* src = x + (n * g.c + gi * g.cg) * g.h * g.w;
     T* out = y + (n * g.o + gi * g.og) * P;
     if (wb) {
         im2col(src, col, P, g);
         gemm(false, false, g.og, P, K + 1, T(1), wb + gi * g.og * (K + 1), K + 1, col, P, T(0), out, P);
+        if (relu) relu_inplace(out, g.og * P);
         return;
     }
     const T* cols = src;  // a pointwise convolution's input is its own column buffer
@@ -103,6 +105,7 @@ void forward_image(const T* x, const T* w, const T* b, const T* wb, T* y, T* col
     if (b)  // rows start as the bias, and GEMM adds the product onto them
         for (size_t oc = 0; oc < g.og; ++oc) std::fill(out + oc * P, out + (oc + 1) * P, b[gi * g.og + oc]);
     gemm(false, false, g.og, P, K, T(1), w + gi * g.og * K, K, cols, P, b ? T(1) : T(0), out, P);
+    if (relu) relu_inplace(out, g.og * P);
 }
 
 /// Multiply-adds of one image's products (the work estimate parallel_for weighs).
@@ -119,7 +122,8 @@ size_t weight_blocks(const ConvGeom& g) {
 
 /// y = conv(x, w) (+ b): per image and group, y_g (og, P) = W_g (og, K) @ col (K, P).
 template <class T>
-Tensor<T> im2col_conv_forward(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* b, const ConvGeom& g) {
+Tensor<T> im2col_conv_forward(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* b, const ConvGeom& g,
+                              bool relu) {
     Tensor<T> y = Tensor<T>::from_shape(g.output_shape());
     const size_t K = g.k(), P = g.p();
     // With a bias (and a column buffer anyway): the bias rides in the GEMM as a column of the weights
@@ -140,7 +144,7 @@ Tensor<T> im2col_conv_forward(const Tensor<T>& x, const Tensor<T>& w, const Tens
         for (size_t n = n0; n < n1; ++n)
             for (size_t gi = 0; gi < g.groups; ++gi)
                 forward_image(x.data(), w.data(), b ? b->data() : nullptr, fold ? wb.data() : nullptr, y.data(),
-                              col.data(), n, gi, g);
+                              col.data(), n, gi, g, relu);
     });
     return y;
 }
@@ -150,8 +154,12 @@ namespace {
 /// dW = sum over images of g_g (og, P) @ col^T (P, K), in weight_blocks(g) partial sums, as (O, K). With
 /// `bias` (not for pointwise convolutions, which have no column buffer) the column buffer has a last row
 /// of ones, so the result is (O, K + 1) and its last column the bias gradient, from the same GEMM.
+///
+/// With `relu_y` (conv_relu_backward) each image's rows of gy are first multiplied by relu's mask [not y <= 0],
+/// in place, just before its GEMM reads them.
 template <class T>
-Tensor<T> weight_grad(const Tensor<T>& x, const Tensor<T>& gy, const ConvGeom& g, bool bias) {
+Tensor<T> weight_grad(const Tensor<T>& x, const Tensor<T>& gy, const ConvGeom& g, bool bias,
+                      const T* relu_y = nullptr) {
     const size_t K = g.k(), KB = K + (bias ? 1 : 0), P = g.p(), HW = g.h * g.w, blocks = weight_blocks(g);
     const size_t size = g.o * KB;
     Tensor<T> dw = Tensor<T>::from_shape({g.o, KB});
@@ -172,8 +180,9 @@ Tensor<T> weight_grad(const Tensor<T>& x, const Tensor<T>& gy, const ConvGeom& g
                         im2col(src, col.data(), P, g);
                         cols = col.data();
                     }
-                    gemm(false, true, g.og, KB, P, T(1), gy.data() + (n * g.o + gi * g.og) * P, P, cols, P, T(1),
-                         acc + gi * g.og * KB, KB);
+                    const size_t at = (n * g.o + gi * g.og) * P;
+                    if (relu_y) relu_mask_inplace(const_cast<T*>(gy.data()) + at, relu_y + at, g.og * P);
+                    gemm(false, true, g.og, KB, P, T(1), gy.data() + at, P, cols, P, T(1), acc + gi * g.og * KB, KB);
                 }
         }
     });
@@ -188,9 +197,9 @@ Tensor<T> weight_grad(const Tensor<T>& x, const Tensor<T>& gy, const ConvGeom& g
 /// dW and db from one im2col pass and GEMM per image (see weight_grad).
 template <class T>
 void im2col_conv_weight_bias_grad(const Tensor<T>& x, const Tensor<T>& gy, const ConvGeom& g, Tensor<T>& dw,
-                                  Tensor<T>& db) {
+                                  Tensor<T>& db, const T* relu_y = nullptr) {
     const size_t K = g.k();
-    const Tensor<T> both = weight_grad(x, gy, g, true);
+    const Tensor<T> both = weight_grad(x, gy, g, true, relu_y);
     dw = Tensor<T>::from_shape(g.weight_shape());
     db = Tensor<T>::from_shape({g.o});
     for (size_t oc = 0; oc < g.o; ++oc) {
@@ -237,14 +246,17 @@ Tensor<T> im2col_conv_input_grad(const Tensor<T>& gy, const Tensor<T>& w, const 
 // oneDNN 2.6 lacks) and everything oneDNN refuses run im2col + GEMM.
 
 template <class T>
-Tensor<T> conv_forward(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* b, const ConvGeom& g) {
+Tensor<T> conv_forward(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* b, const ConvGeom& g, bool relu) {
     if constexpr (std::is_same_v<T, float>) {
         if (onednn_preferred(g)) {
             Tensor<T> y = Tensor<T>::from_shape(g.output_shape());
-            if (onednn_conv_forward(x.data(), w.data(), b ? b->data() : nullptr, y.data(), g)) return y;
+            if (onednn_conv_forward(x.data(), w.data(), b ? b->data() : nullptr, y.data(), g)) {
+                if (relu) relu_inplace(y.data(), y.size());  // tapegrad's own: relu()'s -0 and NaN, exactly
+                return y;
+            }
         }
     }
-    return im2col_conv_forward(x, w, b, g);
+    return im2col_conv_forward(x, w, b, g, relu);
 }
 
 template <class T>
@@ -318,14 +330,32 @@ void conv_backward(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>& gy, 
     if (db) *db = conv_bias_grad(gy, g);
 }
 
+template <class T>
+void conv_relu_backward(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>& y, Tensor<T>& gy, const ConvGeom& g,
+                        Tensor<T>* dx, Tensor<T>* dw, Tensor<T>* db) {
+    check_output_grad("conv2d_relu", y.shape(), g.output_shape());
+    check_output_grad("conv2d_relu", gy.shape(), g.output_shape());
+    // im2col's weight gradient alone (a first layer: no dx) masks each image's rows just before its GEMM
+    const bool onednn_shape = std::is_same_v<T, float> && onednn_preferred(g);
+    if (!dx && dw && db && !g.pointwise() && !onednn_shape) {
+        im2col_conv_weight_bias_grad(x, gy, g, *dw, *db, y.data());
+        return;
+    }
+    relu_mask_inplace(gy.data(), y.data(), gy.size());
+    conv_backward(x, w, gy, g, dx, dw, db);
+}
+
 #define TAPEGRAD_INSTANTIATE(T)                                                                                    \
-    template Tensor<T> conv_forward(const Tensor<T>&, const Tensor<T>&, const Tensor<T>*, const ConvGeom&);        \
+    template Tensor<T> conv_forward(const Tensor<T>&, const Tensor<T>&, const Tensor<T>*, const ConvGeom&, bool);  \
+    template void conv_relu_backward(const Tensor<T>&, const Tensor<T>&, const Tensor<T>&, Tensor<T>&,             \
+                                     const ConvGeom&, Tensor<T>*, Tensor<T>*, Tensor<T>*);                         \
     template Tensor<T> conv_weight_grad(const Tensor<T>&, const Tensor<T>&, const ConvGeom&);                      \
     template Tensor<T> conv_input_grad(const Tensor<T>&, const Tensor<T>&, const ConvGeom&);                       \
     template Tensor<T> conv_bias_grad(const Tensor<T>&, const ConvGeom&);                                          \
     template void conv_backward(const Tensor<T>&, const Tensor<T>&, const Tensor<T>&, const ConvGeom&, Tensor<T>*, \
                                 Tensor<T>*, Tensor<T>*);                                                           \
-    template Tensor<T> im2col_conv_forward(const Tensor<T>&, const Tensor<T>&, const Tensor<T>*, const ConvGeom&); \
+    template Tensor<T> im2col_conv_forward(const Tensor<T>&, const Tensor<T>&, const Tensor<T>*, const ConvGeom&,  \
+                                           bool);                                                                  \
     template Tensor<T> im2col_conv_weight_grad(const Tensor<T>&, const Tensor<T>&, const ConvGeom&);               \
     template Tensor<T> im2col_conv_input_grad(const Tensor<T>&, const Tensor<T>&, const ConvGeom&);
 TAPEGRAD_INSTANTIATE(float)

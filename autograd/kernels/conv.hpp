@@ -34,9 +34,10 @@ ConvGeom check_conv(const char* fn, const Shape& x, const Shape& w, const Conv2d
 /// Checks that a gradient of conv2d's output has the output's shape, or an error naming `fn`.
 void check_output_grad(const char* fn, const Shape& got, const Shape& expected);
 
-/// y = conv(x, w) (+ b if not null).
+/// y = conv(x, w) (+ b if not null); with `relu`, y = max(y, 0) as relu() computes it, in the same pass.
 template <class T>
-Tensor<T> conv_forward(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* b, const ConvGeom& g);
+Tensor<T> conv_forward(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* b, const ConvGeom& g,
+                       bool relu = false);
 /// dW: the convolution's gradient with respect to its weight, from x and dL/dy.
 template <class T>
 Tensor<T> conv_weight_grad(const Tensor<T>& x, const Tensor<T>& gy, const ConvGeom& g);
@@ -51,5 +52,11 @@ Tensor<T> conv_bias_grad(const Tensor<T>& gy, const ConvGeom& g);
 template <class T>
 void conv_backward(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>& gy, const ConvGeom& g, Tensor<T>* dx,
                    Tensor<T>* dw, Tensor<T>* db);
+
+/// conv_backward for y = relu(conv(x, w) + b), from y and dL/dy: gy is overwritten with dL/d(conv) (0 where
+/// y <= 0, relu's VJP), image by image while the weight gradient's GEMM has it in cache where it can.
+template <class T>
+void conv_relu_backward(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>& y, Tensor<T>& gy, const ConvGeom& g,
+                        Tensor<T>* dx, Tensor<T>* dw, Tensor<T>* db);
 
 }  // namespace tapegrad::kernels

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <tapegrad/autograd/kernels/shape.hpp>
@@ -26,10 +28,37 @@ struct PoolGeom {
 /// Checks x (N, C, H, W) and the options, and returns the geometry; errors name `fn`.
 PoolGeom check_pool(const char* fn, const Shape& x, const Pool2dOptions& opt, bool dilation_allowed);
 
-/// Flat positions in the pooled input (32 bits: max_pool2d refuses larger inputs), from the
-/// tensor block cache, shared by the gather op and the scatter op of its VJP.
+/// Flat positions in the pooled input (32 bits: max_pool2d refuses larger inputs).
 using PoolIndex = std::uint32_t;
-using PoolIndices = std::vector<PoolIndex, memory::CachingAllocator<PoolIndex>>;
+
+/// The tensor block cache's allocator, except that resize() leaves new elements uninitialised: max_pool
+/// writes every position, so zeroing them first was a wasted pass.
+template <class U>
+struct UninitAllocator : memory::CachingAllocator<U> {
+    /// The same allocator for V (what standard containers ask for).
+    template <class V>
+    struct rebind {
+        /// `UninitAllocator<V>`.
+        using other = UninitAllocator<V>;
+    };
+    UninitAllocator() noexcept = default;
+    /// Converts from the allocator of another type (it has no state).
+    template <class V>
+    UninitAllocator(const UninitAllocator<V>&) noexcept {}
+    /// Default-initialises (for PoolIndex: leaves the value as it was).
+    template <class V>
+    void construct(V* p) noexcept(std::is_nothrow_default_constructible_v<V>) {
+        ::new (static_cast<void*>(p)) V;
+    }
+    /// Constructs from the arguments, as std::allocator does.
+    template <class V, class... A>
+    void construct(V* p, A&&... args) {
+        ::new (static_cast<void*>(p)) V(std::forward<A>(args)...);
+    }
+};
+
+/// The positions of a max pooling's maxima, shared by the gather op and the scatter op of its VJP.
+using PoolIndices = std::vector<PoolIndex, UninitAllocator<PoolIndex>>;
 
 /// The maxima of every window, and their flat positions in x (a NaN wins, as in PyTorch).
 /// Throws if a window lies entirely in the padding.

@@ -33,8 +33,10 @@ std::string conv_info();
 std::uint64_t onednn_conv_calls() noexcept;
 
 /// The im2col + GEMM implementations, whatever the shape or precision (the reference for the oneDNN path).
+/// With `relu`, each image's output rows are rectified while they are in cache (conv2d_relu).
 template <class T>
-Tensor<T> im2col_conv_forward(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* b, const ConvGeom& g);
+Tensor<T> im2col_conv_forward(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* b, const ConvGeom& g,
+                              bool relu = false);
 template <class T>
 Tensor<T> im2col_conv_weight_grad(const Tensor<T>& x, const Tensor<T>& gy, const ConvGeom& g);
 template <class T>
