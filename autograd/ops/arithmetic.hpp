@@ -26,7 +26,7 @@ struct Add {
     }
     template <class G>
     void backward(VjpArgs<G>& a) const {
-        if (a.want(1)) a.dx[1] = vjp::sum_to(G(a.g), a.x(1).shape());
+        if (a.want(1)) a.dx[1] = vjp::sum_to(a.g, a.x(1).shape());  // copies g only where nothing is summed
         if (a.want(0)) a.dx[0] = vjp::sum_to(std::move(a.g), a.x(0).shape());
     }
     ///@}

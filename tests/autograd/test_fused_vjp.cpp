@@ -100,6 +100,14 @@ void check_broadcast(const tg::Shape& sa, const tg::Shape& sb) {
         CHECK(same_bits<T>(da, sum_to(g / b, sa)));
         CHECK(same_bits<T>(db, sum_to(-g * y / b, sb)));
     }
+    {  // add sums g straight into the smaller shape (no copy of g first), sub negates before summing
+        auto [da, db] = grads_of<T>([](const auto& u, const auto& v) { return u + v; }, a, b, g);
+        CHECK(same_bits<T>(da, sum_to(g, sa)));
+        CHECK(same_bits<T>(db, sum_to(g, sb)));
+        auto [sa_grad, sb_grad] = grads_of<T>([](const auto& u, const auto& v) { return u - v; }, a, b, g);
+        CHECK(same_bits<T>(sa_grad, sum_to(g, sa)));
+        CHECK(same_bits<T>(sb_grad, sum_to(-g, sb)));
+    }
 }
 
 }  // namespace
@@ -112,7 +120,7 @@ TEST_CASE("mul and div: both gradients from one pass equal the formulas at 0, -0
     }
 }
 
-TEST_CASE("mul and div: broadcast operands still get gradients summed to their shapes (double, float)") {
+TEST_CASE("add, sub, mul and div: broadcast operands get gradients summed to their shapes (double, float)") {
     const std::vector<std::pair<tg::Shape, tg::Shape>> cases{{{20, 30}, {30}}, {{30}, {20, 30}}, {{20, 1}, {1, 30}},
                                                              {{20, 30}, {1}},  {{1}, {20, 30}},  {{20, 30}, {}}};
     for (const auto& [sa, sb] : cases) {
