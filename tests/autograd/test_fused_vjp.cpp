@@ -255,3 +255,27 @@ TEST_CASE("VJPs written over g: second derivatives through the recorded path") {
     const xt::xarray<double> want = 2.0 * wv * wv * d * (-2.0 * th * d * wv);
     CHECK(close(x.grad(), want, 1e-10));
 }
+
+TEST_CASE("the bench's chain (y * w, y + w, tanh): w's gradients from every op summed to the bit (float)") {
+    // w gets a gradient from each mul and add: one pass for mul's two gradients, sums in the sweep's order
+    const std::size_t n = 300;
+    const tg::Tensor<float> x0 = random_tensor<float>({n}, 41), w0 = random_tensor<float>({n}, 42);
+    const tg::Tensor<float> seed = random_tensor<float>({n}, 43);
+    tg::Variable<float> x(x0, true), w(w0, true);
+    const tg::Variable<float> y3 = tg::tanh(x * w + w);
+    const tg::Variable<float> y6 = tg::tanh(y3 * w + w);
+    y6.backward(seed);
+    const float *pw = w0.data(), *px = x0.data(), *p3 = y3.value().data(), *p6 = y6.value().data();
+    for (std::size_t i = 0; i < n; ++i) {
+        const float g5 = seed.data()[i] * (1.0f - p6[i] * p6[i]);  // the sweep's order, op by op
+        float acc = g5;
+        acc += g5 * p3[i];
+        const float g2 = (g5 * pw[i]) * (1.0f - p3[i] * p3[i]);
+        acc += g2;
+        acc += g2 * px[i];
+        const float gx = g2 * pw[i];
+        INFO("element " << i);
+        REQUIRE(std::memcmp(&gx, x.grad().data() + i, sizeof(float)) == 0);
+        REQUIRE(std::memcmp(&acc, w.grad().data() + i, sizeof(float)) == 0);
+    }
+}
