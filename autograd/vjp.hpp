@@ -70,6 +70,46 @@ G pointwise(F f, const G& first, const Rest&... rest) {
         return kernels::zip(f, first, rest...);
 }
 
+/// pointwise(f, g, rest...) for a VJP that gives g up (pass it as std::move(a.g)): on tensors, when every
+/// operand of `rest` has g's shape, the result is written over g's own storage and handed back (no new
+/// tensor, one stream fewer through memory); otherwise, and on Variables, it is pointwise(). The values
+/// are pointwise()'s to the bit: f is the same expression on the same scalars.
+template <class F, class G, class... Rest>
+std::decay_t<G> pointwise_in_place(F f, G&& g, const Rest&... rest) {
+    static_assert(!std::is_lvalue_reference_v<G>, "vjp::pointwise_in_place overwrites g: pass std::move(a.g)");
+    if constexpr (records<G>) {
+        return f(g, rest...);
+    } else {
+        if ((shape_equal(rest.shape(), g.shape()) && ...)) {
+            kernels::zip_into(f, g, rest...);
+            return std::move(g);
+        }
+        return kernels::zip(f, g, rest...);
+    }
+}
+
+/// The gradients of both inputs of a two-input pointwise op in one pass over g and `rest` (two
+/// tensors): dx[0] = f0(g, rest...) written over g, dx[1] = f1(g, rest...) in a new tensor. Taken, and
+/// true, only in a plain backward where both inputs want a gradient and the inputs, g and `rest` all have
+/// one shape (so that nothing is summed back over broadcast dimensions); otherwise nothing is done and
+/// the VJP goes its general way. f0 and f1 take scalars; their values are those of the separate
+/// pointwise() calls to the bit.
+template <class G, class F0, class F1, class R1, class R2>
+bool both_in_one_pass(VjpArgs<G>& a, F0 f0, F1 f1, const R1& r1, const R2& r2) {
+    if constexpr (records<G>) {
+        return false;
+    } else {
+        const auto& s = a.g.shape();
+        if (!a.want(0) || !a.want(1) || !shape_equal(a.x(0).shape(), s) || !shape_equal(a.x(1).shape(), s) ||
+            !shape_equal(r1.shape(), s) || !shape_equal(r2.shape(), s))
+            return false;
+        G second = kernels::zip_pair_into(f0, f1, a.g, r1, r2);
+        a.dx[1] = std::move(second);
+        a.dx[0] = std::move(a.g);
+        return true;
+    }
+}
+
 /// g * f(x) elementwise, with f(x) held constant: the piecewise-constant derivatives (relu, abs,
 /// clamp, leaky_relu). x has g's shape. Where f(x) is 0 the result is 0, whatever g holds.
 template <class G, class T, class F>

@@ -1,4 +1,4 @@
-// Elementwise loops over tensors with NumPy broadcasting: map, zip, broadcast_binary.
+// Elementwise loops over tensors with NumPy broadcasting: map, zip, broadcast_binary, and the in-place zip_into.
 // Nothing here records anything; ops call these in their forwards and plain VJPs.
 #pragma once
 
@@ -46,6 +46,19 @@ template <class T, class F>
 TAPEGRAD_ELEMENTWISE_CLONES void zip3_n(const T* a, const T* b, const T* c, T* y, std::size_t n, F f) {
 #pragma omp simd
     for (std::size_t i = 0; i < n; ++i) y[i] = f(a[i], b[i], c[i]);
+}
+/// y0[i] = f0(a[i], b[i], c[i]) and y1[i] = f1(a[i], b[i], c[i]) in one pass, in the copy for the CPU's level.
+/// y0 may be a (each element is read before either result is stored).
+template <class T, class F0, class F1>
+TAPEGRAD_ELEMENTWISE_CLONES void zip3_pair_n(const T* a, const T* b, const T* c, T* y0, T* y1, std::size_t n, F0 f0,
+                                             F1 f1) {
+#pragma omp simd
+    for (std::size_t i = 0; i < n; ++i) {
+        const T u = a[i], v = b[i], w = c[i];
+        const T r0 = f0(u, v, w), r1 = f1(u, v, w);
+        y0[i] = r0;
+        y1[i] = r1;
+    }
 }
 /// y[i] = f(a[i], s), in the copy for the CPU's level.
 template <class T, class F>
@@ -176,6 +189,49 @@ Tensor<T> zip(F f, const Tensor<T>& first, const Rest&... rest) {
         }
         return zip(f, broadcast_to(first, out), broadcast_to(rest, out)...);
     }
+}
+
+/// f applied elementwise to y and the tensors in `rest`, written over y: y[i] = f(y[i], rest[i]...). Every
+/// tensor of `rest` must have y's shape (zip() is the broadcasting form); at most two of them.
+template <class F, class T, class... Rest>
+void zip_into(F f, Tensor<T>& y, const Rest&... rest) {
+    static_assert(sizeof...(Rest) <= 2, "zip_into: at most three operands");
+    T* py = y.data();
+    const std::size_t n = y.size();
+    auto run = [&](const auto*... pr) {
+        if (n >= cloned::from) {
+            if constexpr (sizeof...(Rest) == 0) return cloned::map_n(py, py, n, f);
+            if constexpr (sizeof...(Rest) == 1) return cloned::zip_n(py, pr..., py, n, f);
+            if constexpr (sizeof...(Rest) == 2) return cloned::zip3_n(py, pr..., py, n, f);
+        }
+#pragma omp simd
+        for (std::size_t i = 0; i < n; ++i) py[i] = f(py[i], pr[i]...);
+    };
+    run(rest.data()...);
+}
+
+/// Two results of one pass over y, b and c (all of one shape): y0 = f0(y, b, c) written over y, and
+/// y1 = f1(y, b, c) returned.
+template <class T, class F0, class F1>
+Tensor<T> zip_pair_into(F0 f0, F1 f1, Tensor<T>& y, const Tensor<T>& b, const Tensor<T>& c) {
+    Tensor<T> y1 = Tensor<T>::from_shape(y.shape());
+    T* p0 = y.data();
+    T* p1 = y1.data();
+    const T* pb = b.data();
+    const T* pc = c.data();
+    const std::size_t n = y.size();
+    if (n >= cloned::from) {
+        cloned::zip3_pair_n(p0, pb, pc, p0, p1, n, f0, f1);
+        return y1;
+    }
+#pragma omp simd
+    for (std::size_t i = 0; i < n; ++i) {
+        const T u = p0[i], v = pb[i], w = pc[i];
+        const T r0 = f0(u, v, w), r1 = f1(u, v, w);
+        p0[i] = r0;
+        p1[i] = r1;
+    }
+    return y1;
 }
 
 }  // namespace tapegrad::kernels

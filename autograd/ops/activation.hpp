@@ -23,7 +23,8 @@ struct Tanh {
     Tensor<T> forward(const Tensor<T>& x) const { return kernels::tanh(x); }
     template <class G>
     void backward(VjpArgs<G>& a) const {
-        a.dx[0] = vjp::pointwise([](const auto& g, const auto& y) { return g * (T(1) - y * y); }, a.g, a.y);
+        a.dx[0] = vjp::pointwise_in_place([](const auto& g, const auto& y) { return g * (T(1) - y * y); },
+                                          std::move(a.g), a.y);
     }
     ///@}
 };
@@ -45,7 +46,8 @@ struct Sigmoid {
     }
     template <class G>
     void backward(VjpArgs<G>& a) const {
-        a.dx[0] = vjp::pointwise([](const auto& g, const auto& y) { return g * y * (T(1) - y); }, a.g, a.y);
+        a.dx[0] = vjp::pointwise_in_place([](const auto& g, const auto& y) { return g * y * (T(1) - y); },
+                                          std::move(a.g), a.y);
     }
     ///@}
 };
@@ -131,12 +133,12 @@ struct Softplus {
     template <class G>
     void backward(VjpArgs<G>& a) const {
         // sigmoid(b x) written so that exp(-b x) = inf just gives 0.
-        a.dx[0] = vjp::pointwise(
+        a.dx[0] = vjp::pointwise_in_place(
             [b = beta](const auto& g, const auto& x) {
                 using std::exp;
                 return g / (exp(x * -b) + T(1));
             },
-            a.g, a.x(0));
+            std::move(a.g), a.x(0));
     }
     std::string describe() const { return detail::message("beta=", beta); }
     ///@}

@@ -28,7 +28,7 @@ struct Add {
     }
     template <class G>
     void backward(VjpArgs<G>& a) const {
-        if (a.want(1)) a.dx[1] = vjp::sum_to(G(a.g), a.x(1).shape());
+        if (a.want(1)) a.dx[1] = vjp::sum_to(a.g, a.x(1).shape());  // copies g only where nothing is summed
         if (a.want(0)) a.dx[0] = vjp::sum_to(std::move(a.g), a.x(0).shape());
     }
     ///@}
@@ -69,9 +69,13 @@ struct Mul {
     }
     template <class G>
     void backward(VjpArgs<G>& a) const {
+        // u, v: the inputs a and b; g is read once for both gradients where the shapes allow
+        if (vjp::both_in_one_pass(
+                a, [](T g, T, T v) { return g * v; }, [](T g, T u, T) { return g * u; }, a.x(0), a.x(1)))
+            return;
         auto times = [](const auto& u, const auto& v) { return u * v; };
-        if (a.want(0)) a.dx[0] = vjp::sum_to(vjp::pointwise(times, a.g, a.x(1)), a.x(0).shape());
         if (a.want(1)) a.dx[1] = vjp::sum_to(vjp::pointwise(times, a.g, a.x(0)), a.x(1).shape());
+        if (a.want(0)) a.dx[0] = vjp::sum_to(vjp::pointwise_in_place(times, std::move(a.g), a.x(1)), a.x(0).shape());
     }
     ///@}
 };
@@ -89,13 +93,15 @@ struct Div {
     }
     template <class G>
     void backward(VjpArgs<G>& a) const {
+        auto minus_y_over_b = [](const auto& g, const auto& y, const auto& b) { return -g * y / b; };
+        if (vjp::both_in_one_pass(  // g read once for both gradients where the shapes allow
+                a, [](T g, T, T b) { return g / b; }, minus_y_over_b, a.y, a.x(1)))
+            return;
+        if (a.want(1)) a.dx[1] = vjp::sum_to(vjp::pointwise(minus_y_over_b, a.g, a.y, a.x(1)), a.x(1).shape());
         if (a.want(0))
-            a.dx[0] = vjp::sum_to(vjp::pointwise([](const auto& g, const auto& b) { return g / b; }, a.g, a.x(1)),
-                                  a.x(0).shape());
-        if (a.want(1))
-            a.dx[1] = vjp::sum_to(vjp::pointwise([](const auto& g, const auto& y, const auto& b) { return -g * y / b; },
-                                                 a.g, a.y, a.x(1)),
-                                  a.x(1).shape());
+            a.dx[0] = vjp::sum_to(
+                vjp::pointwise_in_place([](const auto& g, const auto& b) { return g / b; }, std::move(a.g), a.x(1)),
+                a.x(0).shape());
     }
     ///@}
 };
@@ -277,7 +283,7 @@ struct MulScalar {
     }
     template <class G>
     void backward(VjpArgs<G>& a) const {
-        a.dx[0] = vjp::pointwise([s = s](const auto& g) { return g * s; }, a.g);
+        a.dx[0] = vjp::pointwise_in_place([s = s](const auto& g) { return g * s; }, std::move(a.g));
     }
     ///@}
 };
@@ -298,7 +304,7 @@ struct DivScalar {
     }
     template <class G>
     void backward(VjpArgs<G>& a) const {
-        a.dx[0] = vjp::pointwise([s = s](const auto& g) { return g / s; }, a.g);
+        a.dx[0] = vjp::pointwise_in_place([s = s](const auto& g) { return g / s; }, std::move(a.g));
     }
     ///@}
 };
@@ -319,7 +325,7 @@ struct RSubScalar {
     }
     template <class G>
     void backward(VjpArgs<G>& a) const {
-        a.dx[0] = vjp::pointwise([](const auto& g) { return -g; }, a.g);
+        a.dx[0] = vjp::pointwise_in_place([](const auto& g) { return -g; }, std::move(a.g));
     }
     ///@}
 };
@@ -338,8 +344,8 @@ struct RDivScalar {
     }
     template <class G>
     void backward(VjpArgs<G>& a) const {
-        a.dx[0] =
-            vjp::pointwise([](const auto& g, const auto& y, const auto& x) { return -g * y / x; }, a.g, a.y, a.x(0));
+        a.dx[0] = vjp::pointwise_in_place([](const auto& g, const auto& y, const auto& x) { return -g * y / x; },
+                                          std::move(a.g), a.y, a.x(0));
     }
     ///@}
 };
@@ -361,14 +367,15 @@ struct PowScalar {
         else if (p == T(1))
             a.dx[0] = std::move(a.g);
         else if (p == T(2))
-            a.dx[0] = vjp::pointwise([](const auto& g, const auto& x) { return g * x * T(2); }, a.g, a.x(0));
+            a.dx[0] = vjp::pointwise_in_place([](const auto& g, const auto& x) { return g * x * T(2); }, std::move(a.g),
+                                              a.x(0));
         else
-            a.dx[0] = vjp::pointwise(
+            a.dx[0] = vjp::pointwise_in_place(
                 [p = p](const auto& g, const auto& x) {
                     using std::pow;
                     return g * pow(x, p - T(1)) * p;
                 },
-                a.g, a.x(0));
+                std::move(a.g), a.x(0));
     }
     std::string describe() const { return detail::message("p=", p); }
     ///@}
@@ -389,7 +396,7 @@ struct Neg {
     }
     template <class G>
     void backward(VjpArgs<G>& a) const {
-        a.dx[0] = vjp::pointwise([](const auto& g) { return -g; }, a.g);
+        a.dx[0] = vjp::pointwise_in_place([](const auto& g) { return -g; }, std::move(a.g));
     }
     ///@}
 };

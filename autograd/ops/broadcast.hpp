@@ -83,6 +83,9 @@ decltype(auto) sum_to(E&& g, const Shape& shape) {
     } else if constexpr (std::is_same_v<D, Tensor<typename D::value_type>> && std::is_rvalue_reference_v<E&&>) {
         if (!shape_equal(g.shape(), shape)) g = kernels::sum_to(g, shape);
         return std::move(g);
+    } else if constexpr (std::is_same_v<D, Tensor<typename D::value_type>>) {
+        // a tensor that stays the caller's: summed straight from it, copied only when nothing is summed
+        return shape_equal(g.shape(), shape) ? D(g) : kernels::sum_to(g, shape);
     } else {
         Tensor<typename D::value_type> t(g);
         if (!shape_equal(t.shape(), shape)) t = kernels::sum_to(t, shape);

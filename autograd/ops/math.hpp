@@ -21,7 +21,7 @@ struct Exp {
     Tensor<T> forward(const Tensor<T>& x) const { return kernels::exp(x); }
     template <class G>
     void backward(VjpArgs<G>& a) const {
-        a.dx[0] = vjp::pointwise([](const auto& g, const auto& y) { return g * y; }, a.g, a.y);
+        a.dx[0] = vjp::pointwise_in_place([](const auto& g, const auto& y) { return g * y; }, std::move(a.g), a.y);
     }
     ///@}
 };
@@ -37,7 +37,7 @@ struct Log {
     Tensor<T> forward(const Tensor<T>& x) const { return kernels::log(x); }
     template <class G>
     void backward(VjpArgs<G>& a) const {
-        a.dx[0] = vjp::pointwise([](const auto& g, const auto& x) { return g / x; }, a.g, a.x(0));
+        a.dx[0] = vjp::pointwise_in_place([](const auto& g, const auto& x) { return g / x; }, std::move(a.g), a.x(0));
     }
     ///@}
 };
@@ -53,7 +53,8 @@ struct Sqrt {
     Tensor<T> forward(const Tensor<T>& x) const { return kernels::sqrt(x); }
     template <class G>
     void backward(VjpArgs<G>& a) const {
-        a.dx[0] = vjp::pointwise([](const auto& g, const auto& y) { return g / (y * T(2)); }, a.g, a.y);
+        a.dx[0] =
+            vjp::pointwise_in_place([](const auto& g, const auto& y) { return g / (y * T(2)); }, std::move(a.g), a.y);
     }
     ///@}
 };
@@ -108,12 +109,12 @@ struct Erf {
     Tensor<T> forward(const Tensor<T>& x) const { return kernels::erf(x); }
     template <class G>
     void backward(VjpArgs<G>& a) const {
-        a.dx[0] = vjp::pointwise(
+        a.dx[0] = vjp::pointwise_in_place(
             [](const auto& g, const auto& x) {
                 using std::exp;
                 return g * exp(-(x * x)) * T(1.12837916709551257389615890312);  // 2 / sqrt(pi)
             },
-            a.g, a.x(0));
+            std::move(a.g), a.x(0));
     }
     ///@}
 };
@@ -131,12 +132,12 @@ struct Sin {
     }
     template <class G>
     void backward(VjpArgs<G>& a) const {
-        a.dx[0] = vjp::pointwise(
+        a.dx[0] = vjp::pointwise_in_place(
             [](const auto& g, const auto& x) {
                 using std::cos;
                 return g * cos(x);
             },
-            a.g, a.x(0));
+            std::move(a.g), a.x(0));
     }
     ///@}
 };
@@ -154,12 +155,12 @@ struct Cos {
     }
     template <class G>
     void backward(VjpArgs<G>& a) const {
-        a.dx[0] = vjp::pointwise(
+        a.dx[0] = vjp::pointwise_in_place(
             [](const auto& g, const auto& x) {
                 using std::sin;
                 return -g * sin(x);
             },
-            a.g, a.x(0));
+            std::move(a.g), a.x(0));
     }
     ///@}
 };
