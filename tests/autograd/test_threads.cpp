@@ -188,3 +188,25 @@ TEST_CASE("threads doing their own unrelated work at once: gradients and release
     CHECK(wrong.load() == 0);
     CHECK(tg::live_node_count() == before);
 }
+
+TEST_CASE("threads recording at once on one shared intermediate free the value under it once, and lose nothing") {
+    const V x = input({64, 64}, 41, -0.5, 0.5), w = input({64, 64}, 42, 0.5, 1.0);
+    auto grad_x = [&](const V& n) {
+        const V s = tg::sum(tg::tanh(n) * w);
+        return tg::grad(s, {x}, tg::GradOptions().retain_graph(true)).at(0).value();  // n is shared
+    };
+    tg::Tensor<double> expected;
+    {
+        tg::KeepValuesGuard keep;
+        expected = grad_x((x * w) + w);
+    }
+    for (int round = 0; round < 50; ++round) {
+        V n = x * w;
+        n = n + w;  // the product (32 KiB) is now held by the add alone: the first tanh(n) may free it
+        std::vector<tg::Tensor<double>> got(2);
+        run_together(2, [&](int t) { got[std::size_t(t)] = grad_x(n); });
+        CHECK(got[0] == expected);
+        CHECK(got[1] == expected);
+        CHECK(n.inputs().at(0).node()->value_freed.load());
+    }
+}
