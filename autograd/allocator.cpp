@@ -69,6 +69,26 @@ struct BlockCache {
 
     static void*& next_of(void* block) noexcept { return *static_cast<void**>(block); }
 
+    // A free block of class `cls` (`rounded` bytes), or null when its list is empty.
+    void* take(int cls, std::size_t rounded) noexcept {
+        void*& head = free_blocks[std::size_t(cls)];
+        void* p = head;
+        if (p) {
+            head = next_of(p);
+            cached_bytes -= rounded;
+        }
+        return p;
+    }
+    // Keeps block p of class `cls` for reuse if the cache has room; false when it has not.
+    bool give(void* p, int cls, std::size_t rounded) noexcept {
+        if (cached_bytes + rounded > cache_limit_bytes) return false;
+        void*& head = free_blocks[std::size_t(cls)];
+        next_of(p) = head;
+        head = p;
+        cached_bytes += rounded;
+        return true;
+    }
+
     void clear() noexcept {
         for (void*& head : free_blocks) {
             while (head) {
@@ -122,14 +142,8 @@ __attribute__((noinline)) void* allocate_slow(std::size_t bytes) {
     const std::size_t rounded = size_class(bytes, cls);
 #ifndef TAPEGRAD_NO_BLOCK_CACHE
     if (cls >= 0) {
-        if (BlockCache* c = thread_cache()) {  // the first block of this thread makes its cache
-            void*& head = c->free_blocks[std::size_t(cls)];
-            if (void* p = head) {
-                head = BlockCache::next_of(p);
-                c->cached_bytes -= rounded;
-                return p;
-            }
-        }
+        if (BlockCache* c = thread_cache())  // the first block of this thread makes its cache
+            if (void* p = c->take(cls, rounded)) return p;
     }
 #endif
     return system_allocate(rounded);
@@ -140,13 +154,7 @@ __attribute__((noinline)) void deallocate_slow(void* p, std::size_t bytes) noexc
     int cls;
     const std::size_t rounded = size_class(bytes, cls);
     BlockCache* c = cls >= 0 ? thread_cache() : nullptr;
-    if (c && c->cached_bytes + rounded <= cache_limit_bytes) {
-        void*& head = c->free_blocks[std::size_t(cls)];
-        BlockCache::next_of(p) = head;
-        head = p;
-        c->cached_bytes += rounded;
-        return;
-    }
+    if (c && c->give(p, cls, rounded)) return;
 #else
     (void)bytes;
 #endif
@@ -163,14 +171,8 @@ void* cached_allocate(std::size_t bytes) {
     int cls;
     const std::size_t rounded = size_class(bytes, cls);
     BlockCache* c = current;
-    if (cls >= 0 && c) {
-        void*& head = c->free_blocks[std::size_t(cls)];
-        if (void* p = head) {
-            head = BlockCache::next_of(p);
-            c->cached_bytes -= rounded;
-            return p;
-        }
-    }
+    if (cls >= 0 && c)
+        if (void* p = c->take(cls, rounded)) return p;
 #endif
     return allocate_slow(bytes);
 }
@@ -181,13 +183,7 @@ void cached_deallocate(void* p, std::size_t bytes) noexcept {
     int cls;
     const std::size_t rounded = size_class(bytes, cls);
     BlockCache* c = current;
-    if (cls >= 0 && c && c->cached_bytes + rounded <= cache_limit_bytes) {
-        void*& head = c->free_blocks[std::size_t(cls)];
-        BlockCache::next_of(p) = head;
-        head = p;
-        c->cached_bytes += rounded;
-        return;
-    }
+    if (cls >= 0 && c && c->give(p, cls, rounded)) return;
 #endif
     deallocate_slow(p, bytes);
 }

@@ -17,6 +17,15 @@ inline V input(const tg::Shape& shape, std::uint64_t seed, double lo = -2.0, dou
     return V(std::move(t), true);
 }
 
+/// A tensor of `shape` with values uniform in [-1, 1), from a seeded generator.
+template <class T>
+tg::Tensor<T> random_tensor(const tg::Shape& shape, std::uint64_t seed) {
+    tg::Generator gen(seed);
+    tg::Tensor<T> t = tg::Tensor<T>::from_shape(shape);
+    for (auto& v : t) v = T(gen.uniform(-1.0, 1.0));
+    return t;
+}
+
 /// Values away from 0 by at least `gap` (for functions with a kink at 0).
 inline V input_away_from_zero(const tg::Shape& shape, std::uint64_t seed, double gap = 0.1) {
     tg::Generator gen(seed);

@@ -14,14 +14,6 @@ namespace k = tapegrad::kernels;
 
 namespace {
 
-template <class T>
-tg::Tensor<T> random_tensor(const tg::Shape& shape, std::uint64_t seed) {
-    tg::Generator gen(seed);
-    tg::Tensor<T> t = tg::Tensor<T>::from_shape(shape);
-    for (auto& v : t) v = T(gen.uniform(-1.0, 1.0));
-    return t;
-}
-
 /// Elementwise |a - b| <= rtol (|b| + max |b|): sums of a few hundred products, in any order.
 template <class T>
 void check_same(const tg::Tensor<T>& a, const tg::Tensor<T>& b, double rtol, const char* what) {

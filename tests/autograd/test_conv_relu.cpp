@@ -13,14 +13,6 @@ using namespace tgtest;
 
 namespace {
 
-template <class T>
-tg::Tensor<T> random_tensor(const tg::Shape& shape, std::uint64_t seed) {
-    tg::Generator gen(seed);
-    tg::Tensor<T> t = tg::Tensor<T>::from_shape(shape);
-    for (auto& v : t) v = T(gen.uniform(-1.0, 1.0));
-    return t;
-}
-
 /// a equals b value for value: NaN where b is NaN, else the same value and sign.
 template <class T>
 std::size_t mismatches(const tg::Tensor<T>& a, const tg::Tensor<T>& b) {

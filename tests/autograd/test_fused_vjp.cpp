@@ -74,7 +74,7 @@ void check_mul_div_edges(std::size_t n) {
 
 /// Every element of a tensor of `shape` from a seeded generator.
 template <class T>
-tg::Tensor<T> random_tensor(const tg::Shape& shape, std::uint64_t seed) {
+tg::Tensor<T> signed_tensor(const tg::Shape& shape, std::uint64_t seed) {
     tg::Generator gen(seed);
     tg::Tensor<T> t = tg::Tensor<T>::from_shape(shape);
     for (auto& v : t) v = T(gen.uniform(0.5, 2.0)) * (gen.uniform() < 0.5 ? T(-1) : T(1));
@@ -85,9 +85,9 @@ tg::Tensor<T> random_tensor(const tg::Shape& shape, std::uint64_t seed) {
 template <class T>
 void check_broadcast(const tg::Shape& sa, const tg::Shape& sb) {
     INFO("shapes " << tg::shape_string(sa) << " and " << tg::shape_string(sb));
-    const tg::Tensor<T> a = random_tensor<T>(sa, 1), b = random_tensor<T>(sb, 2);
+    const tg::Tensor<T> a = signed_tensor<T>(sa, 1), b = signed_tensor<T>(sb, 2);
     const tg::Tensor<T> y_shape_probe = a * b;
-    const tg::Tensor<T> g = random_tensor<T>(y_shape_probe.shape(), 3);
+    const tg::Tensor<T> g = signed_tensor<T>(y_shape_probe.shape(), 3);
     auto sum_to = [](const tg::Tensor<T>& t, const tg::Shape& s) { return tg::kernels::sum_to(t, s); };
     {
         auto [da, db] = grads_of<T>([](const auto& u, const auto& v) { return u * v; }, a, b, g);
@@ -130,8 +130,8 @@ TEST_CASE("add, sub, mul and div: broadcast operands get gradients summed to the
 }
 
 TEST_CASE("mul and div: one input wanting a gradient, and one tensor as both inputs") {
-    const tg::Tensor<double> a = random_tensor<double>({40, 10}, 4), b = random_tensor<double>({40, 10}, 5);
-    const tg::Tensor<double> g = random_tensor<double>({40, 10}, 6);
+    const tg::Tensor<double> a = signed_tensor<double>({40, 10}, 4), b = signed_tensor<double>({40, 10}, 5);
+    const tg::Tensor<double> g = signed_tensor<double>({40, 10}, 6);
     tg::Variable<double> va(a, true), vb = tg::constant(b);
     (va * vb).backward(g);
     CHECK(same_bits<double>(va.grad(), g * b));
@@ -259,8 +259,8 @@ TEST_CASE("VJPs written over g: second derivatives through the recorded path") {
 TEST_CASE("the bench's chain (y * w, y + w, tanh): w's gradients from every op summed to the bit (float)") {
     // w gets a gradient from each mul and add: one pass for mul's two gradients, sums in the sweep's order
     const std::size_t n = 300;
-    const tg::Tensor<float> x0 = random_tensor<float>({n}, 41), w0 = random_tensor<float>({n}, 42);
-    const tg::Tensor<float> seed = random_tensor<float>({n}, 43);
+    const tg::Tensor<float> x0 = signed_tensor<float>({n}, 41), w0 = signed_tensor<float>({n}, 42);
+    const tg::Tensor<float> seed = signed_tensor<float>({n}, 43);
     tg::Variable<float> x(x0, true), w(w0, true);
     const tg::Variable<float> y3 = tg::tanh(x * w + w);
     const tg::Variable<float> y6 = tg::tanh(y3 * w + w);
