@@ -209,33 +209,35 @@ std::unique_ptr<Runner> make_linear(std::size_t batch, std::size_t in, std::size
 
 EpochResult run_epoch(Model model, const Recipe& recipe, std::size_t limit) {
     EpochResult r;
-    double t_load = now_seconds();
-    const tgd::ImageDataset train = dataset(tgd::Split::train, limit);
-    r.load_seconds = now_seconds() - t_load;
-    const tgd::DataLoader<float> loader(
-        train, tgd::LoaderOptions()
-                   .batch_size(recipe.batch)
-                   .seed(recipe.order_seed)
-                   .normalize(pixel_mean, pixel_std)
-                   .layout(model == Model::mlp ? tgd::ImageLayout::flat : tgd::ImageLayout::nchw));
     Net net = make_net(model, recipe.weight_seed);
-    tapegrad::optim::SGD<float> opt(net.params, tapegrad::optim::SGDOptions(recipe.lr));
     std::vector<double> losses;
+    {  // the training set lives in this block: released before the test set loads, as lt_side.cpp does
+        double t_load = now_seconds();
+        const tgd::ImageDataset train = dataset(tgd::Split::train, limit);
+        r.load_seconds = now_seconds() - t_load;
+        const tgd::DataLoader<float> loader(
+            train, tgd::LoaderOptions()
+                       .batch_size(recipe.batch)
+                       .seed(recipe.order_seed)
+                       .normalize(pixel_mean, pixel_std)
+                       .layout(model == Model::mlp ? tgd::ImageLayout::flat : tgd::ImageLayout::nchw));
+        tapegrad::optim::SGD<float> opt(net.params, tapegrad::optim::SGDOptions(recipe.lr));
 
-    const double t0 = now_seconds();
-    const auto epoch = loader.epoch(0);
-    for (std::size_t i = 0; i < epoch.size(); ++i) {
-        auto batch = epoch.batch(i);
-        const V x = tapegrad::constant(std::move(batch.images));
-        opt.zero_grad();
-        V loss = nn::cross_entropy(net.forward(x), batch.labels);
-        loss.backward();
-        opt.step();
-        losses.push_back(loss.item());
+        const double t0 = now_seconds();
+        const auto epoch = loader.epoch(0);
+        for (std::size_t i = 0; i < epoch.size(); ++i) {
+            auto batch = epoch.batch(i);
+            const V x = tapegrad::constant(std::move(batch.images));
+            opt.zero_grad();
+            V loss = nn::cross_entropy(net.forward(x), batch.labels);
+            loss.backward();
+            opt.step();
+            losses.push_back(loss.item());
+        }
+        r.train_seconds = now_seconds() - t0;
     }
-    r.train_seconds = now_seconds() - t0;
 
-    t_load = now_seconds();
+    const double t_load = now_seconds();
     const tgd::ImageDataset test = dataset(tgd::Split::test, 0);
     r.load_seconds += now_seconds() - t_load;
     const tgd::DataLoader<float> test_loader(
