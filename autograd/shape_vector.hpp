@@ -16,6 +16,9 @@
 #include <xtensor/xutils.hpp>
 
 namespace tapegrad {
+// Its own namespace, like memory::CachingAllocator: Tensor<T> names ShapeVector as a template argument,
+// and argument-dependent lookup must not bring tapegrad's sum/mean/exp... into xtensor's internal calls.
+namespace shape_container {
 
 /// A vector of up to N trivially copyable values stored inline, on the heap beyond. Why not xtensor's
 /// svector: every Tensor holds three of these (shape, strides, back-strides), and a tiny op constructs,
@@ -378,13 +381,17 @@ void swap(ShapeVector<T, N>& a, ShapeVector<T, N>& b) noexcept {
     a.swap(b);
 }
 
+}  // namespace shape_container
+
+using shape_container::ShapeVector;
+
 }  // namespace tapegrad
 
 namespace xt {
 /// xtensor derives a container's strides type from its shape type by rebinding the value type.
 template <class X, class T, std::size_t N>
-struct rebind_container<X, tapegrad::ShapeVector<T, N>> {
+struct rebind_container<X, tapegrad::shape_container::ShapeVector<T, N>> {
     /// The same small vector of X.
-    using type = tapegrad::ShapeVector<X, N>;
+    using type = tapegrad::shape_container::ShapeVector<X, N>;
 };
 }  // namespace xt
