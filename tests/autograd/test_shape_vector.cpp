@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 #include <xtensor/xarray.hpp>
 
+#include <tapegrad/autograd/ops/reduce.hpp>  // tapegrad::mean and sum, which xt::mean must not see
 #include <tapegrad/autograd/shape_vector.hpp>
 #include <tapegrad/autograd/tensor.hpp>
 
@@ -198,4 +199,13 @@ TEST_CASE("Shape is a ShapeVector and meets a plain xt::xarray's shape") {
     tapegrad::Tensor<double> moved = std::move(r);
     CHECK(moved.shape() == tapegrad::Shape{1, 2, 1, 3, 1, 1});
     CHECK(moved.strides()[1] == 3);
+}
+
+TEST_CASE("xtensor's reducers on a Tensor do not find tapegrad's functions by argument-dependent lookup") {
+    // With ShapeVector directly in namespace tapegrad, xt::mean's internal unqualified calls saw
+    // tapegrad::mean / tapegrad::sum (for Variables) and this did not compile.
+    const tapegrad::Tensor<double> t = xt::xarray<double>{1.0, 2.0, 3.0, 6.0};
+    CHECK(xt::mean(t)() == 3.0);
+    CHECK(xt::sum(t)() == 12.0);
+    CHECK(xt::amax(t)() == 6.0);
 }
