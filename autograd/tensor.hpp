@@ -9,13 +9,17 @@
 #include <xtensor/xarray.hpp>
 
 #include <tapegrad/autograd/allocator.hpp>
+#include <tapegrad/autograd/shape_vector.hpp>
 
 namespace tapegrad {
 
 /// Row-major, dynamically ranked, data from the per-thread block cache. Any xtensor
 /// expression converts to it, and it can be used wherever xtensor expects an expression.
+/// The shape, strides and back-strides are ShapeVectors (cheap to move and destroy), not the
+/// svectors of a plain xt::xarray; the two shape types convert and compare with each other.
 template <class T>
-using Tensor = xt::xarray<T, xt::layout_type::row_major, memory::CachingAllocator<T>>;
+using Tensor = xt::xarray_container<xt::uvector<T, memory::CachingAllocator<T>>, xt::layout_type::row_major,
+                                    ShapeVector<std::size_t>>;
 
 /// A tensor shape, e.g. {64, 784}.
 using Shape = Tensor<double>::shape_type;
