@@ -57,6 +57,7 @@ struct Conv2dReluMaxPool2d {
     ///@}
 
 private:
+    /// The forward with or without a bias, noting the positions of the maxima.
     Tensor<T> run(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* b) {
         auto positions = std::make_shared<kernels::PoolIndices>();
         Tensor<T> y = kernels::conv_relu_max_pool(x, w, b, conv, pool, *positions);
@@ -99,5 +100,11 @@ Variable<T> conv2d_relu_max_pool2d(const Variable<T>& x, const Variable<T>& weig
                                     ",)"));
     return apply(std::move(op), x, weight, bias);
 }
+
+/// The fused conv ops whose nodes the library compiles (see detail::OpList in op.hpp).
+template <>
+struct detail::BuiltinOps<detail::OpFamily::conv_pool> {
+    using type = OpList<Conv2dReluMaxPool2d>;
+};
 
 }  // namespace tapegrad

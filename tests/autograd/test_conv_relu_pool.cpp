@@ -211,3 +211,18 @@ TEST_CASE("Sequential fuses only an exact Conv2d, ReLU, MaxPool2d run") {
     nn::Sequential<double> two{conv, nn::ReLU{}};
     CHECK(std::string(two(x).op_name()) == "conv2d_relu");
 }
+
+TEST_CASE("conv2d_relu_max_pool2d: two threads give the bits one thread gives") {
+    const auto run = [](int threads) {
+        const int had = tg::get_num_threads();
+        tg::set_num_threads(threads);
+        tg::Variable<float> x(random_tensor<float>({9, 1, 14, 14}, 70), false);
+        tg::Variable<float> w(random_tensor<float>({4, 1, 5, 5}, 71), true), b(random_tensor<float>({4}, 72), true);
+        const tg::Variable<float> y = tg::conv2d_relu_max_pool2d(x, w, b, tg::Conv2dOptions(), tg::Pool2dOptions(2));
+        const auto g = tg::grad(tg::sum(y * tg::Variable<float>(random_tensor<float>(y.shape(), 73))), {w, b});
+        tg::set_num_threads(had);
+        return std::vector<tg::Tensor<float>>{y.value(), g[0].value(), g[1].value()};
+    };
+    const auto one = run(1), two = run(2);
+    for (std::size_t i = 0; i < one.size(); ++i) CHECK(mismatches(two[i], one[i]) == 0);
+}
