@@ -137,6 +137,7 @@ enum class OpFamily {
     linalg,
     conv,
     pool,
+    conv_pool,
     loss,
     sequence,
     count

@@ -6,6 +6,7 @@
 #include <tapegrad/autograd/ops/attention.hpp>
 #include <tapegrad/autograd/ops/broadcast.hpp>
 #include <tapegrad/autograd/ops/conv.hpp>
+#include <tapegrad/autograd/ops/conv_pool.hpp>
 #include <tapegrad/autograd/ops/index.hpp>
 #include <tapegrad/autograd/ops/layer_norm.hpp>
 #include <tapegrad/autograd/ops/linalg.hpp>

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <fmt/format.h>
 
+#include <tapegrad/autograd/ops/conv_pool.hpp>
 #include <tapegrad/nn/format.hpp>
 #include <tapegrad/nn/init.hpp>
 
@@ -50,6 +51,18 @@ Variable<T> Conv2d<T>::forward_relu(const Variable<T>& x) {
                             [&] {
                                 return has_bias_ ? conv2d_relu(x, weight(), this->parameter(1), options_)
                                                  : conv2d_relu(x, weight(), options_);
+                            });
+}
+
+template <class T>
+Variable<T> Conv2d<T>::forward_relu_max_pool(const Variable<T>& x, const Pool2dOptions& pool) {
+    if (x.dim() != 4 || x.shape()[1] != in_)
+        throw Error(fmt::format("{}: expected input (N,{},H,W), got {}", label(), in_, shape_string(x.shape())));
+    return detail::in_layer([&] { return label(); },
+                            [&] {
+                                return has_bias_
+                                           ? conv2d_relu_max_pool2d(x, weight(), this->parameter(1), options_, pool)
+                                           : conv2d_relu_max_pool2d(x, weight(), options_, pool);
                             });
 }
 

@@ -27,6 +27,9 @@ public:
     Variable<T> forward(const Variable<T>& x) override;
     /// relu(forward(x)) as one op (conv2d_relu): what Sequential runs for this layer followed by a ReLU.
     Variable<T> forward_relu(const Variable<T>& x);
+    /// max_pool2d(relu(forward(x)), pool) as one op (conv2d_relu_max_pool2d): what Sequential runs for this layer
+    /// followed by a ReLU and a MaxPool2d.
+    Variable<T> forward_relu_max_pool(const Variable<T>& x, const Pool2dOptions& pool);
 
     /// The kernel (out_channels, in_channels / groups, kh, kw).
     const Variable<T>& weight() const { return this->parameter(0); }

@@ -7,6 +7,7 @@
 
 #include <tapegrad/nn/activation.hpp>
 #include <tapegrad/nn/conv.hpp>
+#include <tapegrad/nn/pooling.hpp>
 
 namespace tapegrad::nn {
 
@@ -27,6 +28,12 @@ template <class T>
 bool conv_then_relu(const Module<T>& a, const Module<T>& b) {
     return typeid(a) == typeid(Conv2d<T>) && typeid(b) == typeid(FunctionModule<T, ReLU>);
 }
+/// The options of exactly nn::MaxPool2d, or null for any other module.
+template <class T>
+const Pool2dOptions* max_pool_options(const Module<T>& m) {
+    if (typeid(m) != typeid(FunctionModule<T, MaxPool2d>)) return nullptr;
+    return &static_cast<const FunctionModule<T, MaxPool2d>&>(m).function().options;
+}
 }  // namespace
 
 template <class T>
@@ -36,8 +43,15 @@ Variable<T> Sequential<T>::forward(const Variable<T>& x) {
     for (std::size_t i = 0; i < children.size(); ++i) {
         Module<T>& m = *children[i].second;
         if (i + 1 < children.size() && conv_then_relu(m, *children[i + 1].second)) {
-            y = static_cast<Conv2d<T>&>(m).forward_relu(y);  // one op: relu(conv2d(...)), same values and gradients
-            ++i;
+            // one op: relu(conv2d(...)), and max_pool2d of it when a MaxPool2d follows; same values and gradients
+            const Pool2dOptions* pool = i + 2 < children.size() ? max_pool_options(*children[i + 2].second) : nullptr;
+            if (pool) {
+                y = static_cast<Conv2d<T>&>(m).forward_relu_max_pool(y, *pool);
+                i += 2;
+            } else {
+                y = static_cast<Conv2d<T>&>(m).forward_relu(y);
+                ++i;
+            }
         } else {
             y = m.forward(y);
         }

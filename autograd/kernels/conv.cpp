@@ -82,15 +82,15 @@ ConvGeom check_conv(const char* fn, const Shape& x, const Shape& w, const Conv2d
 
 namespace {
 
-/// One image's and group's forward product into y (rows first set to the bias, if any). With `wb` (the
-/// weights with the bias as an extra column, rows K + 1 apart) the column buffer's last row holds ones, so
+/// One image's and group's forward product into the image's output y_image (rows first set to the bias, if any). With
+/// `wb` (the weights with the bias as an extra column, rows K + 1 apart) the column buffer's last row holds ones, so
 /// the GEMM adds the bias itself and y is written once.
 template <class T>
-void forward_image(const T* x, const T* w, const T* b, const T* wb, T* y, T* col, size_t n, size_t gi,
+void forward_image(const T* x, const T* w, const T* b, const T* wb, T* y_image, T* col, size_t n, size_t gi,
                    const ConvGeom& g, bool relu) {
     const size_t K = g.k(), P = g.p();
     const T* src = x + (n * g.c + gi * g.cg) * g.h * g.w;
-    T* out = y + (n * g.o + gi * g.og) * P;
+    T* out = y_image + gi * g.og * P;
     if (wb) {
         im2col(src, col, P, g);
         gemm(false, false, g.og, P, K + 1, T(1), wb + gi * g.og * (K + 1), K + 1, col, P, T(0), out, P);
@@ -120,48 +120,100 @@ size_t weight_blocks(const ConvGeom& g) {
 
 }  // namespace
 
+namespace {
+
+/// With a bias (and a column buffer anyway), the bias rides in the GEMM as a column of the weights against a
+/// row of ones, rather than a pass that fills y with it before the GEMM adds onto y: the weights with that
+/// column (O, K + 1), or an empty tensor where there is no bias to fold.
+template <class T>
+Tensor<T> folded_weights(const Tensor<T>& w, const Tensor<T>* b, const ConvGeom& g) {
+    Tensor<T> wb;
+    if (!b || g.pointwise()) return wb;
+    const size_t K = g.k();
+    wb = Tensor<T>::from_shape({g.o, K + 1});
+    for (size_t oc = 0; oc < g.o; ++oc) {
+        std::copy(w.data() + oc * K, w.data() + (oc + 1) * K, wb.data() + oc * (K + 1));
+        wb.data()[oc * (K + 1) + K] = b->data()[oc];
+    }
+    return wb;
+}
+
+/// A thread's column buffer (with the row of ones where the bias is folded), or an empty one (pointwise).
+template <class T>
+Tensor<T> column_buffer(const ConvGeom& g, bool fold) {
+    Tensor<T> col;
+    if (g.pointwise()) return col;
+    const size_t K = g.k(), P = g.p();
+    col = Tensor<T>::from_shape({K + (fold ? 1 : 0), P});
+    if (fold) std::fill(col.data() + K * P, col.data() + (K + 1) * P, T(1));
+    return col;
+}
+
+}  // namespace
+
 /// y = conv(x, w) (+ b): per image and group, y_g (og, P) = W_g (og, K) @ col (K, P).
 template <class T>
 Tensor<T> im2col_conv_forward(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* b, const ConvGeom& g,
                               bool relu) {
     Tensor<T> y = Tensor<T>::from_shape(g.output_shape());
-    const size_t K = g.k(), P = g.p();
-    // With a bias (and a column buffer anyway): the bias rides in the GEMM as a column of the weights
-    // against a row of ones, rather than a pass that fills y with it before the GEMM adds onto y.
-    const bool fold = b && !g.pointwise();
-    Tensor<T> wb;
-    if (fold) {
-        wb = Tensor<T>::from_shape({g.o, K + 1});
-        for (size_t oc = 0; oc < g.o; ++oc) {
-            std::copy(w.data() + oc * K, w.data() + (oc + 1) * K, wb.data() + oc * (K + 1));
-            wb.data()[oc * (K + 1) + K] = b->data()[oc];
-        }
-    }
+    const Tensor<T> wb = folded_weights(w, b, g);
+    const bool fold = b && !g.pointwise();  // as folded_weights decides
     detail::parallel_for(g.n, image_work(g), [&](size_t n0, size_t n1) {
-        Tensor<T> col;
-        if (!g.pointwise()) col = Tensor<T>::from_shape({K + (fold ? 1 : 0), P});
-        if (fold) std::fill(col.data() + K * P, col.data() + (K + 1) * P, T(1));
+        Tensor<T> col = column_buffer<T>(g, fold);
         for (size_t n = n0; n < n1; ++n)
             for (size_t gi = 0; gi < g.groups; ++gi)
-                forward_image(x.data(), w.data(), b ? b->data() : nullptr, fold ? wb.data() : nullptr, y.data(),
-                              col.data(), n, gi, g, relu);
+                forward_image(x.data(), w.data(), b ? b->data() : nullptr, fold ? wb.data() : nullptr,
+                              y.data() + n * g.o * g.p(), col.data(), n, gi, g, relu);
+    });
+    return y;
+}
+
+/// max_pool(relu(conv(x, w) (+ b))): each image's activation goes to a buffer of the thread's own, is rectified
+/// and pooled while it is in cache, and only the pooled values and their positions are written out.
+template <class T>
+Tensor<T> im2col_conv_relu_max_pool(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* b, const ConvGeom& g,
+                                    const PoolGeom& pg, PoolIndices& idx) {
+    check_max_pool_windows(pg);
+    Tensor<T> y = Tensor<T>::from_shape(pg.output_shape());
+    idx.resize(y.size());
+    const Tensor<T> wb = folded_weights(w, b, g);
+    const bool fold = b && !g.pointwise();  // as folded_weights decides
+    detail::parallel_for(g.n, image_work(g), [&](size_t n0, size_t n1) {
+        Tensor<T> col = column_buffer<T>(g, fold);
+        Tensor<T> act = Tensor<T>::from_shape({g.o, g.p()});
+        for (size_t n = n0; n < n1; ++n) {
+            for (size_t gi = 0; gi < g.groups; ++gi)
+                forward_image(x.data(), w.data(), b ? b->data() : nullptr, fold ? wb.data() : nullptr, act.data(),
+                              col.data(), n, gi, g, true);
+            max_pool_planes(act.data(), y.data(), idx.data(), pg, n * g.o, (n + 1) * g.o);
+        }
     });
     return y;
 }
 
 namespace {
 
+/// Where weight_grad reads each image's rows of dL/dy: gy itself; or gy masked in place by relu's VJP from
+/// relu_y (conv_relu_backward); or, with `pooled`, zeros with the pooled gradients added at their positions
+/// idx, per_image of them for each image (conv_relu_max_pool_backward), in a buffer that stays in cache.
+template <class T>
+struct GyRows {
+    const T* gy = nullptr;
+    const T* relu_y = nullptr;
+    const T* pooled = nullptr;
+    const PoolIndex* idx = nullptr;
+    size_t per_image = 0;
+};
+
 /// dW = sum over images of g_g (og, P) @ col^T (P, K), in weight_blocks(g) partial sums, as (O, K). With
 /// `bias` (not for pointwise convolutions, which have no column buffer) the column buffer has a last row
 /// of ones, so the result is (O, K + 1) and its last column the bias gradient, from the same GEMM.
 ///
-/// With `relu_y` (conv_relu_backward) each image's rows of gy are first multiplied by relu's mask [not y <= 0],
-/// in place, just before its GEMM reads them.
+/// `rows` says where each image's rows of dL/dy come from, just before its GEMM reads them (see GyRows).
 template <class T>
-Tensor<T> weight_grad(const Tensor<T>& x, const Tensor<T>& gy, const ConvGeom& g, bool bias,
-                      const T* relu_y = nullptr) {
+Tensor<T> weight_grad(const Tensor<T>& x, const GyRows<T>& rows, const ConvGeom& g, bool bias) {
     const size_t K = g.k(), KB = K + (bias ? 1 : 0), P = g.p(), HW = g.h * g.w, blocks = weight_blocks(g);
-    const size_t size = g.o * KB;
+    const size_t size = g.o * KB, image = g.o * P;
     Tensor<T> dw = Tensor<T>::from_shape({g.o, KB});
     Tensor<T> partial;  // blocks 1.. (block 0 sums into dw)
     if (blocks > 1) partial = Tensor<T>::from_shape({blocks - 1, size});
@@ -169,10 +221,23 @@ Tensor<T> weight_grad(const Tensor<T>& x, const Tensor<T>& gy, const ConvGeom& g
         Tensor<T> col;
         if (!g.pointwise()) col = Tensor<T>::from_shape({KB, P});
         if (bias) std::fill(col.data() + K * P, col.data() + KB * P, T(1));
+        Tensor<T> scattered;  // one image's dL/dy, added back at the maxima of a max pooling
+        if (rows.pooled) scattered = Tensor<T>::from_shape({image});
         for (size_t blk = b0; blk < b1; ++blk) {
             T* acc = blk == 0 ? dw.data() : partial.data() + (blk - 1) * size;
             std::fill(acc, acc + size, T(0));
-            for (size_t n = g.n * blk / blocks; n < g.n * (blk + 1) / blocks; ++n)
+            for (size_t n = g.n * blk / blocks; n < g.n * (blk + 1) / blocks; ++n) {
+                const T* gy = rows.gy + n * image;
+                if (rows.relu_y)  // gy is the caller's own, to overwrite (conv_relu_backward)
+                    relu_mask_inplace(const_cast<T*>(gy), rows.relu_y + n * image, image);
+                if (rows.pooled) {
+                    T* s = scattered.data();
+                    std::fill(s, s + image, T(0));
+                    const size_t base = n * image;
+                    for (size_t i = n * rows.per_image; i < (n + 1) * rows.per_image; ++i)
+                        s[rows.idx[i] - base] += rows.pooled[i];
+                    gy = s;
+                }
                 for (size_t gi = 0; gi < g.groups; ++gi) {
                     const T* src = x.data() + (n * g.c + gi * g.cg) * HW;
                     const T* cols = src;
@@ -180,10 +245,10 @@ Tensor<T> weight_grad(const Tensor<T>& x, const Tensor<T>& gy, const ConvGeom& g
                         im2col(src, col.data(), P, g);
                         cols = col.data();
                     }
-                    const size_t at = (n * g.o + gi * g.og) * P;
-                    if (relu_y) relu_mask_inplace(const_cast<T*>(gy.data()) + at, relu_y + at, g.og * P);
-                    gemm(false, true, g.og, KB, P, T(1), gy.data() + at, P, cols, P, T(1), acc + gi * g.og * KB, KB);
+                    gemm(false, true, g.og, KB, P, T(1), gy + gi * g.og * P, P, cols, P, T(1), acc + gi * g.og * KB,
+                         KB);
                 }
+            }
         }
     });
     T* out = dw.data();
@@ -196,10 +261,10 @@ Tensor<T> weight_grad(const Tensor<T>& x, const Tensor<T>& gy, const ConvGeom& g
 
 /// dW and db from one im2col pass and GEMM per image (see weight_grad).
 template <class T>
-void im2col_conv_weight_bias_grad(const Tensor<T>& x, const Tensor<T>& gy, const ConvGeom& g, Tensor<T>& dw,
-                                  Tensor<T>& db, const T* relu_y = nullptr) {
+void im2col_conv_weight_bias_grad(const Tensor<T>& x, const GyRows<T>& rows, const ConvGeom& g, Tensor<T>& dw,
+                                  Tensor<T>& db) {
     const size_t K = g.k();
-    const Tensor<T> both = weight_grad(x, gy, g, true, relu_y);
+    const Tensor<T> both = weight_grad(x, rows, g, true);
     dw = Tensor<T>::from_shape(g.weight_shape());
     db = Tensor<T>::from_shape({g.o});
     for (size_t oc = 0; oc < g.o; ++oc) {
@@ -211,8 +276,22 @@ void im2col_conv_weight_bias_grad(const Tensor<T>& x, const Tensor<T>& gy, const
 }  // namespace
 
 template <class T>
+bool im2col_conv_relu_max_pool_weight_grad(const Tensor<T>& x, const Tensor<T>& gy, const PoolIndices& idx,
+                                           const ConvGeom& g, Tensor<T>* dw, Tensor<T>* db) {
+    if (!dw || (db && g.pointwise())) return false;  // a pointwise convolution has no column buffer for db's row
+    const GyRows<T> rows{nullptr, nullptr, gy.data(), idx.data(), gy.size() / g.n};
+    if (db) {
+        im2col_conv_weight_bias_grad(x, rows, g, *dw, *db);
+    } else {
+        *dw = weight_grad(x, rows, g, false);
+        dw->reshape(g.weight_shape());
+    }
+    return true;
+}
+
+template <class T>
 Tensor<T> im2col_conv_weight_grad(const Tensor<T>& x, const Tensor<T>& gy, const ConvGeom& g) {
-    Tensor<T> dw = weight_grad(x, gy, g, false);
+    Tensor<T> dw = weight_grad(x, GyRows<T>{gy.data()}, g, false);
     dw.reshape(g.weight_shape());
     return dw;
 }
@@ -323,7 +402,7 @@ void conv_backward(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>& gy, 
     // buffer). Where oneDNN is preferred but refused the fused call, each gradient tries it on its own.
     const bool onednn_shape = std::is_same_v<T, float> && onednn_preferred(g);
     if (dw && db && !g.pointwise() && !onednn_shape) {
-        im2col_conv_weight_bias_grad(x, gy, g, *dw, *db);
+        im2col_conv_weight_bias_grad(x, GyRows<T>{gy.data()}, g, *dw, *db);
         return;
     }
     if (dw) *dw = conv_weight_grad(x, gy, g);
@@ -338,7 +417,7 @@ void conv_relu_backward(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>&
     // im2col's weight gradient alone (a first layer: no dx) masks each image's rows just before its GEMM
     const bool onednn_shape = std::is_same_v<T, float> && onednn_preferred(g);
     if (!dx && dw && db && !g.pointwise() && !onednn_shape) {
-        im2col_conv_weight_bias_grad(x, gy, g, *dw, *db, y.data());
+        im2col_conv_weight_bias_grad(x, GyRows<T>{gy.data(), y.data()}, g, *dw, *db);
         return;
     }
     relu_mask_inplace(gy.data(), y.data(), gy.size());
@@ -357,6 +436,10 @@ void conv_relu_backward(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>&
     template Tensor<T> im2col_conv_forward(const Tensor<T>&, const Tensor<T>&, const Tensor<T>*, const ConvGeom&,  \
                                            bool);                                                                  \
     template Tensor<T> im2col_conv_weight_grad(const Tensor<T>&, const Tensor<T>&, const ConvGeom&);               \
+    template Tensor<T> im2col_conv_relu_max_pool(const Tensor<T>&, const Tensor<T>&, const Tensor<T>*,             \
+                                                 const ConvGeom&, const PoolGeom&, PoolIndices&);                  \
+    template bool im2col_conv_relu_max_pool_weight_grad(const Tensor<T>&, const Tensor<T>&, const PoolIndices&,    \
+                                                        const ConvGeom&, Tensor<T>*, Tensor<T>*);                  \
     template Tensor<T> im2col_conv_input_grad(const Tensor<T>&, const Tensor<T>&, const ConvGeom&);
 TAPEGRAD_INSTANTIATE(float)
 TAPEGRAD_INSTANTIATE(double)

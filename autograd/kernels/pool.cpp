@@ -40,12 +40,12 @@ PoolGeom check_pool(const char* fn, const Shape& x, const Pool2dOptions& opt, bo
 
 namespace {
 
-/// The common case: 2x2 windows, stride 2, no padding, no dilation.
+/// The common case: 2x2 windows, stride 2, no padding, no dilation; planes [nc0, nc1), the first at src.
 template <class T>
-TAPEGRAD_HOT_LOOP void max_pool_2x2(const T* px, T* py, PoolIndex* pi, const PoolGeom& g, size_t nc0, size_t nc1) {
+TAPEGRAD_HOT_LOOP void max_pool_2x2(const T* src, T* py, PoolIndex* pi, const PoolGeom& g, size_t nc0, size_t nc1) {
     const size_t W = g.w, HW = g.h * g.w, OW = g.ow;
     for (size_t nc = nc0; nc < nc1; ++nc) {
-        const T* plane = px + nc * HW;
+        const T* plane = src + (nc - nc0) * HW;
         const PoolIndex base = PoolIndex(nc * HW);
         for (size_t oh = 0; oh < g.oh; ++oh) {
             const T* r0 = plane + 2 * oh * W;
@@ -88,13 +88,14 @@ struct Scratch {
     T* p;
 };
 
-/// Rows of exactly two windows per pair of columns (W = 2 OW), planes [nc0, nc1): two passes that vectorise
-/// (selects, no branches), through scratch rows v and p. First each pair of input rows to one row of column
-/// maxima and their positions, then pairs of columns, over all the block's outputs as one flat loop. The
+/// Rows of exactly two windows per pair of columns (W = 2 OW), planes [nc0, nc1) (the first at src): two passes
+/// that vectorise (selects, no branches), through scratch rows v and p. First each pair of input rows to one row
+/// of column maxima and their positions, then pairs of columns, over all the block's outputs as one flat loop. The
 /// choice is the one max_pool_2x2 makes, the first maximum or the first NaN in window order: within a column
 /// the top row comes first; between the two columns the one whose chosen position is smaller comes first.
 template <class T>
-TAPEGRAD_HOT_LOOP void max_pool_2x2_even(const T* px, T* py, PoolIndex* pi, const PoolGeom& g, size_t nc0, size_t nc1) {
+TAPEGRAD_HOT_LOOP void max_pool_2x2_even(const T* src, T* py, PoolIndex* pi, const PoolGeom& g, size_t nc0,
+                                         size_t nc1) {
     const size_t W = g.w, HW = g.h * g.w, OH = g.oh, OW = g.ow, rows = (nc1 - nc0) * OH;
     // Pairs of input rows in chunks whose scratch stays in the L1 cache (about 16 KB).
     const size_t chunk = std::max<size_t>(1, 2048 / W);
@@ -105,10 +106,10 @@ TAPEGRAD_HOT_LOOP void max_pool_2x2_even(const T* px, T* py, PoolIndex* pi, cons
     for (size_t r0 = 0; r0 < rows; r0 += chunk) {
         const size_t r1 = std::min(rows, r0 + chunk);
         for (size_t r = r0; r < r1; ++r) {  // row pair r: plane nc0 + r / OH, output row r % OH
-            const size_t top = (nc0 + r / OH) * HW + 2 * (r % OH) * W, row = (r - r0) * W;
-            const T* __restrict a0 = px + top;
+            const size_t top = (r / OH) * HW + 2 * (r % OH) * W, row = (r - r0) * W;
+            const T* __restrict a0 = src + top;
             const T* __restrict a1 = a0 + W;
-            const PoolIndex at = PoolIndex(top), w = PoolIndex(W);
+            const PoolIndex at = PoolIndex(nc0 * HW + top), w = PoolIndex(W);
 #pragma omp simd
             for (size_t j = 0; j < W; ++j) {
                 const T a = a0[j], b = a1[j];
@@ -135,83 +136,107 @@ TAPEGRAD_HOT_LOOP void max_pool_2x2_even(const T* px, T* py, PoolIndex* pi, cons
     }
 }
 
+/// The valid taps of every output row and column; throws if a window lies entirely in the padding.
+struct Windows {
+    std::vector<Range> rows, cols;
+    explicit Windows(const PoolGeom& g) : rows(g.oh), cols(g.ow) {
+        for (size_t oh = 0; oh < g.oh; ++oh)
+            rows[oh] = valid_range(ptrdiff_t(oh * g.sh) - ptrdiff_t(g.ph), g.dh, g.h, g.kh);
+        for (size_t ow = 0; ow < g.ow; ++ow)
+            cols[ow] = valid_range(ptrdiff_t(ow * g.sw) - ptrdiff_t(g.pw), g.dw, g.w, g.kw);
+        for (size_t oh = 0; oh < g.oh; ++oh)
+            for (size_t ow = 0; ow < g.ow; ++ow)
+                if (rows[oh].lo == rows[oh].hi || cols[ow].lo == cols[ow].hi)
+                    throw Error(fmt::format("max_pool2d: window ({},{}) of input {} lies entirely in the padding", oh,
+                                            ow, shape_string(g.input_shape())));
+    }
+};
+
+/// Any window: planes [nc0, nc1), the first of them at src.
+template <class T>
+void max_pool_any(const T* src, T* py, PoolIndex* pi, const PoolGeom& g, const Windows& win, size_t nc0, size_t nc1) {
+    const size_t HW = g.h * g.w, OHW = g.oh * g.ow, W = g.w;
+    for (size_t nc = nc0; nc < nc1; ++nc) {
+        const T* plane = src + (nc - nc0) * HW;
+        for (size_t oh = 0; oh < g.oh; ++oh) {
+            const ptrdiff_t hs = ptrdiff_t(oh * g.sh) - ptrdiff_t(g.ph);
+            const Range rh = win.rows[oh];
+            for (size_t ow = 0; ow < g.ow; ++ow) {
+                const ptrdiff_t ws = ptrdiff_t(ow * g.sw) - ptrdiff_t(g.pw);
+                const Range rw = win.cols[ow];
+                size_t at = size_t((hs + ptrdiff_t(rh.lo * g.dh)) * ptrdiff_t(W) + ws + ptrdiff_t(rw.lo * g.dw));
+                T best = plane[at];
+                bool nan = false;
+                for (size_t i = rh.lo; i < rh.hi; ++i) {
+                    const size_t line = size_t(hs + ptrdiff_t(i * g.dh)) * W;
+                    for (size_t j = rw.lo; j < rw.hi; ++j) {
+                        // Branch-free (maxima are unpredictable): a mask selects the position.
+                        const size_t pos = line + size_t(ws + ptrdiff_t(j * g.dw));
+                        const T v = plane[pos];
+                        const size_t take = size_t(v > best);
+                        nan |= v != v;
+                        best = best < v ? v : best;
+                        at += take * (pos - at);
+                    }
+                }
+                if (nan) {  // a NaN wins, as in PyTorch: the first one
+                    for (size_t i = rh.hi; i-- > rh.lo;)
+                        for (size_t j = rw.hi; j-- > rw.lo;) {
+                            const size_t pos = size_t(hs + ptrdiff_t(i * g.dh)) * W + size_t(ws + ptrdiff_t(j * g.dw));
+                            if (plane[pos] != plane[pos]) at = pos;
+                        }
+                    best = plane[at];
+                }
+                py[nc * OHW + oh * g.ow + ow] = best;
+                pi[nc * OHW + oh * g.ow + ow] = PoolIndex(nc * HW + at);
+            }
+        }
+    }
+}
+
+/// 2x2 windows, stride 2, no padding, no dilation: the kernels that need no table of valid taps.
+bool two_by_two(const PoolGeom& g) {
+    return g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && g.dh == 1 && g.dw == 1;
+}
+
+/// Planes [nc0, nc1) on one thread, the first of them at src, by the fastest kernel for the window (`win`,
+/// the valid taps, only for windows other than 2x2).
+template <class T>
+void max_pool_block(const T* src, T* py, PoolIndex* pi, const PoolGeom& g, const Windows* win, size_t nc0, size_t nc1) {
+    if (two_by_two(g)) {
+        if (g.w == 2 * g.ow)
+            max_pool_2x2_even(src, py, pi, g, nc0, nc1);
+        else
+            max_pool_2x2(src, py, pi, g, nc0, nc1);
+        return;
+    }
+    max_pool_any(src, py, pi, g, *win, nc0, nc1);
+}
+
 }  // namespace
 
 /// The maxima of every window, and their flat positions in x (a NaN wins, as in PyTorch).
 /// Throws if a window lies entirely in the padding.
 template <class T>
 Tensor<T> max_pool(const Tensor<T>& x, const PoolGeom& g, PoolIndices& idx) {
+    const Windows win(g);
     Tensor<T> y = Tensor<T>::from_shape(g.output_shape());
     idx.resize(y.size());
-    const size_t HW = g.h * g.w, OHW = g.oh * g.ow, W = g.w;
-    // Valid tap ranges per output row and column, computed once.
-    std::vector<Range> rows(g.oh), cols(g.ow);
-    for (size_t oh = 0; oh < g.oh; ++oh) {
-        const ptrdiff_t hs = ptrdiff_t(oh * g.sh) - ptrdiff_t(g.ph);
-        rows[oh] = valid_range(hs, g.dh, g.h, g.kh);
-    }
-    for (size_t ow = 0; ow < g.ow; ++ow) {
-        const ptrdiff_t ws = ptrdiff_t(ow * g.sw) - ptrdiff_t(g.pw);
-        cols[ow] = valid_range(ws, g.dw, g.w, g.kw);
-    }
-    for (size_t oh = 0; oh < g.oh; ++oh)
-        for (size_t ow = 0; ow < g.ow; ++ow)
-            if (rows[oh].lo == rows[oh].hi || cols[ow].lo == cols[ow].hi)
-                throw Error(fmt::format("max_pool2d: window ({},{}) of input {} lies entirely in the padding", oh, ow,
-                                        shape_string(g.input_shape())));
-    const T* px = x.data();
-    T* py = y.data();
-    PoolIndex* pi = idx.data();
     // Planes (image, channel) are independent: threads take contiguous blocks of them.
-    const size_t plane_work = OHW * g.kh * g.kw;
-    if (g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && g.dh == 1 && g.dw == 1) {
-        if (g.w == 2 * g.ow)
-            detail::parallel_for(g.n * g.c, plane_work,
-                                 [&](size_t a, size_t b) { max_pool_2x2_even(px, py, pi, g, a, b); });
-        else
-            detail::parallel_for(g.n * g.c, plane_work, [&](size_t a, size_t b) { max_pool_2x2(px, py, pi, g, a, b); });
-        return y;
-    }
-    detail::parallel_for(g.n * g.c, plane_work, [&](size_t nc0, size_t nc1) {
-        for (size_t nc = nc0; nc < nc1; ++nc) {
-            const T* plane = px + nc * HW;
-            for (size_t oh = 0; oh < g.oh; ++oh) {
-                const ptrdiff_t hs = ptrdiff_t(oh * g.sh) - ptrdiff_t(g.ph);
-                const Range rh = rows[oh];
-                for (size_t ow = 0; ow < g.ow; ++ow) {
-                    const ptrdiff_t ws = ptrdiff_t(ow * g.sw) - ptrdiff_t(g.pw);
-                    const Range rw = cols[ow];
-                    size_t at = size_t((hs + ptrdiff_t(rh.lo * g.dh)) * ptrdiff_t(W) + ws + ptrdiff_t(rw.lo * g.dw));
-                    T best = plane[at];
-                    bool nan = false;
-                    for (size_t i = rh.lo; i < rh.hi; ++i) {
-                        const size_t line = size_t(hs + ptrdiff_t(i * g.dh)) * W;
-                        for (size_t j = rw.lo; j < rw.hi; ++j) {
-                            // Branch-free (maxima are unpredictable): a mask selects the position.
-                            const size_t pos = line + size_t(ws + ptrdiff_t(j * g.dw));
-                            const T v = plane[pos];
-                            const size_t take = size_t(v > best);
-                            nan |= v != v;
-                            best = best < v ? v : best;
-                            at += take * (pos - at);
-                        }
-                    }
-                    if (nan) {  // a NaN wins, as in PyTorch: the first one
-                        for (size_t i = rh.hi; i-- > rh.lo;)
-                            for (size_t j = rw.hi; j-- > rw.lo;) {
-                                const size_t pos =
-                                    size_t(hs + ptrdiff_t(i * g.dh)) * W + size_t(ws + ptrdiff_t(j * g.dw));
-                                if (plane[pos] != plane[pos]) at = pos;
-                            }
-                        best = plane[at];
-                    }
-                    py[nc * OHW + oh * g.ow + ow] = best;
-                    pi[nc * OHW + oh * g.ow + ow] = PoolIndex(nc * HW + at);
-                }
-            }
-        }
+    const size_t HW = g.h * g.w, plane_work = g.oh * g.ow * g.kh * g.kw;
+    detail::parallel_for(g.n * g.c, plane_work, [&](size_t a, size_t b) {
+        max_pool_block(x.data() + a * HW, y.data(), idx.data(), g, &win, a, b);
     });
     return y;
+}
+
+void check_max_pool_windows(const PoolGeom& g) { (void)Windows(g); }
+
+template <class T>
+void max_pool_planes(const T* src, T* y, PoolIndex* idx, const PoolGeom& g, size_t nc0, size_t nc1) {
+    if (two_by_two(g)) return max_pool_block(src, y, idx, g, nullptr, nc0, nc1);
+    const Windows win(g);
+    max_pool_block(src, y, idx, g, &win, nc0, nc1);
 }
 
 template <class T>
@@ -311,11 +336,12 @@ Tensor<T> avg_pool_adjoint(const Tensor<T>& gy, const PoolGeom& g) {
     return dx;
 }
 
-#define TAPEGRAD_INSTANTIATE(T)                                                            \
-    template Tensor<T> max_pool(const Tensor<T>&, const PoolGeom&, PoolIndices&);          \
-    template Tensor<T> gather_at(const Tensor<T>&, const PoolIndices&, const Shape&);      \
-    template Tensor<T> scatter_add_at(const Tensor<T>&, const PoolIndices&, const Shape&); \
-    template Tensor<T> avg_pool(const Tensor<T>&, const PoolGeom&);                        \
+#define TAPEGRAD_INSTANTIATE(T)                                                               \
+    template Tensor<T> max_pool(const Tensor<T>&, const PoolGeom&, PoolIndices&);             \
+    template void max_pool_planes(const T*, T*, PoolIndex*, const PoolGeom&, size_t, size_t); \
+    template Tensor<T> gather_at(const Tensor<T>&, const PoolIndices&, const Shape&);         \
+    template Tensor<T> scatter_add_at(const Tensor<T>&, const PoolIndices&, const Shape&);    \
+    template Tensor<T> avg_pool(const Tensor<T>&, const PoolGeom&);                           \
     template Tensor<T> avg_pool_adjoint(const Tensor<T>&, const PoolGeom&);
 TAPEGRAD_INSTANTIATE(float)
 TAPEGRAD_INSTANTIATE(double)

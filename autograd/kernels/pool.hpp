@@ -64,6 +64,13 @@ using PoolIndices = std::vector<PoolIndex, UninitAllocator<PoolIndex>>;
 /// Throws if a window lies entirely in the padding.
 template <class T>
 Tensor<T> max_pool(const Tensor<T>& x, const PoolGeom& g, PoolIndices& idx);
+/// Throws, as max_pool would, if a window of g lies entirely in the padding.
+void check_max_pool_windows(const PoolGeom& g);
+/// max_pool of the planes (image, channel) [nc0, nc1) alone, on the calling thread, their data at src (plane
+/// nc0 first, wherever it lives): their maxima and positions (in the whole input) go to y and idx, at those
+/// planes. conv2d_relu_max_pool2d pools each image's activation this way while it is in cache.
+template <class T>
+void max_pool_planes(const T* src, T* y, PoolIndex* idx, const PoolGeom& g, std::size_t nc0, std::size_t nc1);
 /// y[i] = x[idx[i]] (y has `out_shape`).
 template <class T>
 Tensor<T> gather_at(const Tensor<T>& x, const PoolIndices& idx, const Shape& out_shape);

@@ -6,6 +6,7 @@
 #include <string>
 
 #include <tapegrad/autograd/kernels/conv.hpp>
+#include <tapegrad/autograd/kernels/pool.hpp>
 
 namespace tapegrad::kernels {
 
@@ -39,6 +40,17 @@ Tensor<T> im2col_conv_forward(const Tensor<T>& x, const Tensor<T>& w, const Tens
                               bool relu = false);
 template <class T>
 Tensor<T> im2col_conv_weight_grad(const Tensor<T>& x, const Tensor<T>& gy, const ConvGeom& g);
+/// max_pool(relu(conv(x, w) (+ b))) on im2col, each image's activation rectified and pooled while in cache (pg
+/// pools the convolution's output; idx gets the positions of the maxima).
+template <class T>
+Tensor<T> im2col_conv_relu_max_pool(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* b, const ConvGeom& g,
+                                    const PoolGeom& pg, PoolIndices& idx);
+/// dW (and db if not null) of conv_relu_max_pool from its pooled output gradient gy (relu's mask already on it):
+/// each image's dL/d(conv) is added back at the maxima idx into a buffer in cache just before its GEMM. False,
+/// having written nothing, when it cannot (no dw; db of a pointwise convolution).
+template <class T>
+bool im2col_conv_relu_max_pool_weight_grad(const Tensor<T>& x, const Tensor<T>& gy, const PoolIndices& idx,
+                                           const ConvGeom& g, Tensor<T>* dw, Tensor<T>* db);
 template <class T>
 Tensor<T> im2col_conv_input_grad(const Tensor<T>& gy, const Tensor<T>& w, const ConvGeom& g);
 
