@@ -1,6 +1,9 @@
 // Shared test helpers: random inputs, and gradcheck + gradgradcheck with readable failures.
 #pragma once
 
+#include <cmath>
+#include <cstddef>
+
 #include <doctest/doctest.h>
 #include <tapegrad/tapegrad.hpp>
 
@@ -15,6 +18,19 @@ inline V input(const tg::Shape& shape, std::uint64_t seed, double lo = -2.0, dou
     tg::Tensor<double> t = tg::Tensor<double>::from_shape(shape);
     for (auto& v : t) v = gen.uniform(lo, hi);
     return V(std::move(t), true);
+}
+
+/// How many elements of a differ from b's, where equal means NaN where b is NaN, else the same value and sign
+/// (bit-for-bit comparisons of fused ops against the ops they fuse).
+template <class T>
+std::size_t mismatches(const tg::Tensor<T>& a, const tg::Tensor<T>& b) {
+    REQUIRE(a.shape() == b.shape());
+    std::size_t bad = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        const T u = a.data()[i], v = b.data()[i];
+        bad += !(std::isnan(v) ? std::isnan(u) : u == v && std::signbit(u) == std::signbit(v));
+    }
+    return bad;
 }
 
 /// A tensor of `shape` with values uniform in [-1, 1), from a seeded generator.

@@ -13,18 +13,6 @@ using namespace tgtest;
 
 namespace {
 
-/// a equals b value for value: NaN where b is NaN, else the same value and sign.
-template <class T>
-std::size_t mismatches(const tg::Tensor<T>& a, const tg::Tensor<T>& b) {
-    REQUIRE(a.shape() == b.shape());
-    std::size_t bad = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        const T u = a.data()[i], v = b.data()[i];
-        bad += !(std::isnan(v) ? std::isnan(u) : u == v && std::signbit(u) == std::signbit(v));
-    }
-    return bad;
-}
-
 /// |a - b| <= rtol (|b| + max finite |b|), the same infinity where b is one, NaN where b is NaN.
 template <class T>
 std::size_t far(const tg::Tensor<T>& a, const tg::Tensor<T>& b, double rtol) {

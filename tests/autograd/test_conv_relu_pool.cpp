@@ -15,18 +15,6 @@ using namespace tgtest;
 
 namespace {
 
-/// a equals b value for value: NaN where b is NaN, else the same value and sign.
-template <class T>
-std::size_t mismatches(const tg::Tensor<T>& a, const tg::Tensor<T>& b) {
-    REQUIRE(a.shape() == b.shape());
-    std::size_t bad = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        const T u = a.data()[i], v = b.data()[i];
-        bad += !(std::isnan(v) ? std::isnan(u) : u == v && std::signbit(u) == std::signbit(v));
-    }
-    return bad;
-}
-
 struct Case {
     std::size_t c, o, h, w;  // input channels, output channels, input size
     tg::Conv2dOptions conv;
