@@ -1,6 +1,7 @@
 // ShapeVector on its own: ranks 0..10 inline and on the heap, copies, moves and assignments between
 // the two storages, resizes, comparisons and the conversions to and from std::vector and svector.
 #include <cstddef>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -151,6 +152,9 @@ TEST_CASE("ShapeVector: insert, erase, pop_back and assign") {
     s = {6};
     CHECK(holds(s, Dims{6}));
     CHECK_THROWS_AS(s.at(1), std::out_of_range);
+    // more elements than its 32-bit size can count: an error before any allocation, and s is unchanged
+    CHECK_THROWS_AS(s.resize(std::size_t(s.max_size()) + 1), std::length_error);
+    CHECK(holds(s, Dims{6}));
 }
 
 TEST_CASE("ShapeVector: comparisons, also against std::vector and xtensor's svector") {
