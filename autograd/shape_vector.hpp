@@ -208,6 +208,11 @@ public:
     size_type max_size() const noexcept { return std::numeric_limits<std::uint32_t>::max(); }
     /// Number of elements the current storage holds.
     size_type capacity() const noexcept { return m_capacity; }
+    /// The capacity a vector of capacity `current` grows to for `n <= max_size()` elements: doubled,
+    /// at least `n`, and never past max_size() (the count is stored in 32 bits).
+    static size_type grown_capacity(size_type n, size_type current) noexcept {
+        return std::min(std::max(n, 2 * current), size_type(std::numeric_limits<std::uint32_t>::max()));
+    }
     /// True while the elements are stored inline (no heap block).
     bool on_stack() const noexcept { return is_inline(); }
     /// Makes room for n elements, keeping the current ones.
@@ -297,7 +302,7 @@ private:
     // Room for n elements; when `keep`, the current ones move to the new storage.
     void grow(size_type n, bool keep) {
         if (n > max_size()) throw std::length_error("ShapeVector: too many elements");
-        const size_type cap = std::max(n, 2 * size_type(m_capacity));
+        const size_type cap = grown_capacity(n, m_capacity);
         T* block = static_cast<T*>(::operator new(cap * sizeof(T)));
         if (keep) std::copy(begin(), end(), block);
         if (!is_inline()) ::operator delete(m_store.heap);

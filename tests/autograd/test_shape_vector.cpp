@@ -155,6 +155,13 @@ TEST_CASE("ShapeVector: insert, erase, pop_back and assign") {
     // more elements than its 32-bit size can count: an error before any allocation, and s is unchanged
     CHECK_THROWS_AS(s.resize(std::size_t(s.max_size()) + 1), std::length_error);
     CHECK(holds(s, Dims{6}));
+    // growth doubles, gives at least what is asked, and stops at the 32-bit count it stores
+    const std::size_t most = s.max_size();
+    CHECK(SV::grown_capacity(5, 4) == 8);
+    CHECK(SV::grown_capacity(20, 4) == 20);
+    CHECK(SV::grown_capacity(most / 2 + 1, most / 2 + 1) == most);
+    CHECK(SV::grown_capacity(most, most - 1) == most);
+    CHECK(SV::grown_capacity(most, most) == most);
 }
 
 TEST_CASE("ShapeVector: comparisons, also against std::vector and xtensor's svector") {
