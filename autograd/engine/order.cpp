@@ -31,11 +31,8 @@ GraphOrder<T> order_graph(const std::vector<const Variable<T>*>& roots, bool kee
     g.input_ids.reserve(2 * previous_size);
     g.index.reserve(previous_size, g.nodes);
     if (keep_handles) g.handles.reserve(previous_size);
-    // Numbers node `m` (found through `v`) if it is new; true when it is a new op node, to be searched.
-    auto reach = [&](Node<T>* m, const Variable<T>* v, std::uint32_t& id) {
-        const auto [i, added] = g.index.add(m, g.nodes);
-        id = i;
-        if (!added) return false;
+    // Records new node `m` (found through `v`) as number i; true when it is an op node, to be searched.
+    auto number = [&](Node<T>* m, const Variable<T>* v, std::uint32_t i) {
         if (keep_handles) g.handles.push_back(v);
         if (m->is_leaf) {
             g.first_input.push_back(none);
@@ -48,6 +45,21 @@ GraphOrder<T> order_graph(const std::vector<const Variable<T>*>& roots, bool kee
         g.input_ids.append(m->num_inputs);
         return true;
     };
+    // Numbers node `m` if it is new; true when it is a new op node.
+    auto reach = [&](Node<T>* m, const Variable<T>* v, std::uint32_t& id) {
+        const auto [i, added] = g.index.add(m, g.nodes);
+        id = i;
+        return added && number(m, v, i);
+    };
+    // The same for a node whose one owner is the input handle it was reached through: every edge
+    // of the graph and every handle outside it owns its node, so no other path leads here and
+    // nothing looks it up by address (the roots and grad()'s inputs are handles of their own).
+    // It is new and needs no entry in the index: in a chain of ops, every node but the ends.
+    auto reach_only_owner = [&](Node<T>* m, const Variable<T>* v, std::uint32_t& id) {
+        id = std::uint32_t(g.nodes.size());
+        g.nodes.push_back(m);
+        return number(m, v, id);
+    };
     struct Frame {
         std::uint32_t id;
         std::uint32_t next;   // the next input to look at
@@ -59,7 +71,9 @@ GraphOrder<T> order_graph(const std::vector<const Variable<T>*>& roots, bool kee
         const Node<T>* n = g.nodes[id];
         return Frame{id, 0, n->num_inputs, g.first_input[id], n->inputs};
     };
-    std::vector<Frame> stack;
+    // The stack keeps its size from pass to pass on this thread, as the tables above do.
+    static thread_local std::vector<Frame> stack;
+    stack.clear();
     for (const Variable<T>* root : roots) {
         std::uint32_t id;
         if (!reach(root->node(), root, id)) continue;
@@ -75,7 +89,7 @@ GraphOrder<T> order_graph(const std::vector<const Variable<T>*>& roots, bool kee
                     g.input_ids[top.first + k] = none;
                     continue;
                 }
-                const bool added = reach(m, in, id);
+                const bool added = in->node_ptr().use_count() == 1 ? reach_only_owner(m, in, id) : reach(m, in, id);
                 g.input_ids[top.first + k] = id;
                 if (added) {
                     deeper = true;

@@ -89,17 +89,6 @@ void PendingGrads<T, G>::make_room(std::size_t n) {
 }
 
 template <class T, class G>
-void PendingGrads<T, G>::drop(std::uint32_t id) {
-    const std::uint32_t s = slot_of_[id];
-    if (s == none) return;
-    slot_of_[id] = none;
-    Pending<T, G>& p = slots_[s];
-    p.grad.reset();
-    p.holder.reset();
-    free_.push_back(s);
-}
-
-template <class T, class G>
 Sweep<T, G>::Sweep(const GraphOrder<T>& graph, const GradTargets<T>* targets, bool retain)
     : graph_(graph),
       targets_(targets),

@@ -42,7 +42,15 @@ public:
     /// So that the next `n` calls of ensure() move no slot.
     void make_room(std::size_t n);
     /// Frees node `id`'s slot: its gradient, and its holder (maybe the last handle to the node).
-    void drop(std::uint32_t id);
+    void drop(std::uint32_t id) {
+        const std::uint32_t s = slot_of_[id];
+        if (s == none) return;
+        slot_of_[id] = none;
+        Pending<T, G>& p = slots_[s];
+        p.grad.reset();
+        p.holder.reset();
+        free_.push_back(s);  // never grows: make_slot reserved room for every slot
+    }
 
 private:
     std::uint32_t make_slot(std::uint32_t id);  // a new slot (none is free)

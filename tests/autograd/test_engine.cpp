@@ -31,6 +31,21 @@ struct Forgetful {
     }
 };
 
+/// y = 2a, counting how often its VJP runs.
+int doubled_vjps = 0;
+template <class T>
+struct CountedDouble {
+    static constexpr const char* name = "counted_double";
+    tg::Tensor<T> forward(const tg::Tensor<T>& a) const { return a + a; }
+    template <class G>
+    void backward(tg::VjpArgs<G>& a) const {
+        ++doubled_vjps;
+        G twice = a.g + a.g;
+        a.dx[0] = std::move(twice);
+    }
+};
+V counted_double(const V& a) { return tg::apply(CountedDouble<double>{}, a); }
+
 template <class OpT>
 V apply2(const V& a, const V& b) {
     return tg::apply(OpT{}, a, b);
@@ -315,4 +330,48 @@ TEST_CASE("a gradient a VJP wrote for an input nobody wanted does not stand in f
     const V c = tg::constant(xt::xarray<double>{3.0});
     const V y = tg::sum(apply2<Eager<double>>(c, apply2<Forgetful<double>>(x, w)) + x);
     CHECK_THROWS_WITH_AS(y.backward(), "backward: 'forgetful' gave no gradient for its input 0", tg::Error);
+}
+
+TEST_CASE("a node is swept once however many handles reach it, whether or not the caller holds it") {
+    // The ordering numbers a node held by nothing but the edge it was reached through without
+    // looking it up; any node with a second owner (another edge, the caller) is looked up.
+    const V x = leaf({1.5, -2.0});
+    doubled_vjps = 0;
+    tg::sum(counted_double(counted_double(x)) * 3.0).backward();  // a chain: one owner each
+    CHECK(doubled_vjps == 2);
+    CHECK(close(x.grad(), {12.0, 12.0}));
+
+    x.zero_grad();
+    doubled_vjps = 0;
+    {
+        V u = counted_double(x);
+        const V y = tg::sum(u * u);  // two edges own u once the caller lets go: d/dx (2x)^2 = 8x
+        u.reset();
+        y.backward();
+    }
+    CHECK(doubled_vjps == 1);
+    CHECK(close(x.grad(), {12.0, -16.0}));
+
+    x.zero_grad();
+    doubled_vjps = 0;
+    {
+        V u = counted_double(x);
+        const V y = tg::sum(tg::concat({u, u, u}, 0));  // three edges
+        u.reset();
+        y.backward();
+    }
+    CHECK(doubled_vjps == 1);
+    CHECK(close(x.grad(), {6.0, 6.0}));
+
+    doubled_vjps = 0;
+    const V u = counted_double(x);               // one edge and the caller, who asks grad() about u
+    const V y = tg::sum(counted_double(u) * u);  // 2u * u, d/du = 4u = 8x
+    const auto g = tg::grad(y, {u, x}, tg::GradOptions().retain_graph(true));
+    CHECK(close(g[0].value(), {12.0, -16.0}));
+    CHECK(close(g[1].value(), {24.0, -32.0}));
+    CHECK(doubled_vjps == 2);
+    x.zero_grad();
+    y.backward();  // the graph was kept: a second sweep, each VJP once more
+    CHECK(doubled_vjps == 4);
+    CHECK(close(x.grad(), {24.0, -32.0}));
 }

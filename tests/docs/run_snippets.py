@@ -26,6 +26,7 @@ usage: run_snippets.py --prefix <install prefix> --out <build dir> FILE.md...
        run_snippets.py --list FILE.md...      (what would be built, with each fragment's mode; builds nothing)
 """
 import argparse
+import os
 import pathlib
 import re
 import shutil
@@ -172,6 +173,10 @@ def main() -> int:
                    + (["-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"] if shutil.which("ccache") else []),
                    check=True, stdout=subprocess.DEVNULL)
     failed = []
+    # Every block at once, on every core, keeping on past failures; a block that failed is built
+    # again on its own below, so that its errors are printed apart from the others'.
+    subprocess.run(["cmake", "--build", str(build), "-j", str(os.cpu_count() or 1), "--", "-k"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def build_target(b):
         r = subprocess.run(["cmake", "--build", str(build), "--target", b.name()], capture_output=True, text=True)
