@@ -1,6 +1,7 @@
-// GEMM for the whole library: float on oneDNN's dnnl_sgemm, double on OpenBLAS with its core chosen from
-// CPUID when OpenBLAS's model table does not know the CPU. The only file that includes <cblas.h> (its enums
-// clash with xtensor-blas's) and oneDNN.
+// GEMM for the whole library: float on oneDNN's dnnl_sgemm (large products on OpenBLAS where oneDNN has
+// only its AVX2 kernels), double on OpenBLAS with its core chosen from CPUID when OpenBLAS's model table
+// does not know the CPU. The only file that includes <cblas.h> (its enums clash with xtensor-blas's) and
+// oneDNN.
 #include <tapegrad/autograd/kernels/detail/blas.hpp>
 #include <tapegrad/autograd/threads.hpp>
 
@@ -26,11 +27,20 @@ namespace kernels {
 namespace {
 
 // Relaxed: a count, not a synchronisation; one uncontended add next to a GEMM costs nothing.
-std::atomic<std::uint64_t> sgemm_calls{0}, dgemm_calls{0};
+std::atomic<std::uint64_t> sgemm_calls{0}, dgemm_calls{0}, sgemm_openblas_calls{0};
 std::atomic<int> gemm_threads{1};
 
+/// From this many multiply-adds (m n k) a float product counts as large: 256 x 512 x 256 and up.
+constexpr double large_product = double(1 << 25);
+
 struct Setup {
-    bool float_on_dnnl = true;  // false: TAPEGRAD_FLOAT_GEMM=openblas asked for OpenBLAS
+    // Float products below large_product: oneDNN unless TAPEGRAD_FLOAT_GEMM=openblas.
+    bool small_on_dnnl = true;
+    // From large_product: oneDNN's AVX2 sgemm kernels fall to about half of OpenBLAS's speed on some
+    // large shapes (m x 1024 x 1024 untransposed, or transposed A; measured on an AMD Zen 3), its
+    // AVX-512 ones do not (an Intel Xeon with AVX-512): OpenBLAS takes them below AVX-512.
+    bool large_on_dnnl = true;
+    std::string float_choice;  // how the two were set, for build_info()
     std::string openblas_core_origin = "OpenBLAS (its model table)";
 };
 
@@ -90,10 +100,28 @@ int default_threads() {
     return std::max(1, n);
 }
 
+/// TAPEGRAD_FLOAT_GEMM=dnnl or openblas sends every float product to one library; unset (or auto), the
+/// size and the CPU choose. Runs after choose_openblas_core, whose core it reads.
+void choose_float_gemm(Setup& s) {
+    const char* env = std::getenv("TAPEGRAD_FLOAT_GEMM");
+    const std::string asked = env && *env ? lower(env) : "auto";
+    if (asked == "dnnl" || asked == "openblas") {
+        s.small_on_dnnl = s.large_on_dnnl = asked == "dnnl";
+        s.float_choice = "TAPEGRAD_FLOAT_GEMM=" + asked;
+        return;
+    }
+    // The ISA values are masks of the features each includes (avx2_vnni's is numerically above avx512_core's).
+    const unsigned isa = unsigned(dnnl_get_effective_cpu_isa()), avx512 = unsigned(dnnl_cpu_isa_avx512_core);
+    const bool avx512_dnnl = (isa & avx512) == avx512;
+    s.large_on_dnnl = avx512_dnnl || core_level(openblas_core()) < 2;
+    if (asked != "auto")
+        s.float_choice = "TAPEGRAD_FLOAT_GEMM=" + std::string(env) + " not understood (dnnl, openblas or auto): auto";
+}
+
 Setup make_setup() {
     Setup s;
-    if (const char* f = std::getenv("TAPEGRAD_FLOAT_GEMM")) s.float_on_dnnl = lower(f) != "openblas";
     choose_openblas_core(s);
+    choose_float_gemm(s);
     const int n = default_threads();
     gemm_threads.store(n, std::memory_order_relaxed);
     openblas_set_num_threads(n);
@@ -127,8 +155,12 @@ bool dnnl_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, fl
 void call_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, float alpha, const float* a,
                std::size_t lda, const float* b, std::size_t ldb, float beta, float* c, std::size_t ldc) {
     sgemm_calls.fetch_add(1, std::memory_order_relaxed);
+    const Setup& s = setup();
+    const bool large = double(m) * double(n) * double(k) >= large_product;
     // oneDNN refuses only what it cannot index (it checks its arguments before touching C); OpenBLAS then runs it.
-    if (setup().float_on_dnnl && dnnl_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
+    if ((large ? s.large_on_dnnl : s.small_on_dnnl) && dnnl_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc))
+        return;
+    sgemm_openblas_calls.fetch_add(1, std::memory_order_relaxed);
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, as_int(m), as_int(n),
                 as_int(k), alpha, a, as_int(lda), b, as_int(ldb), beta, c, as_int(ldc));
 }
@@ -169,7 +201,8 @@ std::string dnnl_isa_name(dnnl_cpu_isa_t isa) {
 }  // namespace
 
 GemmCounts gemm_counts() noexcept {
-    return {sgemm_calls.load(std::memory_order_relaxed), dgemm_calls.load(std::memory_order_relaxed)};
+    return {sgemm_calls.load(std::memory_order_relaxed), dgemm_calls.load(std::memory_order_relaxed),
+            sgemm_openblas_calls.load(std::memory_order_relaxed)};
 }
 
 GemmInfo gemm_info() {
@@ -184,8 +217,16 @@ GemmInfo gemm_info() {
     const char* config = openblas_get_config();
     std::string openblas = config ? config : "OpenBLAS";
     openblas += " (core " + g.openblas_core + ")";
-    g.float_gemm = s.float_on_dnnl ? dnnl + " (isa " + g.dnnl_isa + "; OpenBLAS if it refuses a call)"
-                                   : openblas + " (TAPEGRAD_FLOAT_GEMM=openblas)";
+    const std::string on_dnnl = dnnl + " (isa " + g.dnnl_isa + "; OpenBLAS if it refuses a call)";
+    if (s.small_on_dnnl && s.large_on_dnnl)
+        g.float_gemm = on_dnnl;
+    else if (!s.small_on_dnnl)
+        g.float_gemm = openblas;
+    else
+        g.float_gemm = on_dnnl + " below 2^25 multiply-adds, " + openblas + " from there";
+    if (!s.float_choice.empty()) g.float_gemm += " (" + s.float_choice + ")";
+    g.large_float_products_on_dnnl = s.large_on_dnnl;
+    g.small_float_products_on_dnnl = s.small_on_dnnl;
     g.double_gemm = openblas;
     return g;
 }

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <tapegrad/autograd/kernels/detail/blas.hpp>
@@ -36,9 +37,11 @@ std::vector<double> naive(bool ta, bool tb, std::size_t m, std::size_t n, std::s
 
 TEST_CASE("build_info names the GEMM libraries, the OpenBLAS core and the threads") {
     const tg::BuildInfo info = tg::build_info();
-    CHECK(contains(info.float_gemm, "oneDNN"));
-    CHECK(contains(info.float_gemm, "dnnl_sgemm"));
-    CHECK(contains(info.float_gemm, info.dnnl_isa));
+    const bool on_dnnl = !contains(info.float_gemm, "TAPEGRAD_FLOAT_GEMM=openblas");
+    CHECK(contains(info.float_gemm, "oneDNN") == on_dnnl);
+    CHECK(contains(info.float_gemm, "dnnl_sgemm") == on_dnnl);
+    CHECK(contains(info.float_gemm, info.dnnl_isa) == on_dnnl);
+    CHECK(contains(info.float_gemm, "OpenBLAS"));  // OpenBLAS runs what oneDNN refuses, if no more
     CHECK(contains(info.double_gemm, "OpenBLAS"));
     CHECK_FALSE(info.openblas_core.empty());
     CHECK(contains(info.double_gemm, info.openblas_core));
@@ -98,6 +101,46 @@ TEST_CASE("float GEMM on oneDNN: every transpose pair, odd sizes, beta, and coun
             CHECK(tg::kernels::gemm_counts().sgemm == calls.sgemm + 1);
             CHECK(tg::kernels::gemm_counts().dgemm == calls.dgemm);
             for (std::size_t i = 0; i < c.size(); ++i) CHECK(double(c[i]) == doctest::Approx(2 * want[i] + 0.5));
+        }
+    }
+}
+
+TEST_CASE("float GEMM: a product from 2^25 multiply-adds goes to the library build_info names, and is exact") {
+    const tg::kernels::GemmInfo info = tg::kernels::gemm_info();
+    INFO("float gemm: ", info.float_gemm);
+    if (const char* env = std::getenv("TAPEGRAD_FLOAT_GEMM"); !env || !*env || std::string(env) == "auto") {
+        // oneDNN keeps large products only with its AVX-512 kernels (or when OpenBLAS has no AVX2 core)
+        const bool avx512 = info.dnnl_isa.rfind("avx512_core", 0) == 0;
+        const bool good_core = info.openblas_core == "Haswell" || info.openblas_core == "Zen" ||
+                               info.openblas_core == "SkylakeX" || info.openblas_core == "Cooperlake";
+        CHECK(info.small_float_products_on_dnnl);
+        CHECK(info.large_float_products_on_dnnl == (avx512 || !good_core));
+        CHECK(contains(info.float_gemm, "oneDNN"));
+        CHECK(contains(info.float_gemm, "multiply-adds, OpenBLAS") == !info.large_float_products_on_dnnl);
+    }
+    // Multiples of 1/4 and 1/2 whose sums of 256 products are exact in float, in any order.
+    for (const std::size_t m : {std::size_t(256), std::size_t(255)}) {
+        const std::size_t n = 512, k = 256;
+        const bool large = m == 256;  // 256 x 512 x 256 = 2^25; 255 rows are one product short of it
+        std::vector<float> a(m * k), b(k * n);
+        for (std::size_t i = 0; i < a.size(); ++i) a[i] = float(int(i % 11) - 5) / 4;
+        for (std::size_t i = 0; i < b.size(); ++i) b[i] = float(int(i % 7) - 3) / 2;
+        for (const auto& [ta, tb] : {std::pair{false, false}, std::pair{false, true}, std::pair{true, false}}) {
+            const auto want = naive(ta, tb, m, n, k, a, b);
+            std::vector<float> c(m * n);
+            const auto before = tg::kernels::gemm_counts();
+            tg::kernels::gemm<float>(ta, tb, m, n, k, 1.0f, a.data(), ta ? m : k, b.data(), tb ? k : n, 0.0f, c.data(),
+                                     n);
+            const auto after = tg::kernels::gemm_counts();
+            const bool on_dnnl = large ? info.large_float_products_on_dnnl : info.small_float_products_on_dnnl;
+            CAPTURE(m);
+            CAPTURE(ta);
+            CAPTURE(tb);
+            CHECK(after.sgemm == before.sgemm + 1);
+            CHECK(after.sgemm_on_openblas == before.sgemm_on_openblas + (on_dnnl ? 0 : 1));
+            std::size_t wrong = 0;
+            for (std::size_t i = 0; i < c.size(); ++i) wrong += double(c[i]) != want[i];
+            CHECK(wrong == 0);
         }
     }
 }

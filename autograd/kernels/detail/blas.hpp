@@ -14,10 +14,11 @@ template <class T>
 void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda,
           const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc);
 
-/// GEMM calls made so far by the whole process, by precision (whichever library ran them): a test
-/// hook, so that tests can check which routine an op used (a float op must run sgemm, not dgemm).
+/// GEMM calls made so far by the whole process, by precision (whichever library ran them), and the
+/// float ones OpenBLAS ran: a test hook, so that tests can check which routine an op used (a float op
+/// must run sgemm, not dgemm) and which library took a product.
 struct GemmCounts {
-    std::uint64_t sgemm = 0, dgemm = 0;
+    std::uint64_t sgemm = 0, dgemm = 0, sgemm_on_openblas = 0;
 };
 GemmCounts gemm_counts() noexcept;
 
@@ -26,6 +27,8 @@ struct GemmInfo {
     std::string float_gemm, double_gemm;  // library, version, kernels
     std::string openblas_core, openblas_core_origin;
     std::string dnnl_isa;
+    // Which library takes float products below 2^25 multiply-adds, and from there: oneDNN (true) or OpenBLAS.
+    bool small_float_products_on_dnnl = true, large_float_products_on_dnnl = true;
 };
 GemmInfo gemm_info();
 
