@@ -28,8 +28,16 @@ template <class G>
 struct GradSlots {
     /// One pointer per input to the place its gradient goes.
     std::optional<G>* const* slots;
+    /// Per input, in a plain backward, the gradient already summed for it (null: none yet): a VJP may add
+    /// its own into it instead of assigning a new tensor (vjp::add_to_sum). Null as a whole when recording.
+    std::optional<G>* const* sums = nullptr;
+    /// Set for each input whose gradient the VJP added into its sum (then dx[i] may stay empty).
+    bool* added = nullptr;
+
     /// The slot of input i: assign the gradient to it (`dx[i] = ...`).
     std::optional<G>& operator[](std::size_t i) const { return *slots[i]; }
+    /// The gradient already summed for input i, or null.
+    G* sum(std::size_t i) const { return sums && sums[i] ? &**sums[i] : nullptr; }
 };
 
 /// What an op's VJP receives. G is Tensor<T> in an ordinary backward (nothing is

@@ -144,7 +144,8 @@ public:
     void assign(It first, It last) {
         const auto n = size_type(std::distance(first, last));
         reserve_discard(n);
-        std::copy(first, last, data());
+        // More than N values are on the heap: said outright, GCC 12 stops seeing a copy past the inline block.
+        std::copy(first, last, n > N ? m_store.heap : data());
         m_size = std::uint32_t(n);
     }
 

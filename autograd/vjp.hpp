@@ -103,9 +103,30 @@ bool both_in_one_pass(VjpArgs<G>& a, F0 f0, F1 f1, const R1& r1, const R2& r2) {
         if (!a.want(0) || !a.want(1) || !shape_equal(a.x(0).shape(), s) || !shape_equal(a.x(1).shape(), s) ||
             !shape_equal(r1.shape(), s) || !shape_equal(r2.shape(), s))
             return false;
-        G second = kernels::zip_pair_into(f0, f1, a.g, r1, r2);
-        a.dx[1] = std::move(second);
+        G* sum = a.dx.sum(1);
+        if (sum && shape_equal(sum->shape(), s) && kernels::zip_pair_into_sum(f0, f1, a.g, r1, r2, *sum)) {
+            a.dx.added[1] = true;  // dx[1] went into the gradient already summed for input 1
+        } else {
+            G second = kernels::zip_pair_into(f0, f1, a.g, r1, r2);
+            a.dx[1] = std::move(second);
+        }
         a.dx[0] = std::move(a.g);
+        return true;
+    }
+}
+
+/// In a plain backward where input i already has a gradient of g's shape summed for it: adds g into
+/// that sum (the engine's own sum += g, to the bit, without the new tensor `dx[i] = g` would make) and
+/// returns true. Otherwise (nothing summed yet, another shape, recording) does nothing and returns false.
+template <class G>
+bool add_to_sum(VjpArgs<G>& a, std::size_t i, const G& g) {
+    if constexpr (records<G>) {
+        return false;
+    } else {
+        G* sum = a.dx.sum(i);
+        if (!sum || !shape_equal(sum->shape(), g.shape())) return false;
+        kernels::add_into(*sum, g);
+        a.dx.added[i] = true;
         return true;
     }
 }

@@ -25,32 +25,13 @@ const Tensor<T>& value_of(const Variable<T>& g) {
     return g.value();
 }
 
-template <class T>
-TAPEGRAD_HOT_LOOP void add_n(T* a, const T* b, std::size_t n) {
-#pragma omp simd
-    for (std::size_t i = 0; i < n; ++i) a[i] += b[i];
-}
-
-template <class T>
-void add_in_place(Tensor<T>& acc, const Tensor<T>& g) {
-    T* a = acc.data();
-    const T* b = g.data();
-    const std::size_t n = acc.size();
-    if (n >= 256) {  // per-CPU copies (a call is not worth it for a few elements)
-        add_n(a, b, n);
-        return;
-    }
-#pragma omp simd
-    for (std::size_t i = 0; i < n; ++i) a[i] += b[i];
-}
-
 /// slot += g (the first gradient is taken over). Shapes were checked when g was made.
 template <class T>
 void accumulate(std::optional<Tensor<T>>& slot, Tensor<T>&& g) {
     if (!slot)
         slot.emplace(std::move(g));
     else
-        add_in_place(*slot, g);
+        kernels::add_into(*slot, g);
 }
 template <class T>
 void accumulate(std::optional<Variable<T>>& slot, Variable<T>&& g) {
@@ -137,6 +118,8 @@ void Sweep<T, G>::visit(std::uint32_t id, Node<T>& node, const std::uint32_t* id
     const std::size_t n = node.num_inputs;
     if (n > capacity_) {
         wants_.reset(new bool[n]);
+        added_.reset(new bool[n]);
+        sums_.resize(n);
         input_slot_.resize(n);
         direct_.resize(n);
         dest_.resize(n);
@@ -154,12 +137,17 @@ void Sweep<T, G>::visit(std::uint32_t id, Node<T>& node, const std::uint32_t* id
     node.check_versions();
 
     // The first gradient to reach an input is written straight into its slot; one arriving
-    // where a gradient already is goes to scratch and is added. (Moving a tensor into a slot
-    // costs about as much as a tiny op's arithmetic.) No slot moves once make_room is done, so
-    // the pointers into them stay good through the VJP.
+    // where a gradient already is goes to scratch and is added, or, in a plain backward, the VJP
+    // adds it into that sum itself (vjp::add_to_sum: no tensor made for it). (Moving a tensor into a
+    // slot costs about as much as a tiny op's arithmetic.) No slot moves once make_room is done, so
+    // the pointers into them stay good through the VJP. Anomaly mode checks each VJP's own
+    // gradient, so it gets no sums.
+    constexpr bool plain = std::is_same_v<G, Tensor<T>>;
     pending_.make_room(n);
     for (std::size_t k = 0; k < n; ++k) {
         direct_[k] = false;
+        added_[k] = false;
+        sums_[k] = nullptr;
         if (!wants_[k]) {
             dest_[k] = &scratch_[k];
             scratch_[k].reset();  // empty even if an earlier VJP wrote a gradient nobody wanted
@@ -175,10 +163,12 @@ void Sweep<T, G>::visit(std::uint32_t id, Node<T>& node, const std::uint32_t* id
         } else {
             dest_[k] = &scratch_[k];
             scratch_[k].reset();
+            if (plain && p.grad && !anomaly_) sums_[k] = &p.grad;
         }
     }
     G& g = *pending_[slot].grad;  // after make_room, which may have moved the slots
-    VjpArgs<G> args{nullptr, output_of(id, node), g, GradSlots<G>{dest_.data()}, wants_.get()};
+    const GradSlots<G> slots{dest_.data(), plain ? sums_.data() : nullptr, added_.get()};
+    VjpArgs<G> args{nullptr, output_of(id, node), g, slots, wants_.get()};
     node.vjp(args);
 
     for (std::size_t k = 0; k < n; ++k) {
@@ -186,6 +176,7 @@ void Sweep<T, G>::visit(std::uint32_t id, Node<T>& node, const std::uint32_t* id
         Pending<T, G>& p = pending_[input_slot_[k]];
         p.claimed = false;
         std::optional<G>& d = *dest_[k];
+        if (!d && added_[k]) continue;  // added into the sum by the VJP
         if (!d) throw Error(fmt::format("backward: '{}' gave no gradient for its input {}", node.op_name(), k));
         const Node<T>* m = node.inputs[k].node();
         const Tensor<T>& gv = value_of(*d);

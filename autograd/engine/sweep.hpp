@@ -98,6 +98,8 @@ private:
     std::vector<std::uint32_t> input_slot_;
     std::vector<char> direct_;               // the VJP writes straight into the input's slot
     std::vector<std::optional<G>*> dest_;    // where the VJP writes each input's gradient
+    std::vector<std::optional<G>*> sums_;    // plain backward: the gradient already summed, which a VJP may add to
+    std::unique_ptr<bool[]> added_;          // the VJP added input k's gradient into sums_[k]
     std::vector<std::optional<G>> scratch_;  // for gradients to be added to one already there
 };
 

@@ -234,6 +234,31 @@ Tensor<T> zip_pair_into(F0 f0, F1 f1, Tensor<T>& y, const Tensor<T>& b, const Te
     return y1;
 }
 
+/// zip_pair_into with y1 added into `sum` (sum += f1(y, b, c)) instead of returned, for the few elements
+/// (below cloned::from) where making y1 costs more than the arithmetic; false, with nothing done, for more.
+/// The sum is the one the engine's own `sum += y1` gives, to the bit: f1 is rounded before it is added.
+template <class T, class F0, class F1>
+bool zip_pair_into_sum(F0 f0, F1 f1, Tensor<T>& y, const Tensor<T>& b, const Tensor<T>& c, Tensor<T>& sum) {
+    const std::size_t n = y.size();
+    if (n >= cloned::from) return false;
+    T* p0 = y.data();
+    T* ps = sum.data();
+    const T* pb = b.data();
+    const T* pc = c.data();
+    for (std::size_t i = 0; i < n; ++i) {
+        const T u = p0[i], v = pb[i], w = pc[i];
+        T r1 = f1(u, v, w);
+        asm("" : "+x"(r1));  // no fused multiply-add across the two roundings, even under -march
+        p0[i] = f0(u, v, w);
+        ps[i] += r1;
+    }
+    return true;
+}
+
+/// sum += g elementwise (one shape), as the engine sums two gradients.
+template <class T>
+void add_into(Tensor<T>& sum, const Tensor<T>& g);
+
 }  // namespace tapegrad::kernels
 
 #undef TAPEGRAD_ELEMENTWISE_CLONES

@@ -28,7 +28,8 @@ struct Add {
     }
     template <class G>
     void backward(VjpArgs<G>& a) const {
-        if (a.want(1)) a.dx[1] = vjp::sum_to(a.g, a.x(1).shape());  // copies g only where nothing is summed
+        // b's gradient is a copy of g only where nothing is summed and b has no gradient yet
+        if (a.want(1) && !vjp::add_to_sum(a, 1, a.g)) a.dx[1] = vjp::sum_to(a.g, a.x(1).shape());
         if (a.want(0)) a.dx[0] = vjp::sum_to(std::move(a.g), a.x(0).shape());
     }
     ///@}

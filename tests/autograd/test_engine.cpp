@@ -1,5 +1,6 @@
 // The engine: accumulation, retain/release, grad(), higher order, grad mode, detach, versions.
 #include <tapegrad/autograd/op.hpp>
+#include <tapegrad/autograd/vjp.hpp>
 
 #include "helpers.hpp"
 
@@ -45,6 +46,22 @@ struct CountedDouble {
     }
 };
 V counted_double(const V& a) { return tg::apply(CountedDouble<double>{}, a); }
+
+/// y = a, whose VJP adds g into a's gradient where one is already summed, counting how often it can.
+int added_to_sum = 0;
+template <class T>
+struct Pass {
+    static constexpr const char* name = "pass";
+    tg::Tensor<T> forward(const tg::Tensor<T>& a) const { return a; }
+    template <class G>
+    void backward(tg::VjpArgs<G>& a) const {
+        if (tg::vjp::add_to_sum(a, 0, a.g))
+            ++added_to_sum;
+        else
+            a.dx[0] = a.g;
+    }
+};
+V pass(const V& a) { return tg::apply(Pass<double>{}, a); }
 
 template <class OpT>
 V apply2(const V& a, const V& b) {
@@ -374,4 +391,43 @@ TEST_CASE("a node is swept once however many handles reach it, whether or not th
     y.backward();  // the graph was kept: a second sweep, each VJP once more
     CHECK(doubled_vjps == 4);
     CHECK(close(x.grad(), {24.0, -32.0}));
+}
+
+TEST_CASE("a VJP adds its gradient into the one already summed for an input, in a plain backward only") {
+    const V x = leaf({1.0, 2.0, 3.0});
+    const V y = tg::sum(pass(x) * 2.0) + tg::sum(pass(x) * 3.0) + tg::sum(pass(x));
+    added_to_sum = 0;
+    y.backward(tg::BackwardOptions().retain_graph(true));
+    CHECK(close(x.grad(), {6.0, 6.0, 6.0}));
+    CHECK(added_to_sum == 2);  // the first gradient to reach x is its sum; the other two are added to it
+
+    added_to_sum = 0;
+    const auto g = tg::grad(y, {x}, tg::GradOptions().create_graph(true));  // recorded: no sums offered
+    CHECK(close(g[0].value(), {6.0, 6.0, 6.0}));
+    CHECK(added_to_sum == 0);
+
+    x.zero_grad();
+    {
+        tg::DetectAnomalyGuard anomaly;  // anomaly mode checks each VJP's own gradient: no sums either
+        y.backward(tg::BackwardOptions().retain_graph(true));
+    }
+    CHECK(close(x.grad(), {6.0, 6.0, 6.0}));
+    CHECK(added_to_sum == 0);
+}
+
+TEST_CASE("gradients added into a sum by add and mul are the engine's own sums, to the bit") {
+    // A weight used by every op of a float chain: its gradient is summed from ~2n contributions,
+    // which the plain backward adds in place and a create_graph backward adds as recorded ops.
+    for (const std::size_t size : {std::size_t(1), std::size_t(7), std::size_t(255)}) {
+        xt::xarray<float> x0 = xt::linspace<float>(-1.3f, 0.9f, size), w0 = xt::linspace<float>(0.7f, 1.1f, size);
+        const tg::Variable<float> x = tg::parameter(x0), w = tg::parameter(w0);
+        tg::Variable<float> h = x;
+        for (int i = 0; i < 40; ++i) h = tg::tanh(h * w + w);
+        const tg::Variable<float> loss = tg::sum(h * h);
+        const auto recorded = tg::grad(loss, {x, w}, tg::GradOptions().create_graph(true));
+        loss.backward();
+        CAPTURE(size);
+        CHECK(x.grad() == recorded[0].value());
+        CHECK(w.grad() == recorded[1].value());
+    }
 }
