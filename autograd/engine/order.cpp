@@ -106,6 +106,8 @@ GraphOrder<T> order_graph(const std::vector<const Variable<T>*>& roots, bool kee
     }
     std::reverse(g.order.begin(), g.order.end());
     previous_size = g.nodes.size();
+    // A chain of a million ops needs a million frames once: a thread does not keep 24 MB for it.
+    if (stack.capacity() > 4096) std::vector<Frame>().swap(stack);
     return g;
 }
 
