@@ -8,7 +8,6 @@
 #include <tapegrad/autograd/detail/anomaly.hpp>
 #include <tapegrad/autograd/engine/leaf_grad.hpp>
 #include <tapegrad/autograd/grad_mode.hpp>
-#include <tapegrad/autograd/kernels/detail/dispatch.hpp>
 #include <tapegrad/autograd/ops/arithmetic.hpp>
 
 namespace tapegrad::detail {

@@ -145,6 +145,17 @@ TEST_CASE("float GEMM: a product from 2^25 multiply-adds goes to the library bui
     }
 }
 
+TEST_CASE("an unknown TAPEGRAD_FLOAT_GEMM is named in build_info, and the size rule is used") {
+    // ctest runs this file once more with TAPEGRAD_FLOAT_GEMM=bogus (tests/CMakeLists.txt)
+    const char* env = std::getenv("TAPEGRAD_FLOAT_GEMM");
+    const std::string asked = env ? env : "";
+    if (asked.empty() || asked == "auto" || asked == "dnnl" || asked == "openblas") return;
+    const tg::kernels::GemmInfo info = tg::kernels::gemm_info();
+    CHECK(contains(info.float_gemm, "TAPEGRAD_FLOAT_GEMM=" + asked + " not understood (dnnl, openblas or auto): auto"));
+    CHECK(info.small_float_products_on_dnnl);
+    CHECK(contains(tg::build_info().to_string(), "not understood"));
+}
+
 TEST_CASE("float GEMM with beta = 0 ignores NaN already in C") {
     std::vector<float> a{1, 2, 3, 4}, b{1, 0, 0, 1}, c(4, std::numeric_limits<float>::quiet_NaN());
     tg::kernels::gemm<float>(false, false, 2, 2, 2, 1.0f, a.data(), 2, b.data(), 2, 0.0f, c.data(), 2);
