@@ -188,15 +188,13 @@ void check_backward_anomaly(const Node<T>& node, std::size_t input, const Tensor
 // Small values are kept: freeing saves little there, and printouts of small graphs show every value.
 template <class T>
 void free_unneeded_values(const Node<T>& consumer) noexcept {
-    constexpr std::size_t min_bytes = 16384;
     for (std::uint32_t i = 0; i < consumer.num_inputs; ++i) {
         const Node<T>* n = consumer.inputs[i].node();
-        if (n->is_leaf || n->vjp_reads_inputs) continue;
+        if (!n->frees_input_values) continue;  // a leaf, a VJP that reads its inputs, or no input worth freeing
         for (std::uint32_t k = 0; k < n->num_inputs; ++k) {
             const Variable<T>& edge = n->inputs[k];
             Node<T>* m = edge.node();
-            if (m->is_leaf || m->vjp_reads_output || m->value_freed.load(std::memory_order_relaxed)) continue;
-            if (xt::compute_size(m->value.shape()) * sizeof(T) < min_bytes) continue;
+            if (!m->value_freeable || m->value_freed.load(std::memory_order_relaxed)) continue;
             if (edge.node_ptr().use_count() != 1) continue;  // a Variable or another op still holds it
             if (m->value_freed.exchange(true)) continue;     // another thread got there first
             m->value.storage() = typename Tensor<T>::storage_type();

@@ -122,6 +122,14 @@ public:
     bool vjp_reads_output = true;
     std::atomic<bool> value_freed{false};  // two threads recording on one shared node may both try
     ///@}
+    /// Set once when the op is recorded, so that recording the next op tests one flag per input instead of
+    /// walking two levels of nodes (free_unneeded_values): `value_freeable` (an op node whose VJP does not
+    /// read its output and whose value is large enough to be worth freeing) and `frees_input_values` (its
+    /// VJP reads no input, and some input is value_freeable).
+    ///@{
+    bool value_freeable = false;
+    bool frees_input_values = false;
+    ///@}
     // No scratch for the engine here: a backward pass keeps its bookkeeping to itself, so that
     // passes on several threads can go through the same graph.
 };

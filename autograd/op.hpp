@@ -60,6 +60,10 @@ void check_forward_anomaly(const Node<T>& node);
 template <class T>
 void free_unneeded_values(const Node<T>& consumer) noexcept;
 
+/// Values under this many bytes are never freed by the forward (freeing saves little there, and
+/// printouts of small graphs show every value).
+inline constexpr std::size_t free_min_bytes = 16384;
+
 // What an op struct provides, for the checks in apply() and the optional members.
 template <class Op, class = void>
 inline constexpr bool has_name = false;
@@ -304,7 +308,15 @@ Variable<T> record_node(Tensor<T>&& value, const Variable<T>* const* inputs, std
     node->requires_grad = true;
     node->set_inputs(inputs, count);
     if (anomaly_enabled()) check_forward_anomaly<T>(*node);
-    if (!keep_values_enabled()) free_unneeded_values<T>(*node);
+    bool frees = false;
+    for (std::size_t i = 0; i < count; ++i) {
+        const Node<T>& n = *inputs[i]->node();
+        frees |= n.frees_input_values;
+        node->frees_input_values |= n.value_freeable;
+    }
+    node->frees_input_values &= !vjp_reads_inputs<Op>;
+    node->value_freeable = !vjp_reads_output<Op> && node->value.size() >= free_min_bytes / sizeof(T);
+    if (frees && !keep_values_enabled()) free_unneeded_values<T>(*node);
     return Variable<T>(std::shared_ptr<Node<T>>(std::move(node)));
 }
 

@@ -46,7 +46,7 @@ std::string shape_string(const S& shape) {
 /// per-op path (a tiny op compares shapes five or six times) the call cost more than the one
 /// to four dimensions it compares (9% of a tiny op's time).
 template <class S1, class S2>
-inline bool shape_equal(const S1& a, const S2& b) {
+[[gnu::always_inline]] inline bool shape_equal(const S1& a, const S2& b) {
     if (a.size() != b.size()) return false;
     for (std::size_t i = 0; i < a.size(); ++i)
         if (a[i] != b[i]) return false;
