@@ -21,29 +21,14 @@
 namespace tapegrad {
 namespace {
 
-constexpr std::size_t alignment = 64;
-// Four size classes per power of two keep the waste of rounding under 25%.
-constexpr int max_power = 31;  // blocks above 2 GiB are not cached
-constexpr int class_count = 1 + (max_power - 6) * 4;
+constexpr std::size_t alignment = detail::block_alignment;
+constexpr int class_count = detail::block_class_count;
 constexpr std::size_t cache_limit_bytes = std::size_t(512) << 20;
 
-// Rounds `bytes` up to its size class; class -1 means "too big to cache" (and beyond max_bytes,
-// "left as it is", for system_allocate to refuse: rounding it would wrap to a small size).
 std::size_t size_class(std::size_t bytes, int& cls) {
-    if (bytes <= 64) {
-        cls = 0;
-        return 64;
-    }
-    const std::size_t m = bytes - 1;
-    const int p = 63 - __builtin_clzll(m);
-    if (p >= max_power) {
-        cls = -1;
-        return bytes > std::size_t(PTRDIFF_MAX) - alignment ? bytes : (bytes + alignment - 1) / alignment * alignment;
-    }
-    const std::size_t step = std::size_t(1) << (p - 2);
-    const std::size_t rounded = (m / step + 1) * step;
-    cls = 1 + (p - 6) * 4 + int(rounded / step - 5);
-    return rounded;
+    const detail::BlockClass c = detail::block_class(bytes);
+    cls = c.cls;
+    return c.rounded;
 }
 
 // Nothing larger can exist (pointer differences must fit in ptrdiff_t), and rounding it up to
@@ -166,24 +151,36 @@ __attribute__((noinline)) void deallocate_slow(void* p, std::size_t bytes) noexc
 namespace detail {
 
 void* cached_allocate(std::size_t bytes) {
+    const BlockClass c = block_class(bytes);
+    return cached_allocate(c.cls, c.rounded, bytes);
+}
+
+void* cached_allocate(int cls, std::size_t rounded, std::size_t bytes) {
 #ifndef TAPEGRAD_NO_BLOCK_CACHE
     // The thread's cache exists and the block's class has a free block: take it.
-    int cls;
-    const std::size_t rounded = size_class(bytes, cls);
     BlockCache* c = current;
     if (cls >= 0 && c)
         if (void* p = c->take(cls, rounded)) return p;
+#else
+    (void)cls;
+    (void)rounded;
 #endif
     return allocate_slow(bytes);
 }
 
 void cached_deallocate(void* p, std::size_t bytes) noexcept {
+    const BlockClass c = block_class(bytes);
+    cached_deallocate(p, c.cls, c.rounded, bytes);
+}
+
+void cached_deallocate(void* p, int cls, std::size_t rounded, std::size_t bytes) noexcept {
     if (!p) return;
 #ifndef TAPEGRAD_NO_BLOCK_CACHE
-    int cls;
-    const std::size_t rounded = size_class(bytes, cls);
     BlockCache* c = current;
     if (cls >= 0 && c && c->give(p, cls, rounded)) return;
+#else
+    (void)cls;
+    (void)rounded;
 #endif
     deallocate_slow(p, bytes);
 }

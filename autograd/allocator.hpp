@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <new>
 #include <type_traits>
 
@@ -32,8 +33,37 @@ namespace detail {
 
 // Blocks are 64-byte aligned (one cache line, one AVX-512 register) and come from
 // per-thread free lists by size class; large blocks are cached up to a bound.
+inline constexpr std::size_t block_alignment = 64;
+inline constexpr int block_max_power = 31;  // blocks above 2 GiB are not cached
+// Four size classes per power of two keep the waste of rounding under 25%.
+inline constexpr int block_class_count = 1 + (block_max_power - 6) * 4;
+
+/// A request's size class and the bytes it is rounded up to. Class -1 means "too big to cache" (and
+/// beyond PTRDIFF_MAX minus the alignment, "left as it is", for the system allocation to refuse:
+/// rounding it would wrap to a small size).
+struct BlockClass {
+    int cls;
+    std::size_t rounded;
+};
+constexpr BlockClass block_class(std::size_t bytes) noexcept {
+    if (bytes <= 64) return {0, 64};
+    const std::size_t m = bytes - 1;
+    const int p = 63 - __builtin_clzll(m);
+    if (p >= block_max_power)
+        return {-1, bytes > std::size_t(PTRDIFF_MAX) - block_alignment
+                        ? bytes
+                        : (bytes + block_alignment - 1) / block_alignment * block_alignment};
+    const std::size_t step = std::size_t(1) << (p - 2);
+    const std::size_t rounded = (m / step + 1) * step;
+    return {1 + (p - 6) * 4 + int(rounded / step - 5), rounded};
+}
+
 void* cached_allocate(std::size_t bytes);
 void cached_deallocate(void* p, std::size_t bytes) noexcept;
+// The same with the class worked out by the caller: at compile time for one object of a known type
+// (a node: its class is a division and a count of leading zeros less per allocation).
+void* cached_allocate(int cls, std::size_t rounded, std::size_t bytes);
+void cached_deallocate(void* p, int cls, std::size_t rounded, std::size_t bytes) noexcept;
 }  // namespace detail
 
 /// Frees every cached block of the calling thread back to the system.
@@ -72,11 +102,21 @@ struct CachingAllocator {
 
     /// Room for n T's, 64-byte aligned; throws AllocationFailure (a std::bad_alloc).
     T* allocate(std::size_t n) {
+        if (__builtin_constant_p(n) && n == 1) {  // std::allocate_shared's one node
+            constexpr detail::BlockClass c = detail::block_class(sizeof(T));
+            return static_cast<T*>(detail::cached_allocate(c.cls, c.rounded, sizeof(T)));
+        }
         if (n > std::size_t(-1) / sizeof(T)) throw AllocationFailure(std::size_t(-1));  // more than 2^64 bytes
         return static_cast<T*>(detail::cached_allocate(n * sizeof(T)));
     }
     /// Returns p (from allocate(n)) to the calling thread's cache.
-    void deallocate(T* p, std::size_t n) noexcept { detail::cached_deallocate(p, n * sizeof(T)); }
+    void deallocate(T* p, std::size_t n) noexcept {
+        if (__builtin_constant_p(n) && n == 1) {
+            constexpr detail::BlockClass c = detail::block_class(sizeof(T));
+            return detail::cached_deallocate(p, c.cls, c.rounded, sizeof(T));
+        }
+        detail::cached_deallocate(p, n * sizeof(T));
+    }
 
     /// Always true: memory from one instance may be freed by any other.
     friend bool operator==(const CachingAllocator&, const CachingAllocator&) noexcept { return true; }

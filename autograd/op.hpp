@@ -211,7 +211,9 @@ public:
         this->vjp_reads_inputs = detail::vjp_reads_inputs<Op>;
         this->vjp_reads_output = detail::vjp_reads_output<Op>;
     }
-    ~OpNode() override { release_iteratively(in_.data(), in_.size()); }
+    ~OpNode() override {
+        if (this->num_inputs) release_iteratively(in_.data(), in_.size());  // none once released: backward took them
+    }
 
     const char* op_name() const noexcept override { return Op::name; }
     const char* formula() const noexcept override {

@@ -70,22 +70,23 @@ G pointwise(F f, const G& first, const Rest&... rest) {
         return kernels::zip(f, first, rest...);
 }
 
-/// pointwise(f, g, rest...) for a VJP that gives g up (pass it as std::move(a.g)): on tensors, when every
-/// operand of `rest` has g's shape, the result is written over g's own storage and handed back (no new
-/// tensor, one stream fewer through memory); otherwise, and on Variables, it is pointwise(). The values
-/// are pointwise()'s to the bit: f is the same expression on the same scalars.
+/// pointwise(f, g, rest...) for a VJP that gives g up (pass it as std::move(a.g)): the result is left in g
+/// and g itself is handed back, so that `a.dx[i] = vjp::pointwise_in_place(...)` moves it into the slot once.
+/// On tensors, when every operand of `rest` has g's shape, it is written over g's own storage (no new
+/// tensor, one stream fewer through memory); otherwise, and on Variables, it is pointwise()'s result,
+/// assigned to g. The values are pointwise()'s to the bit: f is the same expression on the same scalars.
 template <class F, class G, class... Rest>
-std::decay_t<G> pointwise_in_place(F f, G&& g, const Rest&... rest) {
+std::decay_t<G>&& pointwise_in_place(F f, G&& g, const Rest&... rest) {
     static_assert(!std::is_lvalue_reference_v<G>, "vjp::pointwise_in_place overwrites g: pass std::move(a.g)");
     if constexpr (records<G>) {
-        return f(g, rest...);
+        g = f(g, rest...);
     } else {
-        if ((shape_equal(rest.shape(), g.shape()) && ...)) {
+        if ((shape_equal(rest.shape(), g.shape()) && ...))
             kernels::zip_into(f, g, rest...);
-            return std::move(g);
-        }
-        return kernels::zip(f, g, rest...);
+        else
+            g = kernels::zip(f, g, rest...);
     }
+    return std::move(g);
 }
 
 /// The gradients of both inputs of a two-input pointwise op in one pass over g and `rest` (two

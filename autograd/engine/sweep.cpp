@@ -101,39 +101,22 @@ void Sweep<T, G>::run() {
         Node<T>& node = *graph_.nodes[id];
         const std::uint32_t* ids = graph_.input_ids_of(id);
         const std::uint32_t s = pending_.slot(id);
-        if (s != none && pending_[s].grad) visit(id, node, ids, s);
-        if (!retain_) release(node, ids);
+        if (s == none || !pending_[s].grad || !visit(id, node, ids, s))
+            if (!retain_) release(node, ids);
         pending_.drop(id);  // the node's gradient, and the node itself unless the caller holds it
     }
 }
 
 template <class T, class G>
-void Sweep<T, G>::visit(std::uint32_t id, Node<T>& node, const std::uint32_t* ids, std::uint32_t slot) {
+bool Sweep<T, G>::visit(std::uint32_t id, Node<T>& node, const std::uint32_t* ids, std::uint32_t slot) {
     if (targets_) {
         const int j = targets_->target_of(id);
         if (j >= 0) captured_[std::size_t(j)].emplace(*pending_[slot].grad);
-        if (!targets_->wanted(id)) return;
+        if (!targets_->wanted(id)) return false;
     }
     const std::size_t n = node.num_inputs;
-    if (n > capacity_) {
-        wants_.reset(new bool[n]);
-        added_.reset(new bool[n]);
-        sums_.resize(n);
-        input_slot_.resize(n);
-        direct_.resize(n);
-        dest_.resize(n);
-        scratch_.resize(n);
-        capacity_ = n;
-    }
-    bool any = false;
-    for (std::size_t k = 0; k < n; ++k) {
-        const std::uint32_t mid = ids[k];
-        const bool w = mid != none && (!targets_ || targets_->wanted(mid));
-        wants_[k] = w;
-        any |= w;
-    }
-    if (!any) return;
-    node.check_versions();
+    if (n > capacity_) grow_scratch(n);
+    pending_.make_room(n);
 
     // The first gradient to reach an input is written straight into its slot; one arriving
     // where a gradient already is goes to scratch and is added, or, in a plain backward, the VJP
@@ -142,22 +125,24 @@ void Sweep<T, G>::visit(std::uint32_t id, Node<T>& node, const std::uint32_t* id
     // the pointers into them stay good through the VJP. Anomaly mode checks each VJP's own
     // gradient, so it gets no sums.
     constexpr bool plain = std::is_same_v<G, Tensor<T>>;
-    pending_.make_room(n);
+    bool any = false;
     for (std::size_t k = 0; k < n; ++k) {
-        direct_[k] = false;
+        const std::uint32_t mid = ids[k];
+        const bool w = mid != none && (!targets_ || targets_->wanted(mid));
+        wants_[k] = w;
         added_[k] = false;
         sums_[k] = nullptr;
-        if (!wants_[k]) {
+        if (!w) {
             dest_[k] = &scratch_[k];
             scratch_[k].reset();  // empty even if an earlier VJP wrote a gradient nobody wanted
             continue;
         }
-        const std::uint32_t s = pending_.ensure(ids[k]);
+        any = true;
+        const std::uint32_t s = pending_.ensure(mid);
         input_slot_[k] = s;
         Pending<T, G>& p = pending_[s];
         if (!p.grad && !p.claimed) {  // claimed: the same node is an earlier input of this op too
             p.claimed = true;
-            direct_[k] = true;
             dest_[k] = &p.grad;
         } else {
             dest_[k] = &scratch_[k];
@@ -165,6 +150,9 @@ void Sweep<T, G>::visit(std::uint32_t id, Node<T>& node, const std::uint32_t* id
             if (plain && p.grad && !anomaly_) sums_[k] = &p.grad;
         }
     }
+    if (!any) return false;
+    node.check_versions();
+
     G& g = *pending_[slot].grad;  // after make_room, which may have moved the slots
     const GradSlots<G> slots{dest_.data(), plain ? sums_.data() : nullptr, added_.get()};
     VjpArgs<G> args{nullptr, output_of(id, node), g, slots, wants_.get()};
@@ -183,11 +171,35 @@ void Sweep<T, G>::visit(std::uint32_t id, Node<T>& node, const std::uint32_t* id
             throw Error(fmt::format("backward: '{}' gave a gradient of shape {} for its input {} of shape {}",
                                     node.op_name(), shape_string(gv.shape()), k, shape_string(m->value.shape())));
         if (anomaly_) check_backward_anomaly(node, k, gv);
-        if (!direct_[k]) {
+        if (&d != &p.grad) {
             accumulate(p.grad, std::move(*d));
             d.reset();
         }
     }
+    if (retain_) return true;
+    // Released here rather than by release(): the slots of the inputs that got a gradient are known.
+    // Only after every check above, so that a VJP's error leaves the graph whole.
+    for (std::size_t k = 0; k < n; ++k) {
+        if (!wants_[k]) continue;
+        Pending<T, G>& p = pending_[input_slot_[k]];
+        if (!p.holder.defined()) p.holder = std::move(node.inputs[k]);
+    }
+    if (targets_)
+        release(node, ids);  // inputs grad() wants no gradient for may be reached later all the same
+    else
+        node.release();
+    return true;
+}
+
+template <class T, class G>
+void Sweep<T, G>::grow_scratch(std::size_t n) {
+    wants_.reset(new bool[n]);
+    added_.reset(new bool[n]);
+    sums_.resize(n);
+    input_slot_.resize(n);
+    dest_.resize(n);
+    scratch_.resize(n);
+    capacity_ = n;
 }
 
 template <class T, class G>
@@ -198,6 +210,7 @@ void Sweep<T, G>::release(Node<T>& node, const std::uint32_t* ids) {
         const std::uint32_t mid = ids[k];
         if (mid == none) continue;
         Variable<T>& in = node.inputs[k];
+        if (!in.defined()) continue;  // visit() moved it to its slot's holder already
         if (targets_ && in.node()->is_leaf && !targets_->wanted(mid)) continue;  // a leaf grad() was not asked about
         Pending<T, G>& p = pending_[pending_.ensure(mid)];
         if (!p.holder.defined()) p.holder = std::move(in);

@@ -81,7 +81,10 @@ public:
     std::vector<std::optional<G>> take_results();
 
 private:
-    void visit(std::uint32_t id, Node<T>& node, const std::uint32_t* ids, std::uint32_t slot);
+    /// Runs node `id`'s VJP (false when grad() needs none of its gradients, or none of its inputs
+    /// needs one) and, without retain, releases it.
+    bool visit(std::uint32_t id, Node<T>& node, const std::uint32_t* ids, std::uint32_t slot);
+    void grow_scratch(std::size_t n);
     void release(Node<T>& node, const std::uint32_t* ids);
     const G& output_of(std::uint32_t id, const Node<T>& node) const;
 
@@ -96,7 +99,6 @@ private:
     std::size_t capacity_ = 0;
     std::unique_ptr<bool[]> wants_;
     std::vector<std::uint32_t> input_slot_;
-    std::vector<char> direct_;               // the VJP writes straight into the input's slot
     std::vector<std::optional<G>*> dest_;    // where the VJP writes each input's gradient
     std::vector<std::optional<G>*> sums_;    // plain backward: the gradient already summed, which a VJP may add to
     std::unique_ptr<bool[]> added_;          // the VJP added input k's gradient into sums_[k]

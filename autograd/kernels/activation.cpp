@@ -25,7 +25,7 @@ struct GeluConstants {
 template <class T>
 Tensor<T> gelu(const Tensor<T>& x, bool tanh_approx) {
     using C = GeluConstants<T>;
-    Tensor<T> y = Tensor<T>::from_shape(x.shape());
+    Tensor<T> y = empty_like(x);
     const T* px = x.data();
     T* py = y.data();
     const std::size_t n = x.size();

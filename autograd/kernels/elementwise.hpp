@@ -77,20 +77,21 @@ TAPEGRAD_ELEMENTWISE_CLONES void zip_scalar_left_n(T s, const T* b, T* y, std::s
 /// f applied elementwise to a and b broadcast to `out`.
 template <class T, class F>
 Tensor<T> broadcast_binary(const Tensor<T>& a, const Tensor<T>& b, const Shape& out, F f) {
-    Tensor<T> y = Tensor<T>::from_shape(out);
+    const bool a_full = shape_equal(a.shape(), out), b_full = shape_equal(b.shape(), out);
+    Tensor<T> y = a_full ? empty_like(a) : b_full ? empty_like(b) : Tensor<T>::from_shape(out);
     T* py = y.data();
     const T* pa = a.data();
     const T* pb = b.data();
     const std::size_t n = y.size();
     const bool long_loop = n >= cloned::from;
-    if (shape_equal(a.shape(), out) && shape_equal(b.shape(), out)) {
+    if (a_full && b_full) {
         if (long_loop) {
             cloned::zip_n(pa, pb, py, n, f);
         } else {
 #pragma omp simd
             for (std::size_t i = 0; i < n; ++i) py[i] = f(pa[i], pb[i]);
         }
-    } else if (b.size() == 1 && shape_equal(a.shape(), out)) {
+    } else if (b.size() == 1 && a_full) {
         const T s = pb[0];
         if (long_loop) {
             cloned::zip_scalar_right_n(pa, s, py, n, f);
@@ -98,7 +99,7 @@ Tensor<T> broadcast_binary(const Tensor<T>& a, const Tensor<T>& b, const Shape& 
 #pragma omp simd
             for (std::size_t i = 0; i < n; ++i) py[i] = f(pa[i], s);
         }
-    } else if (a.size() == 1 && shape_equal(b.shape(), out)) {
+    } else if (a.size() == 1 && b_full) {
         const T s = pa[0];
         if (long_loop) {
             cloned::zip_scalar_left_n(s, pb, py, n, f);
@@ -145,7 +146,7 @@ Tensor<T> binary(const char* op, const Tensor<T>& a, const Tensor<T>& b, F f) {
 /// f applied elementwise.
 template <class T, class F>
 Tensor<T> map(const Tensor<T>& x, F f) {
-    Tensor<T> y = Tensor<T>::from_shape(x.shape());
+    Tensor<T> y = empty_like(x);
     T* py = y.data();
     const T* px = x.data();
     const std::size_t n = x.size();
@@ -173,7 +174,7 @@ Tensor<T> zip(F f, const Tensor<T>& first, const Rest&... rest) {
         Shape out = first.shape();
         ((out = broadcast_shape("zip", out, rest.shape())), ...);
         if (shape_equal(first.shape(), out) && (shape_equal(rest.shape(), out) && ...)) {
-            Tensor<T> y = Tensor<T>::from_shape(out);
+            Tensor<T> y = empty_like(first);
             T* py = y.data();
             const T* p0 = first.data();
             const std::size_t n = y.size();
@@ -214,7 +215,7 @@ void zip_into(F f, Tensor<T>& y, const Rest&... rest) {
 /// y1 = f1(y, b, c) returned.
 template <class T, class F0, class F1>
 Tensor<T> zip_pair_into(F0 f0, F1 f1, Tensor<T>& y, const Tensor<T>& b, const Tensor<T>& c) {
-    Tensor<T> y1 = Tensor<T>::from_shape(y.shape());
+    Tensor<T> y1 = empty_like(y);
     T* p0 = y.data();
     T* p1 = y1.data();
     const T* pb = b.data();

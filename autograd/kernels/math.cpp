@@ -125,31 +125,31 @@ void pow_n(const T* a, T p, T* y, size_t n) {
 
 template <class T>
 Tensor<T> exp(const Tensor<T>& x) {
-    Tensor<T> y = Tensor<T>::from_shape(x.shape());
+    Tensor<T> y = empty_like(x);
     exp_n(x.data(), y.data(), x.size());
     return y;
 }
 template <class T>
 Tensor<T> log(const Tensor<T>& x) {
-    Tensor<T> y = Tensor<T>::from_shape(x.shape());
+    Tensor<T> y = empty_like(x);
     log_n(x.data(), y.data(), x.size());
     return y;
 }
 template <class T>
 Tensor<T> tanh(const Tensor<T>& x) {
-    Tensor<T> y = Tensor<T>::from_shape(x.shape());
+    Tensor<T> y = empty_like(x);
     tanh_n(x.data(), y.data(), x.size());
     return y;
 }
 template <class T>
 Tensor<T> erf(const Tensor<T>& x) {
-    Tensor<T> y = Tensor<T>::from_shape(x.shape());
+    Tensor<T> y = empty_like(x);
     erf_n(x.data(), y.data(), x.size());
     return y;
 }
 template <class T>
 Tensor<T> sqrt(const Tensor<T>& x) {
-    Tensor<T> y = Tensor<T>::from_shape(x.shape());
+    Tensor<T> y = empty_like(x);
     sqrt_n(x.data(), y.data(), x.size());
     return y;
 }
@@ -172,7 +172,7 @@ Tensor<T> pow(const Tensor<T>& a, const Tensor<T>& b, const char* op) {
 
 template <class T>
 Tensor<T> pow(const Tensor<T>& x, T p) {
-    Tensor<T> y = Tensor<T>::from_shape(x.shape());
+    Tensor<T> y = empty_like(x);
     pow_n(x.data(), p, y.data(), x.size());
     return y;
 }

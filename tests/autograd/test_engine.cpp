@@ -63,6 +63,18 @@ struct Pass {
 };
 V pass(const V& a) { return tg::apply(Pass<double>{}, a); }
 
+/// y = a, whose VJP gives b (not a scalar) a gradient of a's shape: wrong unless their shapes agree.
+template <class T>
+struct WrongSecond {
+    static constexpr const char* name = "wrong_second";
+    tg::Tensor<T> forward(const tg::Tensor<T>& a, const tg::Tensor<T>&) const { return a; }
+    template <class G>
+    void backward(tg::VjpArgs<G>& a) const {
+        if (a.want(0)) a.dx[0] = a.g;
+        if (a.want(1)) a.dx[1] = a.g;
+    }
+};
+
 template <class OpT>
 V apply2(const V& a, const V& b) {
     return tg::apply(OpT{}, a, b);
@@ -338,6 +350,22 @@ TEST_CASE("a recorded op takes at most 65,535 inputs: more is a clear error, not
     tg::NoGradGuard no_grad;  // nothing recorded: no limit
     many.push_back(x);
     CHECK(tg::concat(many, 0).size() == 65536);
+}
+
+TEST_CASE("a VJP's error leaves its op's inputs in place: the graph can be gone through again") {
+    // The sweep hands an op's inputs over to its own bookkeeping as it releases the op, and only
+    // once every gradient the op gave has been checked.
+    const V x = leaf({1.0, 2.0}), w = leaf({1.0, 2.0, 3.0});
+    const V z = apply2<WrongSecond<double>>(x * x, w);
+    const std::string error = "backward: 'wrong_second' gave a gradient of shape (2,) for its input 1 of shape (3,)";
+    CHECK_THROWS_WITH_AS(tg::sum(z).backward(), error.c_str(), tg::Error);
+    const std::vector<V> order = tg::backward_order(z);
+    REQUIRE(order.size() == 2);
+    CHECK(std::string(order[1].node()->op_name()) == "mul");
+    CHECK(order[1].node()->num_inputs == 2);
+    CHECK_THROWS_WITH_AS(z.backward(tg::Tensor<double>({1.0, 1.0})), error.c_str(), tg::Error);
+    const std::vector<V> gx = tg::grad(tg::sum(z), {x});  // no gradient for w is wanted: no error
+    CHECK(close(gx[0].value(), {2.0, 4.0}));
 }
 
 TEST_CASE("a gradient a VJP wrote for an input nobody wanted does not stand in for a later op's missing one") {
