@@ -130,7 +130,6 @@ Trace<T> trace(const Variable<T>& output, const Tensor<T>& seed) {
         std::vector<std::optional<Tensor<T>>*> slots(inputs);
         for (std::size_t k = 0; k < inputs; ++k) slots[k] = &dx[k];
         if (any) {
-            n->check_versions();
             Tensor<T> g = step.g;  // a VJP may take over its upstream gradient
             VjpArgs<Tensor<T>> args{nullptr, n->value, g, GradSlots<Tensor<T>>{slots.data()}, wants.get()};
             n->vjp(args);

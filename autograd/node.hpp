@@ -79,7 +79,8 @@ public:
     /// The op's formula line (y and its VJP) for printouts; "" for a leaf.
     virtual const char* formula() const noexcept { return ""; }
 
-    /// Gradients of the inputs from the gradient of the output.
+    /// Gradients of the inputs from the gradient of the output; throws first, as check_versions(), if an
+    /// input was modified in place after the op recorded it.
     virtual void vjp(VjpArgs<Tensor<T>>& args) const;
     /// The same under create_graph: the gradients are recorded, so they can be differentiated.
     virtual void vjp(VjpArgs<Variable<T>>& args) const;

@@ -58,7 +58,7 @@ template <class S1, class S2>
 /// instead of 170 for one element, on every tiny op's path). A value the forward freed (no elements, its
 /// shape kept) is never copied.
 template <class T>
-Tensor<T> empty_like(const Tensor<T>& x) {
+[[gnu::always_inline]] inline Tensor<T> empty_like(const Tensor<T>& x) {
     const std::size_t n = x.size();
     if (n - 1 < 16) return x;
     return Tensor<T>::from_shape(x.shape());

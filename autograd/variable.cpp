@@ -26,6 +26,11 @@ Leaf<T>& Variable<T>::leaf(const char* what) const {
 }
 
 template <class T>
+void Variable<T>::throw_empty() {
+    throw Error("Variable: this Variable is empty (default-constructed or moved from)");
+}
+
+template <class T>
 void Variable<T>::throw_value_freed() const {
     const Node<T>& n = *node_;
     throw Error(fmt::format(

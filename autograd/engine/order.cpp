@@ -67,9 +67,10 @@ GraphOrder<T> order_graph(const std::vector<const Variable<T>*>& roots, bool kee
         std::uint32_t first;  // where its inputs' ids go in input_ids
         const Variable<T>* inputs;
     };
-    auto frame = [&](std::uint32_t id) {
-        const Node<T>* n = g.nodes[id];
-        return Frame{id, 0, n->num_inputs, g.first_input[id], n->inputs};
+    // The frame of op node `id` (at `n`), numbered just now: its inputs' ids start at the end of input_ids less its
+    // count.
+    auto frame = [&](std::uint32_t id, const Node<T>* n) {
+        return Frame{id, 0, n->num_inputs, std::uint32_t(g.input_ids.size() - n->num_inputs), n->inputs};
     };
     // The stack keeps its size from pass to pass on this thread, as the tables above do.
     static thread_local std::vector<Frame> stack;
@@ -77,10 +78,10 @@ GraphOrder<T> order_graph(const std::vector<const Variable<T>*>& roots, bool kee
     for (const Variable<T>* root : roots) {
         std::uint32_t id;
         if (!reach(root->node(), root, id)) continue;
-        stack.push_back(frame(id));
+        stack.push_back(frame(id, root->node()));
         while (!stack.empty()) {
             Frame& top = stack.back();
-            bool deeper = false;
+            Node<T>* deeper = nullptr;
             while (top.next < top.count) {
                 const std::uint32_t k = top.next++;
                 const Variable<T>* in = top.inputs + k;
@@ -92,12 +93,12 @@ GraphOrder<T> order_graph(const std::vector<const Variable<T>*>& roots, bool kee
                 const bool added = in->node_ptr().use_count() == 1 ? reach_only_owner(m, in, id) : reach(m, in, id);
                 g.input_ids[top.first + k] = id;
                 if (added) {
-                    deeper = true;
+                    deeper = m;
                     break;
                 }
             }
             if (deeper) {
-                stack.push_back(frame(id));  // invalidates `top`
+                stack.push_back(frame(id, deeper));  // invalidates `top`
             } else {
                 g.order.push_back(top.id);
                 stack.pop_back();

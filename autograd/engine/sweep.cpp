@@ -151,12 +151,11 @@ bool Sweep<T, G>::visit(std::uint32_t id, Node<T>& node, const std::uint32_t* id
         }
     }
     if (!any) return false;
-    node.check_versions();
 
     G& g = *pending_[slot].grad;  // after make_room, which may have moved the slots
     const GradSlots<G> slots{dest_.data(), plain ? sums_.data() : nullptr, added_.get()};
     VjpArgs<G> args{nullptr, output_of(id, node), g, slots, wants_.get()};
-    node.vjp(args);
+    node.vjp(args);  // which first checks that no input was modified in place
 
     for (std::size_t k = 0; k < n; ++k) {
         if (!wants_[k]) continue;
