@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <utility>
 
 #include <tapegrad/autograd/tensor.hpp>
 
@@ -70,6 +71,12 @@ public:
     explicit Node(bool leaf) noexcept : is_leaf(leaf) { ++detail::live_nodes; }
     /// A node taking over `value` (a default Tensor would allocate its one element, only to be replaced).
     Node(bool leaf, Tensor<T>&& value) noexcept : value(std::move(value)), is_leaf(leaf) { ++detail::live_nodes; }
+    /// A node whose value make() returns, made where the node keeps it (an op's forward writes its output
+    /// straight into its node: no Tensor moved in).
+    template <class Make>
+    Node(bool leaf, std::in_place_t, const Make& make) : value(make()), is_leaf(leaf) {
+        ++detail::live_nodes;
+    }
     virtual ~Node() { --detail::live_nodes; }
     Node(const Node&) = delete;
     Node& operator=(const Node&) = delete;

@@ -176,10 +176,26 @@ constexpr bool is_builtin() {
 template <class Op, class T, std::size_t N>
 class OpNode;
 
-/// The recorded node of `op` over `count` inputs (N of them, or any number for N = 0) holding
-/// `value`. For a built-in op it is only declared here: the library compiles it (autograd/ops/*.cpp).
+/// An op's forward as the recording code sees it: fn(context) runs it and returns its output. A plain
+/// function pointer, so that the library's compiled nodes call the forward of the program's translation
+/// unit, and the output is returned straight into the node that keeps it.
+template <class T>
+struct MakeValue {
+    Tensor<T> (*fn)(void*);
+    void* context;
+    Tensor<T> operator()() const { return fn(context); }
+};
+/// The MakeValue that calls `forward()` (a lambda of the caller's, alive until the node is made).
+template <class T, class F>
+MakeValue<T> make_value(F& forward) {
+    return {[](void* f) -> Tensor<T> { return (*static_cast<F*>(f))(); }, &forward};
+}
+
+/// The recorded node of `op` over `count` inputs (N of them, or any number for N = 0), its value made by
+/// `make` (which runs op's forward). For a built-in op it is only declared here: the library compiles it
+/// (autograd/ops/*.cpp).
 template <class Op, class T, std::size_t N>
-Variable<T> record_builtin(Tensor<T>&& value, const Variable<T>* const* inputs, std::size_t count, Op&& op);
+Variable<T> record_builtin(const MakeValue<T>& make, const Variable<T>* const* inputs, std::size_t count, Op&& op);
 
 /// Input storage of an op node: a fixed count N, or (N = 0) as many as the op was given.
 template <class T, std::size_t N>
@@ -207,7 +223,9 @@ struct OpInputs<T, 0> {
 template <class Op, class T, std::size_t N>
 class OpNode final : public Node<T> {
 public:
-    OpNode(Op&& op, Tensor<T>&& value) : Node<T>(false, std::move(value)), op_(std::move(op)) {
+    /// The node of `op`, its value made by `make`: the forward runs on `op` before the node takes it over
+    /// (what forward saved for the VJP goes with it).
+    OpNode(Op&& op, const MakeValue<T>& make) : Node<T>(false, std::in_place, make), op_(std::move(op)) {
         this->vjp_reads_inputs = detail::vjp_reads_inputs<Op>;
         this->vjp_reads_output = detail::vjp_reads_output<Op>;
     }
@@ -305,12 +323,11 @@ bool should_record(const Range& inputs) {
     return false;
 }
 
-/// The output of an op: a node holding `value` over `inputs` when it must be recorded,
-/// otherwise a plain leaf.
+/// The recorded node of an op over `inputs`, its value made by `make`.
 template <class Op, class T, std::size_t N>
-Variable<T> record_node(Tensor<T>&& value, const Variable<T>* const* inputs, std::size_t count, Op&& op) {
+Variable<T> record_node(const MakeValue<T>& make, const Variable<T>* const* inputs, std::size_t count, Op&& op) {
     using NodeT = OpNode<Op, T, N>;
-    auto node = std::allocate_shared<NodeT>(memory::CachingAllocator<NodeT>(), std::move(op), std::move(value));
+    auto node = std::allocate_shared<NodeT>(memory::CachingAllocator<NodeT>(), std::move(op), make);
     node->requires_grad = true;
     node->set_inputs(inputs, count);
     if (anomaly_enabled()) check_forward_anomaly<T>(*node);
@@ -326,13 +343,16 @@ Variable<T> record_node(Tensor<T>&& value, const Variable<T>* const* inputs, std
     return Variable<T>(std::shared_ptr<Node<T>>(std::move(node)));
 }
 
-template <std::size_t N, class Op, class T, class Range>
-Variable<T> record(Tensor<T>&& value, const Range& inputs, Op&& op) {
-    if (!should_record<T>(inputs)) return Variable<T>(std::move(value));
+/// The output of an op: a node over `inputs` when it must be recorded, otherwise a plain leaf; its value is
+/// what `forward()` returns.
+template <std::size_t N, class Op, class T, class Range, class F>
+Variable<T> record(F& forward, const Range& inputs, Op&& op) {
+    if (!should_record<T>(inputs)) return Variable<T>(forward());
+    const MakeValue<T> make = make_value<T>(forward);
     if constexpr (is_builtin<Op>())
-        return record_builtin<Op, T, N>(std::move(value), std::data(inputs), std::size(inputs), std::move(op));
+        return record_builtin<Op, T, N>(make, std::data(inputs), std::size(inputs), std::move(op));
     else
-        return record_node<Op, T, N>(std::move(value), std::data(inputs), std::size(inputs), std::move(op));
+        return record_node<Op, T, N>(make, std::data(inputs), std::size(inputs), std::move(op));
 }
 
 }  // namespace detail
@@ -349,8 +369,9 @@ Variable<T> apply(Op op, const Variable<T>& first, const Rest&... rest) {
     if constexpr (detail::check_op<Op, T, forward_ok>()) {
         constexpr std::size_t n = 1 + sizeof...(Rest);
         const std::array<const Variable<T>*, n> inputs{&first, &rest...};
+        auto forward = [&] { return op.forward(first.value(), rest.value()...); };
         try {
-            return detail::record<n>(op.forward(first.value(), rest.value()...), inputs, std::move(op));
+            return detail::record<n, Op, T>(forward, inputs, std::move(op));
         } catch (const std::bad_alloc& e) {  // the error names the op and the bytes asked for
             detail::throw_allocation_error(Op::name, e);
         }
@@ -373,8 +394,9 @@ Variable<T> apply(Op op, const std::vector<Variable<T>>& xs) {
             inputs.push_back(&x);
             values.push_back(&x.value());
         }
+        auto forward = [&] { return op.forward(values); };
         try {
-            return detail::record<0>(op.forward(values), inputs, std::move(op));
+            return detail::record<0, Op, T>(forward, inputs, std::move(op));
         } catch (const std::bad_alloc& e) {
             detail::throw_allocation_error(Op::name, e);
         }

@@ -9,8 +9,8 @@
 namespace tapegrad::detail {
 
 template <class Op, class T, std::size_t N>
-Variable<T> record_builtin(Tensor<T>&& value, const Variable<T>* const* inputs, std::size_t count, Op&& op) {
-    return record_node<Op, T, N>(std::move(value), inputs, count, std::move(op));
+Variable<T> record_builtin(const MakeValue<T>& make, const Variable<T>* const* inputs, std::size_t count, Op&& op) {
+    return record_node<Op, T, N>(make, inputs, count, std::move(op));
 }
 
 // The addresses of every record_builtin a family needs, taken in an emitted function so that each
