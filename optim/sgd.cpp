@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include <tapegrad/autograd/detail/parallel.hpp>
+#include <tapegrad/autograd/kernels/detail/dispatch.hpp>
 
 #include <tapegrad/optim/detail/grouped_optimizer_impl.hpp>
 
@@ -11,7 +12,36 @@ namespace tapegrad::optim {
 
 namespace {
 enum : std::size_t { kMomentumBuffer };
+
+// The update's loops over [lo, hi), each in copies for the CPU's level (AVX2 or AVX-512 where it has them;
+// the library itself is baseline x86-64). x -= lr (g + wd x), without and with a momentum buffer b.
+template <class T>
+TAPEGRAD_HOT_LOOP_EXACT void plain_step(T* __restrict x, const T* __restrict g, std::size_t lo, std::size_t hi, T lr,
+                                        T wd) {
+#pragma omp simd
+    for (std::size_t i = lo; i < hi; ++i) x[i] = x[i] - lr * (g[i] + wd * x[i]);
 }
+template <class T>
+TAPEGRAD_HOT_LOOP_EXACT void first_momentum_step(T* __restrict x, const T* __restrict g, T* __restrict b,
+                                                 std::size_t lo, std::size_t hi, T lr, T wd, T mu, bool nesterov) {
+#pragma omp simd
+    for (std::size_t i = lo; i < hi; ++i) {
+        const T d = g[i] + wd * x[i];
+        b[i] = d;
+        x[i] = x[i] - lr * (nesterov ? d + mu * d : d);
+    }
+}
+template <class T>
+TAPEGRAD_HOT_LOOP_EXACT void momentum_step(T* __restrict x, const T* __restrict g, T* __restrict b, std::size_t lo,
+                                           std::size_t hi, T lr, T wd, T mu, T keep, bool nesterov) {
+#pragma omp simd
+    for (std::size_t i = lo; i < hi; ++i) {
+        const T d = g[i] + wd * x[i];
+        b[i] = mu * b[i] + keep * d;
+        x[i] = x[i] - lr * (nesterov ? d + mu * b[i] : b[i]);
+    }
+}
+}  // namespace
 
 template <class T>
 SGD<T>::SGD(std::vector<Variable<T>> params, const SGDOptions& options)
@@ -52,33 +82,19 @@ void SGD<T>::update() {
                 });
             };
             if (mu == 0) {
-                in_blocks([&](std::size_t lo, std::size_t hi) {
-#pragma omp simd
-                    for (std::size_t i = lo; i < hi; ++i) x[i] = x[i] - lr * (g[i] + wd * x[i]);
-                });
+                in_blocks([&](std::size_t lo, std::size_t hi) { plain_step(x, g, lo, hi, lr, wd); });
                 continue;
             }
             const bool first = !this->has_slot(idx, kMomentumBuffer);
             T* __restrict b = this->slot(idx, kMomentumBuffer, p).data();
-            if (first) {
+            if (first)
                 in_blocks([&](std::size_t lo, std::size_t hi) {
-#pragma omp simd
-                    for (std::size_t i = lo; i < hi; ++i) {
-                        const T d = g[i] + wd * x[i];
-                        b[i] = d;
-                        x[i] = x[i] - lr * (nesterov ? d + mu * d : d);
-                    }
+                    first_momentum_step(x, g, b, lo, hi, lr, wd, mu, nesterov);
                 });
-            } else {
+            else
                 in_blocks([&](std::size_t lo, std::size_t hi) {
-#pragma omp simd
-                    for (std::size_t i = lo; i < hi; ++i) {
-                        const T d = g[i] + wd * x[i];
-                        b[i] = mu * b[i] + keep * d;
-                        x[i] = x[i] - lr * (nesterov ? d + mu * b[i] : b[i]);
-                    }
+                    momentum_step(x, g, b, lo, hi, lr, wd, mu, keep, nesterov);
                 });
-            }
         }
     }
 }

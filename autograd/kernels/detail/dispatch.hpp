@@ -12,8 +12,13 @@
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
 #define TAPEGRAD_CLONED_LOOPS 1
 #define TAPEGRAD_HOT_LOOP __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+// The same, with no contraction of a * b + c into one FMA in the copies: for loops whose results must be the
+// same bits on every CPU (an optimizer's step, which tests compare with PyTorch's to the last bit).
+#define TAPEGRAD_HOT_LOOP_EXACT \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"), optimize("fp-contract=off")))
 #else
 #define TAPEGRAD_HOT_LOOP
+#define TAPEGRAD_HOT_LOOP_EXACT
 #endif
 
 namespace tapegrad::kernels {
