@@ -25,12 +25,6 @@ constexpr std::size_t alignment = detail::block_alignment;
 constexpr int class_count = detail::block_class_count;
 constexpr std::size_t cache_limit_bytes = std::size_t(512) << 20;
 
-std::size_t size_class(std::size_t bytes, int& cls) {
-    const detail::BlockClass c = detail::block_class(bytes);
-    cls = c.cls;
-    return c.rounded;
-}
-
 // Nothing larger can exist (pointer differences must fit in ptrdiff_t), and rounding it up to
 // the alignment cannot wrap.
 constexpr std::size_t max_bytes = std::size_t(PTRDIFF_MAX) - alignment;
@@ -123,23 +117,21 @@ __attribute__((noinline)) void* allocate_slow(std::size_t bytes) {
     if (bytes > max_bytes || posix_memalign(&p, alignment, bytes ? bytes : 1) != 0) throw AllocationFailure(bytes);
     return p;
 #endif
-    int cls;
-    const std::size_t rounded = size_class(bytes, cls);
+    const detail::BlockClass k = detail::block_class(bytes);
 #ifndef TAPEGRAD_NO_BLOCK_CACHE
-    if (cls >= 0) {
+    if (k.cls >= 0) {
         if (BlockCache* c = thread_cache())  // the first block of this thread makes its cache
-            if (void* p = c->take(cls, rounded)) return p;
+            if (void* p = c->take(k.cls, k.rounded)) return p;
     }
 #endif
-    return system_allocate(rounded);
+    return system_allocate(k.rounded);
 }
 
 __attribute__((noinline)) void deallocate_slow(void* p, std::size_t bytes) noexcept {
 #ifndef TAPEGRAD_NO_BLOCK_CACHE
-    int cls;
-    const std::size_t rounded = size_class(bytes, cls);
-    BlockCache* c = cls >= 0 ? thread_cache() : nullptr;
-    if (c && c->give(p, cls, rounded)) return;
+    const detail::BlockClass k = detail::block_class(bytes);
+    BlockCache* c = k.cls >= 0 ? thread_cache() : nullptr;
+    if (c && c->give(p, k.cls, k.rounded)) return;
 #else
     (void)bytes;
 #endif

@@ -175,18 +175,20 @@ bool Sweep<T, G>::visit(std::uint32_t id, Node<T>& node, const std::uint32_t* id
             d.reset();
         }
     }
+    // Released only after every check above, so that a VJP's error leaves the graph whole.
     if (retain_) return true;
-    // Released here rather than by release(): the slots of the inputs that got a gradient are known.
-    // Only after every check above, so that a VJP's error leaves the graph whole.
+    if (targets_) {
+        release(node, ids);  // inputs grad() wants no gradient for may be reached later all the same
+        return true;
+    }
+    // In backward() every input with an id is wanted, and its slot is known: handed on without release()'s
+    // look-ups.
     for (std::size_t k = 0; k < n; ++k) {
         if (!wants_[k]) continue;
         Pending<T, G>& p = pending_[input_slot_[k]];
         if (!p.holder.defined()) p.holder = std::move(node.inputs[k]);
     }
-    if (targets_)
-        release(node, ids);  // inputs grad() wants no gradient for may be reached later all the same
-    else
-        node.release();
+    node.release();
     return true;
 }
 
@@ -209,7 +211,6 @@ void Sweep<T, G>::release(Node<T>& node, const std::uint32_t* ids) {
         const std::uint32_t mid = ids[k];
         if (mid == none) continue;
         Variable<T>& in = node.inputs[k];
-        if (!in.defined()) continue;  // visit() moved it to its slot's holder already
         if (targets_ && in.node()->is_leaf && !targets_->wanted(mid)) continue;  // a leaf grad() was not asked about
         Pending<T, G>& p = pending_[pending_.ensure(mid)];
         if (!p.holder.defined()) p.holder = std::move(in);
