@@ -59,13 +59,10 @@ std::uint32_t PendingGrads<T, G>::make_slot(std::uint32_t id) {
 }
 
 template <class T, class G>
-void PendingGrads<T, G>::make_room(std::size_t n) {
-    if (free_.size() >= n) return;
+void PendingGrads<T, G>::add_room(std::size_t n) {
     const std::size_t need = slots_.size() + (n - free_.size());
-    if (need > slots_.capacity()) {
-        slots_.reserve(std::max(need, 2 * slots_.capacity()));
-        free_.reserve(slots_.capacity());
-    }
+    slots_.reserve(std::max(need, 2 * slots_.capacity()));
+    free_.reserve(slots_.capacity());
 }
 
 template <class T, class G>
@@ -101,20 +98,34 @@ void Sweep<T, G>::run() {
         Node<T>& node = *graph_.nodes[id];
         const std::uint32_t* ids = graph_.input_ids_of(id);
         const std::uint32_t s = pending_.slot(id);
-        if (s == none || !pending_[s].grad || !visit(id, node, ids, s))
+        if (s == none || !pending_[s].grad || !visit_any(id, node, ids, s))
             if (!retain_) release(node, ids);
         pending_.drop(id);  // the node's gradient, and the node itself unless the caller holds it
     }
 }
 
 template <class T, class G>
+bool Sweep<T, G>::visit_any(std::uint32_t id, Node<T>& node, const std::uint32_t* ids, std::uint32_t slot) {
+    // Most ops have one or two inputs: their loops below unrolled, with the count known.
+    switch (node.num_inputs) {
+        case 1:
+            return visit<1>(id, node, ids, slot);
+        case 2:
+            return visit<2>(id, node, ids, slot);
+        default:
+            return visit<0>(id, node, ids, slot);
+    }
+}
+
+template <class T, class G>
+template <std::size_t N>
 bool Sweep<T, G>::visit(std::uint32_t id, Node<T>& node, const std::uint32_t* ids, std::uint32_t slot) {
     if (targets_) {
         const int j = targets_->target_of(id);
         if (j >= 0) captured_[std::size_t(j)].emplace(*pending_[slot].grad);
         if (!targets_->wanted(id)) return false;
     }
-    const std::size_t n = node.num_inputs;
+    const std::size_t n = N ? N : node.num_inputs;
     if (n > capacity_) grow_scratch(n);
     pending_.make_room(n);
 

@@ -40,7 +40,10 @@ public:
         return s;
     }
     /// So that the next `n` calls of ensure() move no slot.
-    void make_room(std::size_t n);
+    void make_room(std::size_t n) {
+        // Recycled slots are usually enough, and new ones usually fit where the vector is.
+        if (free_.size() < n && slots_.size() + (n - free_.size()) > slots_.capacity()) add_room(n);
+    }
     /// Frees node `id`'s slot: its gradient, and its holder (maybe the last handle to the node).
     void drop(std::uint32_t id) {
         const std::uint32_t s = slot_of_[id];
@@ -54,6 +57,7 @@ public:
 
 private:
     std::uint32_t make_slot(std::uint32_t id);  // a new slot (none is free)
+    void add_room(std::size_t n);
 
     std::vector<std::uint32_t> slot_of_;  // by id
     std::vector<Pending<T, G>> slots_;
@@ -83,6 +87,8 @@ public:
 private:
     /// Runs node `id`'s VJP (false when grad() needs none of its gradients, or none of its inputs
     /// needs one) and, without retain, releases it.
+    bool visit_any(std::uint32_t id, Node<T>& node, const std::uint32_t* ids, std::uint32_t slot);
+    template <std::size_t N>  // N inputs (0: node.num_inputs)
     bool visit(std::uint32_t id, Node<T>& node, const std::uint32_t* ids, std::uint32_t slot);
     void grow_scratch(std::size_t n);
     void release(Node<T>& node, const std::uint32_t* ids);

@@ -74,24 +74,35 @@ TAPEGRAD_ELEMENTWISE_CLONES void zip_scalar_left_n(T s, const T* b, T* y, std::s
 }
 }  // namespace cloned
 
+/// f applied elementwise to a and b of one shape.
+template <class T, class F>
+Tensor<T> same_shape_binary(const Tensor<T>& a, const Tensor<T>& b, F f) {
+    Tensor<T> y = empty_like(a);
+    T* py = y.data();
+    const T* pa = a.data();
+    const T* pb = b.data();
+    const std::size_t n = y.size();
+    if (n >= cloned::from) {
+        cloned::zip_n(pa, pb, py, n, f);
+    } else {
+#pragma omp simd
+        for (std::size_t i = 0; i < n; ++i) py[i] = f(pa[i], pb[i]);
+    }
+    return y;
+}
+
 /// f applied elementwise to a and b broadcast to `out`.
 template <class T, class F>
 Tensor<T> broadcast_binary(const Tensor<T>& a, const Tensor<T>& b, const Shape& out, F f) {
     const bool a_full = shape_equal(a.shape(), out), b_full = shape_equal(b.shape(), out);
+    if (a_full && b_full) return same_shape_binary(a, b, f);
     Tensor<T> y = a_full ? empty_like(a) : b_full ? empty_like(b) : Tensor<T>::from_shape(out);
     T* py = y.data();
     const T* pa = a.data();
     const T* pb = b.data();
     const std::size_t n = y.size();
     const bool long_loop = n >= cloned::from;
-    if (a_full && b_full) {
-        if (long_loop) {
-            cloned::zip_n(pa, pb, py, n, f);
-        } else {
-#pragma omp simd
-            for (std::size_t i = 0; i < n; ++i) py[i] = f(pa[i], pb[i]);
-        }
-    } else if (b.size() == 1 && a_full) {
+    if (b.size() == 1 && a_full) {
         const T s = pb[0];
         if (long_loop) {
             cloned::zip_scalar_right_n(pa, s, py, n, f);
@@ -139,7 +150,7 @@ Tensor<T> broadcast_binary(const Tensor<T>& a, const Tensor<T>& b, const Shape& 
 /// f applied elementwise to a and b broadcast together (an error naming `op` if they do not).
 template <class T, class F>
 Tensor<T> binary(const char* op, const Tensor<T>& a, const Tensor<T>& b, F f) {
-    if (shape_equal(a.shape(), b.shape())) return broadcast_binary(a, b, a.shape(), f);  // no copy
+    if (shape_equal(a.shape(), b.shape())) return same_shape_binary(a, b, f);  // no shape made or compared again
     return broadcast_binary(a, b, broadcast_shape(op, a.shape(), b.shape()), f);
 }
 
