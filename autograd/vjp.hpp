@@ -101,11 +101,10 @@ bool both_in_one_pass(VjpArgs<G>& a, F0 f0, F1 f1, const R1& r1, const R2& r2) {
         return false;
     } else {
         const auto& s = a.g.shape();
-        // An input was compared just before, and the output has g's shape (the engine checks every gradient):
-        // what `rest` usually is needs no second look.
+        // An input of the op was compared just before: what `rest` usually is needs no second look.
         auto has_g_shape = [&](const auto& r) {
             const void* p = &r;
-            return p == &a.x(0) || p == &a.x(1) || p == &a.y || shape_equal(r.shape(), s);
+            return p == &a.x(0) || p == &a.x(1) || shape_equal(r.shape(), s);
         };
         if (!a.want(0) || !a.want(1) || !shape_equal(a.x(0).shape(), s) || !shape_equal(a.x(1).shape(), s) ||
             !has_g_shape(r1) || !has_g_shape(r2))
