@@ -177,10 +177,7 @@ Tensor<T> zip(F f, const Tensor<T>& first, const Rest&... rest) {
     if constexpr (sizeof...(Rest) == 0) {
         return map(first, f);
     } else if constexpr (sizeof...(Rest) == 1) {
-        const Tensor<T>& second = (rest, ...);
-        if (shape_equal(first.shape(), second.shape()))
-            return broadcast_binary(first, second, first.shape(), f);  // no copy
-        return broadcast_binary(first, second, broadcast_shape("zip", first.shape(), second.shape()), f);
+        return binary("zip", first, (rest, ...), f);
     } else {
         Shape out = first.shape();
         ((out = broadcast_shape("zip", out, rest.shape())), ...);
