@@ -83,7 +83,7 @@ std::string BuildInfo::to_string() const {
          " (no -march)\n";
     s += "own kernels: loops cloned for " + join(dispatch_targets) + ", this CPU runs " + dispatch_chosen +
          "; exp/log/tanh/erf/sqrt: " + (kernels::avx2::avx2_math() ? "AVX2+FMA build" : "baseline (SSE2) build") +
-         (kernels::avx512::avx512_math() ? " (exp, tanh: AVX-512 build)" : "") + "\n";
+         (kernels::avx512::avx512_math() ? " (exp, tanh, erf: AVX-512 build)" : "") + "\n";
     s += "cpu features: " + join(cpu_features) + "\n";
     s += "float gemm: " + float_gemm + "\n";
     s += "double gemm: " + double_gemm + "\n";

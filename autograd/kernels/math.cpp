@@ -67,8 +67,8 @@ void pow_float(const float* a, const float* b, size_t b_step, float* y, size_t n
 }  // namespace
 
 // Each entry runs the AVX2 + FMA build of its kernel (math_avx2.cpp) when the CPU has those features, and
-// this file's baseline (SSE2) build otherwise: same algorithm, same std:: fix-ups, twice the lanes. exp and
-// tanh also have an AVX-512 build (math_avx512.cpp), chosen first where the CPU has it. The choice is made
+// this file's baseline (SSE2) build otherwise: same algorithm, same std:: fix-ups, twice the lanes. exp,
+// tanh and erf also have an AVX-512 build (math_avx512.cpp), chosen first where the CPU has it. The choice is made
 // once, into a function pointer: a 1-element tanh spent a quarter of its time choosing (two calls and the
 // baseline kernel's stack frame set up on the way).
 template <class T>
@@ -95,7 +95,9 @@ void tanh_n(const T* x, T* y, size_t n) {
 }
 template <class T>
 void erf_n(const T* x, T* y, size_t n) {
-    static const UnaryKernel<T> kernel = avx2::avx2_math() ? avx2::erf_n<T> : unary<Erf<T>, T>;
+    static const UnaryKernel<T> kernel = avx512::avx512_math() ? avx512::erf_n<T>
+                                         : avx2::avx2_math()   ? avx2::erf_n<T>
+                                                               : unary<Erf<T>, T>;
     kernel(x, y, n);
 }
 

@@ -16,5 +16,8 @@ void exp_n(const T* x, T* y, std::size_t n);
 /// tanh on n values, 16 floats or 8 doubles a batch; y may be x.
 template <class T>
 void tanh_n(const T* x, T* y, std::size_t n);
+/// erf on n values, 16 floats or 8 doubles a batch; y may be x.
+template <class T>
+void erf_n(const T* x, T* y, std::size_t n);
 
 }  // namespace tapegrad::kernels::avx512
