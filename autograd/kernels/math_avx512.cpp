@@ -1,7 +1,7 @@
 // exp, tanh and erf on AVX-512 batches: this file alone is compiled with -march=x86-64-v4 (CMakeLists), and
 // math.cpp calls it only on CPUs of that level, so the library still runs on any x86-64. Only the
-// kernels models spend their time in (tanh, exp under sigmoid and softmax, erf under GELU: a tenth of a
-// GPT step on an AMD Zen 5 when it ran on AVX2); the others stay on their AVX2 build.
+// kernels where models spend their time are here (tanh; exp under sigmoid and softmax; erf under GELU, a
+// tenth of a GPT step on an AMD Zen 5 while it ran on AVX2); the others stay on their AVX2 build.
 #include <tapegrad/autograd/kernels/detail/math_avx512.hpp>
 
 // GCC 12's AVX-512 intrinsics start some masked operations from _mm512_undefined_*(), which it then
