@@ -32,7 +32,7 @@ namespace {
 class Worklist {
 public:
     /// False when out of memory (the caller then drops the handle itself).
-    bool push(std::shared_ptr<void>& p) noexcept {
+    bool push(NodeRef<NodeBase>& p) noexcept {
         if (n_ < inline_.size()) {
             inline_[n_++] = std::move(p);
             return true;
@@ -45,9 +45,9 @@ public:
         }
     }
     bool empty() const noexcept { return n_ == 0 && more_.empty(); }
-    std::shared_ptr<void> pop() noexcept {
+    NodeRef<NodeBase> pop() noexcept {
         if (!more_.empty()) {
-            std::shared_ptr<void> p = std::move(more_.back());
+            NodeRef<NodeBase> p = std::move(more_.back());
             more_.pop_back();
             return p;
         }
@@ -55,9 +55,9 @@ public:
     }
 
 private:
-    std::array<std::shared_ptr<void>, 8> inline_;
+    std::array<NodeRef<NodeBase>, 8> inline_;
     std::size_t n_ = 0;
-    std::vector<std::shared_ptr<void>> more_;
+    std::vector<NodeRef<NodeBase>> more_;
 };
 
 // The worklist of the outermost release running on this thread, or null. A plain pointer to a
@@ -72,7 +72,7 @@ template <class T>
 void defer(Worklist& w, Variable<T>* inputs, std::size_t count) noexcept {
     for (std::size_t i = 0; i < count; ++i) {
         if (inputs[i].node()) {
-            std::shared_ptr<void> p = inputs[i].take_node();
+            NodeRef<NodeBase> p = inputs[i].take_node();
             if (!w.push(p)) p.reset();  // out of memory for the worklist: released recursively
         }
     }

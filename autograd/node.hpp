@@ -7,6 +7,7 @@
 #include <optional>
 #include <utility>
 
+#include <tapegrad/autograd/node_ref.hpp>
 #include <tapegrad/autograd/tensor.hpp>
 
 namespace tapegrad {
@@ -65,7 +66,7 @@ struct VjpArgs {
 /// One node of the recorded graph. Leaves hold data; op nodes add their inputs and a VJP.
 /// Ownership runs one way: a node owns its inputs, never its consumers.
 template <class T>
-class Node {
+class Node : public NodeBase {
 public:
     /// A leaf (data) or, for a derived op node, not.
     explicit Node(bool leaf) noexcept : is_leaf(leaf) { ++detail::live_nodes; }
@@ -77,9 +78,7 @@ public:
     Node(bool leaf, std::in_place_t, const Make& make) : value(make()), is_leaf(leaf) {
         ++detail::live_nodes;
     }
-    virtual ~Node() { --detail::live_nodes; }
-    Node(const Node&) = delete;
-    Node& operator=(const Node&) = delete;
+    ~Node() override { --detail::live_nodes; }
 
     /// "tanh", "matmul", ... ("leaf" for data).
     virtual const char* op_name() const noexcept { return "leaf"; }
@@ -149,6 +148,7 @@ public:
     Leaf() noexcept : Node<T>(true) {}
     /// A leaf holding `value`.
     explicit Leaf(Tensor<T>&& value) noexcept : Node<T>(true, std::move(value)) {}
+    void delete_self() noexcept override { detail::delete_node(this); }
     // None until a backward reaches it; zero_grad resets to none. Backward adds to it under a
     // lock (several threads may backpropagate into one leaf); reading or resetting it while
     // another thread's backward may write it is the caller's to avoid.

@@ -233,6 +233,7 @@ public:
         if (this->num_inputs) release_iteratively(in_.data(), in_.size());  // none once released: backward took them
     }
 
+    void delete_self() noexcept override { detail::delete_node(this); }
     const char* op_name() const noexcept override { return Op::name; }
     const char* formula() const noexcept override {
         if constexpr (has_formula<Op>)
@@ -327,7 +328,7 @@ bool should_record(const Range& inputs) {
 template <class Op, class T, std::size_t N>
 Variable<T> record_node(const MakeValue<T>& make, const Variable<T>* const* inputs, std::size_t count, Op&& op) {
     using NodeT = OpNode<Op, T, N>;
-    auto node = std::allocate_shared<NodeT>(memory::CachingAllocator<NodeT>(), std::move(op), make);
+    NodeRef<NodeT> node = NodeRef<NodeT>::make(std::move(op), make);
     node->requires_grad = true;
     node->set_inputs(inputs, count);
     if (anomaly_enabled()) check_forward_anomaly<T>(*node);
@@ -340,7 +341,7 @@ Variable<T> record_node(const MakeValue<T>& make, const Variable<T>* const* inpu
     node->frees_input_values &= !vjp_reads_inputs<Op>;
     node->value_freeable = !vjp_reads_output<Op> && node->value.size() >= free_min_bytes / sizeof(T);
     if (frees && !keep_values_enabled()) free_unneeded_values<T>(*node);
-    return Variable<T>(std::shared_ptr<Node<T>>(std::move(node)));
+    return Variable<T>(NodeRef<Node<T>>(std::move(node)));
 }
 
 /// The output of an op: a node over `inputs` when it must be recorded, otherwise a plain leaf; its value is

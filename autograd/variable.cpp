@@ -9,7 +9,7 @@ namespace tapegrad {
 
 template <class T>
 Variable<T>::Variable(Tensor<T> value, bool requires_grad) {
-    auto leaf = std::allocate_shared<Leaf<T>>(memory::CachingAllocator<Leaf<T>>(), std::move(value));
+    NodeRef<Leaf<T>> leaf = NodeRef<Leaf<T>>::make(std::move(value));
     leaf->requires_grad = requires_grad;
     node_ = std::move(leaf);
 }

@@ -56,7 +56,7 @@ public:
     explicit Variable(const xt::xexpression<E>& value, bool requires_grad = false)
         : Variable(Tensor<T>(value), requires_grad) {}
     /// Wraps an existing node (used by ops).
-    explicit Variable(std::shared_ptr<Node<T>> node) noexcept : node_(std::move(node)) {}
+    explicit Variable(NodeRef<Node<T>> node) noexcept : node_(std::move(node)) {}
 
     /// False for an empty handle (default-constructed, reset or moved from).
     bool defined() const noexcept { return bool(node_); }
@@ -111,11 +111,11 @@ public:
     /// The node this handle points to (null when empty): for graph printing and custom engines.
     Node<T>* node() const noexcept { return node_.get(); }
     /// The owning pointer to that node.
-    const std::shared_ptr<Node<T>>& node_ptr() const noexcept { return node_; }
+    const NodeRef<Node<T>>& node_ptr() const noexcept { return node_; }
     /// Drops this handle (the node lives on while others hold it).
     void reset() noexcept { node_.reset(); }
     /// Moves the node out of this handle, leaving it empty.
-    std::shared_ptr<Node<T>> take_node() noexcept { return std::move(node_); }
+    NodeRef<Node<T>> take_node() noexcept { return std::move(node_); }
 
 private:
     Node<T>& checked() const {
@@ -131,7 +131,7 @@ private:
     }
     [[noreturn]] void throw_value_freed() const;
 
-    std::shared_ptr<Node<T>> node_;
+    NodeRef<Node<T>> node_;
 };
 
 /// A leaf that does not require grad (data, targets).

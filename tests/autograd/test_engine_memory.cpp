@@ -28,7 +28,7 @@ struct Probe {
 V probe(const V& x, std::function<void()> hook) { return tg::apply(Probe<double>{std::move(hook)}, x); }
 
 /// Weak references to every node of a chain of `n` ops on top of `bottom`; returns the top.
-V chain_above(const V& bottom, std::size_t n, std::vector<std::weak_ptr<tg::Node<double>>>& nodes) {
+V chain_above(const V& bottom, std::size_t n, std::vector<tg::WeakNodeRef<tg::Node<double>>>& nodes) {
     V y = bottom;
     for (std::size_t i = 0; i < n; ++i) {
         y = i % 2 ? tg::tanh(y) : y * 1.001;
@@ -37,7 +37,7 @@ V chain_above(const V& bottom, std::size_t n, std::vector<std::weak_ptr<tg::Node
     return y;
 }
 
-std::size_t expired(const std::vector<std::weak_ptr<tg::Node<double>>>& nodes) {
+std::size_t expired(const std::vector<tg::WeakNodeRef<tg::Node<double>>>& nodes) {
     std::size_t n = 0;
     for (const auto& w : nodes) n += w.expired();
     return n;
@@ -47,7 +47,7 @@ std::size_t expired(const std::vector<std::weak_ptr<tg::Node<double>>>& nodes) {
 
 TEST_CASE("backward frees every node it has passed before it reaches the nodes below") {
     const long before = tg::live_node_count();
-    std::vector<std::weak_ptr<tg::Node<double>>> above;
+    std::vector<tg::WeakNodeRef<tg::Node<double>>> above;
     std::size_t freed_at_probe = 0;
     long live_at_probe = -1;
     {
@@ -70,7 +70,7 @@ TEST_CASE("backward frees every node it has passed before it reaches the nodes b
 }
 
 TEST_CASE("a node the caller still holds loses its inputs and saved values as soon as the sweep passes it") {
-    std::vector<std::weak_ptr<tg::Node<double>>> above;
+    std::vector<tg::WeakNodeRef<tg::Node<double>>> above;
     std::size_t inputs_of_held = 99;
     const V x = tg::parameter(xt::xarray<double>{0.5});
     V held;
@@ -86,7 +86,7 @@ TEST_CASE("a node the caller still holds loses its inputs and saved values as so
 }
 
 TEST_CASE("with retain_graph nothing is freed during the sweep, and the graph can be swept again") {
-    std::vector<std::weak_ptr<tg::Node<double>>> above;
+    std::vector<tg::WeakNodeRef<tg::Node<double>>> above;
     std::size_t freed_at_probe = 99;
     const V x = tg::parameter(xt::xarray<double>{0.3});
     const V p = probe(x * 2.0, [&] { freed_at_probe = expired(above); });
@@ -100,7 +100,7 @@ TEST_CASE("with retain_graph nothing is freed during the sweep, and the graph ca
 }
 
 TEST_CASE("grad() frees passed nodes too, also those that lead to no requested input") {
-    std::vector<std::weak_ptr<tg::Node<double>>> above, side;
+    std::vector<tg::WeakNodeRef<tg::Node<double>>> above, side;
     std::size_t freed_at_probe = 0, side_freed_at_probe = 0;
     const V x = tg::parameter(xt::xarray<double>{0.3, 0.1});
     const V c = tg::parameter(xt::xarray<double>{1.5, 2.0});  // not asked for

@@ -15,7 +15,7 @@ using namespace tgtest;
 
 namespace {
 
-using Weak = std::weak_ptr<tg::Node<double>>;
+using Weak = tg::WeakNodeRef<tg::Node<double>>;
 
 /// Ops whose VJP needs the op's own output (y), each applied to x.
 std::vector<std::pair<const char*, std::function<V(const V&)>>> output_users() {
@@ -149,4 +149,39 @@ TEST_CASE("many training-like steps on the same parameters do not grow the numbe
         w.mutable_value() -= 0.1 * w.grad();
     }
     CHECK(tg::live_node_count() == start);
+}
+
+TEST_CASE("node handles: counts, watchers and moves") {
+    const long before = tg::live_node_count();
+    {
+        V a = tg::parameter(xt::xarray<double>{1.0});
+        const tg::NodeRef<tg::Node<double>>& ref = a.node_ptr();
+        CHECK(ref.use_count() == 1);
+        V b = a;
+        CHECK(ref.use_count() == 2);
+        Weak w(a.node_ptr());
+        CHECK_FALSE(w.expired());
+        {
+            const tg::NodeRef<tg::Node<double>> locked = w.lock();
+            REQUIRE(locked);
+            CHECK(locked.get() == a.node());
+            CHECK(ref.use_count() == 3);
+        }
+        b = std::move(a);  // the same node on both sides: one owner less, the node stays
+        CHECK_FALSE(a.defined());
+        CHECK(b.node_ptr().use_count() == 1);
+        V& alias = b;
+        b = std::move(alias);  // moved onto itself: nothing changes
+        CHECK(b.defined());
+        CHECK(b.value()(0) == 1.0);
+        Weak copy = w;
+        b.reset();
+        CHECK(w.expired());
+        CHECK(copy.expired());
+        CHECK_FALSE(w.lock());
+        CHECK(tg::live_node_count() == before);  // destroyed at once; the watchers keep only its counts
+    }
+    CHECK(tg::live_node_count() == before);
+    CHECK(Weak().expired());
+    CHECK_FALSE(tg::NodeRef<tg::Node<double>>());
 }

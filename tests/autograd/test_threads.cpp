@@ -210,3 +210,33 @@ TEST_CASE("threads recording at once on one shared intermediate free the value u
         CHECK(n.inputs().at(0).node()->value_freed.load());
     }
 }
+
+TEST_CASE("handles to one node copied and dropped on several threads while another locks a watcher free it once") {
+    // The count of owners lives in the node's own block (NodeRef): its last owner on any thread frees it, once, and
+    // a WeakNodeRef locked at the same time either gets an owner that keeps the node whole or nothing.
+    for (int round = 0; round < 200; ++round) {
+        V leaf = tg::parameter(xt::xarray<double>{1.0, 2.0, 3.0});
+        const tg::WeakNodeRef<tg::Node<double>> watcher(leaf.node_ptr());
+        std::vector<V> copies(3, leaf);
+        leaf.reset();
+        std::atomic<int> locked_whole{0}, wrong{0};
+        run_together(3, [&](int t) {
+            if (t == 2) {
+                for (int k = 0; k < 50; ++k)
+                    if (const tg::NodeRef<tg::Node<double>> owner = watcher.lock())
+                        locked_whole += owner->value.size() == 3 && owner->value(2) == 3.0;
+                copies[2].reset();
+                return;
+            }
+            for (int k = 0; k < 100; ++k) {
+                const V more = copies[std::size_t(t)];
+                wrong += more.value()(1) != 2.0;
+            }
+            copies[std::size_t(t)].reset();
+        });
+        CHECK(watcher.expired());
+        CHECK_FALSE(watcher.lock());
+        CHECK(wrong.load() == 0);
+        CHECK(locked_whole.load() <= 50);
+    }
+}

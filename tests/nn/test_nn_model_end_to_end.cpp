@@ -50,7 +50,7 @@ V images(std::uint64_t seed) {
 TEST_CASE("a model, an optimizer, training steps and checkpoints free every node once out of scope") {
     data_test::TempDir dir;
     const long before = tg::live_node_count();
-    std::weak_ptr<tg::Node<double>> a_parameter, a_loss;
+    tg::WeakNodeRef<tg::Node<double>> a_parameter, a_loss;
     double first_loss = 0, last_loss = 0;
     {
         auto model = small_cnn(5);
