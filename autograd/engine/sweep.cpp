@@ -92,38 +92,53 @@ const G& Sweep<T, G>::output_of(std::uint32_t id, const Node<T>& node) const {
 
 template <class T, class G>
 void Sweep<T, G>::run() {
+    // The usual pass (backward() on plain tensors, no anomaly mode, no retain_graph) compiled on its own, so that
+    // none of the per-input checks for the other cases is made on its path.
+    if constexpr (std::is_same_v<G, Tensor<T>>) {
+        if (!targets_ && !anomaly_ && !retain_) return run_pass<true>();
+    }
+    run_pass<false>();
+}
+
+template <class T, class G>
+template <bool Plain>
+void Sweep<T, G>::run_pass() {
     for (const std::uint32_t id : graph_.order) {
         // Without retain_graph, a node the sweep reaches is held by its slot's holder (moved
         // there when its first consumer was released) or by the caller (an output).
         Node<T>& node = *graph_.nodes[id];
         const std::uint32_t* ids = graph_.input_ids_of(id);
         const std::uint32_t s = pending_.slot(id);
-        if (s == none || !pending_[s].grad || !visit_any(id, node, ids, s))
-            if (!retain_) release(node, ids);
+        if (s == none || !pending_[s].grad || !visit_any<Plain>(id, node, ids, s))
+            if (Plain || !retain_) release(node, ids);
         pending_.drop(id);  // the node's gradient, and the node itself unless the caller holds it
     }
 }
 
 template <class T, class G>
+template <bool Plain>
 bool Sweep<T, G>::visit_any(std::uint32_t id, Node<T>& node, const std::uint32_t* ids, std::uint32_t slot) {
     // Most ops have one or two inputs: their loops below unrolled, with the count known.
     switch (node.num_inputs) {
         case 1:
-            return visit<1>(id, node, ids, slot);
+            return visit<1, Plain>(id, node, ids, slot);
         case 2:
-            return visit<2>(id, node, ids, slot);
+            return visit<2, Plain>(id, node, ids, slot);
         default:
-            return visit<0>(id, node, ids, slot);
+            return visit<0, Plain>(id, node, ids, slot);
     }
 }
 
 template <class T, class G>
-template <std::size_t N>
+template <std::size_t N, bool Plain>
 bool Sweep<T, G>::visit(std::uint32_t id, Node<T>& node, const std::uint32_t* ids, std::uint32_t slot) {
-    if (targets_) {
-        const int j = targets_->target_of(id);
+    // Plain: no grad() targets, no anomaly mode, no retain (the flags' members are then not read).
+    const GradTargets<T>* const targets = Plain ? nullptr : targets_;
+    const bool anomaly = !Plain && anomaly_;
+    if (targets) {
+        const int j = targets->target_of(id);
         if (j >= 0) captured_[std::size_t(j)].emplace(*pending_[slot].grad);
-        if (!targets_->wanted(id)) return false;
+        if (!targets->wanted(id)) return false;
     }
     const std::size_t n = N ? N : node.num_inputs;
     if (n > capacity_) grow_scratch(n);
@@ -135,11 +150,11 @@ bool Sweep<T, G>::visit(std::uint32_t id, Node<T>& node, const std::uint32_t* id
     // slot costs about as much as a tiny op's arithmetic.) No slot moves once make_room is done, so
     // the pointers into them stay good through the VJP. Anomaly mode checks each VJP's own
     // gradient, so it gets no sums.
-    constexpr bool plain = std::is_same_v<G, Tensor<T>>;
+    constexpr bool plain = std::is_same_v<G, Tensor<T>>;  // plain tensors (not only the Plain pass)
     bool any = false;
     for (std::size_t k = 0; k < n; ++k) {
         const std::uint32_t mid = ids[k];
-        const bool w = mid != none && (!targets_ || targets_->wanted(mid));
+        const bool w = mid != none && (!targets || targets->wanted(mid));
         wants_[k] = w;
         added_[k] = false;
         sums_[k] = nullptr;
@@ -158,7 +173,7 @@ bool Sweep<T, G>::visit(std::uint32_t id, Node<T>& node, const std::uint32_t* id
         } else {
             dest_[k] = &scratch_[k];
             scratch_[k].reset();
-            if (plain && p.grad && !anomaly_) sums_[k] = &p.grad;
+            if (plain && p.grad && !anomaly) sums_[k] = &p.grad;
         }
     }
     if (!any) return false;
@@ -180,15 +195,15 @@ bool Sweep<T, G>::visit(std::uint32_t id, Node<T>& node, const std::uint32_t* id
         if (!shape_equal(gv.shape(), m->value.shape()))
             throw Error(fmt::format("backward: '{}' gave a gradient of shape {} for its input {} of shape {}",
                                     node.op_name(), shape_string(gv.shape()), k, shape_string(m->value.shape())));
-        if (anomaly_) check_backward_anomaly(node, k, gv);
+        if (anomaly) check_backward_anomaly(node, k, gv);
         if (&d != &p.grad) {
             accumulate(p.grad, std::move(*d));
             d.reset();
         }
     }
     // Released only after every check above, so that a VJP's error leaves the graph whole.
-    if (retain_) return true;
-    if (targets_) {
+    if (!Plain && retain_) return true;
+    if (targets) {
         release(node, ids);  // inputs grad() wants no gradient for may be reached later all the same
         return true;
     }

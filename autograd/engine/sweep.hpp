@@ -87,8 +87,11 @@ public:
 private:
     /// Runs node `id`'s VJP (false when grad() needs none of its gradients, or none of its inputs
     /// needs one) and, without retain, releases it.
+    template <bool Plain>  // Plain: backward() on tensors, no anomaly mode, no retain
+    void run_pass();
+    template <bool Plain>
     bool visit_any(std::uint32_t id, Node<T>& node, const std::uint32_t* ids, std::uint32_t slot);
-    template <std::size_t N>  // N inputs (0: node.num_inputs)
+    template <std::size_t N, bool Plain>  // N inputs (0: node.num_inputs)
     bool visit(std::uint32_t id, Node<T>& node, const std::uint32_t* ids, std::uint32_t slot);
     void grow_scratch(std::size_t n);
     void release(Node<T>& node, const std::uint32_t* ids);
