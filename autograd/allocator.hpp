@@ -53,17 +53,62 @@ constexpr BlockClass block_class(std::size_t bytes) noexcept {
         return {-1, bytes > std::size_t(PTRDIFF_MAX) - block_alignment
                         ? bytes
                         : (bytes + block_alignment - 1) / block_alignment * block_alignment};
-    const std::size_t step = std::size_t(1) << (p - 2);
-    const std::size_t rounded = (m / step + 1) * step;
-    return {1 + (p - 6) * 4 + int(rounded / step - 5), rounded};
+    // m / 2^(p-2) + 1 is 5..8: the quarter of the power of two the request rounds up to.
+    const std::size_t steps = (m >> (p - 2)) + 1;
+    return {1 + (p - 6) * 4 + int(steps - 5), steps << (p - 2)};
 }
 
-void* cached_allocate(std::size_t bytes);
-void cached_deallocate(void* p, std::size_t bytes) noexcept;
-// The same with the class worked out by the caller: at compile time for one object of a known type
-// (a node: its class is a division and a count of leading zeros less per allocation).
-void* cached_allocate(int cls, std::size_t rounded, std::size_t bytes);
-void cached_deallocate(void* p, int cls, std::size_t rounded, std::size_t bytes) noexcept;
+// The calling thread's free lists, one singly linked list per size class threaded through the free
+// blocks themselves (every block is at least 64 bytes). Taking or giving back a block is two loads and
+// two stores, inlined into every tensor's allocation; the rest of the cache lives in allocator.cpp.
+struct FreeLists {
+    void* heads[block_class_count];  // null when a class has no free block
+    std::size_t cached_bytes;
+};
+// Null before the thread's first allocation, after its cache is gone (thread exit), and always
+// under AddressSanitizer (every block then goes to the system, exactly as large as asked).
+extern __thread FreeLists* thread_free_lists;
+inline constexpr std::size_t cache_limit_bytes = std::size_t(512) << 20;
+
+// What falls through the free lists (first use, empty class, too big, cache full): out of line, so
+// that the paths below need no stack frame.
+[[gnu::noinline]] void* allocate_slow(std::size_t bytes);
+[[gnu::noinline]] void deallocate_slow(void* p, std::size_t bytes) noexcept;
+
+// `bytes` of class `cls` (rounded up to `rounded`): worked out at compile time for one object of a
+// known type (a node), at run time for a tensor's data.
+inline void* cached_allocate(int cls, std::size_t rounded, std::size_t bytes) {
+    FreeLists* lists = thread_free_lists;
+    if (cls >= 0 && lists) {
+        void*& head = lists->heads[cls];
+        if (void* p = head) {
+            head = *static_cast<void**>(p);
+            lists->cached_bytes -= rounded;
+            return p;
+        }
+    }
+    return allocate_slow(bytes);
+}
+inline void cached_deallocate(void* p, int cls, std::size_t rounded, std::size_t bytes) noexcept {
+    if (!p) return;
+    FreeLists* lists = thread_free_lists;
+    if (cls >= 0 && lists && lists->cached_bytes + rounded <= cache_limit_bytes) {
+        void*& head = lists->heads[cls];
+        *static_cast<void**>(p) = head;
+        head = p;
+        lists->cached_bytes += rounded;
+        return;
+    }
+    deallocate_slow(p, bytes);
+}
+inline void* cached_allocate(std::size_t bytes) {
+    const BlockClass c = block_class(bytes);
+    return cached_allocate(c.cls, c.rounded, bytes);
+}
+inline void cached_deallocate(void* p, std::size_t bytes) noexcept {
+    const BlockClass c = block_class(bytes);
+    cached_deallocate(p, c.cls, c.rounded, bytes);
+}
 }  // namespace detail
 
 /// Frees every cached block of the calling thread back to the system.
