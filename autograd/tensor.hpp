@@ -10,15 +10,17 @@
 
 #include <tapegrad/autograd/allocator.hpp>
 #include <tapegrad/autograd/shape_vector.hpp>
+#include <tapegrad/autograd/storage.hpp>
 
 namespace tapegrad {
 
-/// Row-major, dynamically ranked, data from the per-thread block cache. Any xtensor
+/// Row-major, dynamically ranked, data inside the object up to 16 bytes and from the per-thread block
+/// cache beyond (memory::Storage). Any xtensor
 /// expression converts to it, and it can be used wherever xtensor expects an expression.
 /// The shape, strides and back-strides are ShapeVectors (cheap to move and destroy), not the
 /// svectors of a plain xt::xarray; the two shape types convert and compare with each other.
 template <class T>
-using Tensor = xt::xarray_container<xt::uvector<T, memory::CachingAllocator<T>>, xt::layout_type::row_major,
+using Tensor = xt::xarray_container<memory::Storage<T>, xt::layout_type::row_major,
                                     ShapeVector<std::size_t>>;
 
 /// A tensor shape, e.g. {64, 784}.
