@@ -14,14 +14,13 @@
 
 namespace tapegrad {
 
-/// Row-major, dynamically ranked, data inside the object up to 16 bytes and from the per-thread block
-/// cache beyond (memory::Storage). Any xtensor
-/// expression converts to it, and it can be used wherever xtensor expects an expression.
+/// Row-major, dynamically ranked; up to 16 bytes of data inside the object, larger blocks from the
+/// per-thread block cache (memory::Storage). Any xtensor expression converts to it, and it can be used
+/// wherever xtensor expects an expression.
 /// The shape, strides and back-strides are ShapeVectors (cheap to move and destroy), not the
 /// svectors of a plain xt::xarray; the two shape types convert and compare with each other.
 template <class T>
-using Tensor = xt::xarray_container<memory::Storage<T>, xt::layout_type::row_major,
-                                    ShapeVector<std::size_t>>;
+using Tensor = xt::xarray_container<memory::Storage<T>, xt::layout_type::row_major, ShapeVector<std::size_t>>;
 
 /// A tensor shape, e.g. {64, 784}.
 using Shape = Tensor<double>::shape_type;

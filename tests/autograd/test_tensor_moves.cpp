@@ -73,7 +73,7 @@ TEST_CASE("tensors: move construction and assignment carry shape, strides and da
     }
 }
 
-TEST_CASE("storage: inline up to 16 bytes, a 64-byte aligned block beyond; copies, moves and swaps keep every element") {
+TEST_CASE("storage: 16 bytes inline, 64-byte aligned blocks beyond; copies, moves and swaps keep every element") {
     using S = tg::memory::Storage<double>;
     static_assert(S::inline_capacity == 2);
     static_assert(tg::memory::Storage<float>::inline_capacity == 4);
