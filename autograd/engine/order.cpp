@@ -19,8 +19,10 @@ template <class T>
 
 }  // namespace
 
-template <class T>
-GraphOrder<T> order_graph(const std::vector<const Variable<T>*>& roots, bool keep_handles) {
+// order_graph with keep_handles known at compile time: a plain backward's search makes no test for it at
+// every node.
+template <class T, bool keep_handles>
+GraphOrder<T> order_from(const std::vector<const Variable<T>*>& roots) {
     // A training loop goes through a graph of the same size step after step: the tables start at
     // the size of the previous pass on this thread instead of growing (and rehashing) from nothing.
     static thread_local std::size_t previous_size = 0;
@@ -30,10 +32,10 @@ GraphOrder<T> order_graph(const std::vector<const Variable<T>*>& roots, bool kee
     g.first_input.reserve(previous_size);
     g.input_ids.reserve(2 * previous_size);
     g.index.reserve(previous_size, g.nodes);
-    if (keep_handles) g.handles.reserve(previous_size);
+    if constexpr (keep_handles) g.handles.reserve(previous_size);
     // Records new node `m` (found through `v`) as number i; true when it is an op node, to be searched.
     auto number = [&](Node<T>* m, const Variable<T>* v, std::uint32_t i) {
-        if (keep_handles) g.handles.push_back(v);
+        if constexpr (keep_handles) g.handles.push_back(v);
         if (m->is_leaf) {
             g.first_input.push_back(none);
             g.leaves.push_back(i);
@@ -110,6 +112,11 @@ GraphOrder<T> order_graph(const std::vector<const Variable<T>*>& roots, bool kee
     // A chain of a million ops needs a million frames once: a thread does not keep 24 MB for it.
     if (stack.capacity() > 4096) std::vector<Frame>().swap(stack);
     return g;
+}
+
+template <class T>
+GraphOrder<T> order_graph(const std::vector<const Variable<T>*>& roots, bool keep_handles) {
+    return keep_handles ? order_from<T, true>(roots) : order_from<T, false>(roots);
 }
 
 template GraphOrder<float> order_graph(const std::vector<const Variable<float>*>&, bool);

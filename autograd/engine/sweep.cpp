@@ -135,10 +135,19 @@ bool Sweep<T, G>::visit(std::uint32_t id, Node<T>& node, const std::uint32_t* id
     // Plain: no grad() targets, no anomaly mode, no retain (the flags' members are then not read).
     const GradTargets<T>* const targets = Plain ? nullptr : targets_;
     const bool anomaly = !Plain && anomaly_;
-    if (targets) {
-        const int j = targets->target_of(id);
-        if (j >= 0) captured_[std::size_t(j)].emplace(*pending_[slot].grad);
-        if (!targets->wanted(id)) return false;
+    // Kept out of the Plain instance's code altogether (GCC's -Wnonnull sees a null `targets` there).
+    const auto wanted = [targets](std::uint32_t m) {
+        if constexpr (Plain)
+            return true;
+        else
+            return !targets || targets->wanted(m);
+    };
+    if constexpr (!Plain) {
+        if (targets) {
+            const int j = targets->target_of(id);
+            if (j >= 0) captured_[std::size_t(j)].emplace(*pending_[slot].grad);
+            if (!targets->wanted(id)) return false;
+        }
     }
     const std::size_t n = N ? N : node.num_inputs;
     if (n > capacity_) grow_scratch(n);
@@ -154,7 +163,7 @@ bool Sweep<T, G>::visit(std::uint32_t id, Node<T>& node, const std::uint32_t* id
     bool any = false;
     for (std::size_t k = 0; k < n; ++k) {
         const std::uint32_t mid = ids[k];
-        const bool w = mid != none && (!targets || targets->wanted(mid));
+        const bool w = mid != none && wanted(mid);
         wants_[k] = w;
         added_[k] = false;
         sums_[k] = nullptr;
