@@ -75,17 +75,15 @@ public:
         assign(v.begin(), v.end());
     }
     /// A copy; inline values are copied as one block.
-    ShapeVector(const ShapeVector& other) {
-        if (other.is_inline()) {
-            m_size = other.m_size;
-            m_store = other.m_store;
-        } else {
-            assign(other.begin(), other.end());
-        }
+    /// (The store is initialised from other's, not zeroed first and then overwritten: a Tensor copies three
+    /// of these on every tiny op.)
+    ShapeVector(const ShapeVector& other)
+        : m_size(other.is_inline() ? other.m_size : 0), m_store(other.is_inline() ? other.m_store : Store{}) {
+        if (!other.is_inline()) assign(other.begin(), other.end());
     }
     /// Takes other's values (inline) or heap block; other is left empty.
-    ShapeVector(ShapeVector&& other) noexcept : m_size(other.m_size), m_capacity(other.m_capacity) {
-        m_store = other.m_store;
+    ShapeVector(ShapeVector&& other) noexcept
+        : m_size(other.m_size), m_capacity(other.m_capacity), m_store(other.m_store) {
         other.m_size = 0;
         other.m_capacity = N;
     }
