@@ -91,33 +91,8 @@ const G& Sweep<T, G>::output_of(std::uint32_t id, const Node<T>& node) const {
 }
 
 template <class T, class G>
-void Sweep<T, G>::run() {
-    // The usual pass (backward() on plain tensors, no anomaly mode, no retain_graph) compiled on its own, so that
-    // none of the per-input checks for the other cases is made on its path.
-    if constexpr (std::is_same_v<G, Tensor<T>>) {
-        if (!targets_ && !anomaly_ && !retain_) return run_pass<true>();
-    }
-    run_pass<false>();
-}
-
-template <class T, class G>
 template <bool Plain>
-void Sweep<T, G>::run_pass() {
-    for (const std::uint32_t id : graph_.order) {
-        // Without retain_graph, a node the sweep reaches is held by its slot's holder (moved
-        // there when its first consumer was released) or by the caller (an output).
-        Node<T>& node = *graph_.nodes[id];
-        const std::uint32_t* ids = graph_.input_ids_of(id);
-        const std::uint32_t s = pending_.slot(id);
-        if (s == none || !pending_[s].grad || !visit_any<Plain>(id, node, ids, s))
-            if (Plain || !retain_) release(node, ids);
-        pending_.drop(id);  // the node's gradient, and the node itself unless the caller holds it
-    }
-}
-
-template <class T, class G>
-template <bool Plain>
-bool Sweep<T, G>::visit_any(std::uint32_t id, Node<T>& node, const std::uint32_t* ids, std::uint32_t slot) {
+inline bool Sweep<T, G>::visit_any(std::uint32_t id, Node<T>& node, const std::uint32_t* ids, std::uint32_t slot) {
     // Most ops have one or two inputs: their loops below unrolled, with the count known.
     switch (node.num_inputs) {
         case 1:
@@ -131,7 +106,7 @@ bool Sweep<T, G>::visit_any(std::uint32_t id, Node<T>& node, const std::uint32_t
 
 template <class T, class G>
 template <std::size_t N, bool Plain>
-bool Sweep<T, G>::visit(std::uint32_t id, Node<T>& node, const std::uint32_t* ids, std::uint32_t slot) {
+inline bool Sweep<T, G>::visit(std::uint32_t id, Node<T>& node, const std::uint32_t* ids, std::uint32_t slot) {
     // Plain: no grad() targets, no anomaly mode, no retain (the flags' members are then not read).
     const GradTargets<T>* const targets = Plain ? nullptr : targets_;
     const bool anomaly = !Plain && anomaly_;
@@ -225,6 +200,31 @@ bool Sweep<T, G>::visit(std::uint32_t id, Node<T>& node, const std::uint32_t* id
     }
     node.release();
     return true;
+}
+
+template <class T, class G>
+void Sweep<T, G>::run() {
+    // The usual pass (backward() on plain tensors, no anomaly mode, no retain_graph) compiled on its own, so that
+    // none of the per-input checks for the other cases is made on its path.
+    if constexpr (std::is_same_v<G, Tensor<T>>) {
+        if (!targets_ && !anomaly_ && !retain_) return run_pass<true>();
+    }
+    run_pass<false>();
+}
+
+template <class T, class G>
+template <bool Plain>
+void Sweep<T, G>::run_pass() {
+    for (const std::uint32_t id : graph_.order) {
+        // Without retain_graph, a node the sweep reaches is held by its slot's holder (moved
+        // there when its first consumer was released) or by the caller (an output).
+        Node<T>& node = *graph_.nodes[id];
+        const std::uint32_t* ids = graph_.input_ids_of(id);
+        const std::uint32_t s = pending_.slot(id);
+        if (s == none || !pending_[s].grad || !visit_any<Plain>(id, node, ids, s))
+            if (Plain || !retain_) release(node, ids);
+        pending_.drop(id);  // the node's gradient, and the node itself unless the caller holds it
+    }
 }
 
 template <class T, class G>
