@@ -327,6 +327,7 @@ bool should_record(const Range& inputs) {
 /// The recorded node of an op over `inputs`, its value made by `make`.
 template <class Op, class T, std::size_t N>
 Variable<T> record_node(const MakeValue<T>& make, const Variable<T>* const* inputs, std::size_t count, Op&& op) {
+    if constexpr (N > 0) count = N;  // known at compile time: the loops over the inputs below are unrolled
     using NodeT = OpNode<Op, T, N>;
     NodeRef<NodeT> node = NodeRef<NodeT>::make(std::move(op), make);
     node->requires_grad = true;

@@ -136,6 +136,9 @@ inline bool Sweep<T, G>::visit(std::uint32_t id, Node<T>& node, const std::uint3
     // gradient, so it gets no sums.
     constexpr bool plain = std::is_same_v<G, Tensor<T>>;  // plain tensors (not only the Plain pass)
     bool any = false;
+    // The three loops over the inputs unrolled for one and two (GCC leaves a loop with throws in its body
+    // rolled even when N is known): 6 instructions per op of a tiny chain.
+#pragma GCC unroll 2
     for (std::size_t k = 0; k < n; ++k) {
         const std::uint32_t mid = ids[k];
         const bool w = mid != none && wanted(mid);
@@ -167,6 +170,7 @@ inline bool Sweep<T, G>::visit(std::uint32_t id, Node<T>& node, const std::uint3
     VjpArgs<G> args{nullptr, output_of(id, node), g, slots, wants_.get()};
     node.vjp(args);  // which first checks that no input was modified in place
 
+#pragma GCC unroll 2
     for (std::size_t k = 0; k < n; ++k) {
         if (!wants_[k]) continue;
         Pending<T, G>& p = pending_[input_slot_[k]];
@@ -193,6 +197,7 @@ inline bool Sweep<T, G>::visit(std::uint32_t id, Node<T>& node, const std::uint3
     }
     // In backward() every input with an id is wanted, and its slot is known: handed on without release()'s
     // look-ups.
+#pragma GCC unroll 2
     for (std::size_t k = 0; k < n; ++k) {
         if (!wants_[k]) continue;
         Pending<T, G>& p = pending_[input_slot_[k]];
