@@ -91,14 +91,8 @@ void* allocate_slow(std::size_t bytes) {
 #else
     const BlockClass k = block_class(bytes);
     if (k.cls >= 0) {
-        if (FreeLists* lists = thread_lists()) {  // the first block of this thread makes its cache
-            void*& head = lists->heads[k.cls];
-            if (void* p = head) {
-                head = *static_cast<void**>(p);
-                lists->cached_bytes -= k.rounded;
-                return p;
-            }
-        }
+        if (FreeLists* lists = thread_lists())  // the first block of this thread makes its cache
+            if (void* p = lists->take(k.cls, k.rounded)) return p;
     }
     return system_allocate(k.rounded);
 #endif
@@ -108,13 +102,7 @@ void deallocate_slow(void* p, std::size_t bytes) noexcept {
 #ifndef TAPEGRAD_NO_BLOCK_CACHE
     const BlockClass k = block_class(bytes);
     FreeLists* lists = k.cls >= 0 ? thread_lists() : nullptr;
-    if (lists && lists->cached_bytes + k.rounded <= cache_limit_bytes) {
-        void*& head = lists->heads[k.cls];
-        *static_cast<void**>(p) = head;
-        head = p;
-        lists->cached_bytes += k.rounded;
-        return;
-    }
+    if (lists && lists->give(p, k.cls, k.rounded)) return;
 #else
     (void)bytes;
 #endif

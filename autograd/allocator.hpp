@@ -58,17 +58,38 @@ constexpr BlockClass block_class(std::size_t bytes) noexcept {
     return {1 + (p - 6) * 4 + int(steps - 5), steps << (p - 2)};
 }
 
+inline constexpr std::size_t cache_limit_bytes = std::size_t(512) << 20;
+
 // The calling thread's free lists, one singly linked list per size class threaded through the free
 // blocks themselves (every block is at least 64 bytes). Taking or giving back a block is two loads and
 // two stores, inlined into every tensor's allocation; the rest of the cache lives in allocator.cpp.
 struct FreeLists {
     void* heads[block_class_count];  // null when a class has no free block
     std::size_t cached_bytes;
+
+    // A free block of class `cls` (`rounded` bytes), or null when its list is empty.
+    void* take(int cls, std::size_t rounded) noexcept {
+        void*& head = heads[cls];
+        void* p = head;
+        if (p) {
+            head = *static_cast<void**>(p);
+            cached_bytes -= rounded;
+        }
+        return p;
+    }
+    // Keeps block p of class `cls` for reuse if the cache has room; false when it has not.
+    bool give(void* p, int cls, std::size_t rounded) noexcept {
+        if (cached_bytes + rounded > cache_limit_bytes) return false;
+        void*& head = heads[cls];
+        *static_cast<void**>(p) = head;
+        head = p;
+        cached_bytes += rounded;
+        return true;
+    }
 };
 // Null before the thread's first allocation, after its cache is gone (thread exit), and always
 // under AddressSanitizer (every block then goes to the system, exactly as large as asked).
 extern __thread FreeLists* thread_free_lists;
-inline constexpr std::size_t cache_limit_bytes = std::size_t(512) << 20;
 
 // What falls through the free lists (first use, empty class, too big, cache full): out of line, so
 // that the paths below need no stack frame.
@@ -79,26 +100,14 @@ inline constexpr std::size_t cache_limit_bytes = std::size_t(512) << 20;
 // known type (a node), at run time for a tensor's data.
 inline void* cached_allocate(int cls, std::size_t rounded, std::size_t bytes) {
     FreeLists* lists = thread_free_lists;
-    if (cls >= 0 && lists) {
-        void*& head = lists->heads[cls];
-        if (void* p = head) {
-            head = *static_cast<void**>(p);
-            lists->cached_bytes -= rounded;
-            return p;
-        }
-    }
+    if (cls >= 0 && lists)
+        if (void* p = lists->take(cls, rounded)) return p;
     return allocate_slow(bytes);
 }
 inline void cached_deallocate(void* p, int cls, std::size_t rounded, std::size_t bytes) noexcept {
     if (!p) return;
     FreeLists* lists = thread_free_lists;
-    if (cls >= 0 && lists && lists->cached_bytes + rounded <= cache_limit_bytes) {
-        void*& head = lists->heads[cls];
-        *static_cast<void**>(p) = head;
-        head = p;
-        lists->cached_bytes += rounded;
-        return;
-    }
+    if (cls >= 0 && lists && lists->give(p, cls, rounded)) return;
     deallocate_slow(p, bytes);
 }
 inline void* cached_allocate(std::size_t bytes) {
